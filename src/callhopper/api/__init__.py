@@ -1,0 +1,1 @@
+"""HTTP adapter: FastAPI application, routers and schemas."""

@@ -1,0 +1,106 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from callhopper import __version__
+from callhopper.api import errors
+from callhopper.api.routers import (
+    agent,
+    audit,
+    auth,
+    campaigns,
+    contact_lists,
+    dnc,
+    hopper,
+    leads,
+    leads_admin,
+    ownership,
+    queues,
+    users,
+    workflows,
+    wrapup,
+)
+from callhopper.clock import SystemClock
+from callhopper.ports import Clock
+from callhopper.services import build
+from callhopper.settings import Settings
+from callhopper.store.db import Database
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    *,
+    background: bool = False,
+) -> FastAPI:
+    """Build the application around one database; the caller owns the schema check.
+
+    With ``background`` the process also runs the background jobs (hopper loads, pushes
+    and their timers) for as long as the application runs; tests drive them by hand.
+    """
+    database = db if db is not None else Database(settings.database_url)
+    time = clock if clock is not None else SystemClock()
+    services = build(settings, database, time)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.bus.start()
+        threads = services.start_jobs() if background else []
+        try:
+            yield
+        finally:
+            services.stop_jobs(threads)
+            services.bus.stop()
+            services.close()
+
+    app = FastAPI(
+        title="callhopper",
+        version=__version__,
+        summary="Outbound campaign engine: which record each agent works next.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.clock = time
+    app.state.services = services
+    app.state.bus = services.bus
+    app.state.hopper_loader = services.loader
+    app.state.dispenser = services.dispenser
+    app.state.pusher = services.pusher
+    app.state.webhooks = services.webhooks
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (
+        auth,
+        users,
+        queues,
+        contact_lists,
+        dnc,
+        ownership,
+        wrapup,
+        campaigns,
+        hopper,
+        leads,
+        leads_admin,
+        workflows,
+        agent,
+        audit,
+    ):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

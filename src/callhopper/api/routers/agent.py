@@ -1,0 +1,378 @@
+"""The agent's side of preview campaigns: My Campaigns, Get Record and record actions."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from callhopper.api.deps import SESSION_COOKIE, DbDep, require
+from callhopper.api.schemas import (
+    AcceptPublic,
+    AgentStatePublic,
+    CallbackIn,
+    CallbackPublic,
+    CallIn,
+    CallPublic,
+    DeclineIn,
+    DeliveryPublic,
+    DoneIn,
+    GetRecordPublic,
+    LeasePublic,
+    MyCampaignPublic,
+    ReadyIn,
+    ReceivingIn,
+    WrapupIn,
+)
+from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.domain.actors import Actor
+from callhopper.domain.campaigns import Channel
+from callhopper.domain.errors import NotFound
+from callhopper.domain.rights import Right
+from callhopper.events import AgentEvent, LocalBus
+from callhopper.ports import Clock
+from callhopper.store.db import Database
+from callhopper.store.models import Callback, User
+from callhopper.store.users import authenticate
+
+router = APIRouter(prefix="/agent", tags=["agent"])
+
+AgentDep = Annotated[Actor, Depends(require(Right.AGENT_WORK))]
+
+
+def get_dispenser(request: Request) -> Dispenser:
+    dispenser: Dispenser = request.app.state.dispenser
+    return dispenser
+
+
+DispenserDep = Annotated[Dispenser, Depends(get_dispenser)]
+
+
+def delivery_public(delivery: Delivery) -> DeliveryPublic:
+    return DeliveryPublic.model_validate(asdict(delivery))
+
+
+@router.get("/campaigns", response_model=list[MyCampaignPublic])
+def my_campaigns(agent: AgentDep, dispenser: DispenserDep) -> list[MyCampaignPublic]:
+    """*My Campaigns*: running campaigns of your queues."""
+    return [
+        MyCampaignPublic(
+            id=c.id,
+            name=c.name,
+            description=c.description,
+            status="running" if c.state == "on" else c.state,
+            mode=c.mode,
+            delivery=c.delivery,
+            logged_in=c.logged_in,
+            receiving=c.receiving,
+            record_id=c.record_id,
+        )
+        for c in dispenser.my_campaigns(agent)
+    ]
+
+
+@router.post("/campaigns/{campaign_id}/login", status_code=status.HTTP_204_NO_CONTENT)
+def login(campaign_id: int, agent: AgentDep, dispenser: DispenserDep) -> None:
+    dispenser.login(agent, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(campaign_id: int, agent: AgentDep, dispenser: DispenserDep) -> None:
+    """Leave the campaign; a record you hold goes back to the list (its owner stays)."""
+    dispenser.logout(agent, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/get-record", response_model=GetRecordPublic)
+def get_record(campaign_id: int, agent: AgentDep, dispenser: DispenserDep) -> GetRecordPublic:
+    """Get Record: the record you hold in this campaign, else your next one.
+
+    ``delivery`` is null when nothing can be delivered now; ``reason`` says why.
+    """
+    result = dispenser.get_record(agent, campaign_id)
+    if isinstance(result, Delivery):
+        return GetRecordPublic(delivery=delivery_public(result))
+    return GetRecordPublic(
+        delivery=None,
+        reason=result.reason,
+        message=result.message,
+        next_retry_at=result.next_retry_at,
+    )
+
+
+@router.get("/deliveries", response_model=list[DeliveryPublic])
+def my_deliveries(agent: AgentDep, dispenser: DispenserDep) -> list[DeliveryPublic]:
+    """Every record delivered to you now, in every campaign (to resume after a reconnect)."""
+    return [delivery_public(d) for d in dispenser.deliveries(agent)]
+
+
+_RECORD = "/campaigns/{campaign_id}/records/{record_id}"
+
+
+@router.get(_RECORD, response_model=DeliveryPublic)
+def delivery(
+    campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep
+) -> DeliveryPublic:
+    """A record delivered to you (404 for any other record)."""
+    return delivery_public(dispenser.delivery(agent, campaign_id, record_id))
+
+
+@router.post(f"{_RECORD}/keepalive", response_model=LeasePublic)
+def keepalive(
+    campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep
+) -> LeasePublic:
+    """Keep the record: its lease runs for the campaign's lease timeout from now."""
+    until = dispenser.keepalive(agent, campaign_id, record_id)
+    return LeasePublic(record_id=record_id, lease_expires_at=until)
+
+
+@router.post(f"{_RECORD}/call", response_model=CallPublic)
+def call(
+    campaign_id: int, record_id: int, body: CallIn, agent: AgentDep, dispenser: DispenserDep
+) -> CallPublic:
+    """Call one of the record's numbers (``phone_index``), or a new ``number`` where allowed.
+
+    Each number is validated first (DNC lists, validation service): one that may not be
+    dialled is passed over for the next (``case``, ``message``, ``skipped``); when none is
+    left the record is closed (``closed``: ``dnc`` or ``not_validated``). A typed number that
+    may not be dialled is refused (409 ``number_dnc_none`` / ``number_unavailable_none``).
+    Refused (409) outside the calling window in the contact's time zone."""
+    result = dispenser.call(
+        agent, campaign_id, record_id, phone_index=body.phone_index, number=body.number
+    )
+    return CallPublic(**vars(result))
+
+
+@router.post(f"{_RECORD}/skip", status_code=status.HTTP_204_NO_CONTENT)
+def skip(campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep) -> None:
+    dispenser.skip(agent, campaign_id, record_id)
+
+
+@router.post(f"{_RECORD}/decline", status_code=status.HTTP_204_NO_CONTENT)
+def decline(
+    campaign_id: int, record_id: int, body: DeclineIn, agent: AgentDep, dispenser: DispenserDep
+) -> None:
+    """``call_later``: back to the end of the list. ``do_not_call``: out of the campaign."""
+    dispenser.decline(agent, campaign_id, record_id, body.action)
+
+
+@router.post(f"{_RECORD}/wrapup", status_code=status.HTTP_204_NO_CONTENT)
+def wrapup(
+    campaign_id: int, record_id: int, body: WrapupIn, agent: AgentDep, dispenser: DispenserDep
+) -> None:
+    """Choose the wrap-up code, note and field edits (checked now, applied by Done)."""
+    dispenser.wrapup(
+        agent, campaign_id, record_id, code=body.code, note=body.note, fields=body.fields
+    )
+
+
+@router.post(f"{_RECORD}/done", status_code=status.HTTP_204_NO_CONTENT)
+def done(
+    campaign_id: int, record_id: int, body: DoneIn, agent: AgentDep, dispenser: DispenserDep
+) -> None:
+    """Done (``stop``: Done and Stop). Applies the wrap-up chosen (or the one sent here)."""
+    dispenser.done(
+        agent,
+        campaign_id,
+        record_id,
+        code=body.code,
+        note=body.note,
+        fields=body.fields,
+        stop=body.stop,
+    )
+
+
+# --- pushed modes, channels, callbacks ---------------------------------------------------------
+
+
+@router.post(f"{_RECORD}/accept", response_model=AcceptPublic)
+def accept(
+    campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep
+) -> AcceptPublic:
+    """Accept a pushed record (in direct push preview, accepting dials it)."""
+    dialled = dispenser.accept(agent, campaign_id, record_id)
+    return AcceptPublic(
+        record_id=record_id,
+        dialled=CallPublic(**vars(dialled)) if dialled is not None else None,
+    )
+
+
+@router.post(f"{_RECORD}/reject", status_code=status.HTTP_204_NO_CONTENT)
+def reject(campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep) -> None:
+    """Reject a pushed record: back to the top of the list; in push preview you are set
+    not ready on outbound_preview."""
+    dispenser.reject(agent, campaign_id, record_id)
+
+
+@router.post(f"{_RECORD}/callback", response_model=CallbackPublic)
+def schedule_callback(
+    campaign_id: int,
+    record_id: int,
+    body: CallbackIn,
+    agent: AgentDep,
+    dispenser: DispenserDep,
+    db: DbDep,
+) -> CallbackPublic:
+    """Schedule (or change) a callback; it applies when you mark the record Done. The time
+    must be in the future and inside the calling window in the contact's time zone."""
+    callback = dispenser.schedule_callback(
+        agent,
+        campaign_id,
+        record_id,
+        at=body.at,
+        kind=body.kind,
+        number=body.number,
+        note=body.note,
+    )
+    with db.read() as session:
+        return callback_public(session, callback)
+
+
+@router.delete(f"{_RECORD}/callback", status_code=status.HTTP_204_NO_CONTENT)
+def cancel_callback(
+    campaign_id: int, record_id: int, agent: AgentDep, dispenser: DispenserDep
+) -> None:
+    if not dispenser.cancel_callback(agent, campaign_id, record_id):
+        raise NotFound("no callback scheduled on this record", field="callback")
+
+
+@router.put("/campaigns/{campaign_id}/receiving", status_code=status.HTTP_204_NO_CONTENT)
+def receiving(
+    campaign_id: int, body: ReceivingIn, agent: AgentDep, dispenser: DispenserDep
+) -> None:
+    """Direct push preview's Get Record / Stop toggle."""
+    dispenser.set_receiving(agent, campaign_id, body.on)
+
+
+@router.get("/state", response_model=AgentStatePublic)
+def state(agent: AgentDep, dispenser: DispenserDep) -> AgentStatePublic:
+    return AgentStatePublic(channels={c.value: r for c, r in dispenser.channels(agent).items()})
+
+
+@router.put("/channels/{channel}", response_model=AgentStatePublic)
+def set_channel(
+    channel: Channel, body: ReadyIn, agent: AgentDep, dispenser: DispenserDep
+) -> AgentStatePublic:
+    """Ready / not ready on ``voice`` or ``outbound_preview``."""
+    channels = dispenser.set_channel(agent, channel, body.ready)
+    return AgentStatePublic(channels={c.value: r for c, r in channels.items()})
+
+
+def callback_public(session: Session, callback: Callback) -> CallbackPublic:
+    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
+    return CallbackPublic(
+        id=callback.id,
+        campaign_id=callback.campaign_id,
+        record_id=callback.record_id,
+        kind=callback.kind,
+        agent_user_id=user.user_id if user is not None else None,
+        due_at=callback.due_at,
+        number=callback.number,
+        note=callback.note,
+        status=callback.status,
+    )
+
+
+# --- the real-time channel ---------------------------------------------------------------------
+
+
+@router.websocket("/ws")
+async def channel(websocket: WebSocket) -> None:
+    """The agent's real-time channel (authenticate with ``?token=``, a bearer header or the
+    session cookie). On connect: ``hello``, then every record delivered to you now
+    (``delivery`` with ``resumed``), then events as they happen: ``delivery``,
+    ``delivery_ended``, ``state``, ``campaign``. Send ``ping`` to get ``pong``."""
+    app = websocket.app
+    secret = (
+        websocket.query_params.get("token")
+        or _bearer(websocket.headers.get("authorization"))
+        or websocket.cookies.get(SESSION_COOKIE)
+    )
+    actor = await run_in_threadpool(_actor_for, app.state.db, app.state.clock, secret)
+    if actor is None or actor.id is None or not actor.can(Right.AGENT_WORK):
+        await websocket.close(code=4401, reason="not authenticated")
+        return
+    await websocket.accept()
+    bus: LocalBus = app.state.bus
+    dispenser: Dispenser = app.state.dispenser
+    queue = bus.subscribe(actor.id, asyncio.get_running_loop())
+    receiver: asyncio.Task[str] | None = None
+    getter: asyncio.Task[AgentEvent] | None = None
+    try:
+        channels = await run_in_threadpool(dispenser.channels, actor)
+        await websocket.send_json(
+            {
+                "type": "hello",
+                "user_id": actor.user_id,
+                "channels": {c.value: r for c, r in channels.items()},
+            }
+        )
+        for delivery in await run_in_threadpool(dispenser.deliveries, actor):
+            await websocket.send_json(
+                {"type": "delivery", "resumed": True, "delivery": _jsonable(delivery)}
+            )
+        receiver = asyncio.create_task(websocket.receive_text())
+        while True:
+            getter = asyncio.create_task(queue.get())
+            finished, _ = await asyncio.wait(
+                {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiver in finished:
+                if receiver.result().strip() == "ping":
+                    await websocket.send_json({"type": "pong"})
+                receiver = asyncio.create_task(websocket.receive_text())
+            if getter in finished:
+                message = await run_in_threadpool(_message, dispenser, actor, getter.result())
+                if message is not None:
+                    await websocket.send_json(message)
+            else:
+                getter.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for task in (receiver, getter):
+            if task is not None:
+                task.cancel()  # a getter left waiting on a disconnect would leak
+        bus.unsubscribe(actor.id, queue)
+
+
+def _bearer(header: str | None) -> str | None:
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _actor_for(db: Database, clock: Clock, secret: str | None) -> Actor | None:
+    if not secret:
+        return None
+    with db.read() as session:
+        found = authenticate(session, secret, now=clock.now())
+    return found[0] if found is not None else None
+
+
+def _jsonable(delivery: Delivery) -> dict[str, Any]:
+    return delivery_public(delivery).model_dump(mode="json")
+
+
+def _message(dispenser: Dispenser, actor: Actor, event: AgentEvent) -> dict[str, Any] | None:
+    base: dict[str, Any] = {
+        "type": event.kind,
+        "campaign_id": event.campaign_id,
+        "record_id": event.record_id,
+        "reason": event.reason,
+        **event.extra,
+    }
+    if event.kind == "delivery":
+        assert event.campaign_id is not None and event.record_id is not None
+        try:
+            delivery = dispenser.delivery(actor, event.campaign_id, event.record_id)
+        except NotFound:
+            return None  # gone again before it could be sent (the resume covers the rest)
+        base["delivery"] = _jsonable(delivery)
+    elif event.kind == "state":
+        base["channels"] = {c.value: r for c, r in dispenser.channels(actor).items()}
+    return base

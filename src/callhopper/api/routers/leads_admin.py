@@ -1,0 +1,411 @@
+"""Lead owners for admins (SPEC §7.1, §7.4) and inbound routing to owners (SPEC §7.3).
+
+Only holders of ``lead.mass_edit`` change lead owners; agents have no way to. Inbound
+routes are managed with ``campaign.manage``; the routing decision is also open to
+``agent.work`` tokens, which is what a telephony integration uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+
+from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.schemas import Body
+from callhopper.domain.actors import Actor
+from callhopper.domain.rights import Right
+from callhopper.store import inbound, lead_owners
+from callhopper.store.lead_owners import (
+    MAX_DISTRIBUTE_AGENTS,
+    MassAction,
+    MassEdit,
+    StalenessRuleSpec,
+)
+from callhopper.store.models import InboundRoute, StalenessRule
+
+router = APIRouter(tags=["lead owners"])
+
+LeadEditor = Annotated[Actor, Depends(require(Right.LEAD_MASS_EDIT))]
+RuleReader = Annotated[Actor, Depends(require_any(Right.LEAD_MASS_EDIT, Right.REPORT_VIEW))]
+RouteManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
+RouteReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
+CallRouter = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.AGENT_WORK))]
+
+_REASON = Field("", max_length=2000, description="Why: written to the audit log.")
+
+
+# --- one lead's owner ----------------------------------------------------------------------------
+
+
+class OwnerIn(Body):
+    owner: str | None = Field(description="The new owner's user_id, or null for the general pool.")
+    reason: str = _REASON
+
+
+class OwnerPublic(BaseModel):
+    list_id: int
+    record_id: int
+    owner_user_id: str | None
+    updated_at: datetime
+
+
+@router.put("/contact-lists/{list_id}/records/{record_id}/owner", response_model=OwnerPublic)
+def set_owner(
+    list_id: int, record_id: int, body: OwnerIn, actor: LeadEditor, db: DbDep, clock: ClockDep
+) -> OwnerPublic:
+    """Give one lead to an agent (an active user with ``agent.work``), or clear its owner
+    (``null``: back to the general pool). Audited as ``record.owner``."""
+    with db.write() as session:
+        record = lead_owners.set_owner(
+            session, actor, list_id, record_id, body.owner, reason=body.reason, now=clock.now()
+        )
+        return OwnerPublic(
+            list_id=record.list_id,
+            record_id=record.id,
+            owner_user_id=body.owner if record.owner_id is not None else None,
+            updated_at=record.updated_at,
+        )
+
+
+# --- mass edit -----------------------------------------------------------------------------------
+
+
+class MassEditIn(Body):
+    filter: str | None = Field(
+        None, description='A lead filter over the list\'s columns, e.g. `state == "AZ"`.'
+    )
+    owner: str | None = Field(
+        None, description="Only leads of this owner (a user_id), or `none` for unowned leads."
+    )
+    action: MassAction
+    owner_user_id: str | None = Field(None, description="The new owner (set_owner).")
+    agents: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_DISTRIBUTE_AGENTS,
+        description="The agents to spread the leads over, round-robin (distribute).",
+    )
+    dry_run: bool = Field(description="Only count: change nothing.")
+    note: str = Field("", max_length=2000, description="Why: the audit reason is 'mass edit: …'.")
+
+
+class MassEditPublic(BaseModel):
+    matched: int
+    changed: int
+    per_agent: dict[str, int] | None = None
+    dry_run: bool
+
+
+@router.post("/contact-lists/{list_id}/mass-edit", response_model=MassEditPublic)
+def mass_edit(
+    list_id: int, body: MassEditIn, actor: LeadEditor, db: DbDep, clock: ClockDep
+) -> MassEditPublic:
+    """Set, clear or distribute the owner of the leads of a list that match ``filter`` and
+    ``owner``, in one transaction, each change audited. ``dry_run`` only counts. At most
+    1,000,000 leads per edit."""
+    edit = MassEdit(
+        action=body.action,
+        filter=body.filter,
+        owner=body.owner,
+        owner_user_id=body.owner_user_id,
+        agents=tuple(body.agents),
+        note=body.note,
+    )
+    scope = db.read() if body.dry_run else db.write()
+    with scope as session:
+        result = lead_owners.mass_edit(
+            session, actor, list_id, edit, dry_run=body.dry_run, now=clock.now()
+        )
+    return MassEditPublic(
+        matched=result.matched,
+        changed=result.changed,
+        per_agent=result.per_agent,
+        dry_run=result.dry_run,
+    )
+
+
+# --- staleness rules -----------------------------------------------------------------------------
+
+
+class StalenessRuleCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    list_id: int | None = Field(None, description="The list; null for every list.")
+    statuses: list[str] = Field(
+        default_factory=list, description="Release leads whose last wrap-up code is one of these"
+    )
+    not_called_days: int | None = Field(
+        None, ge=1, description="… or that have not been called for this many days"
+    )
+    owner_deactivated: bool = Field(False, description="… or whose owner is deactivated.")
+    every_minutes: int = Field(60, ge=1, le=525_600)
+    enabled: bool = True
+
+
+class StalenessRuleUpdate(Body):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    list_id: int | None = None
+    statuses: list[str] | None = None
+    not_called_days: int | None = Field(None, ge=1)
+    owner_deactivated: bool | None = None
+    every_minutes: int | None = Field(None, ge=1, le=525_600)
+    enabled: bool | None = None
+
+
+class StalenessRulePublic(BaseModel):
+    id: int
+    name: str
+    list_id: int | None
+    statuses: list[str]
+    not_called_days: int | None
+    owner_deactivated: bool
+    every_minutes: int
+    enabled: bool
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    created_at: datetime
+
+
+class RunPublic(BaseModel):
+    released: int
+
+
+def rule_public(rule: StalenessRule) -> StalenessRulePublic:
+    """A stored rule as the API shows it."""
+    return StalenessRulePublic(
+        id=rule.id,
+        name=rule.name,
+        list_id=rule.list_id,
+        statuses=list(rule.statuses),
+        not_called_days=rule.not_called_days,
+        owner_deactivated=rule.owner_deactivated,
+        every_minutes=rule.every_minutes,
+        enabled=rule.enabled,
+        last_run_at=rule.last_run_at,
+        next_run_at=lead_owners.next_run_at(rule),
+        created_at=rule.created_at,
+    )
+
+
+@router.get("/staleness-rules", response_model=list[StalenessRulePublic])
+def list_rules(_actor: RuleReader, db: DbDep) -> list[StalenessRulePublic]:
+    """Every staleness rule, with its last and next run."""
+    with db.read() as session:
+        return [rule_public(r) for r in lead_owners.list_rules(session)]
+
+
+@router.post(
+    "/staleness-rules", response_model=StalenessRulePublic, status_code=status.HTTP_201_CREATED
+)
+def create_rule(
+    body: StalenessRuleCreate, actor: LeadEditor, db: DbDep, clock: ClockDep
+) -> StalenessRulePublic:
+    """A rule that releases stale owned leads back to the general pool, every
+    ``every_minutes`` (the first run is due at once)."""
+    spec = StalenessRuleSpec(
+        name=body.name,
+        list_id=body.list_id,
+        statuses=tuple(body.statuses),
+        not_called_days=body.not_called_days,
+        owner_deactivated=body.owner_deactivated,
+        every_minutes=body.every_minutes,
+        enabled=body.enabled,
+    )
+    with db.write() as session:
+        return rule_public(lead_owners.create_rule(session, actor, spec, now=clock.now()))
+
+
+@router.get("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
+def get_rule(rule_id: int, _actor: RuleReader, db: DbDep) -> StalenessRulePublic:
+    """One staleness rule."""
+    with db.read() as session:
+        return rule_public(lead_owners.get_rule(session, rule_id))
+
+
+@router.patch("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
+def update_rule(
+    rule_id: int, body: StalenessRuleUpdate, actor: LeadEditor, db: DbDep, clock: ClockDep
+) -> StalenessRulePublic:
+    """Change the fields given; ``"list_id": null`` makes the rule apply to every list and
+    ``"not_called_days": null`` drops that condition."""
+    changes = body.model_dump(exclude_unset=True)
+    if "statuses" in changes:
+        changes["statuses"] = tuple(changes["statuses"] or ())
+    for field in ("name", "owner_deactivated", "every_minutes", "enabled"):
+        if field in changes and changes[field] is None:
+            del changes[field]  # not nullable: null keeps the current value
+    with db.write() as session:
+        spec = lead_owners.rule_spec(lead_owners.get_rule(session, rule_id))
+        rule = lead_owners.update_rule(
+            session, actor, rule_id, dataclasses.replace(spec, **changes), now=clock.now()
+        )
+        return rule_public(rule)
+
+
+@router.delete("/staleness-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_rule(rule_id: int, actor: LeadEditor, db: DbDep, clock: ClockDep) -> None:
+    """Delete a rule; the leads it released stay in the general pool."""
+    with db.write() as session:
+        lead_owners.delete_rule(session, actor, rule_id, now=clock.now())
+
+
+@router.post("/staleness-rules/{rule_id}/run", response_model=RunPublic)
+def run_rule(rule_id: int, actor: LeadEditor, db: DbDep, clock: ClockDep) -> RunPublic:
+    """Run the rule now (even when disabled): release the owned leads it matches and
+    answer how many. Audited per lead and for the run."""
+    with db.write() as session:
+        return RunPublic(released=lead_owners.run_rule(session, actor, rule_id, clock.now()))
+
+
+# --- inbound routes ------------------------------------------------------------------------------
+
+
+class InboundRouteCreate(Body):
+    number: str = Field(description="The number called (our DID); stored as E.164.")
+    name: str = Field("", max_length=200)
+    route_unavailable_agents: bool = Field(
+        False,
+        description="Yes: when the owner is logged out, any agent may take the call. "
+        "No (default): the call goes to the fallback, never to another agent.",
+    )
+    fallback: str = Field(description="`voicemail`, `queue:<id>` or `number:<phone>`.")
+
+
+class InboundRouteUpdate(Body):
+    number: str | None = None
+    name: str | None = Field(None, max_length=200)
+    route_unavailable_agents: bool | None = None
+    fallback: str | None = None
+
+
+class InboundRoutePublic(BaseModel):
+    id: int
+    number: str
+    name: str
+    route_unavailable_agents: bool
+    fallback: str
+    created_at: datetime
+
+
+class InboundCallIn(Body):
+    caller: str = Field(description="The caller's number (withheld numbers: any text).")
+    called: str = Field(description="The number called: one with an inbound route.")
+
+
+class RoutingDecisionPublic(BaseModel):
+    kind: inbound.RoutingKind
+    destination: str
+    reason: inbound.RoutingReason
+    route_id: int
+    called: str
+    caller: str | None
+    record_id: int | None
+    owner_user_id: str | None
+
+
+def route_public(route: InboundRoute) -> InboundRoutePublic:
+    """A stored route as the API shows it."""
+    return InboundRoutePublic(
+        id=route.id,
+        number=route.number,
+        name=route.name,
+        route_unavailable_agents=route.route_unavailable_agents,
+        fallback=route.fallback,
+        created_at=route.created_at,
+    )
+
+
+@router.get("/inbound-routes", response_model=list[InboundRoutePublic], tags=["inbound"])
+def list_routes(_actor: RouteReader, db: DbDep) -> list[InboundRoutePublic]:
+    """Every inbound route, by number."""
+    with db.read() as session:
+        return [route_public(r) for r in inbound.list_routes(session)]
+
+
+@router.post(
+    "/inbound-routes",
+    response_model=InboundRoutePublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["inbound"],
+)
+def create_route(
+    body: InboundRouteCreate,
+    actor: RouteManager,
+    db: DbDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> InboundRoutePublic:
+    """A route for calls to our number ``number`` (stored as E.164) with its fallback."""
+    with db.write() as session:
+        route = inbound.create_route(
+            session,
+            actor,
+            number=body.number,
+            fallback=body.fallback,
+            name=body.name,
+            route_unavailable_agents=body.route_unavailable_agents,
+            default_region=settings.default_region,
+            now=clock.now(),
+        )
+        return route_public(route)
+
+
+@router.get("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
+def get_route(route_id: int, _actor: RouteReader, db: DbDep) -> InboundRoutePublic:
+    """One inbound route."""
+    with db.read() as session:
+        return route_public(inbound.get_route(session, route_id))
+
+
+@router.patch("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
+def update_route(
+    route_id: int,
+    body: InboundRouteUpdate,
+    actor: RouteManager,
+    db: DbDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> InboundRoutePublic:
+    """Change the fields given."""
+    with db.write() as session:
+        route = inbound.update_route(
+            session,
+            actor,
+            route_id,
+            number=body.number,
+            fallback=body.fallback,
+            name=body.name,
+            route_unavailable_agents=body.route_unavailable_agents,
+            default_region=settings.default_region,
+            now=clock.now(),
+        )
+        return route_public(route)
+
+
+@router.delete(
+    "/inbound-routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["inbound"]
+)
+def delete_route(route_id: int, actor: RouteManager, db: DbDep, clock: ClockDep) -> None:
+    """Delete a route: calls to its number have no route any more (404 from the decision)."""
+    with db.write() as session:
+        inbound.delete_route(session, actor, route_id, now=clock.now())
+
+
+@router.post("/inbound/route", response_model=RoutingDecisionPublic, tags=["inbound"])
+def route_call(
+    body: InboundCallIn, _actor: CallRouter, db: DbDep, clock: ClockDep, settings: SettingsDep
+) -> RoutingDecisionPublic:
+    """Where a call from ``caller`` to ``called`` goes: ``agent:<user_id>`` when the lead's
+    owner is available (logged into a campaign), else the route's fallback — with
+    ``kind: any_agent`` only when the route lets an unavailable owner be replaced."""
+    with db.read() as session:
+        decision = inbound.route_call(
+            session,
+            caller=body.caller,
+            called=body.called,
+            now=clock.now(),
+            default_region=settings.default_region,
+        )
+    return RoutingDecisionPublic(**dataclasses.asdict(decision))

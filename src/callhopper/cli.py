@@ -1,0 +1,470 @@
+"""The ``callhopper`` command: run the server, manage the schema, users and imports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from callhopper.clock import SystemClock
+from callhopper.domain.actors import Actor
+from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, TimezoneSource
+from callhopper.domain.errors import CallhopperError
+from callhopper.domain.phones import PhoneType
+from callhopper.domain.rights import ALL_RIGHTS
+from callhopper.domain.timezones import TimezoneSourceKind
+from callhopper.settings import Settings
+from callhopper.store.db import Database
+
+app = typer.Typer(
+    help="callhopper: outbound campaign engine. Every option can also be set as CALLHOPPER_<NAME>.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+#: Who the audit log names for changes made at the console.
+CLI_ACTOR = Actor(
+    id=None, user_id="cli", email="", display_name="command line", role="system", rights=ALL_RIGHTS
+)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="CALLHOPPER_DATABASE_URL",
+        help="SQLAlchemy URL (default: sqlite:///./callhopper.db).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if database_url is not None:
+        values["database_url"] = database_url
+    return Settings(**values)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print callhopper errors as one line and exit 1, instead of a traceback."""
+    try:
+        yield
+    except CallhopperError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _database(settings: Settings, *, check_schema: bool = True) -> Iterator[Database]:
+    """The database, its schema created if empty (or refused if behind); closed afterwards."""
+    from callhopper.store.migrate import ensure_schema
+
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        if check_schema:
+            with _errors():
+                ensure_schema(db)
+        yield db
+    finally:
+        db.dispose()
+
+
+# --- server ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    database_url: DatabaseUrl = None,
+    host: Annotated[
+        str | None, typer.Option(envvar="CALLHOPPER_HOST", help="Bind address.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(envvar="CALLHOPPER_PORT", help="TCP port.")] = None,
+) -> None:
+    """Run the HTTP server (API under /api/v1, docs at /docs).
+
+    An empty database gets the schema; one whose schema is behind is refused
+    until `callhopper db upgrade` has run.
+    """
+    settings = _settings(database_url, host=host, port=port)
+    with _database(settings) as db:
+        _serve(settings, db)
+
+
+def _serve(settings: Settings, db: Database) -> None:
+    import uvicorn
+
+    from callhopper.api.app import create_app
+
+    console.print(
+        f"callhopper on http://{settings.host}:{settings.port}  (API docs: /docs)  "
+        f"database: {_redact(settings.database_url)}"
+    )
+    app = create_app(settings, db, background=settings.run_workers)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def loader(
+    database_url: DatabaseUrl = None,
+    poll_seconds: Annotated[
+        float, typer.Option(envvar="CALLHOPPER_LOADER_POLL_SECONDS", help="Seconds between rounds.")
+    ] = 10.0,
+) -> None:
+    """Run the background jobs without the HTTP server, until Ctrl-C.
+
+    The jobs: hopper loads, pushes and their timers, webhook deliveries and staleness
+    rules. Run as many as you like beside `serve` processes (start those with
+    CALLHOPPER_RUN_WORKERS=false): leases and row locks make one process at a time do
+    each piece of work.
+    """
+    import threading
+
+    from callhopper.services import build
+
+    settings = _settings(database_url)
+    with _database(settings) as db:
+        services = build(settings, db, SystemClock(), loader_poll_s=poll_seconds)
+        services.bus.start()
+        threads = services.start_jobs()
+        console.print(f"loader {services.loader.holder} running; Ctrl-C stops it")
+        stopped = threading.Event()
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            services.stop_jobs(threads, timeout_s=60)
+            services.bus.stop()
+            services.close()
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to this version of callhopper."""
+    from callhopper.store.migrate import current_revision, head_revision, upgrade
+
+    with _database(_settings(database_url), check_schema=False) as db:
+        before = current_revision(db)
+        upgrade(db)
+        console.print(f"schema: {before or 'empty'} -> {head_revision(db)}")
+
+
+@db_app.command("status")
+def db_status(database_url: DatabaseUrl = None) -> None:
+    """Say whether the schema is empty, current or behind."""
+    from callhopper.store.migrate import current_revision, head_revision, schema_state
+
+    with _database(_settings(database_url), check_schema=False) as db:
+        state = schema_state(db)
+        console.print(
+            f"{state.value}: database at {current_revision(db)}, code at {head_revision(db)}"
+        )
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Login email (unique, any case).")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    role: Annotated[str, typer.Option(help="admin, supervisor, agent or a custom role.")] = "agent",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password; asked for when omitted (use --no-password for none)."),
+    ] = None,
+    no_password: Annotated[bool, typer.Option(help="Create without a password.")] = False,
+    user_id: Annotated[str | None, typer.Option(help="Stable id (default: generated).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user."""
+    from callhopper.store.users import create_user
+
+    if password is None and not no_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
+        user = create_user(
+            session,
+            CLI_ACTOR,
+            email=email,
+            display_name=name,
+            role=role,
+            password=password,
+            user_id=user_id,
+            now=SystemClock().now(),
+        )
+        console.print(f"created {role} {user.email} (user_id {user.user_id})")
+
+
+@users_app.command("list")
+def users_list(database_url: DatabaseUrl = None) -> None:
+    """List users."""
+    from callhopper.store.users import list_users, user_view
+
+    with _database(_settings(database_url)) as db, db.read() as session:
+        for user in list_users(session):
+            view = user_view(session, user)
+            state = "active" if user.active else "deactivated"
+            console.print(f"{view['user_id']:<16} {view['role']:<12} {state:<12} {view['email']}")
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "cli",
+    days: Annotated[int | None, typer.Option(help="Expire after this many days.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print it (it is shown only this once)."""
+    from callhopper.store.users import create_api_token, get_user_by_email
+
+    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
+        user = get_user_by_email(session, email)
+        if user is None:
+            raise CallhopperError(f"no user with email {email!r}")
+        ttl = timedelta(days=days) if days else None
+        _, secret = create_api_token(
+            session, CLI_ACTOR, user, name, now=SystemClock().now(), ttl=ttl
+        )
+    typer.echo(secret)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_csv(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
+    list_name: Annotated[str, typer.Option("--list", help="Name of the contact list.")],
+    create: Annotated[
+        bool, typer.Option(help="Create the list from the file's header if it does not exist.")
+    ] = False,
+    phone_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --create: a phone column, as NAME or NAME:TYPE (cell, home, "
+            "work, other); repeat in dialling order."
+        ),
+    ] = None,
+    key_column: Annotated[
+        str | None, typer.Option(help="With --create: unique key column.")
+    ] = None,
+    agent_owned_column: Annotated[
+        str | None, typer.Option(help="With --create: column of agent emails or user ids.")
+    ] = None,
+    lead_owner_column: Annotated[
+        str | None, typer.Option(help="With --create: column naming each lead's owner.")
+    ] = None,
+    timezone_column: Annotated[
+        str | None,
+        typer.Option(help="With --create: KIND:NAME, KIND one of iana, us_state, postal_code."),
+    ] = None,
+    required: Annotated[
+        list[str] | None, typer.Option(help="With --create: a column that must have a value.")
+    ] = None,
+    default_timezone: Annotated[
+        str | None, typer.Option(help="With --create: fallback zone.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(envvar="CALLHOPPER_DEFAULT_REGION", help="Phone region.")
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help='JSON {"CSV header": "list column" or null to ignore}.')
+    ] = None,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(help="A key already in the list: 'reject' the row or 'update' the record."),
+    ] = "reject",
+    workers: Annotated[
+        int | None, typer.Option(envvar="CALLHOPPER_IMPORT_WORKERS", help="Normalising processes.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Append a CSV file to a contact list, with a progress bar and a rejection report."""
+    from callhopper.store import contact_lists as lists
+
+    settings = _settings(database_url, default_region=region, import_workers=workers)
+    parsed_mapping = json.loads(mapping) if mapping else None
+    size = file.stat().st_size
+    with _database(settings) as db, _errors():
+        if create:
+            _create_list_from_header(
+                db,
+                settings,
+                file,
+                list_name,
+                phone_columns=phone_column or [],
+                key_column=key_column,
+                agent_owned_column=agent_owned_column,
+                lead_owner_column=lead_owner_column,
+                timezone_column=timezone_column,
+                required=required or [],
+                default_timezone=default_timezone,
+            )
+        with (
+            Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            ) as progress,
+            file.open("rb") as stream,
+            db.write() as session,
+        ):
+            task = progress.add_task("import", total=size)
+            contact_list = lists.get_list_by_name(session, list_name)
+            outcome = lists.import_rows(
+                session,
+                CLI_ACTOR,
+                contact_list.id,
+                source=file.name,
+                csv_stream=stream,
+                mapping=parsed_mapping,
+                workers=settings.import_workers,
+                batch_rows=settings.import_batch_rows,
+                on_duplicate=on_duplicate,
+                on_progress=lambda done: progress.update(task, completed=done),
+                now=SystemClock().now(),
+            )
+    report = outcome.report
+    console.print(
+        f"import {outcome.job.id} into {list_name!r}: {report.rows_total} rows, "
+        f"{report.rows_accepted} accepted, {report.rows_rejected} rejected"
+        + (
+            f" ({report.rows_updated} of the accepted updated existing records)"
+            if report.rows_updated
+            else ""
+        )
+    )
+    for rejection in report.rejections:
+        console.print(f"  line {rejection.line}: {rejection.reason}", markup=False, highlight=False)
+    if report.rejections_truncated:
+        console.print(
+            f"  … and {report.rows_rejected - len(report.rejections)} more: GET "
+            f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.id}/rejections"
+        )
+
+
+def _create_list_from_header(
+    db: Database,
+    settings: Settings,
+    file: Path,
+    name: str,
+    *,
+    phone_columns: list[str],
+    key_column: str | None,
+    agent_owned_column: str | None,
+    lead_owner_column: str | None,
+    timezone_column: str | None,
+    required: list[str],
+    default_timezone: str | None,
+) -> None:
+    import csv
+
+    from callhopper.domain.errors import InvalidInput, NotFound
+    from callhopper.store import contact_lists as lists
+
+    with db.read() as session:
+        try:
+            lists.get_list_by_name(session, name)
+            return
+        except NotFound:
+            pass
+    with file.open(encoding="utf-8-sig", newline="") as text:
+        header_line = text.readline()
+    delimiter = max((",", ";", "\t"), key=header_line.count)
+    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    if not phone_columns:
+        raise InvalidInput("--create needs at least one --phone-column", field="phone_column")
+    phones = []
+    for spec in phone_columns:
+        column, _, kind = spec.partition(":")
+        phones.append(PhoneColumnSpec(column=column, type=PhoneType(kind or "other")))
+    source = None
+    if timezone_column:
+        kind, _, column = timezone_column.partition(":")
+        source = TimezoneSource(kind=TimezoneSourceKind(kind), column=column)
+    try:
+        schema = ListSchema(
+            columns=tuple(ColumnSpec(name=h, required=h in required) for h in header),
+            phone_columns=tuple(phones),
+            timezone_source=source,
+            agent_owned_column=agent_owned_column,
+            lead_owner_column=lead_owner_column,
+            key_column=key_column,
+            default_region=settings.default_region,
+            default_timezone=default_timezone,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="header") from None
+    with db.write() as session:
+        lists.create_list(
+            session,
+            CLI_ACTOR,
+            name=name,
+            description=f"created from {file.name}",
+            schema=schema,
+            now=SystemClock().now(),
+        )
+    console.print(f"created contact list {name!r} with columns {', '.join(header)}")
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    host: Annotated[str | None, typer.Option(envvar="CALLHOPPER_HOST")] = None,
+    port: Annotated[int | None, typer.Option(envvar="CALLHOPPER_PORT")] = None,
+    no_serve: Annotated[bool, typer.Option(help="Create the demo data and exit.")] = False,
+) -> None:
+    """Create demo users, a queue, skills, a contact list and wrap-up codes, then serve."""
+    from callhopper.demo import DEMO_PASSWORD, create_demo
+
+    settings = _settings(database_url, host=host, port=port)
+    with _database(settings) as db:
+        with _errors():
+            summary = create_demo(db, SystemClock().now())
+        console.print(summary)
+        console.print(f"log in with any demo email and the password [bold]{DEMO_PASSWORD}[/bold]")
+        if not no_serve:
+            _serve(settings, db)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

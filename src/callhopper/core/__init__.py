@@ -1,0 +1,1 @@
+"""Core services: they take their ports as constructor arguments."""

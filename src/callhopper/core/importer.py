@@ -1,0 +1,419 @@
+"""Streaming import of contact rows (CSV files and JSON batches) into a list.
+
+The file is read as a stream and handled in batches, so a million-row file
+never sits in memory whole. Each row is checked by the list's
+:class:`~callhopper.domain.contacts.RowNormaliser`; good rows go to the
+:class:`~callhopper.ports.RecordSink`, bad rows are reported with their line
+number and reason. With ``workers > 1`` the normalisation (phone parsing is
+the costly part) runs in a process pool while this process reads and writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+from callhopper.domain.contacts import ListSchema, NormalisedRow, Rejection, RowNormaliser
+from callhopper.domain.errors import InvalidInput
+from callhopper.ports import RecordSink
+
+#: The key of a JSON item that names its lead owner (not a column).
+OWNER_KEY = "user_id"
+#: How many rejections a report carries in full; all of them are stored.
+REPORT_REJECTIONS_MAX = 1000
+_DELIMITERS = (",", ";", "\t")
+
+RawRow = tuple[int, dict[str, str]]
+#: A row as read: its values, or already refused by the reader (e.g. wrong column count).
+ReadRow = RawRow | Rejection
+Outcome = NormalisedRow | Rejection
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``rejections`` holds the first :data:`REPORT_REJECTIONS_MAX`."""
+
+    rows_total: int = 0
+    #: Rows stored: new records plus, with ``on_duplicate="update"``, records updated.
+    rows_accepted: int = 0
+    rows_updated: int = 0
+    rows_rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def rejections_truncated(self) -> bool:
+        return self.rows_rejected > len(self.rejections)
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    """A CSV header resolved against a list: which field feeds which column."""
+
+    delimiter: str
+    fields: list[str]
+    #: Position in the row → list column name (ignored fields are absent).
+    positions: dict[int, str]
+
+
+class Importer:
+    """Runs one import into one list through a :class:`RecordSink`."""
+
+    def __init__(
+        self,
+        schema: ListSchema,
+        sink: RecordSink,
+        *,
+        workers: int = 0,
+        batch_rows: int = 5000,
+        on_duplicate: str = "reject",
+        owners: Callable[[str], int | None] | None = None,
+        default_owner: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if on_duplicate not in ("reject", "update"):
+            raise InvalidInput(
+                f"on_duplicate is 'reject' or 'update', not {on_duplicate!r}", field="on_duplicate"
+            )
+        if on_duplicate == "update" and schema.key_column is None:
+            raise InvalidInput(
+                "on_duplicate='update' needs a list with a key column", field="on_duplicate"
+            )
+        self.update_duplicates = on_duplicate == "update"
+        self._item_owners: dict[int, str] = {}
+        #: Resolves a lead-owner value (user id or email) to a user, ``None`` if nobody.
+        self.owners = owners
+        self.default_owner = default_owner
+        self.schema = schema
+        self.sink = sink
+        self.workers = workers
+        self.batch_rows = batch_rows
+        self.on_progress = on_progress
+        self.report = ImportReport()
+        self._seen_keys: dict[str, int] = {}
+        self._normaliser = RowNormaliser(schema)
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def run_csv(
+        self, stream: IO[bytes], mapping: Mapping[str, str | None] | None = None
+    ) -> ImportReport:
+        """Import a CSV byte stream (UTF-8 with or without BOM; ``,`` ``;`` or tab)."""
+        text, header = open_csv(stream, self.schema, mapping)
+        try:
+            self._run(_csv_rows(text, header, self.report), stream)
+        finally:
+            text.detach()  # the caller owns the byte stream and closes it
+        return self.report
+
+    def run_items(self, items: Sequence[Mapping[str, Any]]) -> ImportReport:
+        """Import JSON objects; item ``n`` (1-based) is reported as line ``n``.
+
+        An item's ``user_id`` (when the import resolves owners) names its lead owner,
+        as the lead API of SPEC §7.1 does; it is not a column.
+        """
+        known = set(self.schema.column_names)
+        rows: list[ReadRow] = []
+        for number, raw in enumerate(items, start=1):
+            self.report.rows_total += 1
+            item = dict(raw)
+            if self.owners is not None and OWNER_KEY in item:
+                owner = item.pop(OWNER_KEY)
+                if owner not in (None, ""):
+                    self._item_owners[number] = str(owner)
+            unknown = sorted(set(item) - known)
+            if unknown:
+                rows.append(
+                    Rejection(number, f"unknown column(s): {', '.join(unknown)}", unknown[0])
+                )
+                continue
+            values: dict[str, str] = {}
+            for name, value in item.items():
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, str | int | float):
+                    rows.append(
+                        Rejection(
+                            number, f"column {name!r}: value must be a string or number", name
+                        )
+                    )
+                    break
+                values[name] = str(value)
+            else:
+                rows.append((number, values))
+        self._run(iter(rows), None)
+        return self.report
+
+    # --- the pipeline ---------------------------------------------------------------------
+
+    def _run(self, rows: Iterator[ReadRow], stream: IO[bytes] | None) -> None:
+        batches = _batched(rows, self.batch_rows)
+        first = next(batches, None)
+        if first is None:
+            return
+        self._progress(stream)
+        self._store(self._normaliser_outcomes(first))
+        if self.workers <= 1:
+            for batch in batches:
+                self._store(self._normaliser_outcomes(batch))
+                self._progress(stream)
+            return
+        # More than one batch: normalise in worker processes, keep order, bound memory.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(self.schema.model_dump_json(),),
+        ) as pool:
+            pending: deque[Future[list[Outcome]]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(_worker_normalise, batch))
+                if len(pending) >= 2 * self.workers:
+                    self._store(pending.popleft().result())
+                    self._progress(stream)
+            while pending:
+                self._store(pending.popleft().result())
+                self._progress(stream)
+
+    def _normaliser_outcomes(self, batch: list[ReadRow]) -> list[Outcome]:
+        return _normalise_batch(self._normaliser, batch)
+
+    def _store(self, outcomes: list[Outcome]) -> None:
+        good: list[NormalisedRow] = []
+        bad: list[Rejection] = []
+        for outcome in outcomes:
+            (good if isinstance(outcome, NormalisedRow) else bad).append(outcome)  # type: ignore[arg-type]
+        if good and (
+            self.default_owner is not None or self._owner_column is not None or self._item_owners
+        ):
+            good = self._set_owners(good, bad)
+        if self.schema.key_column is not None and good:
+            good = self._sort_out_keys(good, bad)
+        if good:
+            self.sink.write(good)
+            self.report.rows_accepted += len(good)
+        if bad:
+            bad.sort(key=lambda r: r.line)
+            self._reject(bad)
+
+    @property
+    def _owner_column(self) -> str | None:
+        return self.schema.lead_owner_column if self.owners is not None else None
+
+    def _set_owners(self, rows: list[NormalisedRow], bad: list[Rejection]) -> list[NormalisedRow]:
+        """The lead owner: the owner column's value, else the import's default owner."""
+        kept = []
+        column = self._owner_column
+        for row in rows:
+            value = self._item_owners.get(row.line)
+            if value is None and column is not None:
+                value = row.data.get(column)
+            owner = self.default_owner
+            if value and self.owners is not None:
+                owner = self.owners(value)
+                if owner is None:
+                    bad.append(
+                        Rejection(
+                            row.line,
+                            f"lead owner {value!r} is not an active agent (user id or email)",
+                            column,
+                        )
+                    )
+                    continue
+            kept.append(replace(row, owner_id=owner) if owner is not None else row)
+        return kept
+
+    def _sort_out_keys(
+        self, rows: list[NormalisedRow], bad: list[Rejection]
+    ) -> list[NormalisedRow]:
+        """Refuse keys seen earlier in the file; keys already in the list are refused too,
+        or update their record when the import updates duplicates."""
+        column = self.schema.key_column
+        fresh: list[NormalisedRow] = []
+        for row in rows:
+            assert row.key is not None
+            first = self._seen_keys.get(row.key)
+            if first is not None:
+                bad.append(
+                    Rejection(
+                        row.line, f"duplicate key {row.key!r} (first seen on line {first})", column
+                    )
+                )
+            else:
+                self._seen_keys[row.key] = row.line
+                fresh.append(row)
+        stored = self.sink.existing_keys([r.key for r in fresh if r.key is not None])
+        if not stored:
+            return fresh
+        if self.update_duplicates:
+            updates = [r for r in fresh if r.key in stored]
+            self.sink.update(updates)
+            self.report.rows_accepted += len(updates)
+            self.report.rows_updated += len(updates)
+        else:
+            bad.extend(
+                Rejection(r.line, f"duplicate key {r.key!r} (already in the list)", column)
+                for r in fresh
+                if r.key in stored
+            )
+        return [r for r in fresh if r.key not in stored]
+
+    def _reject(self, rejections: Sequence[Rejection]) -> None:
+        self.sink.reject(rejections)
+        self.report.rows_rejected += len(rejections)
+        room = REPORT_REJECTIONS_MAX - len(self.report.rejections)
+        if room > 0:
+            self.report.rejections.extend(rejections[:room])
+
+    def _progress(self, stream: IO[bytes] | None) -> None:
+        if self.on_progress is None or stream is None or not stream.seekable():
+            return
+        self.on_progress(stream.tell())
+
+
+# --- CSV reading ------------------------------------------------------------------------------
+
+
+def open_csv(
+    stream: IO[bytes], schema: ListSchema, mapping: Mapping[str, str | None] | None = None
+) -> tuple[io.TextIOWrapper, CsvHeader]:
+    """Open a CSV byte stream as text and resolve its header against ``schema``.
+
+    Raises :class:`InvalidInput` when the file as a whole cannot be imported
+    (no header, undecodable text, unknown or missing columns).
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="strict")
+    try:
+        try:
+            header_line = text.readline()
+        except UnicodeDecodeError:
+            raise InvalidInput("line 1: the file is not UTF-8 text", field="file") from None
+        if not header_line.strip():
+            raise InvalidInput("the file is empty: a header row is required", field="file")
+        delimiter = max(_DELIMITERS, key=header_line.count)
+        fields = next(csv.reader([header_line], delimiter=delimiter))
+        return text, resolve_header(fields, delimiter, schema, mapping)
+    except InvalidInput:
+        text.detach()
+        raise
+
+
+def resolve_header(
+    fields: list[str],
+    delimiter: str,
+    schema: ListSchema,
+    mapping: Mapping[str, str | None] | None = None,
+) -> CsvHeader:
+    """Match header fields to list columns: by ``mapping`` first, else by name (any case)."""
+    by_folded = {name.casefold(): name for name in schema.column_names}
+    positions: dict[int, str] = {}
+    unknown: list[str] = []
+    stripped = [f.strip() for f in fields]
+    seen: dict[str, str] = {}
+    for index, name in enumerate(stripped):
+        if not name:
+            raise InvalidInput(f"line 1: header field {index + 1} is empty", field="header")
+        if mapping is not None and name in mapping:
+            target = mapping[name]
+            if target is None:
+                continue
+            if target not in schema.column_names:
+                raise InvalidInput(
+                    f"mapping sends {name!r} to {target!r}, which is not a column of the list",
+                    field="mapping",
+                )
+        else:
+            target = by_folded.get(name.casefold())
+            if target is None:
+                unknown.append(name)
+                continue
+        if target in seen:
+            raise InvalidInput(
+                f"line 1: header fields {seen[target]!r} and {name!r} both feed column {target!r}",
+                field="header",
+            )
+        seen[target] = name
+        positions[index] = target
+    if unknown:
+        raise InvalidInput(
+            f"line 1: header field(s) {', '.join(map(repr, unknown))} match no column of the "
+            f"list ({', '.join(schema.column_names)}); map or ignore them",
+            field="header",
+        )
+    present = set(positions.values())
+    missing_required = [c.name for c in schema.columns if c.required and c.name not in present]
+    if missing_required:
+        raise InvalidInput(
+            f"line 1: the header lacks required column(s) {', '.join(missing_required)}",
+            field="header",
+        )
+    if not any(p.column in present for p in schema.phone_columns):
+        raise InvalidInput(
+            "line 1: the header has none of the list's phone columns", field="header"
+        )
+    return CsvHeader(delimiter, fields, positions)
+
+
+def _csv_rows(text: io.TextIOWrapper, header: CsvHeader, report: ImportReport) -> Iterator[ReadRow]:
+    reader = csv.reader(text, delimiter=header.delimiter, strict=True)
+    expected = len(header.fields)
+    positions = list(header.positions.items())
+    line_end = 1  # the header
+    while True:
+        start = line_end + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"line {start} or shortly after: the file is not UTF-8 text", field="file"
+            ) from None
+        except csv.Error as exc:
+            raise InvalidInput(f"line {start}: unreadable CSV ({exc})", field="file") from None
+        line_end = reader.line_num + 1
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        report.rows_total += 1
+        if len(fields) != expected:
+            yield Rejection(start, f"wrong column count: expected {expected}, found {len(fields)}")
+            continue
+        yield start, {column: fields[index] for index, column in positions}
+
+
+def _batched(rows: Iterator[ReadRow], size: int) -> Iterator[list[ReadRow]]:
+    batch: list[ReadRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- worker process ---------------------------------------------------------------------------
+
+_worker_normaliser: RowNormaliser | None = None
+
+
+def _worker_init(schema_json: str) -> None:
+    global _worker_normaliser
+    _worker_normaliser = RowNormaliser(ListSchema.model_validate_json(schema_json))
+
+
+def _worker_normalise(batch: list[ReadRow]) -> list[Outcome]:
+    assert _worker_normaliser is not None
+    return _normalise_batch(_worker_normaliser, batch)
+
+
+def _normalise_batch(normaliser: RowNormaliser, batch: list[ReadRow]) -> list[Outcome]:
+    return [
+        row if isinstance(row, Rejection) else normaliser.normalise(row[0], row[1]) for row in batch
+    ]

@@ -1,0 +1,156 @@
+"""The pusher: delivers records of push-preview and direct-push-preview campaigns (SPEC §4.1),
+and runs the timers of preview-type modes (accept timeout, preview timeout auto-dial).
+
+Push preview delivers to agents logged into the campaign and ready on ``outbound_preview``;
+direct push preview to agents whose Get Record / Stop toggle is on, whatever their ready
+state. An agent gets one record at a time. The pusher wakes when a record or an agent
+becomes free in this process, on events from other processes, and every ``poll_s``.
+Several pushers (one per server process) may run: each push is the same atomic claim,
+and an agent holds one record per campaign at most (a unique index), so none can push a
+record twice or give an agent two.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+
+from callhopper.core.dispenser import Dispenser
+from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
+from callhopper.domain.errors import CallhopperError
+from callhopper.store.models import (
+    AgentChannel,
+    AgentSession,
+    Campaign,
+    CampaignRecord,
+    QueueMember,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+PUSH_MODES = (DialingMode.PUSH_PREVIEW.value, DialingMode.DIRECT_PUSH_PREVIEW.value)
+
+
+class Pusher:
+    def __init__(self, dispenser: Dispenser, *, poll_s: float = 1.0) -> None:
+        self.dispenser = dispenser
+        self.db = dispenser.db
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def waiting_agents(self) -> list[tuple[int, int]]:
+        """(campaign, agent) pairs of agents who should get a record now."""
+        leased = (
+            select(CampaignRecord.record_id)
+            .where(
+                CampaignRecord.campaign_id == AgentSession.campaign_id,
+                CampaignRecord.lease_agent_id == AgentSession.user_id,
+                CampaignRecord.status == "leased",
+            )
+            .exists()
+        )
+        ready = (
+            select(AgentChannel.user_id)
+            .where(
+                AgentChannel.user_id == AgentSession.user_id,
+                AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
+                AgentChannel.ready.is_(True),
+            )
+            .exists()
+        )
+        in_queue = (
+            select(QueueMember.user_id)
+            .where(
+                QueueMember.queue_id == Campaign.queue_id,
+                QueueMember.user_id == AgentSession.user_id,
+            )
+            .exists()
+        )
+        with self.db.read() as session:
+            rows = session.execute(
+                select(AgentSession.campaign_id, AgentSession.user_id)
+                .join(Campaign, Campaign.id == AgentSession.campaign_id)
+                .join(User, User.id == AgentSession.user_id)
+                .where(
+                    User.active.is_(True),  # a deactivated agent's session outlives them
+                    Campaign.state == CampaignState.ON.value,
+                    Campaign.mode.in_(PUSH_MODES),
+                    in_queue,
+                    ~leased,
+                    (
+                        and_(Campaign.mode == DialingMode.PUSH_PREVIEW.value, ready)
+                        | and_(
+                            Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
+                            AgentSession.receiving.is_(True),
+                        )
+                    ),
+                )
+                .order_by(AgentSession.logged_in_at)
+            ).all()
+        return [(c, a) for c, a in rows]
+
+    def run_once(self) -> int:
+        """Push what can be pushed and run the timers; returns how many records were pushed."""
+        self.dispenser.expire_unaccepted()
+        self.dispenser.auto_dial_due()
+        pushed = 0
+        exhausted: set[int] = set()
+        for campaign_id, agent_id in self.waiting_agents():
+            if campaign_id in exhausted:
+                continue
+            try:
+                record_id = self.dispenser.push(agent_id, campaign_id)
+            except IntegrityError:
+                continue  # another process pushed to this agent at the same moment
+            except CallhopperError as exc:
+                # Refused for this agent alone (deactivated, or out of the queue, meanwhile):
+                # the agents after them must still get their records.
+                log.warning("no push to agent %s in campaign %s: %s", agent_id, campaign_id, exc)
+                continue
+            if record_id is not None:
+                pushed += 1
+            elif not _per_agent(campaign_id, self):
+                exhausted.add(campaign_id)  # nothing left for anyone in this campaign now
+        return pushed
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # keep pushing: one bad round must not stop deliveries
+                log.exception("push round failed")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+
+def _per_agent(campaign_id: int, pusher: Pusher) -> bool:
+    """Whether what one agent can get says nothing about another (owned records, skills,
+    personal callbacks)."""
+    with pusher.db.read() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            return False
+        if campaign.agent_owned_column is not None or campaign.enforce_lead_ownership:
+            return True
+        reserved = session.scalar(
+            select(CampaignRecord.record_id)
+            .where(
+                CampaignRecord.campaign_id == campaign_id,
+                CampaignRecord.reserved_for.is_not(None),
+                CampaignRecord.status == "waiting",
+            )
+            .limit(1)
+        )
+        return reserved is not None

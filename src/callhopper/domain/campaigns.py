@@ -1,0 +1,183 @@
+"""Campaigns (SPEC §4): modes, the state machine, settings and contact sorting."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callhopper.domain.contacts import FieldType, ListSchema, check_filter_fields
+from callhopper.domain.errors import Conflict, InvalidInput
+from callhopper.domain.filters import parse_filter
+from callhopper.domain.hopper import HARD_CAP_PER_AGENT, SecondaryOrder
+
+DEFAULT_LEASE_TIMEOUT_S = 30 * 60
+
+
+class DialingMode(StrEnum):
+    PREVIEW = "preview"
+    PUSH_PREVIEW = "push_preview"
+    DIRECT_PUSH_PREVIEW = "direct_push_preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+
+    @property
+    def is_preview_type(self) -> bool:
+        return self in (
+            DialingMode.PREVIEW,
+            DialingMode.PUSH_PREVIEW,
+            DialingMode.DIRECT_PUSH_PREVIEW,
+        )
+
+    @property
+    def delivery(self) -> str:
+        """How My Campaigns describes it: the agent pulls (manual) or the system pushes."""
+        return "manual" if self is DialingMode.PREVIEW else "automatic"
+
+
+#: Modes this version can run. The others are refused with a clear error until built.
+SUPPORTED_MODES = frozenset(
+    {DialingMode.PREVIEW, DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW}
+)
+
+
+class Channel(StrEnum):
+    """An agent's media channels (SPEC §2): each is ready or not ready."""
+
+    VOICE = "voice"
+    OUTBOUND_PREVIEW = "outbound_preview"
+
+
+class CampaignState(StrEnum):
+    OFF = "off"
+    ON = "on"
+    STOPPING = "stopping"
+    COMPLETE = "complete"
+
+
+class CampaignAction(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RECYCLE = "recycle"
+
+
+#: (state, action) → state after it. Stopping ends in complete once no record is leased.
+TRANSITIONS: dict[tuple[CampaignState, CampaignAction], CampaignState] = {
+    (CampaignState.OFF, CampaignAction.START): CampaignState.ON,
+    (CampaignState.COMPLETE, CampaignAction.START): CampaignState.ON,
+    (CampaignState.ON, CampaignAction.STOP): CampaignState.STOPPING,
+    (CampaignState.ON, CampaignAction.RECYCLE): CampaignState.ON,
+    (CampaignState.STOPPING, CampaignAction.RECYCLE): CampaignState.STOPPING,
+    (CampaignState.COMPLETE, CampaignAction.RECYCLE): CampaignState.COMPLETE,
+}
+
+
+def transition(state: CampaignState, action: CampaignAction) -> CampaignState:
+    """The state after ``action``, or :class:`Conflict` naming what is allowed instead."""
+    after = TRANSITIONS.get((state, action))
+    if after is None:
+        allowed = sorted(a.value for (s, a) in TRANSITIONS if s is state)
+        raise Conflict(
+            f"a campaign that is {state.value} cannot {action.value}"
+            + (f"; it can {', '.join(allowed)}" if allowed else ""),
+            state=state.value,
+        )
+    return after
+
+
+class SortKey(BaseModel):
+    """One contact-sorting column; ties are broken by the record's id (its list order)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    descending: bool = False
+
+
+def check_sort(
+    sort: tuple[SortKey, ...], schema: ListSchema, agent_owned_column: str | None
+) -> None:
+    """Sort columns must exist; the agent-owned column cannot be one (SPEC §5)."""
+    names = set(schema.column_names)
+    seen: set[str] = set()
+    for key in sort:
+        if key.column not in names:
+            raise InvalidInput(
+                f"sort column {key.column!r} is not a column of the list", field="sort"
+            )
+        if key.column == agent_owned_column:
+            raise InvalidInput(
+                f"contacts cannot be sorted by the agent-owned column {key.column!r}", field="sort"
+            )
+        if key.column in seen:
+            raise InvalidInput(f"sort column {key.column!r} is named twice", field="sort")
+        seen.add(key.column)
+
+
+def sort_is_numeric(schema: ListSchema, column: str) -> bool:
+    spec = schema.column(column)
+    return spec is not None and spec.type is FieldType.NUMBER
+
+
+class CampaignSettings(BaseModel):
+    """The settings of a campaign that may change while it exists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lease_timeout_s: int = Field(
+        DEFAULT_LEASE_TIMEOUT_S,
+        ge=30,
+        le=24 * 3600,
+        description="How long a delivered record stays with its agent without activity.",
+    )
+    allow_skip: bool = True
+    reinsert_skipped: bool = Field(
+        False,
+        description="A skipped record goes to the back of the order instead of waiting "
+        "for the next pass.",
+    )
+    allow_manual_dial: bool = Field(
+        False, description="Agents may type a new number to dial (validated like imports)."
+    )
+    preview_timeout_s: int | None = Field(
+        None, ge=1, le=3600, description="Auto-dial after this long (unset: unlimited)."
+    )
+    accept_timeout_s: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description="Push preview: a record not accepted in time goes back to the top of the "
+        "list and the agent is set not ready.",
+    )
+    hopper_level: int = Field(
+        100,
+        ge=1,
+        le=HARD_CAP_PER_AGENT,
+        description="Lead ownership: leads of each kind a load tops up per logged-in agent.",
+    )
+    secondary_order: SecondaryOrder = Field(
+        SecondaryOrder.FIFO,
+        description="Lead ownership: after the sorting, oldest (fifo) or newest (lifo) first.",
+    )
+    default_lead_filter: str | None = Field(
+        None, description="Lead ownership: the lead filter of agents who have no skills."
+    )
+
+    @field_validator("default_lead_filter")
+    @classmethod
+    def _check_filter(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parsed = parse_filter(value)
+        check_filter_fields(parsed.fields())
+        return parsed.to_text()
+
+    def with_forced_fifo(self) -> tuple[CampaignSettings, list[str]]:
+        """Reinserted skips need FIFO (else the owner meets the same lead again and again):
+        LIFO is replaced by FIFO, with a notice saying so."""
+        if self.reinsert_skipped and self.secondary_order is SecondaryOrder.LIFO:
+            return self.model_copy(update={"secondary_order": SecondaryOrder.FIFO}), [
+                "secondary_order set to fifo: skipped leads are reinserted, and LIFO would "
+                "offer the same lead again and again"
+            ]
+        return self, []

@@ -1,0 +1,65 @@
+"""Wrap-up codes (dispositions) and the default set (SPEC §4.3)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+
+
+class OwnerAction(StrEnum):
+    """What a workflow rule may do to a lead's owner when this code is used (SPEC §7.4)."""
+
+    SET_OWNER_TO_AGENT = "set_owner_to_agent"
+    CLEAR_OWNER = "clear_owner"
+
+
+class WrapupCodeSpec(BaseModel):
+    """One disposition.
+
+    ``counts_as_attempt`` marks a *valid attempt*: it increments the record's
+    attempts and is what makes a campaign take ownership of a record (SPEC §6).
+    ``final`` closes the record for the campaign. ``retry_after_minutes`` keeps
+    a non-final record from being dialled again too soon.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="Stable identifier: lower-case letters, digits, underscore.")
+    label: str = Field(min_length=1, max_length=200)
+    counts_as_attempt: bool = True
+    final: bool = False
+    retry_after_minutes: int | None = Field(None, ge=0, le=525600)
+    adds_to_dnc: bool = False
+    owner_action: OwnerAction | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _check_code(cls, value: str) -> str:
+        if not _CODE_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid code: use lower-case letters, digits and underscores"
+            )
+        return value
+
+
+DEFAULT_SET_NAME = "Default"
+
+DEFAULT_CODES: tuple[WrapupCodeSpec, ...] = (
+    WrapupCodeSpec(code="sale", label="Sale", final=True,
+                   owner_action=OwnerAction.SET_OWNER_TO_AGENT),
+    WrapupCodeSpec(code="interested", label="Interested", retry_after_minutes=24 * 60,
+                   owner_action=OwnerAction.SET_OWNER_TO_AGENT),
+    WrapupCodeSpec(code="not_interested", label="Not interested", final=True),
+    WrapupCodeSpec(code="no_answer", label="No answer", counts_as_attempt=False,
+                   retry_after_minutes=60),
+    WrapupCodeSpec(code="busy", label="Busy", counts_as_attempt=False, retry_after_minutes=10),
+    WrapupCodeSpec(code="answering_machine", label="Answering machine",
+                   retry_after_minutes=4 * 60),
+    WrapupCodeSpec(code="wrong_number", label="Wrong number", final=True),
+    WrapupCodeSpec(code="do_not_call", label="Do not call", final=True, adds_to_dnc=True),
+    WrapupCodeSpec(code="callback", label="Callback"),
+)  # fmt: skip

@@ -1,0 +1,168 @@
+"""Events for agents' real-time channel: deliveries, timers, state changes (SPEC §8).
+
+An event names an agent and says what changed; the WebSocket handler of the process the
+agent is connected to loads what it needs from the database and sends it. Events carry
+no payload of their own, so none is ever the only copy of a delivery: a client that
+reconnects is sent every record still leased to it.
+
+* :class:`LocalBus` delivers to the WebSocket connections of this process.
+* :class:`PostgresBus` also publishes with ``NOTIFY`` (sent when the publishing
+  transaction commits, or at once outside one) and runs a ``LISTEN`` thread, so that a
+  delivery made by one server process reaches an agent connected to another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from sqlalchemy import event as orm_event
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "callhopper_events"
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    """Something an agent's client should know about."""
+
+    agent_id: int
+    #: ``delivery``, ``delivery_ended``, ``state`` or ``campaign``.
+    kind: str
+    campaign_id: int | None = None
+    record_id: int | None = None
+    #: A short reason (``accept_timeout``, ``auto_dial``, ``started`` …).
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(raw: str) -> AgentEvent:
+        return AgentEvent(**json.loads(raw))
+
+
+Listener = Callable[[AgentEvent], None]
+
+
+class LocalBus:
+    """Fan-out to subscribers of this process (thread-safe; asyncio queues per connection)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[
+            int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[AgentEvent]]]
+        ] = {}
+        self._listeners: list[Listener] = []
+
+    def subscribe(
+        self, agent_id: int, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Queue[AgentEvent]:
+        queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
+        with self._lock:
+            self._queues.setdefault(agent_id, set()).add((loop, queue))
+        return queue
+
+    def unsubscribe(self, agent_id: int, queue: asyncio.Queue[AgentEvent]) -> None:
+        with self._lock:
+            subscribers = self._queues.get(agent_id, set())
+            for item in [s for s in subscribers if s[1] is queue]:
+                subscribers.discard(item)
+            if not subscribers:
+                self._queues.pop(agent_id, None)
+
+    def connected(self, agent_id: int) -> bool:
+        with self._lock:
+            return bool(self._queues.get(agent_id))
+
+    def add_listener(self, listener: Listener) -> None:
+        """Called for every event seen by this process (e.g. to wake a worker)."""
+        self._listeners.append(listener)
+
+    def dispatch(self, event: AgentEvent) -> None:
+        """Hand an event to this process's subscribers and listeners."""
+        with self._lock:
+            targets = list(self._queues.get(event.agent_id, ()))
+        for loop, queue in targets:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+        for listener in self._listeners:
+            listener(event)
+
+    def publish(self, event: AgentEvent, session: Session | None = None) -> None:
+        """Publish an event: once ``session``'s transaction commits (never if it rolls back),
+        or at once. Dispatched earlier, a handler could read the database before the change
+        is visible, and send stale state or drop a delivery it cannot find yet."""
+        if session is None:
+            self.dispatch(event)
+            return
+        orm_event.listen(session, "after_commit", lambda _session: self.dispatch(event), once=True)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class PostgresBus(LocalBus):
+    """A :class:`LocalBus` that also carries events between processes with NOTIFY/LISTEN."""
+
+    def __init__(self, conninfo: str) -> None:
+        super().__init__()
+        self.conninfo = conninfo
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def publish(self, event: AgentEvent, session: Session | None = None) -> None:
+        """NOTIFY in ``session``'s transaction (sent at commit, dropped at rollback), or at
+        once. Every process, this one included, dispatches it when it arrives."""
+        statement = text("SELECT pg_notify(:channel, :payload)")
+        params = {"channel": CHANNEL, "payload": event.to_json()}
+        if session is not None:
+            session.execute(statement, params)
+            return
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, event.to_json()))
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start listening; returns once ``LISTEN`` is in place (or after ``timeout_s``), so
+        that a process does not accept agents' connections before it can hear their events."""
+        self._thread = threading.Thread(target=self._listen, name="event-listener", daemon=True)
+        self._thread.start()
+        if not self._listening.wait(timeout_s):
+            log.warning("event listener not listening after %s s; still trying", timeout_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    while not self._stop.is_set():
+                        for notice in conn.notifies(timeout=0.5):
+                            try:
+                                self.dispatch(AgentEvent.from_json(notice.payload))
+                            except (ValueError, TypeError):
+                                log.warning("ignored a malformed event: %r", notice.payload)
+            except psycopg.Error:
+                log.exception("event listener lost its connection; reconnecting")
+                self._stop.wait(1)
+
+
+EventBus = LocalBus

@@ -1,0 +1,112 @@
+"""The long-lived parts of a callhopper process, wired once for `serve` and `loader`.
+
+A `serve` process answers HTTP and (unless ``CALLHOPPER_RUN_WORKERS=false``) runs the
+background jobs; a `loader` process runs only the jobs. Both build them here, so both
+run the same set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from callhopper.core.dispenser import Dispenser
+from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
+from callhopper.core.pusher import Pusher
+from callhopper.core.staleness import StalenessRunner
+from callhopper.core.webhooks import WebhookSender, WebhookWorker
+from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
+from callhopper.events import LocalBus, PostgresBus
+from callhopper.ports import Clock
+from callhopper.settings import Settings
+from callhopper.store.db import Database
+
+#: A background job: a function that runs until the second one is called.
+Job = tuple[Callable[[], None], Callable[[], None]]
+
+
+def event_bus(db: Database) -> LocalBus:
+    """Events cross processes through PostgreSQL; a SQLite deployment is one process."""
+    if db.dialect == "postgresql":
+        url = db.engine.url.set(drivername="postgresql")
+        return PostgresBus(url.render_as_string(hide_password=False))
+    return LocalBus()
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a process shares between requests and background jobs."""
+
+    bus: LocalBus
+    validator: HttpNumberValidator | NoValidator
+    dispenser: Dispenser
+    loader: HopperLoader
+    pusher: Pusher
+    webhooks: WebhookWorker
+    staleness: StalenessRunner
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Hopper loads, pushes and their timers, webhook deliveries, staleness rules."""
+        return [
+            (self.loader.run_forever, self.loader.stop),
+            (self.pusher.run_forever, self.pusher.stop),
+            (self.webhooks.run, self.webhooks.stop),
+            (self.staleness.run, self.staleness.stop),
+        ]
+
+    def start_jobs(self) -> list[threading.Thread]:
+        """Run every job in a daemon thread; :meth:`stop_jobs` ends them."""
+        threads = []
+        for run, _ in self.jobs:
+            thread = threading.Thread(target=run, name=run.__qualname__, daemon=True)
+            thread.start()
+            threads.append(thread)
+        return threads
+
+    def stop_jobs(self, threads: list[threading.Thread], timeout_s: float = 10.0) -> None:
+        for _, stop in self.jobs:
+            stop()
+        for thread in threads:
+            thread.join(timeout=timeout_s)
+
+    def close(self) -> None:
+        self.validator.close()
+
+
+def build(
+    settings: Settings, db: Database, clock: Clock, *, loader_poll_s: float = DEFAULT_POLL_S
+) -> Services:
+    """Wire the services of one process around one database."""
+    bus = event_bus(db)
+    loader = HopperLoader(db, clock, poll_s=loader_poll_s)
+    webhooks = WebhookWorker(
+        WebhookSender(
+            db,
+            clock,
+            max_attempts=settings.webhook_max_attempts,
+            timeout_s=settings.webhook_timeout_s,
+        ),
+        poll_s=settings.webhook_poll_s,
+    )
+    validator = make_validator(settings.dnc_service_url, settings.dnc_service_timeout_s)
+    dispenser = Dispenser(
+        db,
+        clock,
+        bus=bus,
+        on_agents_change=lambda _: loader.wake(),
+        on_webhooks_queued=webhooks.wake,
+        validator=validator,
+    )
+    pusher = Pusher(dispenser)
+    dispenser.on_work = lambda _: pusher.wake()
+    return Services(
+        bus=bus,
+        validator=validator,
+        dispenser=dispenser,
+        loader=loader,
+        pusher=pusher,
+        webhooks=webhooks,
+        staleness=StalenessRunner(db, clock),
+    )

@@ -1,0 +1,78 @@
+"""Runtime settings: one place, every value overridable by ``CALLHOPPER_*`` env vars."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./callhopper.db"
+
+
+class Settings(BaseSettings):
+    """callhopper settings. Each field ``x`` reads ``CALLHOPPER_X`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLHOPPER_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: a SQLite file by default, or postgresql+psycopg://…",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_region: str = Field(
+        "US", description="ISO 3166 region used to read phone numbers written without +country."
+    )
+    session_ttl_hours: int = Field(12, ge=1, description="Lifetime of a login session cookie.")
+    cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS only).")
+    import_workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4),
+        ge=0,
+        description="Processes that normalise rows during large imports (0 or 1: in-process).",
+    )
+    import_batch_rows: int = Field(5000, ge=100, description="Rows per import batch.")
+    sqlite_busy_timeout_ms: int = Field(30000, ge=0)
+    dnc_service_url: str | None = Field(
+        None, description="Pre-dial validation service (unset: the internal DNC lists only)."
+    )
+    dnc_service_timeout_s: float = Field(
+        2.0, gt=0, description="How long a pre-dial validation may take before it counts as failed."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts before a workflow webhook is marked failed."
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Limit of each phase of a webhook POST (seconds)."
+    )
+    webhook_poll_s: float = Field(
+        5.0, gt=0, description="Seconds between the webhook sender's looks for due messages."
+    )
+    run_workers: bool = Field(
+        True,
+        description="`serve` also runs the background jobs (hopper loads, …); turn off when "
+        "`callhopper loader` processes run them instead.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        # Accept the plain libpq scheme and use psycopg 3, the driver we ship.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        from callhopper.domain.phones import check_region
+
+        return check_region(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

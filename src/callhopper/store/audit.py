@@ -1,0 +1,71 @@
+"""The audit log, written in the caller's transaction so it commits with the change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from callhopper.domain.actors import Actor
+from callhopper.store.models import AuditEntry
+
+
+def audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    *,
+    now: datetime,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> None:
+    """Add one audit entry to the current transaction."""
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor.id,
+            actor=actor.user_id,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            before=dict(before) if before is not None else None,
+            after=dict(after) if after is not None else None,
+            reason=reason,
+        )
+    )
+
+
+def audit_query(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[AuditEntry]:
+    """Entries matching every filter given, newest first."""
+    query = select(AuditEntry)
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if action is not None:
+        # ``user.`` selects every user action; ``user.create`` only that one.
+        if action.endswith("."):
+            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        else:
+            query = query.where(AuditEntry.action == action)
+    if target_type is not None:
+        query = query.where(AuditEntry.target_type == target_type)
+    if target_id is not None:
+        query = query.where(AuditEntry.target_id == target_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    return query.order_by(AuditEntry.id.desc())

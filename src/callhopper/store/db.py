@@ -1,0 +1,119 @@
+"""Engine and transactions for SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on. Its driver is put in autocommit
+mode and callhopper emits ``BEGIN`` itself, so that a write transaction can be
+``BEGIN IMMEDIATE``: it takes the single writer lock up front instead of
+failing with ``database is locked`` when a read transaction later tries to
+write. That lock is what makes SQLite claims atomic across processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+Dialect = Literal["sqlite", "postgresql"]
+
+_SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
+
+
+class Database:
+    """One database: an engine plus read and write transaction scopes."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 30000,
+        pool_size: int = 20,
+        pool_timeout_s: float = 30,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.engine: Engine = _make_engine(url, busy_timeout_ms, pool_size, pool_timeout_s, echo)
+        name = self.engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+        self.dialect: Dialect = "sqlite" if name == "sqlite" else "postgresql"
+        write_engine = (
+            self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            if self.dialect == "sqlite"
+            else self.engine
+        )
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(write_engine, expire_on_commit=False)
+        # SQLite admits one writer; threads of this process queue here, in order, instead
+        # of polling SQLite's lock with its backoff sleeps. BEGIN IMMEDIATE still provides
+        # the atomicity, and other processes still wait on SQLite's own lock.
+        self._writer_turn = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction for reading, rolled back when the session closes.
+
+        Objects loaded here stay readable afterwards (detached, not expired).
+        """
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any exception.
+
+        On SQLite it holds the writer lock from its first statement.
+        """
+        if self._writer_turn is None:
+            with self._write() as session, session.begin():
+                yield session
+            return
+        with self._writer_turn, self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _make_engine(
+    url: str, busy_timeout_ms: int, pool_size: int, pool_timeout_s: float, echo: bool
+) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=pool_timeout_s,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        )
+        _install_sqlite_hooks(engine, busy_timeout_ms)
+        return engine
+    kwargs: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_timeout": pool_timeout_s,
+        "echo": echo,
+    }
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,351 @@
+"""The claim of a record and the guarded transitions of a lease (SQL of the dispensing core).
+
+A claim is one statement per database (docs/adr/0001-claim-model.md):
+
+* PostgreSQL: ordered CTEs with ``LIMIT 1 FOR UPDATE SKIP LOCKED`` choose the
+  candidate, and ``UPDATE … FROM … RETURNING`` leases it. Concurrent claims
+  skip each other's rows instead of queueing on them.
+* SQLite: a conditional ``UPDATE … WHERE record_id = (SELECT … LIMIT 1)
+  RETURNING`` inside ``BEGIN IMMEDIATE``; the writer lock serialises claims
+  across processes.
+
+Every later transition names, in its WHERE clause, the state it expects and
+the agent holding the lease, and raises a domain error when no row matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from callhopper.domain.errors import NotFound
+from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record
+from callhopper.store.types import UTCDateTime
+
+# Which records a claim may take (every branch also needs the agent's records: their
+# owner snapshot, or no owner; the contact's zone open now; no other campaign owning it):
+# a retry whose time has come, oldest first; else, in campaign order, the next record of
+# the pass, a lease whose time ran out, or a record that another campaign owned until now.
+_DUE = "c.status = 'waiting' AND c.retry_at <= :now"
+_FRESH = "c.status IN ('ready', 'leased') AND (c.status = 'ready' OR c.lease_expires_at <= :now)"
+_FREED = "c.status = 'blocked' AND c.blocked_until <= :now"
+_OWNER = {True: "c.agent_id = :agent", False: "c.agent_id IS NULL"}
+# The open time zones are one parameter: an array on PostgreSQL, a JSON array on SQLite.
+# (Hundreds of separate parameters would cost more to bind and plan than the claim itself.)
+_IN_ZONES = {
+    "postgresql": "c.tz = ANY(CAST(:zones AS text[]))",
+    "sqlite": "c.tz IN (SELECT value FROM json_each(:zones))",
+}
+# The contact record's own columns say whether another campaign owns it (SPEC §6) or has
+# it out with an agent now (SPEC §10.1). The claim locks that row: on PostgreSQL a row
+# changed by a transaction that committed meanwhile is re-checked against these very
+# conditions before it is taken, so of two campaigns racing for one record only one wins.
+_FREE = (
+    "(r.owner_campaign_id IS NULL OR r.owner_campaign_id = :campaign "
+    "OR r.owner_until <= :now) "
+    "AND (r.out_campaign_id IS NULL OR r.out_campaign_id = :campaign OR r.out_until <= :now)"
+)
+_BRANCH = (
+    "SELECT c.record_id, c.rank FROM campaign_records AS c JOIN records AS r "
+    "ON r.id = c.record_id "
+    "WHERE c.campaign_id = :campaign AND {owner} AND {state} AND {in_zones} AND {free} "
+    # a personal callback waits for its agent (SPEC §4.2)
+    "AND (c.reserved_for IS NULL OR c.reserved_for = :agent) "
+    "ORDER BY {order} LIMIT 1"
+)
+_LOCK = {"postgresql": " FOR UPDATE OF c, r SKIP LOCKED", "sqlite": ""}
+_SET_LEASE = (
+    "status = 'leased', lease_agent_id = :agent, lease_expires_at = :until, leased_at = :now, "
+    "delivered_pass = :pass_no, blocked_until = NULL, pending = NULL"
+)
+
+_PG_CLAIM = """
+WITH due AS (  -- a retry whose time has come
+    {due}
+), fresh AS (  -- the next record of the pass, or a lapsed lease
+    {fresh}
+), freed AS (  -- a record another campaign owned until now
+    {freed}
+), pick AS (  -- the retry, else the first in campaign order
+    SELECT record_id FROM due
+    UNION ALL
+    (SELECT record_id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM freed) AS next
+     ORDER BY rank LIMIT 1)
+    LIMIT 1
+), out AS (  -- the contact is out with this campaign now
+    UPDATE records SET out_campaign_id = :campaign, out_until = :until
+    FROM pick WHERE records.id = pick.record_id
+)
+UPDATE campaign_records AS cr SET {set_lease}
+FROM pick WHERE cr.campaign_id = :campaign AND cr.record_id = pick.record_id
+RETURNING cr.record_id
+"""
+
+_SQLITE_CLAIM = """
+UPDATE campaign_records SET {set_lease}
+WHERE campaign_id = :campaign AND record_id = coalesce(
+    (SELECT record_id FROM ({due})),  -- a retry whose time has come
+    (SELECT record_id FROM (  -- else the first in campaign order of:
+        SELECT * FROM ({fresh})  -- the next record of the pass, or a lapsed lease
+        UNION ALL
+        SELECT * FROM ({freed})  -- a record another campaign owned until now
+     ) ORDER BY rank LIMIT 1))
+RETURNING record_id
+"""
+
+
+def claim_statement(dialect: str, owned: bool, *, prefix: str = "") -> Any:
+    """The claim statement for a dialect; ``prefix`` is for EXPLAIN in tests."""
+    template = _PG_CLAIM if dialect == "postgresql" else _SQLITE_CLAIM
+
+    def branch(state: str, order: str) -> str:
+        return (
+            _BRANCH.format(
+                owner=_OWNER[owned],
+                state=state,
+                in_zones=_IN_ZONES[dialect],
+                free=_FREE,
+                order=order,
+            )
+            + _LOCK[dialect]
+        )
+
+    sql = template.format(
+        due=branch(_DUE, "c.retry_at"),
+        fresh=branch(_FRESH, "c.rank"),
+        freed=branch(_FREED, "c.rank"),
+        set_lease=_SET_LEASE,
+    )
+    zones = bindparam("zones", type_=ARRAY(String()) if dialect == "postgresql" else JSON())
+    return text(prefix + sql).bindparams(
+        bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()), zones
+    )
+
+
+_STATEMENTS = {
+    (dialect, owned): claim_statement(dialect, owned)
+    for dialect in ("postgresql", "sqlite")
+    for owned in (True, False)
+}
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    campaign_id: int
+    agent_id: int
+    #: Agent-owned campaign: only records whose owner snapshot is this agent.
+    owned: bool
+    now: datetime
+    lease_until: datetime
+    #: Time zones in which the calling window is open now.
+    zones: Sequence[str]
+    pass_no: int
+
+
+def claim(session: Session, request: ClaimRequest) -> int | None:
+    """Lease the agent's next record; ``None`` when nothing is deliverable now."""
+    if not request.zones:
+        return None
+    dialect = session.get_bind().dialect.name
+    record_id = session.scalar(_STATEMENTS[(dialect, request.owned)], claim_params(request))
+    if record_id is None:
+        return None
+    if dialect == "sqlite":  # PostgreSQL marks the record in the claim statement itself
+        _mark_out(session, request.campaign_id, int(record_id), request.lease_until)
+    return int(record_id)
+
+
+def _mark_out(session: Session, campaign_id: int, record_id: int, until: datetime | None) -> None:
+    session.execute(
+        update(Record)
+        .where(Record.id == record_id)
+        .values(out_campaign_id=campaign_id if until else None, out_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_params(request: ClaimRequest) -> dict[str, Any]:
+    return {
+        "campaign": request.campaign_id,
+        "agent": request.agent_id,
+        "now": request.now,
+        "until": request.lease_until,
+        "zones": list(request.zones),
+        "pass_no": request.pass_no,
+    }
+
+
+def current_lease(
+    session: Session, campaign_id: int, agent_id: int, *, lock: bool = False
+) -> int | None:
+    """The record the agent holds in this campaign (even if its time ran out), if any."""
+    query = select(CampaignRecord.record_id).where(
+        CampaignRecord.campaign_id == campaign_id,
+        CampaignRecord.lease_agent_id == agent_id,
+        CampaignRecord.status == "leased",
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def leased(
+    session: Session, campaign_id: int, record_id: int, agent_id: int, *, lock: bool = False
+) -> CampaignRecord:
+    """The campaign record if it is leased to ``agent_id``; else 404 (no existence leak)."""
+    query = select(CampaignRecord).where(
+        CampaignRecord.campaign_id == campaign_id,
+        CampaignRecord.record_id == record_id,
+        CampaignRecord.status == "leased",
+        CampaignRecord.lease_agent_id == agent_id,
+    )
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(
+            f"record {record_id} is not delivered to you in campaign {campaign_id}",
+            field="record_id",
+        )
+    return row
+
+
+def out_elsewhere(session: Session, campaign_id: int, record_id: int, now: datetime) -> bool:
+    """Whether an agent of another campaign holds the record now (a live lease)."""
+    found = session.scalar(
+        select(Record.id).where(
+            Record.id == record_id,
+            Record.out_campaign_id != campaign_id,
+            Record.out_until > now,
+        )
+    )
+    return found is not None
+
+
+def lock_record(session: Session, record_id: int) -> Record:
+    """The contact record, its row held until the transaction ends (PostgreSQL; SQLite's
+    writer lock already serialises every write transaction)."""
+    record = session.scalar(
+        select(Record)
+        .where(Record.id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if record is None:
+        raise NotFound(f"no record {record_id}", field="record_id")
+    return record
+
+
+def renew(
+    session: Session, campaign_id: int, record_id: int, agent_id: int, until: datetime
+) -> None:
+    """Push the lease's expiry to ``until``; 404 if the lease is no longer the agent's."""
+    result = session.execute(
+        update(CampaignRecord)
+        .where(
+            CampaignRecord.campaign_id == campaign_id,
+            CampaignRecord.record_id == record_id,
+            CampaignRecord.status == "leased",
+            CampaignRecord.lease_agent_id == agent_id,
+        )
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(
+            f"record {record_id} is not delivered to you in campaign {campaign_id}",
+            field="record_id",
+        )
+    session.execute(
+        update(Record)
+        .where(Record.id == record_id, Record.out_campaign_id == campaign_id)
+        .values(out_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(
+    session: Session, campaign_id: int, record_id: int, agent_id: int, **values: Any
+) -> None:
+    """End the agent's lease, setting ``values`` (status and progress) in the same guarded
+    UPDATE; 404 if the record is no longer leased to the agent."""
+    result = session.execute(
+        update(CampaignRecord)
+        .where(
+            CampaignRecord.campaign_id == campaign_id,
+            CampaignRecord.record_id == record_id,
+            CampaignRecord.status == "leased",
+            CampaignRecord.lease_agent_id == agent_id,
+        )
+        .values(lease_agent_id=None, lease_expires_at=None, pending=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(
+            f"record {record_id} is not delivered to you in campaign {campaign_id}",
+            field="record_id",
+        )
+    clear_out(session, campaign_id, [record_id])
+
+
+def clear_out(session: Session, campaign_id: int, record_ids: Sequence[int]) -> None:
+    """The contacts are no longer out with an agent of this campaign."""
+    session.execute(
+        update(Record)
+        .where(Record.id.in_(list(record_ids)), Record.out_campaign_id == campaign_id)
+        .values(out_campaign_id=None, out_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def back_of_the_order(session: Session, campaign_id: int) -> Any:
+    """A rank after every record of the campaign (for skips reinserted and calls later)."""
+    return (
+        select(func.coalesce(func.max(CampaignRecord.rank), 0) + 1)
+        .where(CampaignRecord.campaign_id == campaign_id)
+        .scalar_subquery()
+    )
+
+
+def open_assignment(
+    session: Session, campaign: Campaign, record_id: int, agent_id: int, *, now: datetime
+) -> None:
+    """Append the delivery to the history; a previous holder's lapsed lease is closed first."""
+    close_assignment(session, campaign.id, record_id, now=now, outcome="expired")
+    session.execute(
+        insert(Assignment).values(
+            campaign_id=campaign.id,
+            campaign_name=campaign.name,
+            list_id=campaign.list_id,
+            record_id=record_id,
+            agent_id=agent_id,
+            pass_no=campaign.pass_no,
+            leased_at=now,
+        )
+    )
+
+
+def close_assignment(
+    session: Session,
+    campaign_id: int,
+    record_id: int,
+    *,
+    now: datetime,
+    outcome: str,
+    code: str | None = None,
+) -> None:
+    session.execute(
+        update(Assignment)
+        .where(
+            Assignment.campaign_id == campaign_id,
+            Assignment.record_id == record_id,
+            Assignment.released_at.is_(None),
+        )
+        .values(released_at=now, outcome=outcome, code=code)
+    )

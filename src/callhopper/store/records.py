@@ -1,0 +1,234 @@
+"""Bulk writing of imported records: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Session
+
+from callhopper.domain.contacts import NormalisedRow, Rejection
+from callhopper.store.models import Record, RecordPhone
+from callhopper.store.types import UTCDateTime
+
+_RECORD_COLUMNS = (
+    "list_id",
+    "import_id",
+    "key",
+    "data",
+    "phones",
+    "tz",
+    "owner_id",
+    "created_at",
+    "updated_at",
+)
+_KEY_CHUNK = 500
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as stored in ``data`` and ``phones``."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """A UTC datetime in the text form SQLAlchemy uses for SQLite columns."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class SqlRecordSink:
+    """A :class:`callhopper.ports.RecordSink` writing into the session's transaction."""
+
+    def __init__(self, session: Session, list_id: int, import_id: int, now: datetime) -> None:
+        self.session = session
+        self.list_id = list_id
+        self.import_id = import_id
+        self.now = now
+        self._dialect = session.get_bind().dialect.name
+        self._dbapi: Any = session.connection().connection.driver_connection
+
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        if self._dialect == "postgresql":
+            # One probe of the (list_id, key) index per key. A plain ``key = ANY(…)``
+            # lets the planner, misled by the stale statistics of a table this very
+            # transaction is filling, scan the whole list for every batch.
+            return set(
+                self.session.scalars(
+                    text(
+                        "SELECT k FROM unnest(CAST(:keys AS text[])) AS k CROSS JOIN LATERAL "
+                        "(SELECT 1 FROM records r WHERE r.list_id = :list_id AND r.key = k "
+                        "LIMIT 1) AS hit"
+                    ),
+                    {"keys": list(keys), "list_id": self.list_id},
+                )
+            )
+        found: set[str] = set()
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start : start + _KEY_CHUNK]
+            found.update(
+                k
+                for k in self.session.scalars(
+                    select(Record.key).where(Record.list_id == self.list_id, Record.key.in_(chunk))
+                )
+                if k is not None
+            )
+        return found
+
+    def write(self, rows: Sequence[NormalisedRow]) -> None:
+        if self._dialect == "postgresql":
+            self._copy(
+                "records",
+                _RECORD_COLUMNS,
+                (
+                    (
+                        self.list_id,
+                        self.import_id,
+                        r.key,
+                        dumps(r.data),
+                        dumps(r.phones),
+                        r.tz,
+                        r.owner_id,
+                        self.now,
+                        self.now,
+                    )
+                    for r in rows
+                ),
+            )
+            return
+        stamp = sqlite_timestamp(self.now)
+        cursor = self._dbapi.cursor()
+        cursor.executemany(
+            f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _RECORD_COLUMNS)})",
+            [
+                (
+                    self.list_id,
+                    self.import_id,
+                    r.key,
+                    dumps(r.data),
+                    dumps(r.phones),
+                    r.tz,
+                    r.owner_id,
+                    stamp,
+                    stamp,
+                )
+                for r in rows
+            ],
+        )
+        cursor.close()
+
+    def update(self, rows: Sequence[NormalisedRow]) -> None:
+        """Rewrite the records with these keys (an import that updates duplicates)."""
+        params = [
+            {
+                "data": dumps(r.data),
+                "phones": dumps(r.phones),
+                "tz": r.tz,
+                "key": r.key,
+                "owner": r.owner_id,
+            }
+            for r in rows
+        ]
+        if not params:
+            return
+        json_type = "jsonb" if self._dialect == "postgresql" else "text"
+        self.session.execute(
+            text(
+                f"UPDATE records SET data = CAST(:data AS {json_type}), "
+                f"phones = CAST(:phones AS {json_type}), tz = :tz, import_id = :import_id, "
+                "owner_id = coalesce(:owner, owner_id), "
+                "updated_at = :now WHERE list_id = :list_id AND key = :key"
+            ).bindparams(bindparam("now", type_=UTCDateTime())),
+            [
+                {**p, "import_id": self.import_id, "list_id": self.list_id, "now": self.now}
+                for p in params
+            ],
+        )
+
+    def reject(self, rejections: Sequence[Rejection]) -> None:
+        columns = ("import_id", "line", "column", "reason")
+        values = [(self.import_id, r.line, r.column, r.reason) for r in rejections]
+        if self._dialect == "postgresql":
+            self._copy("import_rejections", columns, values)
+            return
+        cursor = self._dbapi.cursor()
+        cursor.executemany(
+            'INSERT INTO import_rejections (import_id, line, "column", reason) VALUES (?, ?, ?, ?)',
+            values,
+        )
+        cursor.close()
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Any) -> None:
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with (
+            self._dbapi.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+
+def record_data_update(
+    session: Session, record_id: int, changes: dict[str, str], now: datetime
+) -> None:
+    """Set some values of a record in one statement, leaving the other columns as they are
+    (another campaign may be editing other fields of the same record). Empty values are
+    removed, as imports store them."""
+    put = {k: v for k, v in changes.items() if v}
+    drop = [k for k, v in changes.items() if not v]
+    data: ColumnElement[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        data = Record.data.op("-")(literal(drop, ARRAY(String()))).op("||")(literal(put, JSONB()))
+    else:
+        patch = {**put, **dict.fromkeys(drop)}  # RFC 7396: null deletes the key
+        data = func.json_patch(Record.data, dumps(patch))
+    session.execute(
+        update(Record)
+        .where(Record.id == record_id)
+        .values(data=data, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_PHONES_FROM_JSON = {
+    "postgresql": (
+        "INSERT INTO record_phones (record_id, position, list_id, e164) "
+        "SELECT r.id, p.ordinality - 1, r.list_id, p.value FROM records r "
+        "CROSS JOIN LATERAL jsonb_array_elements_text(r.phones) WITH ORDINALITY AS p "
+        "WHERE p.value IS NOT NULL AND {where}"
+    ),
+    "sqlite": (
+        "INSERT INTO record_phones (record_id, position, list_id, e164) "
+        "SELECT r.id, p.key, r.list_id, p.value FROM records r, json_each(r.phones) p "
+        "WHERE p.value IS NOT NULL AND {where}"
+    ),
+}
+
+
+def index_phones(
+    session: Session, *, import_id: int | None = None, record_id: int | None = None
+) -> None:
+    """(Re)build ``record_phones`` for the records an import wrote, or for one record."""
+    if import_id is not None:
+        where, params = "r.import_id = :key", {"key": import_id}
+        scope = select(Record.id).where(Record.import_id == import_id)
+    else:
+        assert record_id is not None
+        where, params = "r.id = :key", {"key": record_id}
+        scope = select(Record.id).where(Record.id == record_id)
+    session.execute(delete(RecordPhone).where(RecordPhone.record_id.in_(scope)))
+    dialect = session.get_bind().dialect.name
+    session.execute(text(_PHONES_FROM_JSON[dialect].format(where=where)), params)

@@ -1,0 +1,187 @@
+"""Shared fixtures: a fresh migrated database per test, on SQLite and on PostgreSQL.
+
+PostgreSQL runs when ``CALLHOPPER_TEST_POSTGRES_URL`` is set (CI sets it). Each
+test gets its own database cloned from a template migrated once per session
+(``CREATE DATABASE … TEMPLATE``); SQLite tests get a copy of a migrated file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from callhopper.api.app import create_app
+from callhopper.clock import FrozenClock
+from callhopper.domain.actors import SYSTEM
+from callhopper.settings import Settings
+from callhopper.store import users
+from callhopper.store.db import Database
+from callhopper.store.migrate import upgrade
+from tests.support import MakeUser, Person
+
+PG_URL_ENV = "CALLHOPPER_TEST_POSTGRES_URL"
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
+
+
+def pg_url() -> str | None:
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        return None
+    return Settings(database_url=url).database_url
+
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(pg_url() is None, reason=f"{PG_URL_ENV} is not set"),
+    ),
+]
+
+
+class PostgresTemplates:
+    """Creates throwaway databases from one migrated template."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"chtest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.template = f"{self.prefix}_tpl"
+        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self._counter = itertools.count()
+        with self.engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        template_db = Database(self.url_for(self.template))
+        upgrade(template_db)
+        template_db.dispose()
+
+    def url_for(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self) -> str:
+        name = f"{self.prefix}_{next(self._counter)}"
+        with self.engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        self.drop(self.template)
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_templates() -> Iterator[PostgresTemplates | None]:
+    url = pg_url()
+    if url is None:
+        yield None
+        return
+    templates = PostgresTemplates(url)
+    yield templates
+    templates.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    pg_templates: PostgresTemplates | None,
+) -> Iterator[str]:
+    """The URL of a fresh, migrated database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "callhopper.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    assert pg_templates is not None
+    name = pg_templates.create()
+    yield pg_templates.url_for(name)
+    pg_templates.drop(name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, import_workers=0)
+
+
+@pytest.fixture
+def app_client(settings: Settings, db: Database, clock: FrozenClock) -> Iterator[TestClient]:
+    """An API client with no credentials."""
+    with TestClient(create_app(settings, db, clock)) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(db: Database, clock: FrozenClock) -> MakeUser:
+    """Create a user with an API token; ``role`` defaults to agent."""
+    counter = itertools.count(1)
+
+    def make(role: str = "agent", *, password: str | None = "correct horse", **kw: Any) -> Person:
+        n = next(counter)
+        email = kw.pop("email", f"{role}{n}@example.com")
+        with db.write() as session:
+            user = users.create_user(
+                session,
+                SYSTEM,
+                email=email,
+                display_name=kw.pop("display_name", f"{role.title()} {n}"),
+                role=role,
+                password=password,
+                user_id=kw.pop("user_id", None),
+                now=clock.now(),
+            )
+            _, secret = users.create_api_token(
+                session, SYSTEM, user, "test", now=clock.now(), ttl=None
+            )
+        return Person(user.user_id, email, secret)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user: MakeUser) -> Person:
+    return make_user("admin")
+
+
+@pytest.fixture
+def api(app_client: TestClient, admin: Person) -> TestClient:
+    """An API client acting as an admin."""
+    app_client.headers.update(admin.headers)
+    return app_client

@@ -1,0 +1,78 @@
+"""The claim statement walks its index; it never scans the records tables (STYLE: EXPLAIN test)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from callhopper.clock import FrozenClock
+from callhopper.domain.calling_window import CallingWindow
+from callhopper.store.db import Database
+from callhopper.store.dispensing import ClaimRequest, claim_params, claim_statement
+from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, start
+from tests.support import MakeUser
+
+
+def plan(db: Database, owned: bool, request: ClaimRequest) -> str:
+    with db.write() as session:
+        if db.dialect == "postgresql":
+            session.execute(text("ANALYZE"))
+            rows = session.execute(
+                claim_statement(db.dialect, owned, prefix="EXPLAIN (FORMAT JSON) "),
+                claim_params(request),
+            ).scalar_one()
+            return json.dumps(rows)
+        rows = session.execute(
+            claim_statement(db.dialect, owned, prefix="EXPLAIN QUERY PLAN "),
+            claim_params(request),
+        ).all()
+        return "\n".join(str(r[-1]) for r in rows)
+
+
+def test_claim_uses_its_index(
+    api: TestClient, db: Database, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    people = agents(make_user, *(f"a{n}" for n in range(40)))
+    rows = owned_rows([f"a{n % 40}" for n in range(4000)])
+    list_id = make_list(api, [])
+    for start_at in range(0, len(rows), 2000):
+        api.post(
+            f"/api/v1/contact-lists/{list_id}/records",
+            json={"records": rows[start_at : start_at + 2000]},
+        )
+    campaign_id = make_campaign(api, list_id, make_queue(api, people), sort=[{"column": "balance"}])
+    start(api, campaign_id)
+    now = clock.now()
+    request = ClaimRequest(
+        campaign_id=campaign_id,
+        agent_id=2,
+        owned=True,
+        now=now,
+        lease_until=now,
+        zones=sorted(CallingWindow(start="00:00", end="24:00").open_zones(now)),
+        pass_no=1,
+    )
+    found: dict[str, Any] = {"plan": plan(db, True, request)}
+    text_plan = found["plan"]
+    if db.dialect == "postgresql":
+        nodes = list(_nodes(json.loads(text_plan)[0]["Plan"]))
+        used = {n.get("Index Name") for n in nodes}
+        assert {"ix_campaign_records_fresh", "ix_campaign_records_retry"} <= used
+        assert "ix_campaign_records_blocked" in used
+        scanned = {n.get("Relation Name") for n in nodes if n["Node Type"] == "Seq Scan"}
+        assert not scanned & {"campaign_records", "records"}, scanned
+    else:
+        assert "USING INDEX ix_campaign_records_fresh" in text_plan
+        assert "USING INDEX ix_campaign_records_retry" in text_plan
+        assert "USING INDEX ix_campaign_records_blocked" in text_plan
+        assert "SCAN campaign_records" not in text_plan.replace("SCAN campaign_records USING", "")
+        assert " records" not in text_plan.replace("campaign_records", "")
+
+
+def _nodes(node: dict[str, Any]) -> Any:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)

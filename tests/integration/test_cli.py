@@ -1,0 +1,159 @@
+"""The command line: import with a report, users, schema checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from callhopper.cli import app
+from callhopper.store import contact_lists as lists
+from callhopper.store.db import Database
+
+DATA = Path(__file__).parent.parent / "data"
+runner = CliRunner()
+
+
+def invoke(db_url: str, *args: str) -> str:
+    result = runner.invoke(app, [*args], env={"CALLHOPPER_DATABASE_URL": db_url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def create_args() -> list[str]:
+    return [
+        "import",
+        str(DATA / "accounts_13.csv"),
+        "--list",
+        "Accounts",
+        "--create",
+        "--phone-column",
+        "cell_phone:cell",
+        "--phone-column",
+        "home_phone:home",
+        "--timezone-column",
+        "postal_code:zip",
+        "--agent-owned-column",
+        "agent",
+        "--required",
+        "account",
+        "--key-column",
+        "account",
+        "--workers",
+        "0",
+    ]
+
+
+def test_import_keeps_good_rows_and_prints_every_rejection(db_url: str, db: Database) -> None:
+    output = invoke(db_url, *create_args())
+    assert "created contact list 'Accounts'" in output
+    assert "13 rows, 10 accepted, 3 rejected" in output
+    assert "line 12: wrong column count: expected 8, found 6" in output
+    assert "line 13: column 'home_phone': 'not a phone' is not a phone number" in output
+    assert "line 14: " in output  # missing key: the required account
+    with db.read() as session:
+        contact_list = lists.get_list_by_name(session, "Accounts")
+        assert lists.record_count(session, contact_list.id) == 10
+
+
+def test_reimport_reports_duplicates_instead_of_doubling(db_url: str, db: Database) -> None:
+    invoke(db_url, *create_args())
+    output = invoke(db_url, *create_args())
+    assert "13 rows, 0 accepted, 13 rejected" in output
+    assert "line 2: duplicate key 'A-001' (already in the list)" in output
+    with db.read() as session:
+        contact_list = lists.get_list_by_name(session, "Accounts")
+        assert lists.record_count(session, contact_list.id) == 10
+
+
+def test_import_with_worker_processes_gives_the_same_report(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    # Enough rows for several batches, so the pool really runs.
+    lines = ["account,home_phone"]
+    lines += [f"W-{n},(602) 234-{n:04d}" for n in range(1000, 1450)]
+    lines[100] = "W-bad,555"
+    lines[300] = "W-bad2"
+    path = tmp_path / "w.csv"
+    path.write_text("\n".join(lines) + "\n")
+    args = [
+        "import",
+        str(path),
+        "--list",
+        "W",
+        "--create",
+        "--phone-column",
+        "home_phone",
+        "--key-column",
+        "account",
+        "--default-timezone",
+        "America/Phoenix",
+    ]
+    env = {"CALLHOPPER_DATABASE_URL": db_url, "CALLHOPPER_IMPORT_BATCH_ROWS": "100"}
+    result = runner.invoke(app, [*args, "--workers", "2"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "450 rows, 448 accepted, 2 rejected" in result.output
+    assert result.output.index("line 101:") < result.output.index("line 301:")
+
+
+def test_import_into_missing_list_fails_cleanly(db_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["import", str(DATA / "accounts_13.csv"), "--list", "Nope"],
+        env={"CALLHOPPER_DATABASE_URL": db_url},
+    )
+    assert result.exit_code == 1
+    assert "no contact list named 'Nope'" in result.output
+
+
+def test_users_create_and_token(db_url: str) -> None:
+    output = invoke(
+        db_url,
+        "users",
+        "create",
+        "--email",
+        "Boss@Example.com",
+        "--role",
+        "admin",
+        "--password",
+        "long-enough",
+        "--user-id",
+        "boss",
+    )
+    assert "user_id boss" in output
+    token = invoke(db_url, "users", "token", "boss@example.com").strip()
+    assert token.startswith("chp_")
+    assert "boss" in invoke(db_url, "users", "list")
+
+
+def test_users_create_refuses_a_short_password(db_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["users", "create", "--email", "a@example.com", "--password", "short"],
+        env={"CALLHOPPER_DATABASE_URL": db_url},
+    )
+    assert result.exit_code == 1
+    assert "at least 8 characters" in result.output
+
+
+def test_demo_creates_its_data_once(db_url: str, db: Database) -> None:
+    from callhopper.store.campaigns import error_counts, get_campaign
+
+    first = invoke(db_url, "demo", "--no-serve")
+    assert "60 records" in first and "campaign 'Demo collections', running" in first
+    second = invoke(db_url, "demo", "--no-serve")
+    assert "already present" in second
+    with db.read() as session:
+        campaign = get_campaign(session, 1)
+        assert (campaign.state, campaign.agent_owned_column) == ("on", "agent")
+        counts = error_counts(session, 1)
+        assert (counts["invalid_email"], counts["not_in_queue"]) == (1, 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_db_status_and_upgrade_on_an_empty_database(tmp_path: Path, backend: str) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert invoke(url, "db", "status").startswith("empty")
+    assert "empty ->" in invoke(url, "db", "upgrade")
+    assert invoke(url, "db", "status").startswith("current")

@@ -1,0 +1,387 @@
+"""Lead owners and the per-agent hopper (SPEC §7.1, §7.2), with SPEC's own numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, func, select
+
+from callhopper.store.db import Database
+from callhopper.store.models import HopperEntry
+from tests.campaign_helpers import agents, done, get_record, phone
+from tests.support import MakeUser, Person
+
+ALL_DAY = {"start": "00:00", "end": "24:00"}
+
+
+def leads(owner: str | None, state: str, count: int, start: int) -> list[dict[str, str]]:
+    rows = []
+    for n in range(start, start + count):
+        row = {"lead": f"L{n:06d}", "phone": phone(n), "state": state}
+        if owner is not None:
+            row["owner"] = owner
+        rows.append(row)
+    return rows
+
+
+def lead_list(api: TestClient, rows: list[dict[str, str]]) -> int:
+    created = api.post(
+        "/api/v1/contact-lists",
+        json={
+            "name": "Leads",
+            "columns": ["lead", "phone", "state", "owner", {"name": "notes", "editable": True}],
+            "phone_columns": ["phone"],
+            "lead_owner_column": "owner",
+            "key_column": "lead",
+            "default_timezone": "America/Phoenix",
+        },
+    )
+    assert created.status_code == 201, created.text
+    list_id = int(created.json()["id"])
+    for at in range(0, len(rows), 5000):
+        report = api.post(
+            f"/api/v1/contact-lists/{list_id}/records", json={"records": rows[at : at + 5000]}
+        ).json()
+        assert report["rows_rejected"] == 0, report["rejections"][:3]
+    return list_id
+
+
+def lead_campaign(api: TestClient, list_id: int, people: list[Person], **settings: Any) -> int:
+    queue = api.post("/api/v1/queues", json={"name": "Sales"}).json()
+    api.post(
+        f"/api/v1/queues/{queue['id']}/members", json={"user_ids": [p.user_id for p in people]}
+    )
+    created = api.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "Sales floor",
+            "list_id": list_id,
+            "queue_id": queue["id"],
+            "enforce_lead_ownership": True,
+            "calling_window": ALL_DAY,
+            "settings": settings,
+        },
+    )
+    assert created.status_code == 201, created.text
+    campaign_id = int(created.json()["id"])
+    assert api.post(f"/api/v1/campaigns/{campaign_id}/start").status_code == 200
+    return campaign_id
+
+
+def login(client: TestClient, who: Person, campaign_id: int) -> None:
+    response = client.post(f"/api/v1/agent/campaigns/{campaign_id}/login", headers=who.headers)
+    assert response.status_code == 204, response.text
+
+
+def logout(client: TestClient, who: Person, campaign_id: int) -> None:
+    response = client.post(f"/api/v1/agent/campaigns/{campaign_id}/logout", headers=who.headers)
+    assert response.status_code == 204
+
+
+def load(api: TestClient, campaign_id: int) -> dict[str, Any]:
+    response = api.post(f"/api/v1/campaigns/{campaign_id}/hopper/load")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def hopper_counts(api: TestClient, campaign_id: int) -> tuple[dict[str, int], int]:
+    view = api.get(f"/api/v1/campaigns/{campaign_id}/hopper").json()
+    owned = {b["owner_user_id"]: b["leads"] for b in view["owned"]}
+    return owned, sum(b["leads"] for b in view["general"])
+
+
+def skill(api: TestClient, name: str, expression: str, *holders: Person) -> None:
+    created = api.post("/api/v1/skills", json={"name": name, "expression": expression}).json()
+    for person in holders:
+        api.put(f"/api/v1/users/{person.user_id}/skills", json={"skill_ids": [created["id"]]})
+
+
+def test_level_50_one_agent_gets_50_owned_and_50_general(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 80, 0) + leads(None, "AZ", 80, 100))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=50)
+    login(app_client, alice, campaign_id)
+    report = load(api, campaign_id)
+    assert report["added_owned"] == {"alice": 50}
+    assert sum(report["added_general"].values()) == 50
+    assert hopper_counts(api, campaign_id) == ({"alice": 50}, 50)
+
+
+def test_loads_add_in_chunks_of_the_level(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """99 owned + 99 general in at level 100 → the next load makes it 398."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 300, 0) + leads(None, "AZ", 300, 1000))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=100)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    with db.write() as session:
+        for owned in (True, False):
+            kind = HopperEntry.owner_id.is_not(None) if owned else HopperEntry.owner_id.is_(None)
+            first = session.scalar(
+                select(func.min(HopperEntry.record_id)).where(
+                    HopperEntry.campaign_id == campaign_id, kind
+                )
+            )
+            session.execute(delete(HopperEntry).where(HopperEntry.record_id == first))
+    assert hopper_counts(api, campaign_id) == ({"alice": 99}, 99)
+    load(api, campaign_id)
+    owned, general = hopper_counts(api, campaign_id)
+    assert owned["alice"] + general == 398
+    # Full chunks: nothing more while each kind is at or above the level.
+    assert load(api, campaign_id)["added_owned"] == {}
+    assert hopper_counts(api, campaign_id) == ({"alice": 199}, 199)
+
+
+def test_agents_with_the_same_skills_share_general_leads(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    skill(api, "Arizona", 'state == "AZ"', alice, bob)
+    list_id = lead_list(api, leads(None, "AZ", 300, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=100)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    assert sum(load(api, campaign_id)["added_general"].values()) == 200
+    # Either may get any of them.
+    got = [get_record(app_client, p, campaign_id) for p in (alice, bob)]
+    assert all(g is not None for g in got)
+
+
+def test_never_more_than_1000_per_agent(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 1200, 0) + leads(None, "AZ", 1200, 5000))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=600)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)  # 1,000 in all
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)
+
+
+def test_an_owners_leads_leave_the_hopper_when_they_log_out(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 20, 0) + leads("bob", "AZ", 20, 100))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id)[0] == {"alice": 10, "bob": 10}
+    logout(app_client, bob, campaign_id)
+    report = load(api, campaign_id)
+    assert report["removed_owned"] == 10
+    assert hopper_counts(api, campaign_id)[0] == {"alice": 10}
+
+
+def test_owned_leads_first_then_general_and_never_another_owners(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(
+        api, leads("alice", "AZ", 2, 0) + leads("bob", "AZ", 2, 10) + leads(None, "AZ", 2, 20)
+    )
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    seen = []
+    while (delivery := get_record(app_client, alice, campaign_id)) is not None:
+        seen.append(next(f["value"] for f in delivery["fields"] if f["name"] == "lead"))
+        done(app_client, alice, campaign_id, delivery["record_id"], code="not_interested")
+    assert seen == ["L000000", "L000001", "L000020", "L000021"]  # never bob's L000010..11
+
+
+def test_skills_route_general_leads_and_direct_inserts_are_flushed(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    skill(api, "Licensed: Arizona", 'state == "AZ"', alice)
+    list_id = lead_list(api, leads(None, "CA", 5, 0) + leads(None, "AZ", 2, 10))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    # A CA lead pushed straight into the hopper (hopper=1) bypasses routing …
+    inserted = api.post(
+        "/api/v1/leads",
+        json={
+            "list_id": list_id,
+            "leads": leads(None, "CA", 1, 50),
+            "hopper": 1,
+            "campaign_id": campaign_id,
+        },
+    ).json()
+    assert inserted["in_hopper"] == 1
+    assert hopper_counts(api, campaign_id)[1] == 3
+    # … and is flushed at the next load: no AZ-licensed agent may take it.
+    assert load(api, campaign_id)["flushed_general"] == 1
+    got = []
+    while (delivery := get_record(app_client, alice, campaign_id)) is not None:
+        got.append(next(f["value"] for f in delivery["fields"] if f["name"] == "state"))
+        done(app_client, alice, campaign_id, delivery["record_id"], code="not_interested")
+    assert got == ["AZ", "AZ"]
+
+
+def test_default_lead_filter_for_agents_without_skills(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads(None, "CA", 3, 0) + leads(None, "NV", 3, 10))
+    campaign_id = lead_campaign(
+        api, list_id, [alice], hopper_level=10, default_lead_filter='state == "NV"'
+    )
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id)[1] == 3
+
+
+def test_lifo_is_refused_with_reinserted_skips(api: TestClient, make_user: MakeUser) -> None:
+    (_alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads(None, "AZ", 1, 0))
+    queue = api.post("/api/v1/queues", json={"name": "Q"}).json()
+    created = api.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "C",
+            "list_id": list_id,
+            "queue_id": queue["id"],
+            "enforce_lead_ownership": True,
+            "settings": {"reinsert_skipped": True, "secondary_order": "lifo"},
+        },
+    ).json()
+    assert created["settings"]["secondary_order"] == "fifo"
+    assert "secondary_order set to fifo" in created["notices"][0]
+    refused = api.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "D",
+            "list_id": list_id,
+            "queue_id": queue["id"],
+            "enforce_lead_ownership": True,
+            "mode": "progressive",
+        },
+    )
+    assert refused.status_code == 422
+    assert "lead ownership needs a preview-type mode" in refused.json()["error"]["message"]
+
+
+def test_reinserted_skip_goes_to_the_end_of_the_hopper(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 3, 0))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10, reinsert_skipped=True)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    app_client.post(
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{first['record_id']}/skip",
+        headers=alice.headers,
+    )
+    order = []
+    while (delivery := get_record(app_client, alice, campaign_id)) is not None:
+        order.append(delivery["record_id"])
+        done(app_client, alice, campaign_id, delivery["record_id"], code="not_interested")
+    assert order[-1] == first["record_id"] and len(order) == 3
+
+
+def test_lead_api_owners_duplicates_and_priority(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads(None, "AZ", 2, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    bought = api.post(
+        "/api/v1/leads",
+        json={
+            "list_id": list_id,
+            "owner": "alice",
+            "leads": [*leads(None, "AZ", 2, 10), {**leads(None, "AZ", 1, 12)[0], "user_id": "bob"}],
+        },
+    ).json()
+    assert bought["inserted"] == 3
+    owners = [
+        api.get(f"/api/v1/leads/{i}").json()["owner_user_id"] for i in bought["created"].values()
+    ]
+    assert owners == ["alice", "alice", "bob"]
+    duplicate = api.post(
+        "/api/v1/leads",
+        json={
+            "list_id": list_id,
+            "check_duplicates": True,
+            "leads": [
+                {"lead": "X1", "phone": phone(0), "state": "AZ"},
+                {"lead": "X2", "phone": phone(99), "state": "AZ"},
+                {"lead": "X3", "phone": phone(99), "state": "AZ"},
+            ],
+        },
+    ).json()
+    assert duplicate["inserted"] == 1
+    assert [
+        (d["item"], d["record_id"] is not None, d["same_as_item"]) for d in duplicate["duplicates"]
+    ] == [
+        (1, True, None),
+        (3, False, 2),
+    ]
+    assigned = api.get(
+        "/api/v1/audit", params={"action": "record.owner", "target_id": bought["created"]["3"]}
+    ).json()
+    assert assigned[0]["after"] == {"owner": "bob"}
+    found = api.get("/api/v1/leads", params={"list_id": list_id, "owner": "alice"}).json()
+    assert len(found) == 2
+    by_field = api.get("/api/v1/leads", params={"list_id": list_id, "lead": "X2"}).json()
+    assert [f["data"]["lead"] for f in by_field] == ["X2"]
+    # A priority lead pushed into the hopper comes before leads loaded normally.
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    urgent = api.post(
+        "/api/v1/leads",
+        json={
+            "list_id": list_id,
+            "leads": leads(None, "AZ", 1, 40),
+            "hopper": 1,
+            "campaign_id": campaign_id,
+            "priority": 5,
+            "owner": "alice",
+        },
+    ).json()
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None and first["record_id"] == urgent["created"]["1"]
+
+
+def test_hopper_view_and_dialable_leads(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    skill(api, "Arizona", 'state == "AZ"', bob)
+    skill(api, "California", 'state == "CA"', alice)
+    list_id = lead_list(
+        api, leads("alice", "AZ", 3, 0) + leads(None, "AZ", 4, 10) + leads(None, "CA", 2, 20)
+    )
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    view = api.get(f"/api/v1/campaigns/{campaign_id}/hopper").json()
+    assert view["owned"] == [{"owner_user_id": "alice", "leads": 3}]
+    groups = {tuple(g["agents"]): g for g in view["general"]}
+    assert groups[("bob",)]["skills"] == ["Arizona"] and groups[("bob",)]["leads"] == 4
+    dialable = api.get(f"/api/v1/campaigns/{campaign_id}/dialable").json()
+    assert dialable["campaign"] == "not applicable"
+    assert groups[("alice",)]["skills"] == ["California"] and groups[("alice",)]["leads"] == 2
+    assert {a["user_id"]: (a["owned"], a["general"]) for a in dialable["agents"]} == {
+        "alice": (3, 2),
+        "bob": (0, 4),
+    }
+    listed = api.get(
+        f"/api/v1/campaigns/{campaign_id}/hopper/leads", params={"owner": "alice"}
+    ).json()
+    assert len(listed) == 3 and all(entry["owner_user_id"] == "alice" for entry in listed)
