@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from tempfile import SpooledTemporaryFile
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
 from callhopper.api.schemas import (
@@ -28,6 +26,7 @@ from callhopper.api.schemas import (
     RecordUpdate,
     RejectionPublic,
 )
+from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec
 from callhopper.domain.errors import InvalidInput
@@ -46,9 +45,6 @@ ListManager = Annotated[Actor, Depends(require(Right.CONTACT_LIST_MANAGE))]
 ListReader = Annotated[
     Actor, Depends(require_any(Right.CONTACT_LIST_MANAGE, Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))
 ]
-
-_SPOOL_MAX_BYTES = 16 * 1024 * 1024
-_CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/octet-stream")
 
 
 def to_schema(body: ListSchemaIn, default_region: str) -> ListSchema:
@@ -245,28 +241,11 @@ async def import_csv(
     field of a multipart form. UTF-8 with or without BOM; ``,`` ``;`` or tab;
     a header row. Good rows are kept, bad rows are reported with line and reason.
     """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("the multipart form needs a 'file' field", field="file")
-        form_mapping = form.get("mapping")
-        if isinstance(form_mapping, str) and mapping is None:
-            mapping = form_mapping
-        stream: IO[bytes] = upload.file
-        source = source or upload.filename or "upload.csv"
-    elif content_type in _CSV_TYPES or not content_type:
-        spool: IO[bytes] = SpooledTemporaryFile(max_size=_SPOOL_MAX_BYTES)
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
-        stream = spool
-    else:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the CSV as text/csv or multipart/form-data, not {content_type}",
-        )
+    upload = await read_csv_upload(request)
+    if mapping is None:
+        mapping = upload.fields.get("mapping")
+    source = source or upload.filename
+    stream = upload.stream
     try:
         outcome = await run_in_threadpool(
             _run_import,

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from tempfile import SpooledTemporaryFile
 from typing import IO, Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
 from callhopper.api.schemas import Body, RejectionPublic
+from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
-from callhopper.domain.errors import InvalidInput
 from callhopper.domain.rights import Right
 from callhopper.store import dnc
 from callhopper.store.db import Database
@@ -31,8 +29,6 @@ DncReader = Annotated[
 
 #: Numbers accepted in one JSON request; larger sets go through a CSV import.
 MAX_NUMBERS_PER_REQUEST = 10_000
-_SPOOL_MAX_BYTES = 16 * 1024 * 1024
-_CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/octet-stream")
 
 RegionQuery = Annotated[
     str | None,
@@ -337,26 +333,9 @@ async def import_numbers(
     import is one transaction.
     """
     resolved = dnc.resolve_region(region, settings.default_region)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            await form.close()
-            raise InvalidInput("the multipart form needs a 'file' field", field="file")
-        stream: IO[bytes] = upload.file
-        source = source or upload.filename or "upload.csv"
-    elif content_type in _CSV_TYPES or not content_type:
-        spool: IO[bytes] = SpooledTemporaryFile(max_size=_SPOOL_MAX_BYTES)
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
-        stream = spool
-    else:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the CSV as text/csv or multipart/form-data, not {content_type}",
-        )
+    upload = await read_csv_upload(request)
+    source = source or upload.filename
+    stream = upload.stream
     try:
         report = await run_in_threadpool(
             _run_import,
