@@ -10,7 +10,6 @@ the costly part) runs in a process pool while this process reads and writes.
 
 from __future__ import annotations
 
-import csv
 import io
 import multiprocessing
 from collections import deque
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from callhopper.domain.contacts import ListSchema, NormalisedRow, Rejection, RowNormaliser
+from callhopper.domain.csvtext import numbered_rows, read_header
 from callhopper.domain.errors import InvalidInput
 from callhopper.ports import RecordSink
 
@@ -27,7 +27,6 @@ from callhopper.ports import RecordSink
 OWNER_KEY = "user_id"
 #: How many rejections a report carries in full; all of them are stored.
 REPORT_REJECTIONS_MAX = 1000
-_DELIMITERS = (",", ";", "\t")
 
 RawRow = tuple[int, dict[str, str]]
 #: A row as read: its values, or already refused by the reader (e.g. wrong column count).
@@ -290,14 +289,7 @@ def open_csv(
     """
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="strict")
     try:
-        try:
-            header_line = text.readline()
-        except UnicodeDecodeError:
-            raise InvalidInput("line 1: the file is not UTF-8 text", field="file") from None
-        if not header_line.strip():
-            raise InvalidInput("the file is empty: a header row is required", field="file")
-        delimiter = max(_DELIMITERS, key=header_line.count)
-        fields = next(csv.reader([header_line], delimiter=delimiter))
+        delimiter, fields = read_header(text)
         return text, resolve_header(fields, delimiter, schema, mapping)
     except InvalidInput:
         text.detach()
@@ -361,25 +353,9 @@ def resolve_header(
 
 
 def _csv_rows(text: io.TextIOWrapper, header: CsvHeader, report: ImportReport) -> Iterator[ReadRow]:
-    reader = csv.reader(text, delimiter=header.delimiter, strict=True)
     expected = len(header.fields)
     positions = list(header.positions.items())
-    line_end = 1  # the header
-    while True:
-        start = line_end + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            raise InvalidInput(
-                f"line {start} or shortly after: the file is not UTF-8 text", field="file"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(f"line {start}: unreadable CSV ({exc})", field="file") from None
-        line_end = reader.line_num + 1
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # blank line
+    for start, fields in numbered_rows(text, header.delimiter):
         report.rows_total += 1
         if len(fields) != expected:
             yield Rejection(start, f"wrong column count: expected {expected}, found {len(fields)}")

@@ -9,9 +9,8 @@ transaction.
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import Rejection
+from callhopper.domain.csvtext import numbered_rows, read_header
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneError, check_region, normalise_phone
 from callhopper.store.audit import audit
@@ -38,7 +38,6 @@ IMPORT_REJECTIONS_MAX = 1000
 _CHUNK = 500
 _NAME_MAX = 200
 _NAME_TRIES = 50
-_DELIMITERS = (",", ";", "\t")
 _NUMBER_HEADER = "number"
 
 
@@ -491,7 +490,7 @@ class _Import:
     def run(self, text: io.TextIOWrapper) -> None:
         """Read the header and every row, storing and reporting batch by batch."""
         delimiter, width, position = _read_header(text)
-        for line, fields in _csv_rows(text, delimiter):
+        for line, fields in numbered_rows(text, delimiter):
             self.report.rows_total += 1
             self._row(line, fields, width, position)
             if len(self.batch) + len(self.bad) >= self.batch_rows:
@@ -548,17 +547,7 @@ class _Import:
 
 def _read_header(text: io.TextIOWrapper) -> tuple[str, int, int]:
     """The separator, the number of fields, and the position of the ``number`` field."""
-    try:
-        header_line = text.readline()
-    except UnicodeDecodeError:
-        raise InvalidInput("line 1: the file is not UTF-8 text", field="file") from None
-    if not header_line.strip():
-        raise InvalidInput("the file is empty: a header row is required", field="file")
-    delimiter = max(_DELIMITERS, key=header_line.count)
-    try:
-        fields = next(csv.reader([header_line], delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise InvalidInput(f"line 1: unreadable header ({exc})", field="header") from None
+    delimiter, fields = read_header(text)
     names = [f.strip().casefold() for f in fields]
     positions = [i for i, name in enumerate(names) if name == _NUMBER_HEADER]
     if not positions:
@@ -573,28 +562,6 @@ def _read_header(text: io.TextIOWrapper) -> tuple[str, int, int]:
             f"line 1: the header has {len(positions)} {_NUMBER_HEADER!r} columns", field="header"
         )
     return delimiter, len(fields), positions[0]
-
-
-def _csv_rows(text: io.TextIOWrapper, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows after the header with the line each starts on; blank lines are skipped."""
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    line_end = 1  # the header
-    while True:
-        start = line_end + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError:
-            raise InvalidInput(
-                f"line {start} or shortly after: the file is not UTF-8 text", field="file"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(f"line {start}: unreadable CSV ({exc})", field="file") from None
-        line_end = reader.line_num + 1
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        yield start, fields
 
 
 # --- campaigns ---------------------------------------------------------------------------------
