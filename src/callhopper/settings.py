@@ -38,7 +38,10 @@ class Settings(BaseSettings):
         None, description="Pre-dial validation service (unset: the internal DNC lists only)."
     )
     dnc_service_timeout_s: float = Field(
-        2.0, gt=0, description="How long a pre-dial validation may take before it counts as failed."
+        2.0,
+        gt=0,
+        description="How long a pre-dial validation request may take before it counts as "
+        "failed (a failed batch is asked again number by number: at most about twice this).",
     )
     webhook_max_attempts: int = Field(
         8, ge=1, le=100, description="Attempts before a workflow webhook is marked failed."

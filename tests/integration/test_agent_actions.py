@@ -6,8 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from callhopper.clock import FrozenClock
+from callhopper.store.db import Database
+from callhopper.store.models import AgentSession, User
 from tests.campaign_helpers import (
     account,
     agents,
@@ -420,3 +423,22 @@ def test_deliveries_resume_after_a_reconnect(
     assert held is not None
     resumed = app_client.get("/api/v1/agent/deliveries", headers=alice.headers).json()
     assert [d["record_id"] for d in resumed] == [held["record_id"]]
+
+
+def test_a_deactivated_agent_leaves_every_campaign_and_their_record_goes_on(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    campaign_id, (alice, bob) = setup(api, make_user, ["", ""], agent_owned_column=None)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    assert api.post(f"/api/v1/users/{alice.user_id}/deactivate").status_code == 200
+    # Her record is the next claim's at once, not after the lease timeout.
+    taken = get_record(app_client, bob, campaign_id)
+    assert taken is not None and taken["record_id"] == held["record_id"]
+    with db.read() as session:
+        sessions = session.scalars(
+            select(AgentSession)
+            .join(User, User.id == AgentSession.user_id)
+            .where(User.user_id == alice.user_id)
+        )
+        assert list(sessions) == []

@@ -10,6 +10,7 @@ from the agent's last action on it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callhopper.dnc_service import NoValidator, NumberValidator
-from callhopper.domain.actors import Actor
+from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, Channel, DialingMode
 from callhopper.domain.contacts import ListSchema
 from callhopper.domain.dispositions import check_edits, check_note, dispose
-from callhopper.domain.errors import Conflict, InvalidInput, NotFound
+from callhopper.domain.errors import CallhopperError, Conflict, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneError, normalise_phone
 from callhopper.domain.predial import DialPlan, combine_verdicts, dialling_order, plan_dial
 from callhopper.domain.rights import Right
@@ -61,6 +62,8 @@ from callhopper.store.users import actor_of
 from callhopper.store.wrapup import code_spec
 
 HISTORY_LIMIT = 50
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -531,9 +534,14 @@ class Dispenser:
         self.bus.publish(
             AgentEvent(agent_id, "delivery_ended", ctx.campaign.id, record_id, reason), session
         )
-        if DialingMode(ctx.campaign.mode) is DialingMode.PUSH_PREVIEW:
+        mode = DialingMode(ctx.campaign.mode)
+        if mode is DialingMode.PUSH_PREVIEW:
             agent_state.set_ready(session, agent_id, Channel.OUTBOUND_PREVIEW, False, now)
             self.bus.publish(AgentEvent(agent_id, "state", reason=reason), session)
+        elif mode is DialingMode.DIRECT_PUSH_PREVIEW:
+            # The toggle goes off, or the record on top would come straight back to them.
+            _ensure_session(session, ctx.campaign.id, agent_id, now, receiving=False)
+            self.bus.publish(AgentEvent(agent_id, "state", ctx.campaign.id, reason=reason), session)
 
     def expire_unaccepted(self) -> int:
         """Pushed records not accepted in time go back on top; their agents, not ready."""
@@ -551,9 +559,8 @@ class Dispenser:
             if agent_id is None:
                 continue
             with self.db.write() as session:
-                ctx = self._context(
-                    session, self._actor(session, agent_id), campaign_id, require_member=False
-                )
+                # As the system: a push to an agent deactivated since comes back all the same.
+                ctx = self._context(session, SYSTEM, campaign_id, require_member=False)
                 row = session.get(CampaignRecord, (campaign_id, record_id), populate_existing=True)
                 if row is None or row.lease_agent_id != agent_id or row.accept_by is None:
                     continue  # accepted, rejected or taken meanwhile
@@ -569,10 +576,12 @@ class Dispenser:
             rows = session.execute(
                 select(CampaignRecord, Campaign)
                 .join(Campaign, Campaign.id == CampaignRecord.campaign_id)
+                .join(User, User.id == CampaignRecord.lease_agent_id)
                 .where(
                     CampaignRecord.status == "leased",
                     CampaignRecord.accept_by.is_(None),
                     CampaignRecord.called_at.is_(None),
+                    User.active.is_(True),  # never dial for an agent who has left
                 )
             ).all()
             due = []
@@ -588,7 +597,7 @@ class Dispenser:
         for actor, campaign_id, record_id in due:
             try:
                 self.call(actor, campaign_id, record_id, auto=True)
-            except (Conflict, NotFound, InvalidInput):
+            except CallhopperError:
                 continue  # taken back, outside the window, or already gone: nothing to dial
             dialled += 1
         return dialled
@@ -704,8 +713,15 @@ class Dispenser:
         with self.db.read() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
             sql.leased(session, campaign_id, record_id, agent_id)
-            wanted = self._candidates(ctx, _record(session, record_id), phone_index, number)
-        external = self.validator.check([n for _, n in wanted])
+            callback_number = _callback_number(session, campaign_id, record_id)
+            wanted = self._candidates(
+                ctx, _record(session, record_id), phone_index, number, callback_number
+            )
+        try:
+            external = self.validator.check([n for _, n in wanted])
+        except Exception:  # the port must not raise; if it does, nothing was validated
+            logger.exception("pre-dial validation failed")
+            external = {}
         closed_event = None
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
@@ -722,7 +738,8 @@ class Dispenser:
                 )
             refusal = _take_back_if_not_ours(session, campaign_id, record_id, agent_id, now)
             if refusal is None:
-                candidates = self._candidates(ctx, record, phone_index, number)
+                callback_number = _callback_number(session, campaign_id, record_id)
+                candidates = self._candidates(ctx, record, phone_index, number, callback_number)
                 numbers = [n for _, n in candidates]
                 internal = dnc.dnc_numbers_for_campaign(session, campaign_id, numbers)
                 verdicts = combine_verdicts(numbers, internal, external)
@@ -762,10 +779,16 @@ class Dispenser:
         return result
 
     def _candidates(
-        self, ctx: _Context, record: Record, phone_index: int | None, number: str | None
+        self,
+        ctx: _Context,
+        record: Record,
+        phone_index: int | None,
+        number: str | None,
+        callback_number: str | None = None,
     ) -> list[tuple[int | None, str]]:
         """The numbers to try, in order: a typed number alone (where the campaign allows
-        it), else the record's numbers, the chosen one first."""
+        it); else the record's numbers, the chosen one first; else, for a callback with
+        its own number, that number, then the record's."""
         if number is not None:
             if not ctx.settings.allow_manual_dial:
                 raise Conflict(
@@ -776,7 +799,10 @@ class Dispenser:
                 return [(None, normalise_phone(number, ctx.schema.default_region))]
             except PhoneError as exc:
                 raise InvalidInput(str(exc), field="number") from None
-        return list(dialling_order(record.phones, phone_index))
+        order: list[tuple[int | None, str]] = list(dialling_order(record.phones, phone_index))
+        if callback_number is None or phone_index is not None:
+            return order
+        return [(None, callback_number), *(c for c in order if c[1] != callback_number)]
 
     def _dialled(
         self,
@@ -924,6 +950,7 @@ class Dispenser:
                 )
             if action == "do_not_call":
                 sql.leased(session, campaign_id, record_id, agent_id, lock=True)  # or 404
+                callbacks.cancel(session, campaign_id, record_id, now)
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "decline", now)
             sql.release(session, campaign_id, record_id, agent_id, **values)
@@ -1286,6 +1313,14 @@ def _take_back_if_not_ours(
         "this campaign and has been taken back; get the next record",
         code="owned_by_another_campaign",
     )
+
+
+def _callback_number(session: Session, campaign_id: int, record_id: int) -> str | None:
+    """The other number of the callback being delivered now, if it has one."""
+    callback = callbacks.pending(session, campaign_id, record_id)
+    if callback is not None and callback.status == "delivered":
+        return callback.number
+    return None
 
 
 def _numbers_of_lease(session: Session, campaign_id: int, record_id: int) -> list[str]:

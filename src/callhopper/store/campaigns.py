@@ -55,6 +55,7 @@ from callhopper.store.contact_lists import get_list, schema_of
 from callhopper.store.filters_sql import code_point_order
 from callhopper.store.models import (
     Assignment,
+    Callback,
     Campaign,
     CampaignAgent,
     CampaignRecord,
@@ -609,10 +610,23 @@ def _merge_snapshot(
     keep_lease = and_(
         cr.status == "leased", cr.record_id.not_in(revoked_ids) if revoked_ids else true()
     )
+    # A record waiting for a scheduled callback keeps waiting for it: the pass restarts,
+    # the appointment stands (SPEC §4.2).
+    keep_waiting = and_(
+        cr.status == "waiting",
+        select(Callback.id)
+        .where(
+            Callback.campaign_id == cr.campaign_id,
+            Callback.record_id == cr.record_id,
+            Callback.status == "scheduled",
+        )
+        .exists(),
+    )
     new_status = case(
         (cr.status == "final", "final"),
         (keep_lease, "leased"),
         (snap.c.error.is_not(None), "error"),
+        (keep_waiting, "waiting"),
         else_="ready",
     )
     session.execute(
@@ -624,12 +638,42 @@ def _merge_snapshot(
             error=case((cr.status == "final", None), (keep_lease, None), else_=snap.c.error),
             rank=snap.c.rank,
             tz=snap.c.tz,
-            retry_at=case((cr.status == "final", cr.retry_at), else_=None),
+            retry_at=case(
+                (cr.status == "final", cr.retry_at),
+                (and_(keep_waiting, snap.c.error.is_(None)), cr.retry_at),
+                else_=None,
+            ),
+            # A personal callback reserved for the record's owner follows a new owner.
+            reserved_for=case(
+                (and_(cr.reserved_for.is_not(None), snap.c.agent_id.is_not(None)), snap.c.agent_id),
+                else_=cr.reserved_for,
+            ),
             lease_agent_id=case((keep_lease, cr.lease_agent_id), else_=None),
             lease_expires_at=case((keep_lease, cr.lease_expires_at), else_=None),
             # A wrap-up chosen on a lease that goes back is not the next agent's to see.
             pending=case((keep_lease, cr.pending), else_=None),
         )
+        .execution_options(synchronize_session=False)
+    )
+    reservation = (
+        select(cr.reserved_for)
+        .where(
+            cr.campaign_id == Callback.campaign_id,
+            cr.record_id == Callback.record_id,
+            cr.reserved_for.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Callback)
+        .where(
+            Callback.campaign_id == campaign.id,
+            Callback.kind == "personal",
+            Callback.status.in_(("scheduled", "delivered")),
+            reservation.is_not(None),
+            Callback.agent_id != reservation,
+        )
+        .values(agent_id=reservation)
         .execution_options(synchronize_session=False)
     )
     _insert_missing(session, campaign, snap)

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import NotFound
-from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record
+from callhopper.store.models import AgentSession, Assignment, Campaign, CampaignRecord, Record
 from callhopper.store.types import UTCDateTime
 
 # Which records a claim may take (every branch also needs the agent's records: their
@@ -302,6 +302,27 @@ def clear_out(session: Session, campaign_id: int, record_ids: Sequence[int]) -> 
         .values(out_campaign_id=None, out_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def end_agent_work(session: Session, agent_id: int, now: datetime) -> int:
+    """A deactivated agent leaves every campaign: logged out, every lease they hold lapses
+    now (the next claim takes the record, as after any lapsed lease), and a push they had
+    not accepted goes back. Returns how many records they held."""
+    held = session.execute(
+        select(CampaignRecord.campaign_id, CampaignRecord.record_id).where(
+            CampaignRecord.status == "leased", CampaignRecord.lease_agent_id == agent_id
+        )
+    ).all()
+    session.execute(
+        update(CampaignRecord)
+        .where(CampaignRecord.status == "leased", CampaignRecord.lease_agent_id == agent_id)
+        .values(lease_expires_at=now, accept_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    for campaign_id, record_id in held:
+        clear_out(session, campaign_id, [record_id])
+    session.execute(delete(AgentSession).where(AgentSession.user_id == agent_id))
+    return len(held)
 
 
 def back_of_the_order(session: Session, campaign_id: int) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     column,
     delete,
@@ -392,6 +393,8 @@ def claim_statement(
 ) -> Any:
     """Lease the agent's next hopper lead: their owned leads first, then general leads
     their skills match (SPEC §7.2). One statement on each database."""
+    # A due callback first (SPEC §4.2), then hopper order.
+    due_first = case((and_(cr.status == "waiting", cr.retry_at <= now), 0), else_=1)
     position = h.position.asc()
 
     def branch(owned: bool) -> Any:
@@ -411,7 +414,7 @@ def claim_statement(
                 deliverable(campaign_id, now, zones),
                 or_(cr.reserved_for.is_(None), cr.reserved_for == agent_id),
             )
-            .order_by(position)
+            .order_by(due_first, position)
             .limit(1)
         )
         if dialect == "postgresql":

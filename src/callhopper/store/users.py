@@ -281,6 +281,10 @@ def set_user_active(
         ):
             token.revoked_at = now
     session.flush()
+    if not active:
+        from callhopper.store.dispensing import end_agent_work
+
+        end_agent_work(session, user.id, now)
     audit(
         session,
         actor,
