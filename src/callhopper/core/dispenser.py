@@ -11,7 +11,7 @@ from the agent's last action on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -451,28 +451,42 @@ class Dispenser:
 
     # --- pushed delivery (push preview, direct push preview) ----------------------------------
 
-    def push(self, agent_id: int, campaign_id: int) -> int | None:
-        """Push the agent's next record to them (the pusher calls this for agents who are
-        ready, or receiving). Returns the record id, or ``None`` if there is none now."""
+    def push_many(
+        self, campaign_id: int, agent_ids: Sequence[int], *, shared: bool
+    ) -> tuple[list[tuple[int, int]], bool]:
+        """Push the next record to each of these agents (the pusher's waiting agents: in the
+        queue, active, ready or receiving), in one transaction that reads the campaign once.
+        ``shared``: every agent draws on the same records (no owners, no reservations), so
+        the first agent who gets nothing ends the round. Returns the (agent, record) pairs
+        pushed, and whether the campaign has nothing more for these agents now."""
+        pushed: list[tuple[int, int]] = []
         with self.db.write() as session:
-            actor = self._actor(session, agent_id)
-            ctx = self._context(session, actor, campaign_id)
+            ctx = self._context(session, SYSTEM, campaign_id, require_member=False)
             if ctx.campaign.state != CampaignState.ON.value:
-                return None
-            if sql.current_lease(session, campaign_id, agent_id) is not None:
-                return None
+                return pushed, True
             now = self.clock.now()
-            mode = DialingMode(ctx.campaign.mode)
             accept_by = (
                 now + timedelta(seconds=ctx.settings.accept_timeout_s)
-                if mode is DialingMode.PUSH_PREVIEW
+                if DialingMode(ctx.campaign.mode) is DialingMode.PUSH_PREVIEW
                 else None
             )
             until = accept_by or now + timedelta(seconds=ctx.settings.lease_timeout_s)
-            record_id = self._claim(session, ctx, agent_id, now, until, accept_by)
-            if record_id is not None:
-                self.bus.publish(AgentEvent(agent_id, "delivery", campaign_id, record_id), session)
-            return record_id
+            for agent_id in agent_ids:
+                if sql.current_lease(session, campaign_id, agent_id) is not None:
+                    continue  # another process pushed to them meanwhile
+                try:
+                    with session.begin_nested():
+                        record_id = self._claim(session, ctx, agent_id, now, until, accept_by)
+                except IntegrityError:
+                    continue  # the same, at the same moment
+                if record_id is None:
+                    if shared:
+                        return pushed, True
+                    continue
+                event = AgentEvent(agent_id, "delivery", campaign_id, record_id)
+                self.bus.publish(event, session)
+                pushed.append((agent_id, record_id))
+        return pushed, False
 
     def accept(self, agent: Actor, campaign_id: int, record_id: int) -> DialResult | None:
         """Accept a pushed record. In direct push preview accepting dials it."""

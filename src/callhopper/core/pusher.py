@@ -16,7 +16,6 @@ import logging
 import threading
 
 from sqlalchemy import and_, select
-from sqlalchemy.exc import IntegrityError
 
 from callhopper.core.dispenser import Dispenser
 from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
@@ -33,6 +32,8 @@ from callhopper.store.models import (
 log = logging.getLogger(__name__)
 
 PUSH_MODES = (DialingMode.PUSH_PREVIEW.value, DialingMode.DIRECT_PUSH_PREVIEW.value)
+#: Agents served per write transaction.
+PUSH_BATCH = 25
 
 
 class Pusher:
@@ -105,24 +106,23 @@ class Pusher:
         """Push what can be pushed and run the timers; returns how many records were pushed."""
         self.dispenser.expire_unaccepted()
         self.dispenser.auto_dial_due()
-        pushed = 0
-        exhausted: set[int] = set()
+        by_campaign: dict[int, list[int]] = {}
         for campaign_id, agent_id in self.waiting_agents():
-            if campaign_id in exhausted:
-                continue
-            try:
-                record_id = self.dispenser.push(agent_id, campaign_id)
-            except IntegrityError:
-                continue  # another process pushed to this agent at the same moment
-            except CallhopperError as exc:
-                # Refused for this agent alone (deactivated, or out of the queue, meanwhile):
-                # the agents after them must still get their records.
-                log.warning("no push to agent %s in campaign %s: %s", agent_id, campaign_id, exc)
-                continue
-            if record_id is not None:
-                pushed += 1
-            elif not _per_agent(campaign_id, self):
-                exhausted.add(campaign_id)  # nothing left for anyone in this campaign now
+            by_campaign.setdefault(campaign_id, []).append(agent_id)
+        pushed = 0
+        for campaign_id, agent_ids in by_campaign.items():
+            shared = not _per_agent(campaign_id, self)
+            # Batches keep each write transaction (SQLite's writer lock) short.
+            for start in range(0, len(agent_ids), PUSH_BATCH):
+                batch = agent_ids[start : start + PUSH_BATCH]
+                try:
+                    done, exhausted = self.dispenser.push_many(campaign_id, batch, shared=shared)
+                except CallhopperError as exc:  # the campaign changed (deleted …) meanwhile
+                    log.warning("no pushes in campaign %s: %s", campaign_id, exc)
+                    break
+                pushed += len(done)
+                if exhausted:
+                    break  # nothing left for anyone in this campaign now
         return pushed
 
     def run_forever(self) -> None:
