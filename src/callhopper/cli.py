@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,7 +118,20 @@ def _serve(settings: Settings, db: Database) -> None:
         f"database: {_redact(settings.database_url)}"
     )
     app = create_app(settings, db, background=settings.run_workers)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_redact_tokens)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+")
+
+
+def _redact_tokens(record: logging.LogRecord) -> bool:
+    """Keep API tokens sent as ``?token=`` (WebSocket clients) out of the server's logs."""
+    message = record.getMessage()
+    if "token=" in message:
+        record.msg, record.args = _TOKEN_IN_URL.sub(r"\1[redacted]", message), ()
+    return True
 
 
 def _redact(url: str) -> str:
