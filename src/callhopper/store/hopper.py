@@ -9,7 +9,6 @@ windows are checked before a lead enters the hopper; the claim checks them again
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +17,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    String,
     and_,
     bindparam,
     case,
-    cast,
     column,
     delete,
     func,
@@ -30,11 +27,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    table,
+    text,
     true,
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from callhopper.domain.campaigns import CampaignSettings
@@ -297,21 +296,37 @@ def _load_owned(
 
 
 def _quota_table(session: Session, quotas: dict[int, int]) -> Any:
-    """``quota(agent_id, quota)`` from one JSON parameter."""
-    rows = [{"agent_id": a, "quota": q} for a, q in sorted(quotas.items())]
+    """``quota(agent_id, quota)``, to join leads with by owner.
+
+    PostgreSQL reads it from two arrays (``unnest``, whose row count the planner knows, so
+    it hash-joins a million leads instead of nesting loops). SQLite gets a temporary table
+    keyed by agent, so that each lead probes it by key instead of scanning it.
+    """
+    agents = [a for a, _ in sorted(quotas.items())]
+    counts = [q for _, q in sorted(quotas.items())]
     columns = (column("agent_id", Integer()), column("quota", Integer()))
-    payload = bindparam("quotas", json.dumps(rows), type_=String())
     if session.get_bind().dialect.name == "postgresql":
         return (
-            func.jsonb_to_recordset(cast(payload, JSONB()))
+            func.unnest(
+                bindparam("quota_agents", agents, type_=ARRAY(Integer())),
+                bindparam("quota_counts", counts, type_=ARRAY(Integer())),
+            )
             .table_valued(*columns)
-            .render_derived(name="quota", with_types=True)
+            .render_derived(name="quota")
         )
-    each = func.json_each(payload).table_valued("value").alias("q")
-    return select(
-        func.json_extract(each.c.value, "$.agent_id").label("agent_id"),
-        func.json_extract(each.c.value, "$.quota").label("quota"),
-    ).subquery("quota")
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS hopper_quota "
+            "(agent_id INTEGER PRIMARY KEY, quota INTEGER NOT NULL)"
+        )
+    )
+    session.execute(text("DELETE FROM temp.hopper_quota"))
+    if quotas:
+        session.execute(
+            text("INSERT INTO temp.hopper_quota (agent_id, quota) VALUES (:agent_id, :quota)"),
+            [{"agent_id": a, "quota": q} for a, q in zip(agents, counts, strict=True)],
+        )
+    return table("hopper_quota", *columns, schema="temp").alias("quota")
 
 
 def _load_general(
