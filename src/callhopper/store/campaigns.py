@@ -512,6 +512,10 @@ def take_snapshot(
     _merge_snapshot(session, campaign, ranked, now=now, errors_only=import_id is not None)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     refresh_zones(session, campaign)
+    if import_id is None and session.get_bind().dialect.name == "postgresql":
+        # A start can add a million rows at once; claims planned on the statistics from
+        # before them would sort every ready record instead of walking the claim index.
+        session.execute(text("ANALYZE campaign_records"))
 
 
 def set_aside_owned_elsewhere(session: Session, campaign_id: int, *, now: datetime) -> None:
