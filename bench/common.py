@@ -143,3 +143,36 @@ def append_results(title: str, body: str) -> None:
         )
     with RESULTS.open("a") as results:
         results.write(f"\n## {title} — {stamp}\n\n_{machine}_\n\n{body}\n")
+
+
+@contextmanager
+def serve(url: str, log_name: str) -> Iterator[str]:
+    """One `callhopper serve` process on a free port, its output in ``bench/data/<log_name>``;
+    yields its base URL once it answers, and stops it afterwards."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    DATA_DIR.mkdir(exist_ok=True)
+    with (DATA_DIR / log_name).open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "callhopper.cli", "serve", "--port", str(port)],
+            env={**os.environ, "CALLHOPPER_DATABASE_URL": url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=60)

@@ -22,19 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.common import append_results, fresh_postgres, fresh_sqlite, table
+from bench.common import append_results, fresh_postgres, fresh_sqlite, serve, table
 
 PHOENIX = "America/Phoenix"
 
@@ -244,33 +239,6 @@ def bare(
 # --- http -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def server(url: str) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "callhopper.cli", "serve", "--port", str(port)],
-        env={**os.environ, "CALLHOPPER_DATABASE_URL": url},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        import httpx
-
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 async def _client(
     base: str, token: str, campaign_id: int, stop: float, latencies: list[float], counter: list[int]
 ) -> None:
@@ -443,7 +411,7 @@ def main(argv: list[str]) -> None:
             bare_rate, bare_lat = bare(url, campaign_id, bare_agents, args.seconds)
             print(f"  bare: {bare_rate:,.0f} claims/s", flush=True)
             agent_tokens = tokens(url, args.clients, args.clients)
-            with server(url) as base:
+            with serve(url, "dispense_serve.log") as base:
                 http(base, campaign_id, agent_tokens[:5], 1.0)  # warm up
                 http_rate, http_lat = http(base, campaign_id, agent_tokens, args.seconds)
             print(f"  http: {http_rate:,.0f} claims/s", flush=True)

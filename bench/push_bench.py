@@ -33,13 +33,9 @@ import json
 import os
 import random
 import resource
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -47,7 +43,7 @@ import httpx
 from sqlalchemy import insert, select, text
 from websockets.asyncio.client import connect
 
-from bench.common import DATA_DIR, append_results, fresh_postgres, fresh_sqlite, table
+from bench.common import append_results, fresh_postgres, fresh_sqlite, serve, table
 from bench.dispense_bench import pct, tokens
 
 PHOENIX = "America/Phoenix"
@@ -140,34 +136,6 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
             conn.execute(text("VACUUM ANALYZE"))
     db.dispose()
     return campaign_id
-
-
-@contextmanager
-def server(url: str, tag: str) -> Iterator[str]:
-    """One `callhopper serve` process (its log in bench/data/push_<tag>.log)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    DATA_DIR.mkdir(exist_ok=True)
-    with (DATA_DIR / f"push_{tag}.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "callhopper.cli", "serve", "--port", str(port)],
-            env={**os.environ, "CALLHOPPER_DATABASE_URL": url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
 
 
 # --- the bare claim, timed beside the run --------------------------------------------------------
@@ -418,7 +386,7 @@ def main(argv: list[str]) -> None:
                 target=bare_claims,
                 args=(url, campaign_id, args.agents + 1, args.bare_every_ms / 1000, stop, bare),
             )
-            with server(url, name.lower()) as base:
+            with serve(url, f"push_{name.lower()}.log") as base:
                 timer.start()
                 floor, connect_s = asyncio.run(
                     run_agents(
