@@ -100,7 +100,7 @@ def build(
         validator=validator,
     )
     pusher = Pusher(dispenser)
-    dispenser.on_work = lambda _: pusher.wake()
+    dispenser.on_work = pusher.wake_for
     return Services(
         bus=bus,
         validator=validator,

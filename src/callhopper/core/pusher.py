@@ -43,9 +43,23 @@ class Pusher:
         self.poll_s = poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
+        #: Campaign id -> whether it is a pushed campaign (modes are fixed at creation).
+        self._pushed: dict[int, bool] = {}
 
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_for(self, campaign_id: int) -> None:
+        """Wake for new work in a campaign (``0``: an agent became ready, any campaign).
+        Only pushed campaigns need a round; a campaign's mode never changes, so it is
+        looked up once."""
+        pushed = self._pushed.get(campaign_id)
+        if pushed is None and campaign_id:
+            with self.db.read() as session:
+                mode = session.scalar(select(Campaign.mode).where(Campaign.id == campaign_id))
+            pushed = self._pushed[campaign_id] = mode in PUSH_MODES
+        if pushed is None or pushed:
+            self.wake()
 
     def stop(self) -> None:
         self._stop.set()
