@@ -342,6 +342,14 @@ class Campaign(Base):
     updated_at: Mapped[datetime]
 
 
+#: Claim indexes of records without an owner snapshot (PostgreSQL only): name, order, state.
+POOL_CLAIM_INDEXES = (
+    ("fresh", "rank", "status IN ('ready', 'leased')"),
+    ("retry", "retry_at", "status = 'waiting' AND retry_at IS NOT NULL"),
+    ("blocked", "blocked_until", "status = 'blocked'"),
+)
+
+
 class CampaignRecord(Base):
     """A record as one campaign sees it: its owner snapshot, lease, order and progress.
 
@@ -396,6 +404,19 @@ class CampaignRecord(Base):
             "blocked_until",
             sqlite_where=text("status = 'blocked'"),
             postgresql_where=text("status = 'blocked'"),
+        ),
+        # The same three orders for records without an owner snapshot (campaigns without an
+        # agent-owned column), on PostgreSQL: it does not read index order past an ``IS NULL``
+        # column, so ``agent_id IS NULL … ORDER BY rank`` would sort every ready record of the
+        # campaign. (SQLite treats ``IS NULL`` as an equality and walks the indexes above.)
+        *(
+            Index(
+                f"ix_campaign_records_{name}_pool",
+                "campaign_id",
+                column,
+                postgresql_where=text(f"{where} AND agent_id IS NULL"),
+            ).ddl_if(dialect="postgresql")
+            for name, column, where in POOL_CLAIM_INDEXES
         ),
         Index("ix_campaign_records_record", "record_id"),
         Index("ix_campaign_records_agent", "campaign_id", "agent_id", "status"),
