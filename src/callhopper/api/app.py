@@ -80,7 +80,9 @@ def create_app(
     app.state.webhooks = services.webhooks
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
+    # FastAPI tries the routers in this order: the agents' endpoints, called most, come first.
     for module in (
+        agent,
         auth,
         users,
         queues,
@@ -93,7 +95,6 @@ def create_app(
         leads,
         leads_admin,
         workflows,
-        agent,
         audit,
     ):
         api.include_router(module.router)

@@ -14,15 +14,17 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callhopper.dnc_service import NoValidator, NumberValidator
 from callhopper.domain.actors import SYSTEM, Actor
+from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, Channel, DialingMode
 from callhopper.domain.contacts import ListSchema
@@ -41,7 +43,6 @@ from callhopper.store.campaigns import (
     ACTIVE_STATES,
     complete_if_drained,
     settings_of,
-    window_of,
 )
 from callhopper.store.db import Database
 from callhopper.store.models import (
@@ -54,12 +55,11 @@ from callhopper.store.models import (
     QueueMember,
     Record,
     User,
-    WrapupCode,
 )
 from callhopper.store.records import record_data_update
 from callhopper.store.types import UTCDateTime
 from callhopper.store.users import actor_of
-from callhopper.store.wrapup import code_spec
+from callhopper.store.wrapup import specs_of
 
 HISTORY_LIMIT = 50
 
@@ -169,9 +169,23 @@ class _Context:
     campaign: Campaign
     schema: ListSchema
     settings: CampaignSettings
-    codes: dict[str, WrapupCodeSpec]
+    window: CallingWindow
     #: The contact list's campaign-ownership settings (SPEC §6).
     ownership: OwnershipSettings
+    codes: Mapping[str, WrapupCodeSpec]
+
+
+@lru_cache(maxsize=1024)
+def _parse(
+    schema: str, settings: str, window: str, ownership: str | None
+) -> tuple[ListSchema, CampaignSettings, CallingWindow, OwnershipSettings]:
+    """A campaign's JSON documents as models; every model is frozen, so they are shared."""
+    return (
+        ListSchema.model_validate_json(schema),
+        CampaignSettings.model_validate_json(settings),
+        CallingWindow.model_validate_json(window),
+        OwnershipSettings.model_validate_json(ownership or "{}"),
+    )
 
 
 class Dispenser:
@@ -328,7 +342,7 @@ class Dispenser:
                         "no lead of yours and none matching your skills is in the hopper now; "
                         "the next hopper load adds more",
                     )
-                return self._why_nothing(session, campaign, agent_id, now)
+                return self._why_nothing(session, ctx, agent_id, now)
             return self._delivery(session, ctx, record_id, agent_id, now)
 
     def _claim(
@@ -342,7 +356,7 @@ class Dispenser:
     ) -> int | None:
         """Lease the agent's next record (the shared selection path of every mode)."""
         campaign = ctx.campaign
-        zones = sorted(window_of(campaign).open_zones(now).intersection(campaign.zones))
+        zones = sorted(ctx.window.open_zones(now).intersection(campaign.zones))
         if campaign.enforce_lead_ownership:
             lead_filter = hopper.agent_filters(session, [agent_id], ctx.settings)[agent_id]
             record_id = hopper.claim(
@@ -377,14 +391,15 @@ class Dispenser:
         return record_id
 
     def _why_nothing(
-        self, session: Session, campaign: Campaign, agent_id: int, now: datetime
+        self, session: Session, ctx: _Context, agent_id: int, now: datetime
     ) -> NoRecord:
+        campaign = ctx.campaign
         cr = CampaignRecord
         owner = cr.agent_id == agent_id if campaign.agent_owned_column else cr.agent_id.is_(None)
         mine = and_(cr.campaign_id == campaign.id, owner)
         # A record inside the window that the claim passed over is being claimed by another
         # agent right now (PostgreSQL skips locked rows): it does not wait for the window.
-        zones = sorted(window_of(campaign).open_zones(now))
+        zones = sorted(ctx.window.open_zones(now))
         eligible = session.scalar(
             select(func.count()).where(
                 mine,
@@ -400,7 +415,7 @@ class Dispenser:
             return NoRecord(
                 "outside_calling_window",
                 f"{eligible} record(s) wait until their contacts are inside the calling window "
-                f"({window_of(campaign).describe()})",
+                f"({ctx.window.describe()})",
             )
         next_retry = session.scalar(
             select(func.min(cr.retry_at)).where(mine, cr.status == "waiting", cr.retry_at > now)
@@ -668,7 +683,7 @@ class Dispenser:
                 record=record,
                 owner_id=_owner_of(ctx, row, record),
                 agent_id=agent_id,
-                window=window_of(ctx.campaign),
+                window=ctx.window,
                 now=now,
             )
             scheduled = callbacks.schedule(
@@ -743,7 +758,7 @@ class Dispenser:
             # Dialling and claiming ownership of one record take turns (see done()).
             record = sql.lock_record(session, record_id)
             now = self.clock.now()
-            window = window_of(ctx.campaign)
+            window = ctx.window
             if record.tz is None or not window.is_open(now, record.tz):
                 raise Conflict(
                     f"the contact is outside the calling window ({window.describe()}) in "
@@ -1150,28 +1165,26 @@ class Dispenser:
             .where(QueueMember.queue_id == Campaign.queue_id, QueueMember.user_id == agent.id)
             .exists()
         )
+        # The JSON documents come as text: parsed once per distinct text (_parse), not per call.
         row = session.execute(
-            select(Campaign, ContactList.schema, ContactList.ownership, member)
+            select(
+                Campaign,
+                cast(ContactList.schema, Text).label("schema_json"),
+                cast(ContactList.ownership, Text).label("ownership_json"),
+                cast(Campaign.settings, Text).label("settings_json"),
+                cast(Campaign.calling_window, Text).label("window_json"),
+                member,
+            )
             .join(ContactList, ContactList.id == Campaign.list_id)
             .where(Campaign.id == campaign_id)
         ).first()
-        if row is None or (require_member and not row[3]):
+        if row is None or (require_member and not row[5]):
             raise NotFound(f"no campaign {campaign_id} for you", field="campaign_id")
-        campaign, schema, ownership_settings, _ = row
-        codes = {
-            r.code: code_spec(r)
-            for r in session.scalars(
-                select(WrapupCode)
-                .where(WrapupCode.set_id == campaign.wrapup_set_id)
-                .order_by(WrapupCode.position, WrapupCode.id)
-            )
-        }
+        campaign, schema, ownership_settings, settings, window, _ = row
         return _Context(
             campaign,
-            ListSchema.model_validate(schema),
-            settings_of(campaign),
-            codes,
-            OwnershipSettings.model_validate(ownership_settings or {}),
+            *_parse(schema, settings, window, ownership_settings),
+            specs_of(session, campaign.wrapup_set_id),
         )
 
     @staticmethod
@@ -1193,7 +1206,7 @@ class Dispenser:
         row = session.get(CampaignRecord, (ctx.campaign.id, record_id), populate_existing=True)
         assert row is not None and row.leased_at is not None and row.lease_expires_at is not None
         record = _record(session, record_id)
-        window = window_of(ctx.campaign)
+        window = ctx.window
         local = now.astimezone(ZoneInfo(record.tz)) if record.tz else None
         already = None
         if row.handled_pass is not None and row.handled_pass < ctx.campaign.pass_no:

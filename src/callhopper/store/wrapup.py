@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
@@ -33,6 +35,33 @@ def codes_of(session: Session, set_id: int) -> Sequence[WrapupCode]:
         .where(WrapupCode.set_id == set_id)
         .order_by(WrapupCode.position, WrapupCode.id)
     ).all()
+
+
+#: A set's codes in their order, as plain rows: the key under which _specs caches them.
+_CODE_ROWS = (
+    select(
+        WrapupCode.code,
+        WrapupCode.label,
+        WrapupCode.counts_as_attempt,
+        WrapupCode.final,
+        WrapupCode.retry_after_minutes,
+        WrapupCode.adds_to_dnc,
+        WrapupCode.owner_action,
+    )
+    .where(WrapupCode.set_id == bindparam("set_id"))
+    .order_by(WrapupCode.position, WrapupCode.id)
+)
+
+
+def specs_of(session: Session, set_id: int) -> Mapping[str, WrapupCodeSpec]:
+    """A set's codes by name, in their order (read on every call, parsed once per content)."""
+    rows = session.execute(_CODE_ROWS, {"set_id": set_id}).all()
+    return _specs(tuple(tuple(r) for r in rows))
+
+
+@lru_cache(maxsize=256)
+def _specs(rows: tuple[tuple[Any, ...], ...]) -> Mapping[str, WrapupCodeSpec]:
+    return MappingProxyType({row[0]: _spec(*row) for row in rows})
 
 
 def create_set(
@@ -140,14 +169,34 @@ def delete_set(session: Session, actor: Actor, set_id: int, *, now: datetime) ->
 
 
 def code_spec(code: WrapupCode) -> WrapupCodeSpec:
+    return _spec(
+        code.code,
+        code.label,
+        code.counts_as_attempt,
+        code.final,
+        code.retry_after_minutes,
+        code.adds_to_dnc,
+        code.owner_action,
+    )
+
+
+def _spec(
+    code: str,
+    label: str,
+    counts_as_attempt: bool,
+    final: bool,
+    retry_after_minutes: int | None,
+    adds_to_dnc: bool,
+    owner_action: str | None,
+) -> WrapupCodeSpec:
     return WrapupCodeSpec(
-        code=code.code,
-        label=code.label,
-        counts_as_attempt=code.counts_as_attempt,
-        final=code.final,
-        retry_after_minutes=code.retry_after_minutes,
-        adds_to_dnc=code.adds_to_dnc,
-        owner_action=OwnerAction(code.owner_action) if code.owner_action else None,
+        code=code,
+        label=label,
+        counts_as_attempt=counts_as_attempt,
+        final=final,
+        retry_after_minutes=retry_after_minutes,
+        adds_to_dnc=adds_to_dnc,
+        owner_action=OwnerAction(owner_action) if owner_action else None,
     )
 
 
