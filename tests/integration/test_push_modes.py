@@ -27,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
 from callhopper.clock import FrozenClock
@@ -396,7 +397,7 @@ def test_direct_push_delivers_continuously_while_receiving(
         set_ready(app_client, alice, False)  # not ready: direct push ignores it
         ws.next("state")
         receiving(app_client, alice, campaign_id, True)  # Get Record
-        ws.next("state", campaign_id=campaign_id)
+        ws.next("state", campaign_id=campaign_id, receiving=True)
         assert run() == 1
         first = ws.delivery()
         assert account(first) == "A00000"
@@ -417,19 +418,20 @@ def test_direct_push_delivers_continuously_while_receiving(
 
         # Done and Stop: nothing more until Get Record.
         record_action(app_client, alice, third, "done", {"code": "not_interested", "stop": True})
+        ws.next("state", campaign_id=campaign_id, receiving=False)
         assert run() == 0
         ws.quiet()
         mine = agent_call(app_client, alice, "GET", "/campaigns")
         assert mine[0]["receiving"] is False and mine[0]["record_id"] is None
 
         receiving(app_client, alice, campaign_id, True)
-        ws.next("state")
+        ws.next("state", receiving=True)
         assert run() == 1
         fourth = ws.delivery()
         assert account(fourth) == "A00003"
         # Stop with a record in hand: it stays to be finished; nothing comes after it.
         receiving(app_client, alice, campaign_id, False)
-        ws.next("state")
+        ws.next("state", receiving=False)
         assert holders(db, campaign_id) == {"A00003": "alice"}
         record_action(app_client, alice, fourth, "done", {"code": "not_interested"})
         assert run() == 0
@@ -550,8 +552,15 @@ def test_reconnect_resumes_every_record_still_leased(
     }
     for _ in range(2):  # and again on a second reconnect: nothing is used up
         with connect(app_client, alice) as ws:
-            resumed = [ws.next("delivery", resumed=True)["delivery"] for _ in expected]
+            messages = [ws.next("delivery", resumed=True) for _ in expected]
+            resumed = [m["delivery"] for m in messages]
             assert {(d["campaign_id"], account(d)) for d in resumed} == expected
+            # The same top-level keys as a live delivery.
+            assert all(
+                (m["campaign_id"], m["record_id"], m["reason"])
+                == (m["delivery"]["campaign_id"], m["delivery"]["record_id"], None)
+                for m in messages
+            )
             ws.quiet()
 
     with connect(app_client, alice) as ws:
@@ -562,6 +571,17 @@ def test_reconnect_resumes_every_record_still_leased(
         assert run() == 1
         live = ws.next("delivery", campaign_id=direct_id)
         assert "resumed" not in live and account(live["delivery"]) == "A00011"
+
+
+def test_the_channel_closes_with_a_code_for_a_bad_token_or_a_missing_right(
+    app_client: TestClient, make_user: MakeUser
+) -> None:
+    watcher = make_user("supervisor", email="sue@example.com", user_id="sue", password=None)
+    for token, code in (("chp_not-a-token", 4401), (watcher.token, 4403)):
+        with app_client.websocket_connect(f"{WS_PATH}?token={token}") as session:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                session.receive_json()
+        assert closed.value.code == code
 
 
 # --- two server processes on PostgreSQL -----------------------------------------------------------

@@ -657,6 +657,18 @@ class Dispenser:
         with self.db.read() as session:
             return agent_state.channels(session, _agent_id(agent))
 
+    def receiving(self, agent: Actor, campaign_id: int) -> bool:
+        """Whether the agent's Get Record / Stop toggle is on in the campaign (off when they
+        are not logged into it)."""
+        with self.db.read() as session:
+            on = session.scalar(
+                select(AgentSession.receiving).where(
+                    AgentSession.campaign_id == campaign_id,
+                    AgentSession.user_id == _agent_id(agent),
+                )
+            )
+        return bool(on)
+
     # --- callbacks ----------------------------------------------------------------------------
 
     def schedule_callback(
@@ -1144,6 +1156,7 @@ class Dispenser:
             )
             if stop:
                 _ensure_session(session, campaign_id, agent_id, now, receiving=False)
+                self.bus.publish(AgentEvent(agent_id, "state", campaign_id), session)
             _complete_if_stopping(session, ctx, now)
         self._work(campaign_id)
         if self.on_webhooks_queued is not None and any(a.webhook_id for a in fired):

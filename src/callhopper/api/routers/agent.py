@@ -292,10 +292,15 @@ async def channel(websocket: WebSocket) -> None:
         or websocket.cookies.get(SESSION_COOKIE)
     )
     actor = await run_in_threadpool(_actor_for, app.state.db, app.state.clock, secret)
-    if actor is None or actor.id is None or not actor.can(Right.AGENT_WORK):
+    await websocket.accept()
+    if actor is None or actor.id is None:
+        # Closed after the handshake, so that a browser sees the code (a refused handshake
+        # is an anonymous error to it): 4401 to log in again, 4403 for a user who may not work.
         await websocket.close(code=4401, reason="not authenticated")
         return
-    await websocket.accept()
+    if not actor.can(Right.AGENT_WORK):
+        await websocket.close(code=4403, reason=f"the right {Right.AGENT_WORK.value} is needed")
+        return
     bus: LocalBus = app.state.bus
     dispenser: Dispenser = app.state.dispenser
     queue = bus.subscribe(actor.id, asyncio.get_running_loop())
@@ -312,7 +317,14 @@ async def channel(websocket: WebSocket) -> None:
         )
         for delivery in await run_in_threadpool(dispenser.deliveries, actor):
             await websocket.send_json(
-                {"type": "delivery", "resumed": True, "delivery": _jsonable(delivery)}
+                {
+                    "type": "delivery",
+                    "resumed": True,
+                    "campaign_id": delivery.campaign_id,
+                    "record_id": delivery.record_id,
+                    "reason": None,
+                    "delivery": _jsonable(delivery),
+                }
             )
         receiver = asyncio.create_task(websocket.receive_text())
         while True:
@@ -375,4 +387,6 @@ def _message(dispenser: Dispenser, actor: Actor, event: AgentEvent) -> dict[str,
         base["delivery"] = _jsonable(delivery)
     elif event.kind == "state":
         base["channels"] = {c.value: r for c, r in dispenser.channels(actor).items()}
+        if event.campaign_id is not None:  # the campaign's Get Record / Stop toggle
+            base["receiving"] = dispenser.receiving(actor, event.campaign_id)
     return base
