@@ -55,6 +55,7 @@ from callhopper.store.models import (
     QueueMember,
     Record,
     User,
+    table_of,
 )
 from callhopper.store.records import record_data_update
 from callhopper.store.types import UTCDateTime
@@ -857,16 +858,17 @@ class Dispenser:
     ) -> None:
         campaign_id = ctx.campaign.id
         session.execute(
-            insert(Interaction).values(
-                record_id=record.id,
-                campaign_id=campaign_id,
-                campaign_name=ctx.campaign.name,
-                agent_id=agent_id,
-                kind="call",
-                at=now,
-                number=number,
-                note="automatic: preview timeout" if auto else "",
-            )
+            _INTERACTION,
+            {
+                "record_id": record.id,
+                "campaign_id": campaign_id,
+                "campaign_name": ctx.campaign.name,
+                "agent_id": agent_id,
+                "kind": "call",
+                "at": now,
+                "number": number,
+                "note": "automatic: preview timeout" if auto else "",
+            },
         )
         record.last_called_at = now
         session.execute(
@@ -914,16 +916,17 @@ class Dispenser:
             handled_pass=ctx.campaign.pass_no,
         )
         session.execute(
-            insert(Interaction).values(
-                record_id=record_id,
-                campaign_id=ctx.campaign.id,
-                campaign_name=ctx.campaign.name,
-                agent_id=agent_id,
-                kind="wrapup",
-                at=now,
-                code=reason,
-                note=plan.message or "",
-            )
+            _INTERACTION,
+            {
+                "record_id": record_id,
+                "campaign_id": ctx.campaign.id,
+                "campaign_name": ctx.campaign.name,
+                "agent_id": agent_id,
+                "kind": "wrapup",
+                "at": now,
+                "code": reason,
+                "note": plan.message or "",
+            },
         )
         sql.close_assignment(session, ctx.campaign.id, record_id, now=now, outcome=reason)
         _complete_if_stopping(session, ctx, now)
@@ -996,16 +999,17 @@ class Dispenser:
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "decline", now)
             sql.release(session, campaign_id, record_id, agent_id, **values)
             session.execute(
-                insert(Interaction).values(
-                    record_id=record_id,
-                    campaign_id=campaign_id,
-                    campaign_name=ctx.campaign.name,
-                    agent_id=agent_id,
-                    kind="decline",
-                    at=now,
-                    code=action,
-                    note="",
-                )
+                _INTERACTION,
+                {
+                    "record_id": record_id,
+                    "campaign_id": campaign_id,
+                    "campaign_name": ctx.campaign.name,
+                    "agent_id": agent_id,
+                    "kind": "decline",
+                    "at": now,
+                    "code": action,
+                    "note": "",
+                },
             )
             sql.close_assignment(session, campaign_id, record_id, now=now, outcome=action)
             _complete_if_stopping(session, ctx, now)
@@ -1048,11 +1052,10 @@ class Dispenser:
         agent_id = _agent_id(agent)
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
-            row = sql.leased(session, campaign_id, record_id, agent_id, lock=True)
             # The record's row lock orders this wrap-up (which may claim ownership for the
             # campaign) against other campaigns' calls of the record, and the time is read
             # once it is held: an ownership and a call can never overlap (SPEC §10.3).
-            record = sql.lock_record(session, record_id)
+            row, record, callback = sql.leased_locked(session, campaign_id, record_id, agent_id)
             now = self.clock.now()
             pending = row.pending or {}
             code = code or pending.get("code")
@@ -1077,7 +1080,6 @@ class Dispenser:
                 )
             outcome = dispose(spec, now)
             status, retry_at, reserved_for = outcome.status, outcome.retry_at, None
-            callback = callbacks.pending(session, campaign_id, record_id)
             if callback is not None and callback.status == "delivered":
                 callbacks.mark(session, campaign_id, record_id, "done", now)  # this was it
             elif callback is not None:
@@ -1108,24 +1110,25 @@ class Dispenser:
                 reserved_for=reserved_for,
                 accept_by=None,
                 called_at=None,
-                attempts=CampaignRecord.attempts + (1 if outcome.counts_as_attempt else 0),
+                attempts_added=1 if outcome.counts_as_attempt else 0,
                 last_code=spec.code,
                 last_agent_id=agent_id,
                 last_at=now,
                 handled_pass=ctx.campaign.pass_no,
             )
             session.execute(
-                insert(Interaction).values(
-                    record_id=record_id,
-                    campaign_id=campaign_id,
-                    campaign_name=ctx.campaign.name,
-                    agent_id=agent_id,
-                    kind="wrapup",
-                    at=now,
-                    code=spec.code,
-                    note=note,
-                    edits={k: list(v) for k, v in changes.items()} or None,
-                )
+                _INTERACTION,
+                {
+                    "record_id": record_id,
+                    "campaign_id": campaign_id,
+                    "campaign_name": ctx.campaign.name,
+                    "agent_id": agent_id,
+                    "kind": "wrapup",
+                    "at": now,
+                    "code": spec.code,
+                    "note": note,
+                    "edits": {k: list(v) for k, v in changes.items()} or None,
+                },
             )
             sql.close_assignment(
                 session, campaign_id, record_id, now=now, outcome="done", code=spec.code
@@ -1173,24 +1176,7 @@ class Dispenser:
         guarded lease is the agent's right to act on it.
         """
         agent.require(Right.AGENT_WORK)
-        member = (
-            select(QueueMember.user_id)
-            .where(QueueMember.queue_id == Campaign.queue_id, QueueMember.user_id == agent.id)
-            .exists()
-        )
-        # The JSON documents come as text: parsed once per distinct text (_parse), not per call.
-        row = session.execute(
-            select(
-                Campaign,
-                cast(ContactList.schema, Text).label("schema_json"),
-                cast(ContactList.ownership, Text).label("ownership_json"),
-                cast(Campaign.settings, Text).label("settings_json"),
-                cast(Campaign.calling_window, Text).label("window_json"),
-                member,
-            )
-            .join(ContactList, ContactList.id == Campaign.list_id)
-            .where(Campaign.id == campaign_id)
-        ).first()
+        row = session.execute(_CONTEXT, {"campaign": campaign_id, "agent": agent.id}).first()
         if row is None or (require_member and not row[5]):
             raise NotFound(f"no campaign {campaign_id} for you", field="campaign_id")
         campaign, schema, ownership_settings, settings, window, _ = row
@@ -1216,9 +1202,13 @@ class Dispenser:
     def _delivery(
         self, session: Session, ctx: _Context, record_id: int, agent_id: int, now: datetime
     ) -> Delivery:
-        row = session.get(CampaignRecord, (ctx.campaign.id, record_id), populate_existing=True)
-        assert row is not None and row.leased_at is not None and row.lease_expires_at is not None
-        record = _record(session, record_id)
+        found = session.execute(
+            _DELIVERED, {"campaign": ctx.campaign.id, "record": record_id}
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"no record {record_id}", field="record_id")
+        row, record, callback = found
+        assert row.leased_at is not None and row.lease_expires_at is not None
         window = ctx.window
         local = now.astimezone(ZoneInfo(record.tz)) if record.tz else None
         already = None
@@ -1228,7 +1218,6 @@ class Dispenser:
         timeout = ctx.settings.preview_timeout_s
         if timeout is not None and row.accept_by is None and row.called_at is None:
             deadline = row.leased_at + timedelta(seconds=timeout)
-        callback = callbacks.pending(session, ctx.campaign.id, record_id)
         return Delivery(
             campaign_id=ctx.campaign.id,
             campaign_name=ctx.campaign.name,
@@ -1294,6 +1283,53 @@ def _agent_id(agent: Actor) -> int:
     return agent.id
 
 
+# The JSON documents come as text: parsed once per distinct text (_parse), not per call.
+_CONTEXT = (
+    select(
+        Campaign,
+        cast(ContactList.schema, Text).label("schema_json"),
+        cast(ContactList.ownership, Text).label("ownership_json"),
+        cast(Campaign.settings, Text).label("settings_json"),
+        cast(Campaign.calling_window, Text).label("window_json"),
+        select(QueueMember.user_id)
+        .where(QueueMember.queue_id == Campaign.queue_id, QueueMember.user_id == bindparam("agent"))
+        .exists(),
+    )
+    .join(ContactList, ContactList.id == Campaign.list_id)
+    .where(Campaign.id == bindparam("campaign"))
+)
+_HISTORY = (
+    select(Interaction, User.user_id)
+    .outerjoin(User, User.id == Interaction.agent_id)
+    .where(Interaction.record_id == bindparam("record"))
+    .order_by(Interaction.at.desc(), Interaction.id.desc())
+    .limit(HISTORY_LIMIT)
+)
+_DELIVERED = (  # the record, and its callback if one is pending
+    select(CampaignRecord, Record, Callback)
+    .join(Record, Record.id == CampaignRecord.record_id)
+    .outerjoin(
+        Callback,
+        and_(
+            Callback.campaign_id == CampaignRecord.campaign_id,
+            Callback.record_id == CampaignRecord.record_id,
+            Callback.status.in_(callbacks.PENDING),
+        ),
+    )
+    .where(
+        CampaignRecord.campaign_id == bindparam("campaign"),
+        CampaignRecord.record_id == bindparam("record"),
+    )
+    .execution_options(populate_existing=True)
+)
+_INTERACTION = insert(table_of(Interaction))
+_SESSION_UPSERT = text(
+    "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving) "
+    "VALUES (:campaign, :agent, :now, :receiving) "
+    "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving"
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 def _record(session: Session, record_id: int) -> Record:
     record = session.get(Record, record_id, populate_existing=True)
     if record is None:
@@ -1302,13 +1338,7 @@ def _record(session: Session, record_id: int) -> Record:
 
 
 def _history(session: Session, record_id: int) -> list[HistoryItem]:
-    rows = session.execute(
-        select(Interaction, User.user_id)
-        .outerjoin(User, User.id == Interaction.agent_id)
-        .where(Interaction.record_id == record_id)
-        .order_by(Interaction.at.desc(), Interaction.id.desc())
-        .limit(HISTORY_LIMIT)
-    ).all()
+    rows = session.execute(_HISTORY, {"record": record_id}).all()
     return [
         HistoryItem(
             at=i.at,
@@ -1398,10 +1428,6 @@ def _ensure_session(
 ) -> None:
     """Log the agent into the campaign if needed and set Get Record / Stop (one upsert)."""
     session.execute(
-        text(
-            "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving) "
-            "VALUES (:campaign, :agent, :now, :receiving) "
-            "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving"
-        ).bindparams(bindparam("now", type_=UTCDateTime())),
+        _SESSION_UPSERT,
         {"campaign": campaign_id, "agent": agent_id, "now": now, "receiving": receiving},
     )

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.phones import PhoneError, normalise_phone
-from callhopper.store.models import AgentSession, Callback, CampaignRecord, Record
+from callhopper.store.models import AgentSession, Callback, CampaignRecord, Record, table_of
+from callhopper.store.types import UTCDateTime
 
 PENDING = ("scheduled", "delivered")
 
@@ -119,14 +120,16 @@ def schedule(
     return existing
 
 
+_PENDING = select(Callback).where(
+    Callback.campaign_id == bindparam("campaign"),
+    Callback.record_id == bindparam("record"),
+    Callback.status.in_(PENDING),
+)
+
+
 def pending(session: Session, campaign_id: int, record_id: int) -> Callback | None:
-    return session.scalar(
-        select(Callback).where(
-            Callback.campaign_id == campaign_id,
-            Callback.record_id == record_id,
-            Callback.status.in_(PENDING),
-        )
-    )
+    """The record's callback not done or cancelled yet, if any (one per record and campaign)."""
+    return session.scalar(_PENDING, {"campaign": campaign_id, "record": record_id})
 
 
 def cancel(session: Session, campaign_id: int, record_id: int, now: datetime) -> bool:
@@ -190,18 +193,22 @@ def scheduled(session: Session, campaign_id: int) -> Sequence[Callback]:
     ).all()
 
 
+_CALLBACKS = table_of(Callback)
+_MARK_DUE_DELIVERED = (
+    update(_CALLBACKS)
+    .where(
+        _CALLBACKS.c.campaign_id == bindparam("campaign"),
+        _CALLBACKS.c.record_id == bindparam("record"),
+        _CALLBACKS.c.status == "scheduled",
+        _CALLBACKS.c.due_at <= bindparam("now", type_=UTCDateTime()),
+    )
+    .values(status="delivered", updated_at=bindparam("now", type_=UTCDateTime()))
+)
+
+
 def mark_due_delivered(session: Session, campaign_id: int, record_id: int, now: datetime) -> None:
     """A claimed record whose callback time had come is that callback's delivery."""
-    session.execute(
-        update(Callback)
-        .where(
-            Callback.campaign_id == campaign_id,
-            Callback.record_id == record_id,
-            Callback.status == "scheduled",
-            Callback.due_at <= now,
-        )
-        .values(status="delivered", updated_at=now)
-    )
+    session.execute(_MARK_DUE_DELIVERED, {"campaign": campaign_id, "record": record_id, "now": now})
 
 
 def unmark_delivered(session: Session, campaign_id: int, record_id: int, now: datetime) -> None:

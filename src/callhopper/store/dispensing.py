@@ -18,14 +18,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, String, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import JSON, String, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement
 
 from callhopper.domain.errors import NotFound
-from callhopper.store.models import AgentSession, Assignment, Campaign, CampaignRecord, Record
+from callhopper.store.callbacks import PENDING as PENDING_CALLBACK
+from callhopper.store.models import (
+    AgentSession,
+    Assignment,
+    Callback,
+    Campaign,
+    CampaignRecord,
+    Record,
+    table_of,
+)
 from callhopper.store.types import UTCDateTime
 
 # Which records a claim may take (every branch also needs the agent's records: their
@@ -135,6 +146,73 @@ _STATEMENTS = {
 }
 
 
+# The statements of every Get Record and Done, built once: building a statement and its
+# cache key costs more than running it, and ORM-enabled UPDATEs several times more again.
+_CR = table_of(CampaignRecord)
+_RECORDS = table_of(Record)
+_ASSIGNMENTS = table_of(Assignment)
+_IS_LEASE = (
+    _CR.c.campaign_id == bindparam("campaign"),
+    _CR.c.status == "leased",
+    _CR.c.lease_agent_id == bindparam("agent"),
+)
+_CURRENT_LEASE = select(_CR.c.record_id).where(*_IS_LEASE)
+_CURRENT_LEASE_LOCKED = _CURRENT_LEASE.with_for_update()
+_LEASED = select(CampaignRecord).where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
+_LEASED_LOCKED = _LEASED.with_for_update()
+_LEASED_WITH_RECORD = (
+    select(CampaignRecord, Record, Callback)
+    .join(Record, Record.id == CampaignRecord.record_id)
+    .outerjoin(
+        Callback,
+        and_(
+            Callback.campaign_id == CampaignRecord.campaign_id,
+            Callback.record_id == CampaignRecord.record_id,
+            Callback.status.in_(PENDING_CALLBACK),
+        ),
+    )
+    .where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
+    .with_for_update(of=[CampaignRecord, Record])
+    .execution_options(populate_existing=True)
+)
+_LOCK_RECORD = (
+    select(Record)
+    .where(Record.id == bindparam("record"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_RENEW = update(_CR).where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+_RENEW_OUT = (
+    update(_RECORDS)
+    .where(
+        _RECORDS.c.id == bindparam("record"), _RECORDS.c.out_campaign_id == bindparam("campaign")
+    )
+    .values(out_until=bindparam("until", type_=UTCDateTime()))
+)
+_CLEAR_OUT = (
+    update(_RECORDS)
+    .where(
+        _RECORDS.c.id.in_(bindparam("records", expanding=True)),
+        _RECORDS.c.out_campaign_id == bindparam("campaign"),
+    )
+    .values(out_campaign_id=None, out_until=None)
+)
+_OPEN_ASSIGNMENT = insert(_ASSIGNMENTS)
+_CLOSE_ASSIGNMENT = (
+    update(_ASSIGNMENTS)
+    .where(
+        _ASSIGNMENTS.c.campaign_id == bindparam("campaign"),
+        _ASSIGNMENTS.c.record_id == bindparam("record"),
+        _ASSIGNMENTS.c.released_at.is_(None),
+    )
+    .values(
+        released_at=bindparam("now", type_=UTCDateTime()),
+        outcome=bindparam("outcome"),
+        code=bindparam("code"),
+    )
+)
+
+
 @dataclass(frozen=True)
 class ClaimRequest:
     campaign_id: int
@@ -185,35 +263,42 @@ def current_lease(
     session: Session, campaign_id: int, agent_id: int, *, lock: bool = False
 ) -> int | None:
     """The record the agent holds in this campaign (even if its time ran out), if any."""
-    query = select(CampaignRecord.record_id).where(
-        CampaignRecord.campaign_id == campaign_id,
-        CampaignRecord.lease_agent_id == agent_id,
-        CampaignRecord.status == "leased",
-    )
-    if lock:
-        query = query.with_for_update()
-    return session.scalar(query)
+    query = _CURRENT_LEASE_LOCKED if lock else _CURRENT_LEASE
+    found = session.scalar(query, {"campaign": campaign_id, "agent": agent_id})
+    return int(found) if found is not None else None
 
 
 def leased(
     session: Session, campaign_id: int, record_id: int, agent_id: int, *, lock: bool = False
 ) -> CampaignRecord:
     """The campaign record if it is leased to ``agent_id``; else 404 (no existence leak)."""
-    query = select(CampaignRecord).where(
-        CampaignRecord.campaign_id == campaign_id,
-        CampaignRecord.record_id == record_id,
-        CampaignRecord.status == "leased",
-        CampaignRecord.lease_agent_id == agent_id,
+    row = session.scalar(
+        _LEASED_LOCKED if lock else _LEASED,
+        {"campaign": campaign_id, "agent": agent_id, "record": record_id},
     )
-    if lock:
-        query = query.with_for_update()
-    row = session.scalar(query)
     if row is None:
         raise NotFound(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
             field="record_id",
         )
     return row
+
+
+def leased_locked(
+    session: Session, campaign_id: int, record_id: int, agent_id: int
+) -> tuple[CampaignRecord, Record, Callback | None]:
+    """:func:`leased`, with the contact record, both rows locked, and the record's pending
+    callback in the campaign (if any); one statement."""
+    found = session.execute(
+        _LEASED_WITH_RECORD, {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    ).one_or_none()
+    if found is None:
+        raise NotFound(
+            f"record {record_id} is not delivered to you in campaign {campaign_id}",
+            field="record_id",
+        )
+    row, record, callback = found
+    return row, record, callback
 
 
 def out_elsewhere(session: Session, campaign_id: int, record_id: int, now: datetime) -> bool:
@@ -231,12 +316,7 @@ def out_elsewhere(session: Session, campaign_id: int, record_id: int, now: datet
 def lock_record(session: Session, record_id: int) -> Record:
     """The contact record, its row held until the transaction ends (PostgreSQL; SQLite's
     writer lock already serialises every write transaction)."""
-    record = session.scalar(
-        select(Record)
-        .where(Record.id == record_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    record = session.scalar(_LOCK_RECORD, {"record": record_id})
     if record is None:
         raise NotFound(f"no record {record_id}", field="record_id")
     return record
@@ -246,46 +326,39 @@ def renew(
     session: Session, campaign_id: int, record_id: int, agent_id: int, until: datetime
 ) -> None:
     """Push the lease's expiry to ``until``; 404 if the lease is no longer the agent's."""
-    result = session.execute(
-        update(CampaignRecord)
-        .where(
-            CampaignRecord.campaign_id == campaign_id,
-            CampaignRecord.record_id == record_id,
-            CampaignRecord.status == "leased",
-            CampaignRecord.lease_agent_id == agent_id,
-        )
-        .values(lease_expires_at=until)
-        .execution_options(synchronize_session=False)
-    )
+    where = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    result = session.execute(_RENEW.values(lease_expires_at=until), where)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
             field="record_id",
         )
-    session.execute(
-        update(Record)
-        .where(Record.id == record_id, Record.out_campaign_id == campaign_id)
-        .values(out_until=until)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def release(
-    session: Session, campaign_id: int, record_id: int, agent_id: int, **values: Any
+    session: Session,
+    campaign_id: int,
+    record_id: int,
+    agent_id: int,
+    *,
+    attempts_added: int = 0,
+    **values: Any,
 ) -> None:
-    """End the agent's lease, setting ``values`` (status and progress) in the same guarded
-    UPDATE; 404 if the record is no longer leased to the agent."""
-    result = session.execute(
-        update(CampaignRecord)
-        .where(
-            CampaignRecord.campaign_id == campaign_id,
-            CampaignRecord.record_id == record_id,
-            CampaignRecord.status == "leased",
-            CampaignRecord.lease_agent_id == agent_id,
-        )
-        .values(lease_agent_id=None, lease_expires_at=None, pending=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+    """End the agent's lease, setting ``values`` (status and progress) and adding
+    ``attempts_added`` to the attempts, in the same guarded UPDATE; 404 if the record is no
+    longer leased to the agent."""
+    # Plain values are parameters of a statement built once; SQL expressions (a rank computed
+    # in the statement) are added to it.
+    exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
+    plain = {name: v for name, v in values.items() if name not in exprs}
+    statement = _release_statement(frozenset(plain))
+    if exprs:
+        statement = statement.values(**exprs)
+    params = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    params.update({f"set_{name}": value for name, value in plain.items()})
+    params["attempts_added"] = attempts_added
+    result = session.execute(statement, params)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
@@ -294,14 +367,21 @@ def release(
     clear_out(session, campaign_id, [record_id])
 
 
+@lru_cache(maxsize=64)
+def _release_statement(names: frozenset[str]) -> Any:
+    """The guarded UPDATE of a release setting these columns (one per set of names)."""
+    return _RENEW.values(
+        lease_agent_id=None,
+        lease_expires_at=None,
+        pending=None,
+        attempts=_CR.c.attempts + bindparam("attempts_added"),
+        **{name: bindparam(f"set_{name}", type_=_CR.c[name].type) for name in names},
+    )
+
+
 def clear_out(session: Session, campaign_id: int, record_ids: Sequence[int]) -> None:
     """The contacts are no longer out with an agent of this campaign."""
-    session.execute(
-        update(Record)
-        .where(Record.id.in_(list(record_ids)), Record.out_campaign_id == campaign_id)
-        .values(out_campaign_id=None, out_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_CLEAR_OUT, {"records": list(record_ids), "campaign": campaign_id})
 
 
 def end_agent_work(session: Session, agent_id: int, now: datetime) -> int:
@@ -340,15 +420,16 @@ def open_assignment(
     """Append the delivery to the history; a previous holder's lapsed lease is closed first."""
     close_assignment(session, campaign.id, record_id, now=now, outcome="expired")
     session.execute(
-        insert(Assignment).values(
-            campaign_id=campaign.id,
-            campaign_name=campaign.name,
-            list_id=campaign.list_id,
-            record_id=record_id,
-            agent_id=agent_id,
-            pass_no=campaign.pass_no,
-            leased_at=now,
-        )
+        _OPEN_ASSIGNMENT,
+        {
+            "campaign_id": campaign.id,
+            "campaign_name": campaign.name,
+            "list_id": campaign.list_id,
+            "record_id": record_id,
+            "agent_id": agent_id,
+            "pass_no": campaign.pass_no,
+            "leased_at": now,
+        },
     )
 
 
@@ -362,11 +443,12 @@ def close_assignment(
     code: str | None = None,
 ) -> None:
     session.execute(
-        update(Assignment)
-        .where(
-            Assignment.campaign_id == campaign_id,
-            Assignment.record_id == record_id,
-            Assignment.released_at.is_(None),
-        )
-        .values(released_at=now, outcome=outcome, code=code)
+        _CLOSE_ASSIGNMENT,
+        {
+            "campaign": campaign_id,
+            "record": record_id,
+            "now": now,
+            "outcome": outcome,
+            "code": code,
+        },
     )

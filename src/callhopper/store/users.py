@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
@@ -423,14 +423,17 @@ def end_session(session: Session, secret: str, *, now: datetime) -> None:
         token.revoked_at = now
 
 
+_AUTHENTICATE = (
+    select(AuthToken, User, Role)
+    .join(User, User.id == AuthToken.user_id)
+    .join(Role, Role.id == User.role_id)
+    .where(AuthToken.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(session: Session, secret: str, *, now: datetime) -> tuple[Actor, AuthToken] | None:
     """The actor a session or API secret stands for, or ``None`` if it is not valid now."""
-    row = session.execute(
-        select(AuthToken, User, Role)
-        .join(User, User.id == AuthToken.user_id)
-        .join(Role, Role.id == User.role_id)
-        .where(AuthToken.token_hash == secret_hash(secret))
-    ).first()
+    row = session.execute(_AUTHENTICATE, {"token_hash": secret_hash(secret)}).first()
     if row is None:
         return None
     token, user, role = row

@@ -628,6 +628,9 @@ def field_value(column: ColumnSpec, raw: Any) -> str:
     return text
 
 
+_ENABLED = select(WorkflowRule).where(WorkflowRule.enabled.is_(True)).order_by(WorkflowRule.id)
+
+
 def fire(
     session: Session,
     actor: Actor,
@@ -651,13 +654,7 @@ def fire(
     wrap-up code's own (``set_owner_to_agent``, ``clear_owner`` or none), applied by
     ``code_owner_action`` actions.
     """
-    rules = [
-        r
-        for r in session.scalars(
-            select(WorkflowRule).where(WorkflowRule.enabled.is_(True)).order_by(WorkflowRule.id)
-        )
-        if matches(r, campaign_id=campaign_id, code=code)
-    ]
+    rules = [r for r in session.scalars(_ENABLED) if matches(r, campaign_id=campaign_id, code=code)]
     if not rules:
         return []
     firing = _Firing(

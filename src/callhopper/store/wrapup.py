@@ -15,7 +15,7 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.wrapup import DEFAULT_CODES, OwnerAction, WrapupCodeSpec
 from callhopper.store.audit import audit
-from callhopper.store.models import WrapupCode, WrapupCodeSet
+from callhopper.store.models import WrapupCode, WrapupCodeSet, table_of
 
 
 def get_set(session: Session, set_id: int) -> WrapupCodeSet:
@@ -38,18 +38,19 @@ def codes_of(session: Session, set_id: int) -> Sequence[WrapupCode]:
 
 
 #: A set's codes in their order, as plain rows: the key under which _specs caches them.
+_CODES = table_of(WrapupCode)
 _CODE_ROWS = (
     select(
-        WrapupCode.code,
-        WrapupCode.label,
-        WrapupCode.counts_as_attempt,
-        WrapupCode.final,
-        WrapupCode.retry_after_minutes,
-        WrapupCode.adds_to_dnc,
-        WrapupCode.owner_action,
+        _CODES.c.code,
+        _CODES.c.label,
+        _CODES.c.counts_as_attempt,
+        _CODES.c.final,
+        _CODES.c.retry_after_minutes,
+        _CODES.c.adds_to_dnc,
+        _CODES.c.owner_action,
     )
-    .where(WrapupCode.set_id == bindparam("set_id"))
-    .order_by(WrapupCode.position, WrapupCode.id)
+    .where(_CODES.c.set_id == bindparam("set_id"))
+    .order_by(_CODES.c.position, _CODES.c.id)
 )
 
 
