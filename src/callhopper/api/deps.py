@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,18 +17,22 @@ from callhopper.store.users import TOKEN_TOUCH_INTERVAL, authenticate, touch_tok
 
 SESSION_COOKIE = "callhopper_session"
 
+# Dependencies that only read the application's state or the actor are ``async def``: FastAPI
+# runs them on the event loop, where a plain ``def`` would cost a trip through the thread pool
+# on every request. Those that touch the database stay ``def`` (they block).
 
-def get_db(request: Request) -> Database:
+
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -69,20 +73,20 @@ def current_actor(request: Request, db: DbDep, clock: ClockDep) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require(right: Right) -> Callable[[Actor], Actor]:
+def require(right: Right) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency that passes only actors holding ``right`` (403 otherwise)."""
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:
         actor.require(right)
         return actor
 
     return check
 
 
-def require_any(*rights: Right) -> Callable[[Actor], Actor]:
+def require_any(*rights: Right) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency that passes actors holding at least one of ``rights``."""
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:
         if not any(actor.can(r) for r in rights):
             actor.require(rights[0])
         return actor

@@ -44,7 +44,7 @@ router = APIRouter(prefix="/agent", tags=["agent"])
 AgentDep = Annotated[Actor, Depends(require(Right.AGENT_WORK))]
 
 
-def get_dispenser(request: Request) -> Dispenser:
+async def get_dispenser(request: Request) -> Dispenser:
     dispenser: Dispenser = request.app.state.dispenser
     return dispenser
 
