@@ -1,7 +1,8 @@
 """Get Record under load: HTTP claims against the bare claim statement, in the same run.
 
     python -m bench.dispense_bench [--agents 10000] [--records 1000000] [--clients 200]
-                                   [--seconds 20] [--no-postgres] [--no-sqlite] [--no-record]
+                                   [--light-clients 10] [--seconds 20] [--no-postgres]
+                                   [--no-sqlite] [--no-record]
 
 One agent-owned preview campaign with ``--agents`` agents owning ``--records``
 records (evenly). For each database it measures:
@@ -12,7 +13,10 @@ records (evenly). For each database it measures:
   has). No HTTP, no Python web stack.
 * **http**: ``--clients`` concurrent clients, each an agent looping
   ``POST …/get-record`` → ``POST …/done`` against one ``callhopper serve``
-  process. Claims/s and the latency of Get Record (p50, p99).
+  process. Claims/s and the latency of Get Record (p50, p99). Then the same with
+  ``--light-clients`` clients: with 200 clients in a closed loop, Get Record waits behind
+  the other clients' requests (latency ≈ clients ÷ throughput), so this row shows what the
+  server itself adds.
 
 Targets (issue 3): PostgreSQL HTTP claims/s ≥ 30% of bare and p99 < 50 ms;
 SQLite p99 < 100 ms.
@@ -384,6 +388,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--light-clients", type=int, default=10, help="clients of the low-concurrency HTTP row"
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-record", action="store_true")
@@ -414,7 +421,11 @@ def main(argv: list[str]) -> None:
             with serve(url, "dispense_serve.log") as base:
                 http(base, campaign_id, agent_tokens[:5], 1.0)  # warm up
                 http_rate, http_lat = http(base, campaign_id, agent_tokens, args.seconds)
-            print(f"  http: {http_rate:,.0f} claims/s", flush=True)
+                # The same with few clients: the latency of the server itself, not of the
+                # queue that 200 clients in a closed loop build in front of it.
+                light = agent_tokens[: args.light_clients]
+                light_rate, light_lat = http(base, campaign_id, light, args.seconds)
+            print(f"  http: {http_rate:,.0f} claims/s ({light_rate:,.0f} light)", flush=True)
             alone, shared = shared_list(url, 2 * args.clients, args.clients, args.seconds)
             print(f"  alone {alone:,.0f}/s, shared with ownership {shared:,.0f}/s", flush=True)
             ratio = http_rate / bare_rate if bare_rate else float("nan")
@@ -437,6 +448,16 @@ def main(argv: list[str]) -> None:
                     f"{pct(http_lat, 0.5):.1f}",
                     f"{pct(http_lat, 0.99):.1f}",
                     f"{ratio:.0%} of bare",
+                ]
+            )
+            rows.append(
+                [
+                    name,
+                    f"HTTP Get Record → Done ({args.light_clients} clients)",
+                    f"{light_rate:,.0f}",
+                    f"{pct(light_lat, 0.5):.1f}",
+                    f"{pct(light_lat, 0.99):.1f}",
+                    "server latency without a queue",
                 ]
             )
             rows.append(
