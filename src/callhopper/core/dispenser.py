@@ -42,7 +42,6 @@ from callhopper.store.audit import audit
 from callhopper.store.campaigns import (
     ACTIVE_STATES,
     complete_if_drained,
-    settings_of,
 )
 from callhopper.store.db import Database
 from callhopper.store.models import (
@@ -602,27 +601,29 @@ class Dispenser:
     def auto_dial_due(self) -> int:
         """Preview timeout (SPEC §4.1): records previewed that long are dialled for the agent."""
         now = self.clock.now()
+        cr = CampaignRecord
         with self.db.read() as session:
-            rows = session.execute(
-                select(CampaignRecord, Campaign)
-                .join(Campaign, Campaign.id == CampaignRecord.campaign_id)
-                .join(User, User.id == CampaignRecord.lease_agent_id)
-                .where(
-                    CampaignRecord.status == "leased",
-                    CampaignRecord.accept_by.is_(None),
-                    CampaignRecord.called_at.is_(None),
-                    User.active.is_(True),  # never dial for an agent who has left
-                )
-            ).all()
+            timeouts = {
+                campaign_id: timeout
+                for campaign_id, raw in session.execute(select(Campaign.id, Campaign.settings))
+                if (timeout := CampaignSettings.model_validate(raw).preview_timeout_s) is not None
+            }
             due = []
-            for row, campaign in rows:
-                timeout = settings_of(campaign).preview_timeout_s
-                if timeout is None or row.leased_at is None:
-                    continue
-                if row.leased_at + timedelta(seconds=timeout) <= now:
-                    assert row.lease_agent_id is not None
-                    actor = self._actor(session, row.lease_agent_id)
-                    due.append((actor, row.campaign_id, row.record_id))
+            for campaign_id, timeout in timeouts.items():
+                # Only the records due now, not every record being previewed.
+                rows = session.execute(
+                    select(cr.record_id, cr.lease_agent_id)
+                    .join(User, User.id == cr.lease_agent_id)
+                    .where(
+                        cr.campaign_id == campaign_id,
+                        cr.status == "leased",
+                        cr.accept_by.is_(None),
+                        cr.called_at.is_(None),
+                        cr.leased_at <= now - timedelta(seconds=timeout),
+                        User.active.is_(True),  # never dial for an agent who has left
+                    )
+                ).all()
+                due += [(self._actor(session, a), campaign_id, r) for r, a in rows if a is not None]
         dialled = 0
         for actor, campaign_id, record_id in due:
             try:
