@@ -1128,7 +1128,8 @@ class Dispenser:
                     "at": now,
                     "code": spec.code,
                     "note": note,
-                    "edits": {k: list(v) for k, v in changes.items()} or None,
+                    # without changes the column stays SQL NULL (None would be JSON null)
+                    **({"edits": {k: list(v) for k, v in changes.items()}} if changes else {}),
                 },
             )
             sql.close_assignment(

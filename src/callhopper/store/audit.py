@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
-from callhopper.store.models import AuditEntry
+from callhopper.store.models import AuditEntry, table_of
 
 
 def audit(
@@ -25,20 +25,28 @@ def audit(
     after: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> None:
-    """Add one audit entry to the current transaction."""
-    session.add(
-        AuditEntry(
-            at=now,
-            actor_id=actor.id,
-            actor=actor.user_id,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id),
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-            reason=reason,
-        )
-    )
+    """Add one audit entry to the current transaction (written now, after any pending ORM
+    changes, so that entries keep the order of the changes they describe)."""
+    entry: dict[str, Any] = {
+        "at": now,
+        "actor_id": actor.id,
+        "actor": actor.user_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "reason": reason,
+    }
+    # A document left out is SQL NULL (a None given to a JSON column would be JSON null).
+    if before is not None:
+        entry["before"] = dict(before)
+    if after is not None:
+        entry["after"] = dict(after)
+    session.execute(_INSERT, entry)
+
+
+# A Core INSERT built once: an ORM object per entry costs a unit-of-work flush on hot paths
+# (every wrap-up that claims a record for its campaign writes one).
+_INSERT = insert(table_of(AuditEntry))
 
 
 def audit_query(

@@ -21,7 +21,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, String, and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
@@ -373,7 +385,7 @@ def _release_statement(names: frozenset[str]) -> Any:
     return _RENEW.values(
         lease_agent_id=None,
         lease_expires_at=None,
-        pending=None,
+        pending=null(),  # SQL NULL (None would be JSON null)
         attempts=_CR.c.attempts + bindparam("attempts_added"),
         **{name: bindparam(f"set_{name}", type_=_CR.c[name].type) for name in names},
     )
