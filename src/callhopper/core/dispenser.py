@@ -452,7 +452,6 @@ class Dispenser:
         agent_id = _agent_id(agent)
         with self.db.read() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
-            sql.leased(session, campaign_id, record_id, agent_id)
             return self._delivery(session, ctx, record_id, agent_id, now)
 
     def keepalive(self, agent: Actor, campaign_id: int, record_id: int) -> datetime:
@@ -1207,8 +1206,11 @@ class Dispenser:
         found = session.execute(
             _DELIVERED, {"campaign": ctx.campaign.id, "record": record_id}
         ).one_or_none()
-        if found is None:
-            raise NotFound(f"no record {record_id}", field="record_id")
+        if found is None or found[0].status != "leased" or found[0].lease_agent_id != agent_id:
+            raise NotFound(
+                f"record {record_id} is not delivered to you in campaign {ctx.campaign.id}",
+                field="record_id",
+            )
         row, record, callback = found
         assert row.leased_at is not None and row.lease_expires_at is not None
         window = ctx.window
