@@ -28,6 +28,21 @@ def pg_admin_url() -> str:
     return os.environ.get("CALLHOPPER_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
 
 
+def require_postgres_connections(needed: int) -> None:
+    """Stop with the fix when the server admits fewer connections than a benchmark opens."""
+    engine = create_engine(pg_admin_url())
+    with engine.connect() as conn:
+        limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+    engine.dispose()
+    if limit < needed:
+        raise SystemExit(
+            f"PostgreSQL admits {limit} connections; this benchmark needs about {needed}. "
+            f"Raise the limit and restart PostgreSQL, e.g.\n"
+            f"  psql -h 127.0.0.1 -U postgres -c 'ALTER SYSTEM SET max_connections = {needed}'\n"
+            f"  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main restart"
+        )
+
+
 @contextmanager
 def fresh_postgres() -> Iterator[str]:
     """A new empty PostgreSQL database, dropped afterwards; yields its URL."""

@@ -33,7 +33,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.common import append_results, fresh_postgres, fresh_sqlite, serve, table
+from bench.common import (
+    append_results,
+    fresh_postgres,
+    fresh_sqlite,
+    require_postgres_connections,
+    serve,
+    table,
+)
 
 PHOENIX = "America/Phoenix"
 
@@ -402,6 +409,8 @@ def main(argv: list[str]) -> None:
     verdicts: list[str] = []
     backends = []
     if not args.no_postgres:
+        # bare: one connection per client; then the server's pool, the pusher and spares
+        require_postgres_connections(args.clients + 60)
         backends.append(("PostgreSQL", fresh_postgres))
     if not args.no_sqlite:
         backends.append(("SQLite", lambda: fresh_sqlite("dispense")))

@@ -201,6 +201,13 @@ _RENEW_OUT = (
     )
     .values(out_until=bindparam("until", type_=UTCDateTime()))
 )
+_MARK_OUT = (
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("record"))
+    .values(
+        out_campaign_id=bindparam("campaign"), out_until=bindparam("until", type_=UTCDateTime())
+    )
+)
 _CLEAR_OUT = (
     update(_RECORDS)
     .where(
@@ -253,10 +260,8 @@ def claim(session: Session, request: ClaimRequest) -> int | None:
 
 def _mark_out(session: Session, campaign_id: int, record_id: int, until: datetime | None) -> None:
     session.execute(
-        update(Record)
-        .where(Record.id == record_id)
-        .values(out_campaign_id=campaign_id if until else None, out_until=until)
-        .execution_options(synchronize_session=False)
+        _MARK_OUT,
+        {"record": record_id, "campaign": campaign_id if until else None, "until": until},
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaign_ownership import OwnershipSettings, expiry, renewal_due
@@ -31,6 +32,7 @@ from callhopper.store.models import (
     ContactList,
     Record,
     RecordOwnership,
+    table_of,
 )
 from callhopper.store.types import UTCDateTime
 
@@ -41,7 +43,7 @@ def settings_of(contact_list: ContactList) -> OwnershipSettings:
     return OwnershipSettings.model_validate(contact_list.ownership or {})
 
 
-def _open(now: datetime) -> Any:
+def _open(now: datetime | ColumnElement[datetime]) -> Any:
     """Open ownerships that have not expired."""
     return and_(
         RecordOwnership.released_at.is_(None),
@@ -49,10 +51,48 @@ def _open(now: datetime) -> Any:
     )
 
 
-def active_owner(session: Session, record_id: int, now: datetime) -> RecordOwnership | None:
-    return session.scalar(
-        select(RecordOwnership).where(RecordOwnership.record_id == record_id, _open(now))
+# The statements of every wrap-up on a list with ownership on, built once (hot path).
+_NOW = bindparam("now", type_=UTCDateTime())
+_UNTIL = bindparam("until", type_=UTCDateTime())
+_OWNERSHIP = table_of(RecordOwnership)
+_RECORDS = table_of(Record)
+_CAMPAIGN_RECORDS = table_of(CampaignRecord)
+_ACTIVE_OWNER = select(RecordOwnership).where(
+    RecordOwnership.record_id == bindparam("record"), _open(_NOW)
+)
+_CLOSE_EXPIRED = (
+    update(_OWNERSHIP)
+    .where(
+        _OWNERSHIP.c.record_id == bindparam("record"),
+        _OWNERSHIP.c.released_at.is_(None),
+        _OWNERSHIP.c.expires_at <= _NOW,
     )
+    .values(released_at=_OWNERSHIP.c.expires_at, release_reason="expired")
+)
+_CLAIM = text(
+    "INSERT INTO record_ownership "
+    "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
+    "VALUES (:list_id, :record_id, :campaign_id, :campaign_name, :now, :until) "
+    "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
+).bindparams(_NOW, _UNTIL)
+_MIRROR = (
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("record"))
+    .values(owner_campaign_id=bindparam("campaign"), owner_until=_UNTIL)
+)
+_SET_BLOCKS = (
+    update(_CAMPAIGN_RECORDS)
+    .where(
+        _CAMPAIGN_RECORDS.c.record_id == bindparam("record"),
+        _CAMPAIGN_RECORDS.c.campaign_id != bindparam("campaign"),
+        _CAMPAIGN_RECORDS.c.status.in_(("ready", "waiting", "blocked")),
+    )
+    .values(status="blocked", blocked_until=_UNTIL, retry_at=None)
+)
+
+
+def active_owner(session: Session, record_id: int, now: datetime) -> RecordOwnership | None:
+    return session.scalar(_ACTIVE_OWNER, {"record": record_id, "now": now})
 
 
 # --- claims and renewals (from a wrap-up) -------------------------------------------------------
@@ -96,26 +136,10 @@ def after_attempt(
     if not valid:
         return
     # An open row past its expiry is over: close it so the record can be owned again.
-    session.execute(
-        update(RecordOwnership)
-        .where(
-            RecordOwnership.record_id == record_id,
-            RecordOwnership.released_at.is_(None),
-            RecordOwnership.expires_at <= now,
-        )
-        .values(released_at=RecordOwnership.expires_at, release_reason="expired")
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
     until = expiry(now, settings.duration)
     claimed = session.scalar(
-        text(
-            "INSERT INTO record_ownership "
-            "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
-            "VALUES (:list_id, :record_id, :campaign_id, :campaign_name, :now, :until) "
-            "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
-        ).bindparams(
-            bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
-        ),
+        _CLAIM,
         {
             "list_id": campaign.list_id,
             "record_id": record_id,
@@ -142,27 +166,12 @@ def after_attempt(
 
 def _mirror(session: Session, record_id: int, campaign_id: int, until: datetime | None) -> None:
     """Keep the record's own copy of its owner, which every claim re-checks under lock."""
-    session.execute(
-        update(Record)
-        .where(Record.id == record_id)
-        .values(owner_campaign_id=campaign_id, owner_until=until)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_MIRROR, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def _set_blocks(session: Session, record_id: int, owner_id: int, until: datetime | None) -> None:
     """Set the record aside in the other campaigns until the ownership ends."""
-    cr = CampaignRecord
-    session.execute(
-        update(cr)
-        .where(
-            cr.record_id == record_id,
-            cr.campaign_id != owner_id,
-            cr.status.in_(("ready", "waiting", "blocked")),
-        )
-        .values(status="blocked", blocked_until=until, retry_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_SET_BLOCKS, {"record": record_id, "campaign": owner_id, "until": until})
 
 
 def _view(campaign_id: int, name: str, expires_at: datetime | None) -> dict[str, Any]:
