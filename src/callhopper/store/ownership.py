@@ -111,11 +111,11 @@ def after_attempt(
     """Apply SPEC §6 after a wrap-up on a list with ownership enabled: a valid attempt
     claims an unowned record; a call that could not be completed renews the campaign's
     ownership when it is close to expiry."""
-    owner = active_owner(session, record_id, now)
-    if owner is not None:
+    if not valid:
+        owner = active_owner(session, record_id, now)
         if (
-            owner.campaign_id == campaign.id
-            and not valid
+            owner is not None
+            and owner.campaign_id == campaign.id
             and renewal_due(now, owner.expires_at, settings.duration)
         ):
             before = owner.expires_at
@@ -133,9 +133,9 @@ def after_attempt(
                 after=_view(campaign.id, campaign.name, owner.expires_at),
             )
         return
-    if not valid:
-        return
-    # An open row past its expiry is over: close it so the record can be owned again.
+    # A valid attempt claims the record unless a campaign owns it now: the claim's INSERT
+    # then meets that open ownership and does nothing (no need to read the owner first).
+    # An open row past its expiry is over: closed first, so the record can be owned again.
     session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
     until = expiry(now, settings.duration)
     claimed = session.scalar(
@@ -150,7 +150,7 @@ def after_attempt(
         },
     )
     if claimed is None:
-        return  # another campaign's claim committed first: it owns the record
+        return  # owned already: by this campaign, or by another whose claim committed first
     _mirror(session, record_id, campaign.id, until)
     _set_blocks(session, record_id, campaign.id, until)
     audit(
