@@ -17,7 +17,9 @@ For each database, from an empty hopper, best of ``--repeat`` runs:
 
 * **hand-written**: one ``INSERT … SELECT`` choosing the same leads (deliverable,
   callable, not on the DNC list; top ``level`` per owner and top ``level x agents``
-  per skills group, ranked by window functions), with the quotas as parameters;
+  per skills group, ranked by window functions), with the quotas as parameters; on
+  PostgreSQL its transaction has the load's settings (``tune_load_transaction``: more
+  ``work_mem``, no JIT), so that the two differ only in their SQL;
 * **load**: one full hopper load through ``HopperLoader.load`` (what ``callhopper
   serve`` runs), in its own transaction like the hand-written one;
 * **reload**: a second load right after, with nothing to add (the loader polls every
@@ -407,6 +409,7 @@ def handwritten(url: str, bench: Bench, size: Size) -> float:
     from callhopper.domain.filters import NUMERIC_PATTERN
     from callhopper.domain.hopper import general_quota, owned_quota
     from callhopper.store.db import Database
+    from callhopper.store.hopper import tune_load_transaction
     from callhopper.store.records import sqlite_timestamp
 
     db = Database(url)
@@ -445,6 +448,8 @@ def handwritten(url: str, bench: Bench, size: Size) -> float:
         }
     started = time.perf_counter()
     with db.write() as session:
+        if db.dialect == "postgresql":
+            tune_load_transaction(session)  # the load's settings (memory, no JIT), for both
         session.execute(text(statement), params)
     seconds = time.perf_counter() - started
     db.dispose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select, text
 
 from callhopper.store.db import Database
 from callhopper.store.models import HopperEntry
@@ -385,3 +387,150 @@ def test_hopper_view_and_dialable_leads(
         f"/api/v1/campaigns/{campaign_id}/hopper/leads", params={"owner": "alice"}
     ).json()
     assert len(listed) == 3 and all(entry["owner_user_id"] == "alice" for entry in listed)
+
+
+# --- one load, set-based, at any size (issue 5) ---------------------------------------------
+
+
+def hopper_leads(api: TestClient, campaign_id: int, **params: Any) -> list[dict[str, Any]]:
+    response = api.get(f"/api/v1/campaigns/{campaign_id}/hopper/leads", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL the database runs inside the block, in order."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_one_statement_adds_owned_and_general_leads_for_every_group(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """However many skills groups, a load reads the campaign's leads once; a load with
+    every agent at level does not read them at all."""
+    people = agents(make_user, "alice", "bob", "carol", "dave")
+    for person, state in zip(people, ("AZ", "CA", "NV", "NV"), strict=True):
+        skill(api, f"Licensed: {state} ({person.user_id})", f'state == "{state}"', person)
+    rows = leads("alice", "AZ", 30, 0) + leads("bob", "CA", 30, 100)
+    for n, state in enumerate(("AZ", "CA", "NV")):
+        rows += leads(None, state, 40, 1000 + 100 * n)
+    campaign_id = lead_campaign(api, lead_list(api, rows), people, hopper_level=10)
+    for person in people:
+        login(app_client, person, campaign_id)
+    with statements(db) as seen:
+        report = load(api, campaign_id)
+    assert report["added_owned"] == {"alice": 10, "bob": 10}
+    assert sorted(report["added_general"].values()) == [10, 10, 20]
+    inserts = [s for s in seen if s.startswith("INSERT INTO hopper (")]
+    assert len(inserts) == 1, inserts
+    assert len([s for s in seen if "campaign_records" in s]) == 1
+    with statements(db) as seen:
+        again = load(api, campaign_id)
+    assert again["added_owned"] == {} and again["added_general"] == {}
+    assert not [s for s in seen if "campaign_records" in s or "INSERT INTO hopper (" in s], seen
+
+
+def test_overlapping_skills_still_fill_every_group(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """A lead both groups match goes to one of them; the other then gets the next ones."""
+    alice, bob = agents(make_user, "alice", "bob")
+    skill(api, "Arizona", 'state == "AZ"', alice)
+    skill(api, "South-west", 'state in ("AZ", "CA")', bob)
+    campaign_id = lead_campaign(
+        api, lead_list(api, leads(None, "AZ", 30, 0)), [alice, bob], hopper_level=10
+    )
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    assert sorted(load(api, campaign_id)["added_general"].values()) == [10, 10]
+    assert hopper_counts(api, campaign_id)[1] == 20
+
+
+def test_a_lead_enters_the_hopper_with_any_callable_number(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    created = api.post(
+        "/api/v1/contact-lists",
+        json={
+            "name": "Two numbers",
+            "columns": ["lead", "phone", "mobile", "owner"],
+            "phone_columns": ["phone", "mobile"],
+            "lead_owner_column": "owner",
+            "key_column": "lead",
+            "default_timezone": "America/Phoenix",
+        },
+    )
+    list_id = int(created.json()["id"])
+    rows = [
+        {"lead": "both-callable", "phone": phone(1), "mobile": phone(2)},
+        {"lead": "one-blocked", "phone": phone(3), "mobile": phone(4)},
+        {"lead": "both-blocked", "phone": phone(5), "mobile": phone(6)},
+        {"lead": "only-one-blocked", "phone": phone(7)},
+        {"lead": "owned-one-blocked", "phone": phone(8), "mobile": phone(9), "owner": "alice"},
+        {"lead": "owned-both-blocked", "phone": phone(10), "mobile": phone(11), "owner": "alice"},
+    ]
+    added = api.post(f"/api/v1/contact-lists/{list_id}/records", json={"records": rows})
+    assert added.json()["rows_rejected"] == 0, added.text
+    dnc = api.post("/api/v1/dnc-lists", json={"name": "National"}).json()["id"]
+    blocked = [phone(n) for n in (3, 5, 6, 7, 8, 10, 11)]
+    api.post(f"/api/v1/dnc-lists/{dnc}/numbers", json={"numbers": blocked})
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    attached = api.put(f"/api/v1/campaigns/{campaign_id}/dnc-lists", json={"dnc_list_ids": [dnc]})
+    assert attached.status_code == 200, attached.text
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    loaded = {entry["data"]["lead"] for entry in hopper_leads(api, campaign_id)}
+    assert loaded == {"both-callable", "one-blocked", "owned-one-blocked"}
+
+
+def test_hopper_positions_are_unique_so_the_view_pages_through_every_lead(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    rows = leads("alice", "AZ", 5, 0) + leads("bob", "AZ", 5, 10) + leads(None, "AZ", 5, 20)
+    campaign_id = lead_campaign(api, lead_list(api, rows), [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    seen: list[int] = []
+    after = 0
+    while page := hopper_leads(api, campaign_id, limit=3, after=after):
+        seen += [entry["record_id"] for entry in page]
+        after = page[-1]["position"]
+    assert len(seen) == len(set(seen)) == 15
+    # Each owner's leads still come in the campaign's order (FIFO here).
+    mine = hopper_leads(api, campaign_id, owner="alice")
+    assert [e["data"]["lead"] for e in mine] == [f"L{n:06d}" for n in range(5)]
+
+
+def test_the_last_hopper_position_is_read_from_its_index(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """A load and every reinserted skip append after the campaign's last position."""
+    (alice,) = agents(make_user, "alice")
+    campaign_id = lead_campaign(
+        api, lead_list(api, leads("alice", "AZ", 1000, 0)), [alice], hopper_level=1000
+    )
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    query = select(func.max(HopperEntry.position)).where(HopperEntry.campaign_id == campaign_id)
+    sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.write() as session:
+        if db.dialect == "postgresql":
+            session.execute(text("ANALYZE hopper"))
+            explained = session.execute(text(f"EXPLAIN {sql}"))
+        else:
+            explained = session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
+        plan = "\n".join(str(row[-1]) for row in explained)
+    assert "ix_hopper_position" in plan, plan

@@ -1,15 +1,17 @@
 """The hopper of lead-ownership campaigns (SPEC §7.2): loads, the claim, reports.
 
-A load is a handful of set-based statements in one transaction: drop the owned
-leads of agents who left, flush general leads no logged-in agent's skills match,
-add owned leads for every agent at once (one ``INSERT … SELECT`` ranked per owner),
-then general leads per group of agents with the same skills. DNC and calling
-windows are checked before a lead enters the hopper; the claim checks them again.
+A load is a handful of set-based statements in one transaction: drop the owned leads of
+agents who left, flush general leads no logged-in agent's skills match, count what each
+agent and skills group has, then add owned leads for every agent and general leads for
+every skills group in one ``INSERT … SELECT`` (one pass over the campaign's leads, ranked
+per owner and per group: see :class:`_Adder`). A load with every agent at level stops
+after the counts. DNC and calling windows are checked before a lead enters the hopper;
+the claim checks them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,14 +19,20 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     and_,
-    bindparam,
+    asc,
     case,
     column,
     delete,
+    desc,
+    false,
     func,
     insert,
     literal,
+    null,
+    nulls_first,
+    nulls_last,
     or_,
     select,
     table,
@@ -33,8 +41,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from callhopper.domain.campaigns import CampaignSettings
 from callhopper.domain.filters import Filter, parse_filter
@@ -47,6 +56,7 @@ from callhopper.domain.hopper import (
     plan_groups,
 )
 from callhopper.store.campaigns import settings_of, sort_terms, window_of
+from callhopper.store.filters_sql import compile_filter
 from callhopper.store.models import (
     AgentSession,
     Campaign,
@@ -61,7 +71,7 @@ from callhopper.store.models import (
     User,
     UserSkill,
 )
-from callhopper.store.record_filters import record_filter
+from callhopper.store.record_filters import record_field, record_filter
 
 cr = CampaignRecord
 h = HopperEntry
@@ -167,6 +177,8 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     """One hopper load for one campaign (in the caller's transaction)."""
     settings = settings_of(campaign)
     report = LoadReport()
+    if session.get_bind().dialect.name == "postgresql":
+        tune_load_transaction(session)
     agents = logged_in_agents(session, campaign)
     report.agents = len(agents)
     # Owned leads of agents who left (or whose lead changed hands) leave the hopper.
@@ -190,6 +202,11 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     # General leads nobody logged in may take (or that have an owner now) are flushed;
     # they go back through normal routing at this or a later load.
     anyone = or_(*(_matches(g.lead_filter) for g in groups)) if groups else literal(False)
+    if groups:  # the group a lead was loaded for first: one filter instead of all of them
+        own = case(
+            *((h.group_key == g.key, _matches(g.lead_filter)) for g in groups), else_=false()
+        )
+        anyone = or_(own, anyone)
     flushed = session.execute(
         delete(h)
         .where(
@@ -204,22 +221,75 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     report.flushed_general = int(flushed.rowcount or 0)  # type: ignore[attr-defined]
     if not agents:
         return report
+    level = settings.hopper_level
+    owned_now: dict[int, int] = {}
+    general_now: dict[str, int] = {}
+    for c in counts(session, campaign.id):
+        if c.owner_id is not None:
+            owned_now[c.owner_id] = owned_now.get(c.owner_id, 0) + c.leads
+        elif c.group_key is not None:
+            general_now[c.group_key] = c.leads
+    owned = {a: q for a in agents if (q := owned_quota(level, owned_now.get(a, 0))) > 0}
+    if owned:  # an agent who owns no lead is at level with none
+        owns = select(Record.id).where(
+            Record.owner_id == User.id, Record.list_id == campaign.list_id
+        )
+        found = session.scalars(select(User.id).where(User.id.in_(list(owned)), owns.exists()))
+        owned = {a: owned[a] for a in found}
+    general = _general_quotas(groups, level, general_now, owned_now)
+    if not owned and not general:
+        return report  # every agent at level: the steady state between loads
     zones = sorted(window_of(campaign).open_zones(now).intersection(campaign.zones))
-    owned_now = dict(
-        session.execute(
-            select(h.owner_id, func.count())
-            .where(h.campaign_id == campaign.id, h.owner_id.in_(agents))
-            .group_by(h.owner_id)
-        ).all()
-    )
-    quotas = {a: owned_quota(settings.hopper_level, owned_now.get(a, 0)) for a in agents}
-    report.added_owned = _load_owned(session, campaign, settings, quotas, zones, now)
-    owned_after = {a: owned_now.get(a, 0) + report.added_owned.get(a, 0) for a in agents}
-    for group in groups:
-        added = _load_general(session, campaign, settings, group, owned_after, zones, now)
-        if added:
-            report.added_general[group.key] = added
+    if not zones:
+        return report  # the calling window is closed for every lead of the campaign
+    add = _Adder(session, campaign.id, _order(session, campaign, settings), zones, now)
+    # The hard cap counts owned and general leads together, so the general quotas may
+    # depend on how many owned leads this load finds. Mostly they do not, and one
+    # statement adds both kinds; otherwise the owned leads go first.
+    owned_at_most = {a: owned_now.get(a, 0) + owned.get(a, 0) for a in agents}
+    if general != _general_quotas(groups, level, general_now, owned_at_most):
+        report.added_owned, _, _ = add(owned, [])
+        owned = {}
+        owned_after = {a: owned_now.get(a, 0) + report.added_owned.get(a, 0) for a in agents}
+        general = _general_quotas(groups, level, general_now, owned_after)
+    added_owned, report.added_general, short = add(owned, general)
+    report.added_owned |= added_owned
+    while short:  # rarely: skills overlap (see _Adder)
+        _, more, short = add({}, short)
+        for key, n in more.items():
+            report.added_general[key] = report.added_general.get(key, 0) + n
     return report
+
+
+def _general_quotas(
+    groups: Sequence[GroupPlan], level: int, in_hopper: dict[str, int], owned: dict[int, int]
+) -> list[tuple[GroupPlan, int]]:
+    """The skills groups owed general leads, with how many (``owned``: owned leads in the
+    hopper per agent, which count towards the hard cap)."""
+    quotas = (
+        (
+            g,
+            general_quota(
+                level, len(g.agents), in_hopper.get(g.key, 0), [owned.get(a, 0) for a in g.agents]
+            ),
+        )
+        for g in groups
+    )
+    return [(g, q) for g, q in quotas if q > 0]
+
+
+#: PostgreSQL ``work_mem`` of a load's transaction. A load ranks every candidate lead of
+#: the campaign (millions) at once; at the default 4 MB its hashes and sorts spill to disk
+#: and take several times as long.
+LOAD_WORK_MEM_MB = 256
+
+
+def tune_load_transaction(session: Session) -> None:
+    """PostgreSQL settings for the rest of a load's transaction: memory to hash and sort
+    the campaign's leads in, and no JIT (compiling a load's expressions takes about a
+    second, more than it saves on statements that each run once)."""
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM_MB}MB'"))
 
 
 def _order(session: Session, campaign: Campaign, settings: CampaignSettings) -> list[Any]:
@@ -229,167 +299,296 @@ def _order(session: Session, campaign: Campaign, settings: CampaignSettings) -> 
 
 
 def _next_position(session: Session, campaign_id: int) -> int:
+    """The campaign's last hopper position (``ix_hopper_position`` finds it at once)."""
     found = session.scalar(select(func.max(h.position)).where(h.campaign_id == campaign_id))
     return int(found or 0)
 
 
-def _not_in_hopper(campaign_id: int) -> ColumnElement[bool]:
-    return (
-        ~select(h.record_id).where(h.campaign_id == campaign_id, h.record_id == Record.id).exists()
-    )
+class _Adder:
+    """Adds leads to one campaign's hopper, one ``INSERT … SELECT`` per call.
 
+    A call adds owned leads for some agents and general leads for some skills groups at
+    once. One pass over the campaign's leads picks the candidates (deliverable now, with a
+    number on none of the campaign's DNC lists, not in the hopper) and reads each one's
+    sort keys and the fields the groups' filters test, once. Each candidate gets a *part*:
+    its owner, or the first group (in the order given) whose filter it matches. The
+    candidates are ranked per part in the campaign's order and the best ``quota`` of each
+    part are inserted, in record order (PostgreSQL's foreign-key checks and index inserts
+    then visit each page once instead of at random: a third off the insert).
 
-def _load_owned(
-    session: Session,
-    campaign: Campaign,
-    settings: CampaignSettings,
-    quotas: dict[int, int],
-    zones: Sequence[str],
-    now: datetime,
-) -> dict[int, int]:
-    wanted = {a: q for a, q in quotas.items() if q > 0}
-    if not wanted:
-        return {}
-    quota = _quota_table(session, wanted)
-    base = _next_position(session, campaign.id)
-    ranked = (
-        select(
-            Record.id.label("record_id"),
-            Record.owner_id.label("owner_id"),
-            quota.c.quota,
-            func.row_number()
-            .over(partition_by=Record.owner_id, order_by=_order(session, campaign, settings))
-            .label("n"),
-        )
-        .select_from(cr)
-        .join(Record, Record.id == cr.record_id)
-        .join(quota, quota.c.agent_id == Record.owner_id)
-        .where(
-            deliverable(campaign.id, now, zones),
-            callable_number(campaign.id),
-            _not_in_hopper(campaign.id),
-        )
-        .subquery("ranked")
-    )
-    chosen = select(
-        literal(campaign.id),
-        ranked.c.record_id,
-        ranked.c.owner_id,
-        literal(base) + ranked.c.n,
-        literal(False),
-        literal(now, type_=HopperEntry.loaded_at.type),
-    ).where(ranked.c.n <= ranked.c.quota)
-    session.execute(
-        insert(h).from_select(
-            ["campaign_id", "record_id", "owner_id", "position", "direct", "loaded_at"], chosen
-        )
-    )
-    return {
-        owner: int(added)
-        for owner, added in session.execute(
-            select(h.owner_id, func.count())
-            .where(h.campaign_id == campaign.id, h.position > base, h.owner_id.is_not(None))
-            .group_by(h.owner_id)
-        )
-        if owner is not None
-    }
+    Part ``p`` of ``P`` gets positions ``base + p``, ``base + P + p``, … so positions stay
+    unique in the campaign and follow the ranking within each part.
 
-
-def _quota_table(session: Session, quotas: dict[int, int]) -> Any:
-    """``quota(agent_id, quota)``, to join leads with by owner.
-
-    PostgreSQL reads it from two arrays (``unnest``, whose row count the planner knows, so
-    it hash-joins a million leads instead of nesting loops). SQLite gets a temporary table
-    keyed by agent, so that each lead probes it by key instead of scanning it.
+    A lead matching several groups is offered to the first of them only, so a later group
+    may come out short while the first one filled up on leads both match. The call then
+    returns the later groups still owed leads, to call again without the full ones (each
+    call drops at least one group, and disjoint skills never need a second call).
     """
-    agents = [a for a, _ in sorted(quotas.items())]
-    counts = [q for _, q in sorted(quotas.items())]
-    columns = (column("agent_id", Integer()), column("quota", Integer()))
-    if session.get_bind().dialect.name == "postgresql":
-        return (
-            func.unnest(
-                bindparam("quota_agents", agents, type_=ARRAY(Integer())),
-                bindparam("quota_counts", counts, type_=ARRAY(Integer())),
+
+    def __init__(
+        self,
+        session: Session,
+        campaign_id: int,
+        order: list[Any],
+        zones: Sequence[str],
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.campaign_id = campaign_id
+        self.order = order
+        self.zones = zones
+        self.now = now
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.base = _next_position(session, campaign_id)
+
+    def __call__(
+        self, owned: dict[int, int], general: Sequence[tuple[GroupPlan, int]]
+    ) -> tuple[dict[int, int], dict[str, int], list[tuple[GroupPlan, int]]]:
+        """Add up to ``owned[agent]`` owned leads per agent and ``quota`` general leads per
+        ``(group, quota)``; returns what was added per agent and per group key, and the
+        groups owed more (with what they are still owed)."""
+        agents = sorted(owned)
+        parts = len(agents) + len(general)
+        if not parts:
+            return {}, {}, []
+        first_group = len(agents) + 1
+        fields = sorted(
+            {
+                c.field
+                for g, _ in general
+                if g.lead_filter is not None
+                for group in g.lead_filter.groups
+                for c in group.conditions
+            }
+        )
+        candidate = self._candidates(owned, fields, bool(general))
+        read = {name: candidate.c[f"f{n}"] for n, name in enumerate(fields)}
+        # Each part's number, and how many leads it takes (one column each: SQLite would
+        # evaluate the filters again for every reference to an expression over them).
+        part: ColumnElement[Any] = case(
+            *(
+                (compile_filter(g.lead_filter, read.__getitem__), first_group + n)
+                if g.lead_filter is not None
+                else (true(), first_group + n)
+                for n, (g, _) in enumerate(general)
+            ),
+            else_=None,
+        )
+        quota: ColumnElement[Any] = null()
+        if agents:
+            part = func.coalesce(candidate.c.slot, part) if general else candidate.c.slot
+            quota = candidate.c.quota
+        parted = (
+            select(
+                candidate.c.record_id,
+                candidate.c.owner_id,
+                quota.label("quota"),
+                part.label("part"),
+                *(candidate.c[f"k{n}"] for n in range(len(self.order))),
             )
-            .table_valued(*columns)
-            .render_derived(name="quota")
+            .offset(0)
+            .subquery("parted")
         )
-    session.execute(
-        text(
-            "CREATE TEMP TABLE IF NOT EXISTS hopper_quota "
-            "(agent_id INTEGER PRIMARY KEY, quota INTEGER NOT NULL)"
+        quota = parted.c.quota
+        if general:
+            general_quota = case(
+                *((parted.c.part == first_group + n, q) for n, (_, q) in enumerate(general))
+            )
+            quota = func.coalesce(quota, general_quota) if agents else general_quota
+        ranked = (
+            select(
+                parted.c.record_id,
+                parted.c.owner_id,
+                parted.c.part,
+                quota.label("quota"),
+                func.row_number()
+                .over(
+                    partition_by=parted.c.part,
+                    order_by=[
+                        _sort_term(term, parted.c[f"k{n}"]) for n, term in enumerate(self.order)
+                    ],
+                )
+                .label("n"),
+            )
+            .where(parted.c.part.is_not(None))
+            .subquery("ranked")
         )
-    )
-    session.execute(text("DELETE FROM temp.hopper_quota"))
-    if quotas:
-        session.execute(
-            text("INSERT INTO temp.hopper_quota (agent_id, quota) VALUES (:agent_id, :quota)"),
-            [{"agent_id": a, "quota": q} for a, q in zip(agents, counts, strict=True)],
+        group_key = (
+            case(*((ranked.c.part == first_group + n, g.key) for n, (g, _) in enumerate(general)))
+            if general
+            else null()
         )
-    return table("hopper_quota", *columns, schema="temp").alias("quota")
+        chosen = (
+            select(
+                literal(self.campaign_id),
+                ranked.c.record_id,
+                ranked.c.owner_id,
+                group_key,
+                literal(self.base) + (ranked.c.n - 1) * parts + ranked.c.part,
+                literal(False),
+                literal(self.now, type_=HopperEntry.loaded_at.type),
+            )
+            .where(ranked.c.n <= ranked.c.quota)
+            .order_by(ranked.c.record_id)
+        )
+        columns = ["campaign_id", "record_id", "owner_id", "group_key", "position"]
+        self.session.execute(insert(h).from_select([*columns, "direct", "loaded_at"], chosen))
+        end = self.base + max([*owned.values(), *(q for _, q in general)]) * parts
+        added_owned: dict[int, int] = {}
+        added_general: dict[str, int] = {}
+        for owner, key, n in self.session.execute(
+            select(h.owner_id, h.group_key, func.count())
+            .where(h.campaign_id == self.campaign_id, h.position > self.base, h.position <= end)
+            .group_by(h.owner_id, h.group_key)
+        ):
+            if owner is not None:
+                added_owned[owner] = int(n)
+            elif key is not None:
+                added_general[key] = int(n)
+        self.base = end
+        short = []
+        full_before = False
+        for g, q in general:
+            got = added_general.get(g.key, 0)
+            if got >= q:
+                full_before = True
+            elif full_before:  # an earlier, full group may have had leads this one matches
+                short.append((g, q - got))
+        return added_owned, added_general, short
+
+    def _candidates(self, owned: dict[int, int], fields: Sequence[str], general: bool) -> Any:
+        """The leads that may enter the hopper now, owned by an agent of ``owned`` or (with
+        ``general``) by nobody: ``record_id``, ``owner_id``, the sort keys ``k0``, ``k1``, …
+        the ``fields`` as ``f0``, ``f1``, … and for owned leads their owner's ``slot`` (1, 2,
+        … by agent) and ``quota``."""
+        query = (
+            select(
+                Record.id.label("record_id"),
+                Record.owner_id,
+                *(_sort_key(term).label(f"k{n}") for n, term in enumerate(self.order)),
+                *(record_field(name).label(f"f{n}") for n, name in enumerate(fields)),
+            )
+            .select_from(cr)
+            .join(Record, Record.id == cr.record_id)
+            .where(
+                deliverable(self.campaign_id, self.now, self.zones),
+                self._reachable(),
+                ~select(h.record_id)
+                .where(h.campaign_id == self.campaign_id, h.record_id == Record.id)
+                .exists(),
+            )
+        )
+        if owned:
+            owners = self._owners(owned)
+            query = query.add_columns(owners.c.slot, owners.c.quota)
+            if general:  # an owned lead of an agent owed none is neither kind
+                query = query.outerjoin(owners, owners.c.key == Record.owner_id).where(
+                    or_(owners.c.key.is_not(None), Record.owner_id.is_(None))
+                )
+            else:
+                query = query.join(owners, owners.c.key == Record.owner_id)
+        else:
+            query = query.where(Record.owner_id.is_(None))
+        # OFFSET 0 keeps the databases from merging this query into the ones above it,
+        # which would read a lead's fields again for every group whose filter tests them.
+        return query.offset(0).subquery("candidate")
+
+    def _reachable(self) -> ColumnElement[bool]:
+        """The lead has a number on none of the campaign's DNC lists."""
+        if self.postgres:
+            # An anti-join, which PostgreSQL estimates well; it takes NOT IN to keep half
+            # the leads, and then hashes the leads instead of the campaign's view of them.
+            blocked = _unreachable(self.campaign_id).subquery("unreachable")
+            return ~select(blocked.c.record_id).where(blocked.c.record_id == Record.id).exists()
+        # SQLite runs an uncorrelated NOT IN's query once, into an index to probe.
+        return Record.id.not_in(_unreachable(self.campaign_id))
+
+    def _owners(self, owned: dict[int, int]) -> Any:
+        """``owners(key, slot, quota)``: the agents owed owned leads, with their part number
+        (1, 2, … by agent) and quota, to join leads with by owner.
+
+        A temporary table keyed by agent: SQLite probes it by key for each lead instead of
+        scanning it, and PostgreSQL gets its statistics (``ANALYZE``), without which it
+        takes a few of the agents to own most leads and hashes the leads instead of them.
+        """
+        rows = {"key": sorted(owned)}
+        rows["slot"] = list(range(1, len(owned) + 1))
+        rows["quota"] = [owned[a] for a in rows["key"]]
+        columns = [column(name, Integer()) for name in rows]
+        declared = "key INTEGER PRIMARY KEY, slot INTEGER NOT NULL, quota INTEGER NOT NULL"
+        if self.postgres:
+            self.session.execute(text("DROP TABLE IF EXISTS pg_temp.hopper_owners"))
+            self.session.execute(
+                text(f"CREATE TEMP TABLE hopper_owners ({declared}) ON COMMIT DROP")
+            )
+            self.session.execute(
+                text(
+                    "INSERT INTO hopper_owners (key, slot, quota) SELECT * FROM unnest("
+                    "CAST(:key AS integer[]), CAST(:slot AS integer[]), CAST(:quota AS integer[]))"
+                ),
+                rows,
+            )
+            self.session.execute(text("ANALYZE hopper_owners"))
+            return table("hopper_owners", *columns, schema="pg_temp").alias("owners")
+        self.session.execute(text("DROP TABLE IF EXISTS temp.hopper_owners"))
+        self.session.execute(text(f"CREATE TEMP TABLE hopper_owners ({declared})"))
+        self.session.execute(
+            text("INSERT INTO temp.hopper_owners (key, slot, quota) VALUES (:key, :slot, :quota)"),
+            [dict(zip(rows, row, strict=True)) for row in zip(*rows.values(), strict=True)],
+        )
+        return table("hopper_owners", *columns, schema="temp").alias("owners")
 
 
-def _load_general(
-    session: Session,
-    campaign: Campaign,
-    settings: CampaignSettings,
-    group: GroupPlan,
-    owned_after: dict[int, int],
-    zones: Sequence[str],
-    now: datetime,
-) -> int:
-    in_hopper = (
-        session.scalar(
-            select(func.count()).where(
-                h.campaign_id == campaign.id, h.owner_id.is_(None), h.group_key == group.key
-            )
-        )
-        or 0
+_ORDERING: dict[Any, Callable[[Any], Any]] = {
+    operators.asc_op: asc,
+    operators.desc_op: desc,
+    operators.nulls_first_op: nulls_first,
+    operators.nulls_last_op: nulls_last,
+}
+
+
+def _sort_key(term: Any) -> ColumnElement[Any]:
+    """The value an ORDER BY term sorts by (``x`` of ``x DESC NULLS LAST``)."""
+    while isinstance(term, UnaryExpression) and term.modifier in _ORDERING:
+        term = term.element
+    key: ColumnElement[Any] = term
+    return key
+
+
+def _sort_term(term: Any, key: ColumnElement[Any]) -> Any:
+    """The ORDER BY term ``term`` with ``key`` in place of the value it sorts by."""
+    if isinstance(term, UnaryExpression) and term.modifier in _ORDERING:
+        return _ORDERING[term.modifier](_sort_term(term.element, key))
+    return key
+
+
+def _unreachable(campaign_id: int) -> Select[Any]:
+    """Records every number of which is on one of the campaign's DNC lists.
+
+    Every record has a number (imports and edits refuse a row without one), so the
+    records with a callable number are all the others. Found from the DNC numbers through
+    the ``e164`` index, the set is small; testing a lead against it is one probe, where
+    looking for a callable number would read every lead's numbers.
+    """
+    other = aliased(RecordPhone)
+    blocked = (
+        select(DncNumber.e164)
+        .join(CampaignDncList, CampaignDncList.dnc_list_id == DncNumber.list_id)
+        .where(CampaignDncList.campaign_id == campaign_id, DncNumber.e164 == other.e164)
+        .exists()
     )
-    quota = general_quota(
-        settings.hopper_level,
-        len(group.agents),
-        in_hopper,
-        [owned_after.get(a, 0) for a in group.agents],
-    )
-    if quota <= 0:
-        return 0
-    base = _next_position(session, campaign.id)
-    ranked = (
-        select(
-            Record.id.label("record_id"),
-            func.row_number().over(order_by=_order(session, campaign, settings)).label("n"),
-        )
-        .select_from(cr)
-        .join(Record, Record.id == cr.record_id)
+    return (
+        select(RecordPhone.record_id)
+        .select_from(DncNumber)
+        .join(CampaignDncList, CampaignDncList.dnc_list_id == DncNumber.list_id)
+        .join(RecordPhone, RecordPhone.e164 == DncNumber.e164)
         .where(
-            deliverable(campaign.id, now, zones),
-            Record.owner_id.is_(None),
-            _matches(group.lead_filter),
-            callable_number(campaign.id),
-            _not_in_hopper(campaign.id),
-        )
-        .subquery("ranked")
-    )
-    chosen = select(
-        literal(campaign.id),
-        ranked.c.record_id,
-        literal(group.key),
-        literal(base) + ranked.c.n,
-        literal(False),
-        literal(now, type_=HopperEntry.loaded_at.type),
-    ).where(ranked.c.n <= quota)
-    session.execute(
-        insert(h).from_select(
-            ["campaign_id", "record_id", "group_key", "position", "direct", "loaded_at"], chosen
+            CampaignDncList.campaign_id == campaign_id,
+            ~select(other.record_id)
+            .where(other.record_id == RecordPhone.record_id, ~blocked)
+            .exists(),
         )
     )
-    added = session.scalar(
-        select(func.count()).where(
-            h.campaign_id == campaign.id, h.group_key == group.key, h.position > base
-        )
-    )
-    return int(added or 0)
 
 
 # --- the claim --------------------------------------------------------------------------------
