@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from callhopper import security
 from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
 from callhopper.domain.actors import SYSTEM
@@ -81,6 +83,18 @@ class PostgresTemplates:
     def close(self) -> None:
         self.drop(self.template)
         self.engine.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2 with its smallest cost in the tests: the default (about 0.15 s a hash here)
+    is for attackers, and the suite creates users with passwords by the hundred. Server
+    processes that tests start still hash at full cost."""
+    saved = security._hasher, security._DUMMY_HASH
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    security._DUMMY_HASH = security._hasher.hash("not a password")
+    yield
+    security._hasher, security._DUMMY_HASH = saved
 
 
 @pytest.fixture(scope="session")
