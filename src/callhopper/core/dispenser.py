@@ -1309,22 +1309,9 @@ _HISTORY = (
     .order_by(Interaction.at.desc(), Interaction.id.desc())
     .limit(HISTORY_LIMIT)
 )
-_DELIVERED = (  # the record, and its callback if one is pending
-    select(CampaignRecord, Record, Callback)
-    .join(Record, Record.id == CampaignRecord.record_id)
-    .outerjoin(
-        Callback,
-        and_(
-            Callback.campaign_id == CampaignRecord.campaign_id,
-            Callback.record_id == CampaignRecord.record_id,
-            Callback.status.in_(callbacks.PENDING),
-        ),
-    )
-    .where(
-        CampaignRecord.campaign_id == bindparam("campaign"),
-        CampaignRecord.record_id == bindparam("record"),
-    )
-    .execution_options(populate_existing=True)
+_DELIVERED = sql.WITH_RECORD_AND_CALLBACK.where(
+    CampaignRecord.campaign_id == bindparam("campaign"),
+    CampaignRecord.record_id == bindparam("record"),
 )
 _INTERACTION = insert(table_of(Interaction))
 _SESSION_UPSERT = text(

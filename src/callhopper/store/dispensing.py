@@ -172,7 +172,9 @@ _CURRENT_LEASE = select(_CR.c.record_id).where(*_IS_LEASE)
 _CURRENT_LEASE_LOCKED = _CURRENT_LEASE.with_for_update()
 _LEASED = select(CampaignRecord).where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
 _LEASED_LOCKED = _LEASED.with_for_update()
-_LEASED_WITH_RECORD = (
+#: A campaign's record with its contact record and its pending callback, if any (one per
+#: record and campaign); the WHERE clause is the caller's.
+WITH_RECORD_AND_CALLBACK = (
     select(CampaignRecord, Record, Callback)
     .join(Record, Record.id == CampaignRecord.record_id)
     .outerjoin(
@@ -183,17 +185,18 @@ _LEASED_WITH_RECORD = (
             Callback.status.in_(PENDING_CALLBACK),
         ),
     )
-    .where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
-    .with_for_update(of=[CampaignRecord, Record])
     .execution_options(populate_existing=True)
 )
+_LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
+    *_IS_LEASE, CampaignRecord.record_id == bindparam("record")
+).with_for_update(of=[CampaignRecord, Record])
 _LOCK_RECORD = (
     select(Record)
     .where(Record.id == bindparam("record"))
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_RENEW = update(_CR).where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+_UPDATE_LEASE = update(_CR).where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
 _RENEW_OUT = (
     update(_RECORDS)
     .where(
@@ -344,7 +347,7 @@ def renew(
 ) -> None:
     """Push the lease's expiry to ``until``; 404 if the lease is no longer the agent's."""
     where = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
-    result = session.execute(_RENEW.values(lease_expires_at=until), where)
+    result = session.execute(_UPDATE_LEASE.values(lease_expires_at=until), where)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
@@ -387,7 +390,7 @@ def release(
 @lru_cache(maxsize=64)
 def _release_statement(names: frozenset[str]) -> Any:
     """The guarded UPDATE of a release setting these columns (one per set of names)."""
-    return _RENEW.values(
+    return _UPDATE_LEASE.values(
         lease_agent_id=None,
         lease_expires_at=None,
         pending=null(),  # SQL NULL (None would be JSON null)
