@@ -265,7 +265,13 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         session.execute(
             insert(AgentSession),
             [
-                {"campaign_id": campaign_id, "user_id": a, "logged_in_at": now, "receiving": True}
+                {
+                    "campaign_id": campaign_id,
+                    "user_id": a,
+                    "logged_in_at": now,
+                    "receiving": True,
+                    "receiving_since": now,
+                }
                 for a in agent_ids
             ],
         )

@@ -101,7 +101,10 @@ class LocalBus:
     def publish(self, event: AgentEvent, session: Session | None = None) -> None:
         """Publish an event: once ``session``'s transaction commits (never if it rolls back),
         or at once. Dispatched earlier, a handler could read the database before the change
-        is visible, and send stale state or drop a delivery it cannot find yet."""
+        is visible, and send stale state or drop a delivery it cannot find yet.
+
+        Never inside ``session.begin_nested()``: SQLAlchemy reports a savepoint's release
+        as a commit too, which would dispatch before the transaction commits."""
         if session is None:
             self.dispatch(event)
             return

@@ -382,6 +382,105 @@ def test_a_deactivated_agent_does_not_stop_pushes_to_the_others(
     assert holders(db, campaign_id) == {"A00000": "bob"}
 
 
+@pytest.mark.parametrize("mode", ["push_preview", "direct_push_preview"])
+def test_the_agent_who_has_waited_longest_gets_the_next_record(
+    mode: str,
+    api: TestClient,
+    app_client: TestClient,
+    make_user: MakeUser,
+    clock: FrozenClock,
+    db: Database,
+) -> None:
+    """Records scarcer than agents go to whoever has waited longest, not to whoever logged
+    in first (the login order would starve the last agents of a busy floor)."""
+    team = people(make_user, "alice", "bob", "carol")
+    alice, bob, carol = team
+    campaign_id = push_campaign(api, team, mode, records=3)
+    for who in team:  # alice logs in first, carol last
+        login(app_client, who, campaign_id)
+        if mode == "push_preview":
+            set_ready(app_client, who, True)
+        clock.advance(timedelta(seconds=1))
+    run = pusher(app_client).run_once
+    assert run() == 3
+    assert holders(db, campaign_id) == {"A00000": "alice", "A00001": "bob", "A00002": "carol"}
+
+    def held(who: Person) -> dict[str, Any]:
+        (found,) = agent_call(app_client, who, "GET", "/deliveries")
+        return dict(found)
+
+    def finish(who: Person) -> None:
+        record = held(who)
+        if mode == "push_preview":
+            record_action(app_client, who, record, "accept")
+        record_action(app_client, who, record, "done", {"code": "not_interested"})
+
+    clock.advance(timedelta(seconds=10))
+    finish(carol)  # carol finishes first …
+    clock.advance(timedelta(seconds=5))
+    finish(alice)  # … then alice; nothing is left for either
+    assert run() == 0
+    record_action(app_client, bob, held(bob), "reject")  # one record back: carol's
+    assert run() == 1
+    assert holders(db, campaign_id) == {"A00001": "carol"}
+    assert [a for _, a in pusher(app_client).waiting_agents()] == [_id(db, "alice")]
+
+    if mode == "push_preview":
+        # Getting ready starts a wait too: bob, ready again after a pause, comes after alice.
+        set_ready(app_client, bob, True)
+        assert [a for _, a in pusher(app_client).waiting_agents()] == [
+            _id(db, "alice"),
+            _id(db, "bob"),
+        ]
+    else:
+        # Turning Get Record on again starts a new wait: alice, back from a pause, comes
+        # after bob, who turned it on before her pause ended.
+        receiving(app_client, alice, campaign_id, False)
+        receiving(app_client, bob, campaign_id, True)
+        clock.advance(timedelta(seconds=5))
+        receiving(app_client, alice, campaign_id, True)
+        assert [a for _, a in pusher(app_client).waiting_agents()] == [
+            _id(db, "bob"),
+            _id(db, "alice"),
+        ]
+
+
+def test_done_pushes_the_next_record_at_once_when_nobody_waits_longer(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock, db: Database
+) -> None:
+    """Direct push preview: the Done that frees an agent leases their next record in its own
+    transaction (no pusher round in between) unless another agent waits for one."""
+    alice, bob = people(make_user, "alice", "bob")
+    campaign_id = push_campaign(api, [alice, bob], "direct_push_preview", records=3)
+    receiving(app_client, bob, campaign_id, False)
+    with connect(app_client, alice) as ws:
+        receiving(app_client, alice, campaign_id, True)
+        ws.next("state", receiving=True)
+        assert pusher(app_client).run_once() == 1
+        first = ws.delivery()
+        record_action(app_client, alice, first, "done", {"code": "not_interested"})
+        second = ws.delivery()  # no pusher round ran
+        assert account(second) == "A00001"
+        assert holders(db, campaign_id) == {"A00001": "alice"}
+
+        # bob now waits too (no pusher round has served him yet): alice's next Done leaves
+        # the last record to the pusher, which serves bob, who has waited longer.
+        receiving(app_client, bob, campaign_id, True)
+        clock.advance(timedelta(seconds=5))
+        record_action(app_client, alice, second, "done", {"code": "not_interested"})
+        ws.quiet()
+        assert holders(db, campaign_id) == {}
+        assert pusher(app_client).run_once() == 1
+        assert holders(db, campaign_id) == {"A00002": "bob"}
+
+
+def _id(db: Database, user_id: str) -> int:
+    with db.read() as session:
+        found = session.scalar(select(User.id).where(User.user_id == user_id))
+    assert found is not None
+    return found
+
+
 # --- direct push preview --------------------------------------------------------------------------
 
 
@@ -404,15 +503,15 @@ def test_direct_push_delivers_continuously_while_receiving(
         assert first["mode"] == "direct_push_preview" and first["accept_by"] is None
         assert run() == 0  # one record at a time
 
-        # Done: the next record comes by itself, and again.
+        # Done: the next record comes by itself (leased by the Done: no round needed), and
+        # again.
         record_action(app_client, alice, first, "done", {"code": "not_interested"})
-        assert run() == 1
         second = ws.delivery()
         assert account(second) == "A00001"
         dialled = record_action(app_client, alice, second, "accept")  # accepting dials
         assert dialled["dialled"]["number"] == "+16022000001"
         record_action(app_client, alice, second, "done", {"code": "not_interested"})
-        assert run() == 1
+        assert run() == 0
         third = ws.delivery()
         assert account(third) == "A00002"
 
@@ -568,7 +667,6 @@ def test_reconnect_resumes_every_record_still_leased(
         # Live pushes follow the resumed ones on the same connection.
         (direct,) = [d for d in resumed if d["campaign_id"] == direct_id]
         record_action(app_client, alice, direct, "done", {"code": "not_interested"})
-        assert run() == 1
         live = ws.next("delivery", campaign_id=direct_id)
         assert "resumed" not in live and account(live["delivery"]) == "A00011"
 

@@ -38,6 +38,7 @@ from callhopper.events import AgentEvent, LocalBus
 from callhopper.ports import Clock
 from callhopper.store import agent_state, callbacks, dnc, hopper, ownership, workflows
 from callhopper.store import dispensing as sql
+from callhopper.store.agent_state import PUSH_MODES
 from callhopper.store.audit import audit
 from callhopper.store.campaigns import (
     ACTIVE_STATES,
@@ -479,28 +480,53 @@ class Dispenser:
             if ctx.campaign.state != CampaignState.ON.value:
                 return pushed, True
             now = self.clock.now()
-            accept_by = (
-                now + timedelta(seconds=ctx.settings.accept_timeout_s)
-                if DialingMode(ctx.campaign.mode) is DialingMode.PUSH_PREVIEW
-                else None
-            )
-            until = accept_by or now + timedelta(seconds=ctx.settings.lease_timeout_s)
             for agent_id in agent_ids:
                 if sql.current_lease(session, campaign_id, agent_id) is not None:
                     continue  # another process pushed to them meanwhile
                 try:
                     with session.begin_nested():
-                        record_id = self._claim(session, ctx, agent_id, now, until, accept_by)
+                        record_id = self._push_claim(session, ctx, agent_id, now)
                 except IntegrityError:
                     continue  # the same, at the same moment
                 if record_id is None:
                     if shared:
                         return pushed, True
                     continue
-                event = AgentEvent(agent_id, "delivery", campaign_id, record_id)
-                self.bus.publish(event, session)
+                # Published outside the savepoint, whose release would count as the commit.
+                self.bus.publish(AgentEvent(agent_id, "delivery", campaign_id, record_id), session)
                 pushed.append((agent_id, record_id))
         return pushed, False
+
+    def _push_claim(
+        self, session: Session, ctx: _Context, agent_id: int, now: datetime
+    ) -> int | None:
+        """Lease the agent's next record of a pushed campaign (with push preview's accept
+        deadline)."""
+        accept_by = (
+            now + timedelta(seconds=ctx.settings.accept_timeout_s)
+            if DialingMode(ctx.campaign.mode) is DialingMode.PUSH_PREVIEW
+            else None
+        )
+        until = accept_by or now + timedelta(seconds=ctx.settings.lease_timeout_s)
+        return self._claim(session, ctx, agent_id, now, until, accept_by)
+
+    def _push_next(self, session: Session, ctx: _Context, agent_id: int, now: datetime) -> bool:
+        """After a Done in a pushed campaign: the agent's next record at once, in the Done's
+        transaction, when they still wait for pushes and nobody has waited longer (then the
+        pusher serves the longest wait first). Whether a record was pushed."""
+        if ctx.campaign.mode not in PUSH_MODES or ctx.campaign.state != CampaignState.ON.value:
+            return False
+        waiting = [a for _, a in agent_state.waiting(session, ctx.campaign.id)]
+        if agent_id not in waiting:
+            return False  # not ready, or the toggle is off
+        # Records of one owner are theirs alone: another agent's wait does not compete.
+        if ctx.campaign.agent_owned_column is None and waiting != [agent_id]:
+            return False
+        record_id = self._push_claim(session, ctx, agent_id, now)
+        if record_id is None:
+            return False
+        self.bus.publish(AgentEvent(agent_id, "delivery", ctx.campaign.id, record_id), session)
+        return True
 
     def accept(self, agent: Actor, campaign_id: int, record_id: int) -> DialResult | None:
         """Accept a pushed record. In direct push preview accepting dials it."""
@@ -1162,7 +1188,9 @@ class Dispenser:
                 _ensure_session(session, campaign_id, agent_id, now, receiving=False)
                 self.bus.publish(AgentEvent(agent_id, "state", campaign_id), session)
             _complete_if_stopping(session, ctx, now)
-        self._work(campaign_id)
+            pushed = not stop and self._push_next(session, ctx, agent_id, now)
+        if not pushed:  # nobody else waits when the agent got their next record
+            self._work(campaign_id)
         if self.on_webhooks_queued is not None and any(a.webhook_id for a in fired):
             self.on_webhooks_queued()
 
@@ -1315,9 +1343,11 @@ _DELIVERED = sql.WITH_RECORD_AND_CALLBACK.where(
 )
 _INTERACTION = insert(table_of(Interaction))
 _SESSION_UPSERT = text(
-    "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving) "
-    "VALUES (:campaign, :agent, :now, :receiving) "
-    "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving"
+    "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving, receiving_since) "
+    "VALUES (:campaign, :agent, :now, :receiving, :now) "
+    "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving, "
+    "receiving_since = CASE WHEN excluded.receiving AND NOT agent_sessions.receiving "
+    "THEN excluded.receiving_since ELSE agent_sessions.receiving_since END"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 

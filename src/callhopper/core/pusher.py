@@ -15,23 +15,16 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from callhopper.core.dispenser import Dispenser
-from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
 from callhopper.domain.errors import CallhopperError
-from callhopper.store.models import (
-    AgentChannel,
-    AgentSession,
-    Campaign,
-    CampaignRecord,
-    QueueMember,
-    User,
-)
+from callhopper.store import agent_state
+from callhopper.store.agent_state import PUSH_MODES
+from callhopper.store.models import Campaign, CampaignRecord
 
 log = logging.getLogger(__name__)
 
-PUSH_MODES = (DialingMode.PUSH_PREVIEW.value, DialingMode.DIRECT_PUSH_PREVIEW.value)
 #: Agents served per write transaction.
 PUSH_BATCH = 25
 
@@ -66,55 +59,9 @@ class Pusher:
         self._wake.set()
 
     def waiting_agents(self) -> list[tuple[int, int]]:
-        """(campaign, agent) pairs of agents who should get a record now."""
-        leased = (
-            select(CampaignRecord.record_id)
-            .where(
-                CampaignRecord.campaign_id == AgentSession.campaign_id,
-                CampaignRecord.lease_agent_id == AgentSession.user_id,
-                CampaignRecord.status == "leased",
-            )
-            .exists()
-        )
-        ready = (
-            select(AgentChannel.user_id)
-            .where(
-                AgentChannel.user_id == AgentSession.user_id,
-                AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
-                AgentChannel.ready.is_(True),
-            )
-            .exists()
-        )
-        in_queue = (
-            select(QueueMember.user_id)
-            .where(
-                QueueMember.queue_id == Campaign.queue_id,
-                QueueMember.user_id == AgentSession.user_id,
-            )
-            .exists()
-        )
+        """(campaign, agent) pairs of agents who should get a record now, longest wait first."""
         with self.db.read() as session:
-            rows = session.execute(
-                select(AgentSession.campaign_id, AgentSession.user_id)
-                .join(Campaign, Campaign.id == AgentSession.campaign_id)
-                .join(User, User.id == AgentSession.user_id)
-                .where(
-                    User.active.is_(True),  # a deactivated agent's session outlives them
-                    Campaign.state == CampaignState.ON.value,
-                    Campaign.mode.in_(PUSH_MODES),
-                    in_queue,
-                    ~leased,
-                    (
-                        and_(Campaign.mode == DialingMode.PUSH_PREVIEW.value, ready)
-                        | and_(
-                            Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
-                            AgentSession.receiving.is_(True),
-                        )
-                    ),
-                )
-                .order_by(AgentSession.logged_in_at)
-            ).all()
-        return [(c, a) for c, a in rows]
+            return agent_state.waiting(session)
 
     def run_once(self) -> int:
         """Push what can be pushed and run the timers; returns how many records were pushed."""

@@ -1,15 +1,28 @@
-"""Agents' channel state (ready / not ready per channel, SPEC §2)."""
+"""Agents' channel state (ready / not ready per channel, SPEC §2), and which agents of
+pushed campaigns wait for a record."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import and_, bindparam, case, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
-from callhopper.domain.campaigns import Channel
-from callhopper.store.models import AgentChannel
+from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
+from callhopper.store.models import (
+    AgentChannel,
+    AgentSession,
+    Assignment,
+    Campaign,
+    CampaignRecord,
+    QueueMember,
+    User,
+)
 from callhopper.store.types import UTCDateTime
+
+PUSH_MODES = (DialingMode.PUSH_PREVIEW.value, DialingMode.DIRECT_PUSH_PREVIEW.value)
 
 _SET = text(
     "INSERT INTO agent_channels (user_id, channel, ready, changed_at) "
@@ -45,3 +58,99 @@ def ready_agents(session: Session, agent_ids: list[int], channel: Channel) -> se
             )
         )
     )
+
+
+def _waiting_statement() -> Select[Any]:
+    leased = (
+        select(CampaignRecord.record_id)
+        .where(
+            CampaignRecord.campaign_id == AgentSession.campaign_id,
+            CampaignRecord.lease_agent_id == AgentSession.user_id,
+            CampaignRecord.status == "leased",
+        )
+        .exists()
+    )
+    ready = (
+        select(AgentChannel.user_id)
+        .where(
+            AgentChannel.user_id == AgentSession.user_id,
+            AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
+            AgentChannel.ready.is_(True),
+        )
+        .exists()
+    )
+    ready_since = (
+        select(AgentChannel.changed_at)
+        .where(
+            AgentChannel.user_id == AgentSession.user_id,
+            AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
+        )
+        .scalar_subquery()
+    )
+    # The newest assignment (index on agent, leased_at): its release ended the last record.
+    released_at = (
+        select(Assignment.released_at)
+        .where(
+            Assignment.agent_id == AgentSession.user_id,
+            Assignment.campaign_id == AgentSession.campaign_id,
+        )
+        .order_by(Assignment.leased_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    in_queue = (
+        select(QueueMember.user_id)
+        .where(
+            QueueMember.queue_id == Campaign.queue_id,
+            QueueMember.user_id == AgentSession.user_id,
+        )
+        .exists()
+    )
+    push_preview = Campaign.mode == DialingMode.PUSH_PREVIEW.value
+    return (
+        select(
+            AgentSession.campaign_id,
+            AgentSession.user_id,
+            AgentSession.receiving_since,
+            released_at,
+            case((push_preview, ready_since), else_=None),
+        )
+        .join(Campaign, Campaign.id == AgentSession.campaign_id)
+        .join(User, User.id == AgentSession.user_id)
+        .where(
+            User.active.is_(True),  # a deactivated agent's session outlives them
+            Campaign.state == CampaignState.ON.value,
+            Campaign.mode.in_(PUSH_MODES),
+            in_queue,
+            ~leased,
+            (
+                and_(push_preview, ready)
+                | and_(
+                    Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
+                    AgentSession.receiving.is_(True),
+                )
+            ),
+        )
+        .order_by(AgentSession.user_id)
+    )
+
+
+_WAITING = _waiting_statement()
+_WAITING_IN = _WAITING.where(AgentSession.campaign_id == bindparam("campaign"))
+
+
+def waiting(session: Session, campaign_id: int | None = None) -> list[tuple[int, int]]:
+    """(campaign, agent) pairs of agents of pushed campaigns who should get a record now (in
+    the queue, active, ready or receiving, holding none), of one campaign or of all.
+
+    The agent who has waited longest comes first: from the latest of their last release in
+    the campaign, the moment Get Record / Stop went on (or the login) and, in push preview,
+    the moment they got ready. Records scarcer than agents then go round the floor, not to
+    whoever logged in first."""
+    if campaign_id is None:
+        rows = session.execute(_WAITING).all()
+    else:
+        rows = session.execute(_WAITING_IN, {"campaign": campaign_id}).all()
+    # Stable: equal waits keep the user id order.
+    by_wait = sorted(rows, key=lambda r: max(t for t in r[2:] if t is not None))
+    return [(r[0], r[1]) for r in by_wait]

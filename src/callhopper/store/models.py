@@ -477,6 +477,9 @@ class AgentSession(Base):
     logged_in_at: Mapped[datetime]
     #: False after Done and Stop, until the next Get Record.
     receiving: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: When ``receiving`` last went on (the login, or Get Record after a Stop): with the
+    #: agent's last release and ready time, how long the pusher has kept them waiting.
+    receiving_since: Mapped[datetime]
 
 
 class Assignment(Base):
