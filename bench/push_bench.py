@@ -208,9 +208,18 @@ class Floor:
     done_s: list[float] = field(default_factory=list)
     #: From turning receiving on (or ready) to the agent's first push: the shift's start.
     first_s: list[float] = field(default_factory=list)
-    #: When the last agent got their first push (the shift-start burst is over).
-    burst_over: float = float("inf")
+    #: When each agent got their first push.
+    first_at: dict[int, float] = field(default_factory=dict)
+    #: Agents whose client failed (they stop working).
+    failed: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def burst_over(self) -> float:
+        """When the last agent got their first push (the shift-start burst is over); agents
+        whose client failed before their first push do not hold it open."""
+        waiting = self.connected - len(self.failed - self.first_at.keys())
+        return max(self.first_at.values()) if len(self.first_at) >= waiting else float("inf")
 
 
 async def agent(
@@ -244,6 +253,7 @@ async def agent(
         response = await http.put(path, json=body, headers=headers)
         if not response.is_success:
             floor.errors.append(f"agent {n}: {response.status_code} {response.text}")
+            floor.failed.add(n)
             return
         previous: int | None = None
         while (left := floor.stop_at - time.time()) > 0:
@@ -261,8 +271,7 @@ async def agent(
             floor.pushes.append(Push(n, record_id, leased, arrived, previous))
             if previous is None:
                 floor.first_s.append(arrived - asked)
-                if len(floor.first_s) == floor.connected:
-                    floor.burst_over = arrived
+                floor.first_at[n] = arrived
             await asyncio.sleep(random.uniform(handle_s / 2, handle_s * 1.5))
             record = f"/api/v1/agent/campaigns/{campaign_id}/records/{record_id}"
             if mode == "push_preview":
@@ -274,6 +283,7 @@ async def agent(
             floor.done_s.append(time.perf_counter() - began)
             if done.status_code != 204:
                 floor.errors.append(f"agent {n} done {record_id}: {done.status_code} {done.text}")
+                floor.failed.add(n)
                 return
             previous = record_id
 
@@ -291,7 +301,8 @@ async def run_agents(
             try:
                 await agent(n, token, base, campaign_id, mode, handle_s, floor, http)
             except Exception as exc:  # one agent's failure is a result, not the end of the run
-                floor.errors.append(f"agent {n}: {type(exc).__name__}: {exc}")
+                floor.errors.append(f"agent {n}: {type(exc).__name__}: {exc!r}")
+                floor.failed.add(n)
 
         tasks = [asyncio.create_task(one(n, t)) for n, t in enumerate(agent_tokens)]
         while floor.connected + len(floor.errors) < len(agent_tokens):

@@ -24,11 +24,13 @@ from typing import Any
 import psycopg
 from sqlalchemy import event as orm_event
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "callhopper_events"
+#: ``Session.info`` key of the events waiting for the session's commit.
+_PENDING = "callhopper.events.pending"
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,32 @@ class LocalBus:
         or at once. Dispatched earlier, a handler could read the database before the change
         is visible, and send stale state or drop a delivery it cannot find yet.
 
-        Never inside ``session.begin_nested()``: SQLAlchemy reports a savepoint's release
-        as a commit too, which would dispatch before the transaction commits."""
+        SQLAlchemy reports a savepoint's release as a commit too: those are not the commit.
+        An event published inside a savepoint that rolls back is still sent: publish after
+        the savepoint."""
         if session is None:
             self.dispatch(event)
             return
-        orm_event.listen(session, "after_commit", lambda _session: self.dispatch(event), once=True)
+        pending: list[AgentEvent] | None = session.info.get(_PENDING)
+        if pending is None:
+            pending = session.info[_PENDING] = []
+            orm_event.listen(session, "after_commit", self._committed)
+            orm_event.listen(session, "after_transaction_end", self._ended)
+        pending.append(event)
+
+    def _committed(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the transaction goes on
+        pending: list[AgentEvent] = session.info[_PENDING]
+        events = list(pending)
+        pending.clear()
+        for event in events:
+            self.dispatch(event)
+
+    @staticmethod
+    def _ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # rolled back (a commit has dispatched already)
+            session.info[_PENDING].clear()
 
     def start(self) -> None:
         pass

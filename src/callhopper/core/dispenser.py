@@ -492,7 +492,7 @@ class Dispenser:
                     if shared:
                         return pushed, True
                     continue
-                # Published outside the savepoint, whose release would count as the commit.
+                # Published outside the savepoint: one that rolls back would still send it.
                 self.bus.publish(AgentEvent(agent_id, "delivery", campaign_id, record_id), session)
                 pushed.append((agent_id, record_id))
         return pushed, False
