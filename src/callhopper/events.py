@@ -8,7 +8,8 @@ reconnects is sent every record still leased to it.
 * :class:`LocalBus` delivers to the WebSocket connections of this process.
 * :class:`PostgresBus` also publishes with ``NOTIFY`` (sent when the publishing
   transaction commits, or at once outside one) and runs a ``LISTEN`` thread, so that a
-  delivery made by one server process reaches an agent connected to another.
+  delivery made by one server process reaches an agent connected to another. The
+  publishing process dispatches its own events at once, not when they come back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -45,13 +47,6 @@ class AgentEvent:
     #: A short reason (``accept_timeout``, ``auto_dial``, ``started`` …).
     reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @staticmethod
-    def from_json(raw: str) -> AgentEvent:
-        return AgentEvent(**json.loads(raw))
 
 
 Listener = Callable[[AgentEvent], None]
@@ -145,20 +140,38 @@ class PostgresBus(LocalBus):
     def __init__(self, conninfo: str) -> None:
         super().__init__()
         self.conninfo = conninfo
+        #: Tells this process's notifications from other processes'.
+        self._origin = uuid.uuid4().hex
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
 
     def publish(self, event: AgentEvent, session: Session | None = None) -> None:
         """NOTIFY in ``session``'s transaction (sent at commit, dropped at rollback), or at
-        once. Every process, this one included, dispatches it when it arrives."""
+        once. This process dispatches the event itself (at the commit, as :class:`LocalBus`
+        does), without waiting for its own notification to come back; every other process
+        dispatches it when the notification arrives."""
         statement = text("SELECT pg_notify(:channel, :payload)")
-        params = {"channel": CHANNEL, "payload": event.to_json()}
+        payload = json.dumps({"origin": self._origin, "event": asdict(event)})
         if session is not None:
-            session.execute(statement, params)
+            session.execute(statement, {"channel": CHANNEL, "payload": payload})
+            super().publish(event, session)
             return
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, event.to_json()))
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        self.dispatch(event)
+
+    def _arrived(self, payload: str) -> None:
+        """A notification: another process's event (ours were dispatched at commit)."""
+        try:
+            message = json.loads(payload)
+            if message["origin"] == self._origin:
+                return
+            event = AgentEvent(**message["event"])
+        except (ValueError, TypeError, KeyError):
+            log.warning("ignored a malformed event: %r", payload)
+            return
+        self.dispatch(event)
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start listening; returns once ``LISTEN`` is in place (or after ``timeout_s``), so
@@ -181,10 +194,7 @@ class PostgresBus(LocalBus):
                     self._listening.set()
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            try:
-                                self.dispatch(AgentEvent.from_json(notice.payload))
-                            except (ValueError, TypeError):
-                                log.warning("ignored a malformed event: %r", notice.payload)
+                            self._arrived(notice.payload)
             except psycopg.Error:
                 log.exception("event listener lost its connection; reconnecting")
                 self._stop.wait(1)

@@ -1,11 +1,15 @@
-"""The in-process event bus sends an event only once its transaction has committed."""
+"""The event buses send an event only once its transaction has committed, once in each
+process."""
 
 from __future__ import annotations
+
+import queue
 
 import pytest
 from sqlalchemy import text
 
-from callhopper.events import AgentEvent, LocalBus
+from callhopper.events import AgentEvent, LocalBus, PostgresBus
+from callhopper.services import event_bus
 from callhopper.store.db import Database
 
 
@@ -53,3 +57,37 @@ def test_an_event_without_a_session_is_sent_at_once() -> None:
     bus, seen = bus_and_seen()
     bus.publish(AgentEvent(3, "state"))
     assert seen == [AgentEvent(3, "state")]
+
+
+def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
+    db: Database,
+) -> None:
+    """Two buses on one PostgreSQL database stand for two server processes: each dispatches
+    its own event once, at the commit, and the other's when the notification arrives."""
+    if db.dialect != "postgresql":
+        pytest.skip("events cross processes through PostgreSQL only")
+    here, there = event_bus(db), event_bus(db)
+    assert isinstance(here, PostgresBus) and isinstance(there, PostgresBus)
+    seen_here: queue.Queue[AgentEvent] = queue.Queue()
+    seen_there: queue.Queue[AgentEvent] = queue.Queue()
+    here.add_listener(seen_here.put)
+    there.add_listener(seen_there.put)
+    here.start()
+    there.start()
+    try:
+        event = AgentEvent(1, "delivery", 7, 100, extra={"resumed": False})
+        with db.write() as session:
+            session.execute(text("SELECT 1"))
+            here.publish(event, session)
+            assert seen_here.empty() and seen_there.empty()
+        assert seen_here.get_nowait() == event  # no wait for the notification
+        assert seen_there.get(timeout=10) == event
+        with pytest.raises(queue.Empty):  # its own notification is not dispatched again
+            seen_here.get(timeout=1)
+        outside = AgentEvent(2, "state")
+        there.publish(outside)
+        assert seen_there.get_nowait() == outside
+        assert seen_here.get(timeout=10) == outside
+    finally:
+        here.stop()
+        there.stop()
