@@ -702,7 +702,6 @@ class HopperEntry(Base):
     __tablename__ = "hopper"
     __table_args__ = (
         Index("ix_hopper_owner", "campaign_id", "owner_id", "position"),
-        Index("ix_hopper_group", "campaign_id", "group_key"),
         # The campaign's last (or first) position: where a load or a skip appends.
         Index("ix_hopper_position", "campaign_id", "position"),
     )
