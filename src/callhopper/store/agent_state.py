@@ -70,23 +70,6 @@ def _waiting_statement() -> Select[Any]:
         )
         .exists()
     )
-    ready = (
-        select(AgentChannel.user_id)
-        .where(
-            AgentChannel.user_id == AgentSession.user_id,
-            AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
-            AgentChannel.ready.is_(True),
-        )
-        .exists()
-    )
-    ready_since = (
-        select(AgentChannel.changed_at)
-        .where(
-            AgentChannel.user_id == AgentSession.user_id,
-            AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
-        )
-        .scalar_subquery()
-    )
     # The newest assignment (index on agent, leased_at): its release ended the last record.
     released_at = (
         select(Assignment.released_at)
@@ -113,10 +96,19 @@ def _waiting_statement() -> Select[Any]:
             AgentSession.user_id,
             AgentSession.receiving_since,
             released_at,
-            case((push_preview, ready_since), else_=None),
+            case((push_preview, AgentChannel.changed_at), else_=None),
         )
         .join(Campaign, Campaign.id == AgentSession.campaign_id)
         .join(User, User.id == AgentSession.user_id)
+        # The agent's outbound_preview state: when they got ready is when push preview's
+        # wait starts.
+        .outerjoin(
+            AgentChannel,
+            and_(
+                AgentChannel.user_id == AgentSession.user_id,
+                AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
+            ),
+        )
         .where(
             User.active.is_(True),  # a deactivated agent's session outlives them
             Campaign.state == CampaignState.ON.value,
@@ -124,7 +116,7 @@ def _waiting_statement() -> Select[Any]:
             in_queue,
             ~leased,
             (
-                and_(push_preview, ready)
+                and_(push_preview, AgentChannel.ready.is_(True))
                 | and_(
                     Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
                     AgentSession.receiving.is_(True),
