@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    any_,
     asc,
     case,
     column,
@@ -41,9 +42,13 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, UnaryExpression
+from sqlalchemy.sql.expression import Executable
 
 from callhopper.domain.campaigns import CampaignSettings
 from callhopper.domain.filters import Filter, parse_filter
@@ -286,10 +291,31 @@ LOAD_WORK_MEM_MB = 256
 
 def tune_load_transaction(session: Session) -> None:
     """PostgreSQL settings for the rest of a load's transaction: memory to hash and sort
-    the campaign's leads in, and no JIT (compiling a load's expressions takes about a
-    second, more than it saves on statements that each run once)."""
+    the campaign's leads in; no JIT (compiling a load's expressions takes about a second,
+    more than it saves on statements that each run once); and parallel plans for choosing
+    the leads. The planner counts a lead's sort keys and fields read from JSON (and the
+    test that a number is one) as nearly free, and each lead handed from a worker to the
+    leader as dear, so by default it reads millions of leads in one process."""
     session.execute(text("SET LOCAL jit = off"))
     session.execute(text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM_MB}MB'"))
+    session.execute(text("SET LOCAL parallel_setup_cost = 100"))
+    session.execute(text("SET LOCAL parallel_tuple_cost = 0.001"))
+
+
+class CreateTempTableAs(Executable, ClauseElement):
+    """``CREATE TEMP TABLE name ON COMMIT DROP AS query`` (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(CreateTempTableAs)
+def _create_temp_table_as(element: CreateTempTableAs, compiler: SQLCompiler, **kw: Any) -> str:
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMP TABLE {element.name} ON COMMIT DROP AS {query}"
 
 
 def _order(session: Session, campaign: Campaign, settings: CampaignSettings) -> list[Any]:
@@ -305,7 +331,8 @@ def _next_position(session: Session, campaign_id: int) -> int:
 
 
 class _Adder:
-    """Adds leads to one campaign's hopper, one ``INSERT … SELECT`` per call.
+    """Adds leads to one campaign's hopper, one ``INSERT … SELECT`` per call (on PostgreSQL
+    a ``CREATE TABLE … AS`` and an ``INSERT`` from it: see :meth:`_insert`).
 
     A call adds owned leads for some agents and general leads for some skills groups at
     once. One pass over the campaign's leads picks the candidates (deliverable now, with a
@@ -313,8 +340,9 @@ class _Adder:
     sort keys and the fields the groups' filters test, once. Each candidate gets a *part*:
     its owner, or the first group (in the order given) whose filter it matches. The
     candidates are ranked per part in the campaign's order and the best ``quota`` of each
-    part are inserted, in record order (PostgreSQL's foreign-key checks and index inserts
-    then visit each page once instead of at random: a third off the insert).
+    part are inserted, in record order (index inserts then visit each page once instead of
+    at random). Owners' part numbers and quotas are joined with the few best leads of each
+    owner only, after the ranking.
 
     Part ``p`` of ``P`` gets positions ``base + p``, ``base + P + p``, … so positions stay
     unique in the campaign and follow the ranking within each part.
@@ -361,79 +389,81 @@ class _Adder:
                 for c in group.conditions
             }
         )
-        candidate = self._candidates(owned, fields, bool(general))
+        owners = self._owners(owned) if agents else None
+        candidate = self._candidates(agents, owners, fields, bool(general))
         read = {name: candidate.c[f"f{n}"] for n, name in enumerate(fields)}
-        # Each part's number, and how many leads it takes (one column each: SQLite would
-        # evaluate the filters again for every reference to an expression over them).
-        part: ColumnElement[Any] = case(
-            *(
-                (compile_filter(g.lead_filter, read.__getitem__), first_group + n)
-                if g.lead_filter is not None
-                else (true(), first_group + n)
-                for n, (g, _) in enumerate(general)
-            ),
-            else_=None,
-        )
-        quota: ColumnElement[Any] = null()
-        if agents:
-            part = func.coalesce(candidate.c.slot, part) if general else candidate.c.slot
-            quota = candidate.c.quota
+        # A general lead's part: the first group whose filter it matches (one column:
+        # SQLite would evaluate the filters again for every reference to an expression
+        # over them). An owned lead is ranked among its owner's leads.
+        part: ColumnElement[Any] = null()
+        if general:
+            part = case(
+                (candidate.c.owner_id.is_not(None), null()),
+                *(
+                    (compile_filter(g.lead_filter, read.__getitem__), first_group + n)
+                    if g.lead_filter is not None
+                    else (true(), first_group + n)
+                    for n, (g, _) in enumerate(general)
+                ),
+                else_=None,
+            )
         parted = (
             select(
                 candidate.c.record_id,
                 candidate.c.owner_id,
-                quota.label("quota"),
                 part.label("part"),
                 *(candidate.c[f"k{n}"] for n in range(len(self.order))),
             )
             .offset(0)
             .subquery("parted")
         )
-        quota = parted.c.quota
-        if general:
-            general_quota = case(
-                *((parted.c.part == first_group + n, q) for n, (_, q) in enumerate(general))
-            )
-            quota = func.coalesce(quota, general_quota) if agents else general_quota
         ranked = (
             select(
                 parted.c.record_id,
                 parted.c.owner_id,
                 parted.c.part,
-                quota.label("quota"),
                 func.row_number()
                 .over(
-                    partition_by=parted.c.part,
+                    partition_by=[parted.c.owner_id, parted.c.part],
                     order_by=[
                         _sort_term(term, parted.c[f"k{n}"]) for n, term in enumerate(self.order)
                     ],
                 )
                 .label("n"),
             )
-            .where(parted.c.part.is_not(None))
+            .where(or_(parted.c.owner_id.is_not(None), parted.c.part.is_not(None)))
             .subquery("ranked")
         )
+        # Owners' part numbers and quotas join the few leads ranked high enough only.
+        most = max([*owned.values(), *(q for _, q in general)])
+        general_quota = case(
+            *((ranked.c.part == first_group + n, q) for n, (_, q) in enumerate(general)),
+            else_=None,
+        )
+        top = ranked.c.n <= most
+        chosen = select(ranked.c.record_id, ranked.c.owner_id)
+        final_part: ColumnElement[Any]
+        quota: ColumnElement[Any]
+        if owners is None:
+            final_part, quota = ranked.c.part, general_quota
+        elif general:
+            chosen = chosen.outerjoin(owners, owners.c.key == ranked.c.owner_id)
+            final_part = func.coalesce(owners.c.slot, ranked.c.part)
+            quota = func.coalesce(owners.c.quota, general_quota)
+        else:
+            chosen = chosen.join(owners, owners.c.key == ranked.c.owner_id)
+            final_part, quota = owners.c.slot, owners.c.quota
         group_key = (
             case(*((ranked.c.part == first_group + n, g.key) for n, (g, _) in enumerate(general)))
             if general
             else null()
         )
-        chosen = (
-            select(
-                literal(self.campaign_id),
-                ranked.c.record_id,
-                ranked.c.owner_id,
-                group_key,
-                literal(self.base) + (ranked.c.n - 1) * parts + ranked.c.part,
-                literal(False),
-                literal(self.now, type_=HopperEntry.loaded_at.type),
-            )
-            .where(ranked.c.n <= ranked.c.quota)
-            .order_by(ranked.c.record_id)
-        )
-        columns = ["campaign_id", "record_id", "owner_id", "group_key", "position"]
-        self.session.execute(insert(h).from_select([*columns, "direct", "loaded_at"], chosen))
-        end = self.base + max([*owned.values(), *(q for _, q in general)]) * parts
+        chosen = chosen.add_columns(
+            group_key.label("group_key"),
+            (literal(self.base) + (ranked.c.n - 1) * parts + final_part).label("position"),
+        ).where(top, ranked.c.n <= quota)
+        self._insert(chosen)
+        end = self.base + most * parts
         added_owned: dict[int, int] = {}
         added_general: dict[str, int] = {}
         for owner, key, n in self.session.execute(
@@ -456,11 +486,39 @@ class _Adder:
                 short.append((g, q - got))
         return added_owned, added_general, short
 
-    def _candidates(self, owned: dict[int, int], fields: Sequence[str], general: bool) -> Any:
-        """The leads that may enter the hopper now, owned by an agent of ``owned`` or (with
-        ``general``) by nobody: ``record_id``, ``owner_id``, the sort keys ``k0``, ``k1``, …
-        the ``fields`` as ``f0``, ``f1``, … and for owned leads their owner's ``slot`` (1, 2,
-        … by agent) and ``quota``."""
+    def _insert(self, chosen: Select[Any]) -> None:
+        """Insert the ``chosen`` leads (``record_id``, ``owner_id``, ``group_key``,
+        ``position``), in record order.
+
+        PostgreSQL plans no ``INSERT … SELECT`` in parallel, but it does a ``CREATE TABLE
+        … AS``: the leads are chosen into a temporary table by several processes (reading
+        and ranking millions of leads is most of a load), then inserted from it.
+        """
+        columns = ["record_id", "owner_id", "group_key", "position"]
+        if self.postgres:
+            self.session.execute(text("DROP TABLE IF EXISTS pg_temp.hopper_chosen"))
+            self.session.execute(CreateTempTableAs("hopper_chosen", chosen))
+            rows: Any = table("hopper_chosen", *(column(c) for c in columns), schema="pg_temp")
+        else:
+            rows = chosen.subquery("chosen")
+        self.session.execute(
+            insert(h).from_select(
+                ["campaign_id", *columns, "direct", "loaded_at"],
+                select(
+                    literal(self.campaign_id),
+                    *(rows.c[c] for c in columns),
+                    literal(False),
+                    literal(self.now, type_=HopperEntry.loaded_at.type),
+                ).order_by(rows.c.record_id),
+            )
+        )
+
+    def _candidates(
+        self, agents: Sequence[int], owners: Any, fields: Sequence[str], general: bool
+    ) -> Any:
+        """The leads that may enter the hopper now, owned by one of ``agents`` (``owners``
+        is theirs from :meth:`_owners`) or (with ``general``) by nobody: ``record_id``,
+        ``owner_id``, the sort keys ``k0``, ``k1``, … and the ``fields`` as ``f0``, ``f1``, …"""
         query = (
             select(
                 Record.id.label("record_id"),
@@ -478,17 +536,18 @@ class _Adder:
                 .exists(),
             )
         )
-        if owned:
-            owners = self._owners(owned)
-            query = query.add_columns(owners.c.slot, owners.c.quota)
-            if general:  # an owned lead of an agent owed none is neither kind
-                query = query.outerjoin(owners, owners.c.key == Record.owner_id).where(
-                    or_(owners.c.key.is_not(None), Record.owner_id.is_(None))
-                )
-            else:
-                query = query.join(owners, owners.c.key == Record.owner_id)
-        else:
+        if not agents:
             query = query.where(Record.owner_id.is_(None))
+        else:
+            # PostgreSQL: a hashed test against the agents' keys, which its parallel workers
+            # can run (a join would wait for the leader); SQLite: a probe of the temporary
+            # table's key.
+            owned = (
+                Record.owner_id == any_(literal(list(agents), ARRAY(Integer())))
+                if self.postgres
+                else Record.owner_id.in_(select(owners.c.key))
+            )
+            query = query.where(or_(owned, Record.owner_id.is_(None)) if general else owned)
         # OFFSET 0 keeps the databases from merging this query into the ones above it,
         # which would read a lead's fields again for every group whose filter tests them.
         return query.offset(0).subquery("candidate")
@@ -507,29 +566,25 @@ class _Adder:
         """``owners(key, slot, quota)``: the agents owed owned leads, with their part number
         (1, 2, … by agent) and quota, to join leads with by owner.
 
-        A temporary table keyed by agent: SQLite probes it by key for each lead instead of
-        scanning it, and PostgreSQL gets its statistics (``ANALYZE``), without which it
-        takes a few of the agents to own most leads and hashes the leads instead of them.
+        On PostgreSQL, arrays unnested in the statement (the few leads ranked high enough
+        are joined with them). On SQLite, a temporary table keyed by agent, which it also
+        probes by key for each lead, to keep the leads of agents owed none.
         """
         rows = {"key": sorted(owned)}
         rows["slot"] = list(range(1, len(owned) + 1))
         rows["quota"] = [owned[a] for a in rows["key"]]
+        if self.postgres:
+            return (
+                text(
+                    "SELECT * FROM unnest(CAST(:key AS integer[]), CAST(:slot AS integer[]), "
+                    "CAST(:quota AS integer[])) AS owners (key, slot, quota)"
+                )
+                .bindparams(**rows)
+                .columns(key=Integer(), slot=Integer(), quota=Integer())
+                .subquery("owners")
+            )
         columns = [column(name, Integer()) for name in rows]
         declared = "key INTEGER PRIMARY KEY, slot INTEGER NOT NULL, quota INTEGER NOT NULL"
-        if self.postgres:
-            self.session.execute(text("DROP TABLE IF EXISTS pg_temp.hopper_owners"))
-            self.session.execute(
-                text(f"CREATE TEMP TABLE hopper_owners ({declared}) ON COMMIT DROP")
-            )
-            self.session.execute(
-                text(
-                    "INSERT INTO hopper_owners (key, slot, quota) SELECT * FROM unnest("
-                    "CAST(:key AS integer[]), CAST(:slot AS integer[]), CAST(:quota AS integer[]))"
-                ),
-                rows,
-            )
-            self.session.execute(text("ANALYZE hopper_owners"))
-            return table("hopper_owners", *columns, schema="pg_temp").alias("owners")
         self.session.execute(text("DROP TABLE IF EXISTS temp.hopper_owners"))
         self.session.execute(text(f"CREATE TEMP TABLE hopper_owners ({declared})"))
         self.session.execute(

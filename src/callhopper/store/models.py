@@ -709,9 +709,10 @@ class HopperEntry(Base):
     campaign_id: Mapped[int] = mapped_column(
         ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
     )
-    record_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
-    )
+    #: No foreign key: the record is on the campaign's list, which cannot be deleted while
+    #: the campaign exists, and the entry goes with the campaign. The key's check would
+    #: lock each record a load adds (migration 0012).
+    record_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     #: The lead's owner when loaded; ``NULL`` for a general lead.
     owner_id: Mapped[int | None] = mapped_column(Integer)
     #: The skills (lead filter) a general lead was loaded for.
