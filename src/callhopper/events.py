@@ -151,15 +151,16 @@ class PostgresBus(LocalBus):
         once. This process dispatches the event itself (at the commit, as :class:`LocalBus`
         does), without waiting for its own notification to come back; every other process
         dispatches it when the notification arrives."""
-        statement = text("SELECT pg_notify(:channel, :payload)")
         payload = json.dumps({"origin": self._origin, "event": asdict(event)})
         if session is not None:
-            session.execute(statement, {"channel": CHANNEL, "payload": payload})
-            super().publish(event, session)
-            return
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-        self.dispatch(event)
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": payload},
+            )
+        else:
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        super().publish(event, session)
 
     def _arrived(self, payload: str) -> None:
         """A notification: another process's event (ours were dispatched at commit)."""

@@ -296,10 +296,15 @@ def tune_load_transaction(session: Session) -> None:
     the leads. The planner counts a lead's sort keys and fields read from JSON (and the
     test that a number is one) as nearly free, and each lead handed from a worker to the
     leader as dear, so by default it reads millions of leads in one process."""
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text(f"SET LOCAL work_mem = '{LOAD_WORK_MEM_MB}MB'"))
-    session.execute(text("SET LOCAL parallel_setup_cost = 100"))
-    session.execute(text("SET LOCAL parallel_tuple_cost = 0.001"))
+    values = {
+        "jit": "off",
+        "work_mem": f"{LOAD_WORK_MEM_MB}MB",
+        "parallel_setup_cost": "100",
+        "parallel_tuple_cost": "0.001",
+    }
+    # set_config(…, true) is SET LOCAL: all four in one round trip.
+    calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in values)
+    session.execute(text(f"SELECT {calls}"), values)
 
 
 class CreateTempTableAs(Executable, ClauseElement):
