@@ -1,9 +1,11 @@
 """Events for agents' real-time channel: deliveries, timers, state changes (SPEC §8).
 
 An event names an agent and says what changed; the WebSocket handler of the process the
-agent is connected to loads what it needs from the database and sends it. Events carry
-no payload of their own, so none is ever the only copy of a delivery: a client that
-reconnects is sent every record still leased to it.
+agent is connected to loads what it needs from the database and sends it. An event is
+never the only copy of a delivery: a client that reconnects is sent every record still
+leased to it. A delivery event dispatched in the process that made the delivery may carry
+the delivery as that transaction saw it (``snapshot``), so that its handler sends it
+without reading it back; other processes never receive the snapshot and read the database.
 
 * :class:`LocalBus` delivers to the WebSocket connections of this process.
 * :class:`PostgresBus` also publishes with ``NOTIFY`` (sent when the publishing
@@ -20,7 +22,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -47,6 +49,9 @@ class AgentEvent:
     #: A short reason (``accept_timeout``, ``auto_dial``, ``started`` …).
     reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What the publishing transaction already read (a ``Delivery``), for this process's
+    #: handlers only: it is dropped from the notification other processes receive.
+    snapshot: Any = field(default=None, compare=False, repr=False)
 
 
 Listener = Callable[[AgentEvent], None]
@@ -151,7 +156,8 @@ class PostgresBus(LocalBus):
         once. This process dispatches the event itself (at the commit, as :class:`LocalBus`
         does), without waiting for its own notification to come back; every other process
         dispatches it when the notification arrives."""
-        payload = json.dumps({"origin": self._origin, "event": asdict(event)})
+        shared = replace(event, snapshot=None)
+        payload = json.dumps({"origin": self._origin, "event": asdict(shared)})
         if session is not None:
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),

@@ -75,13 +75,17 @@ def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
     here.start()
     there.start()
     try:
-        event = AgentEvent(1, "delivery", 7, 100, extra={"resumed": False})
+        # The snapshot (what the publishing transaction read) stays in this process: it is
+        # no part of the notification, which could not carry it (not JSON, maybe too long).
+        snapshot = object()
+        event = AgentEvent(1, "delivery", 7, 100, extra={"resumed": False}, snapshot=snapshot)
         with db.write() as session:
             session.execute(text("SELECT 1"))
             here.publish(event, session)
             assert seen_here.empty() and seen_there.empty()
-        assert seen_here.get_nowait() == event  # no wait for the notification
-        assert seen_there.get(timeout=10) == event
+        assert seen_here.get_nowait().snapshot is snapshot  # no wait for the notification
+        arrived = seen_there.get(timeout=10)
+        assert arrived == event and arrived.snapshot is None
         with pytest.raises(queue.Empty):  # its own notification is not dispatched again
             seen_here.get(timeout=1)
         outside = AgentEvent(2, "state")

@@ -171,8 +171,11 @@ def record_action(
     action: str,
     body: dict[str, Any] | None = None,
 ) -> Any:
-    path = f"/campaigns/{delivery['campaign_id']}/records/{delivery['record_id']}/{action}"
-    return agent_call(client, who, "POST", path, body or {})
+    return agent_call(client, who, "POST", f"{record_path(delivery)}/{action}", body or {})
+
+
+def record_path(delivery: dict[str, Any]) -> str:
+    return f"/campaigns/{delivery['campaign_id']}/records/{delivery['record_id']}"
 
 
 def account(delivery: dict[str, Any]) -> str:
@@ -458,10 +461,14 @@ def test_done_pushes_the_next_record_at_once_when_nobody_waits_longer(
         ws.next("state", receiving=True)
         assert pusher(app_client).run_once() == 1
         first = ws.delivery()
+        # The push was sent as the pusher's transaction read it (no read-back in the socket
+        # handler): the same as the delivery read from the database (the clock stands still).
+        assert agent_call(app_client, alice, "GET", record_path(first)) == first
         record_action(app_client, alice, first, "done", {"code": "not_interested"})
         second = ws.delivery()  # no pusher round ran
         assert account(second) == "A00001"
         assert holders(db, campaign_id) == {"A00001": "alice"}
+        assert agent_call(app_client, alice, "GET", record_path(second)) == second
 
         # bob now waits too (no pusher round has served him yet): alice's next Done leaves
         # the last record to the pusher, which serves bob, who has waited longer.

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Text, and_, bindparam, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callhopper.dnc_service import NoValidator, NumberValidator
 from callhopper.domain.actors import SYSTEM, Actor
@@ -55,12 +56,13 @@ from callhopper.store.models import (
     QueueMember,
     Record,
     User,
+    WorkflowRule,
     table_of,
 )
 from callhopper.store.records import record_data_update
 from callhopper.store.types import UTCDateTime
 from callhopper.store.users import actor_of
-from callhopper.store.wrapup import specs_of
+from callhopper.store.wrapup import codes_json, specs_from_json
 
 HISTORY_LIMIT = 50
 
@@ -174,6 +176,8 @@ class _Context:
     #: The contact list's campaign-ownership settings (SPEC §6).
     ownership: OwnershipSettings
     codes: Mapping[str, WrapupCodeSpec]
+    #: Whether any workflow rule is enabled (else Done need not look for rules to fire).
+    has_rules: bool
 
 
 @lru_cache(maxsize=1024)
@@ -493,7 +497,7 @@ class Dispenser:
                         return pushed, True
                     continue
                 # Published outside the savepoint: one that rolls back would still send it.
-                self.bus.publish(AgentEvent(agent_id, "delivery", campaign_id, record_id), session)
+                self._publish_push(session, ctx, agent_id, record_id, now)
                 pushed.append((agent_id, record_id))
         return pushed, False
 
@@ -525,8 +529,20 @@ class Dispenser:
         record_id = self._push_claim(session, ctx, agent_id, now)
         if record_id is None:
             return False
-        self.bus.publish(AgentEvent(agent_id, "delivery", ctx.campaign.id, record_id), session)
+        self._publish_push(session, ctx, agent_id, record_id, now)
         return True
+
+    def _publish_push(
+        self, session: Session, ctx: _Context, agent_id: int, record_id: int, now: datetime
+    ) -> None:
+        """Tell the agent's channel about a push, once it commits. The delivery is read here,
+        in the pushing transaction, so that this process's socket handler sends it as it is
+        without a second transaction (other processes read it back)."""
+        delivery = self._delivery(session, ctx, record_id, agent_id, now)
+        self.bus.publish(
+            AgentEvent(agent_id, "delivery", ctx.campaign.id, record_id, snapshot=delivery),
+            session,
+        )
 
     def accept(self, agent: Actor, campaign_id: int, record_id: int) -> DialResult | None:
         """Accept a pushed record. In direct push preview accepting dials it."""
@@ -1122,7 +1138,6 @@ class Dispenser:
                         field="callback",
                     )
                 status, retry_at, reserved_for = "waiting", callback.due_at, callback.agent_id
-            record.last_code = spec.code  # the lead's status, across campaigns
             if spec.adds_to_dnc:
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "wrapup", now)
@@ -1141,7 +1156,9 @@ class Dispenser:
                 last_agent_id=agent_id,
                 last_at=now,
                 handled_pass=ctx.campaign.pass_no,
+                lead_status=spec.code,  # the lead's status, across campaigns
             )
+            set_committed_value(record, "last_code", spec.code)  # as the statement set it
             session.execute(
                 _INTERACTION,
                 {
@@ -1172,17 +1189,21 @@ class Dispenser:
                 )
             # Workflow rules (SPEC §7.4), in this transaction: an owner change, a field change
             # and a queued webhook commit or roll back with the wrap-up.
-            fired = workflows.fire(
-                session,
-                agent,
-                campaign_id=campaign_id,
-                campaign_name=ctx.campaign.name,
-                record_id=record_id,
-                code=spec.code,
-                agent_id=agent_id,
-                agent_user_id=agent.user_id,
-                owner_action=spec.owner_action.value if spec.owner_action else None,
-                now=now,
+            fired = (
+                workflows.fire(
+                    session,
+                    agent,
+                    campaign_id=campaign_id,
+                    campaign_name=ctx.campaign.name,
+                    record_id=record_id,
+                    code=spec.code,
+                    agent_id=agent_id,
+                    agent_user_id=agent.user_id,
+                    owner_action=spec.owner_action.value if spec.owner_action else None,
+                    now=now,
+                )
+                if ctx.has_rules
+                else []
             )
             if stop:
                 _ensure_session(session, campaign_id, agent_id, now, receiving=False)
@@ -1208,11 +1229,12 @@ class Dispenser:
         row = session.execute(_CONTEXT, {"campaign": campaign_id, "agent": agent.id}).first()
         if row is None or (require_member and not row[5]):
             raise NotFound(f"no campaign {campaign_id} for you", field="campaign_id")
-        campaign, schema, ownership_settings, settings, window, _ = row
+        campaign, schema, ownership_settings, settings, window, _, codes, has_rules = row
         return _Context(
             campaign,
             *_parse(schema, settings, window, ownership_settings),
-            specs_of(session, campaign.wrapup_set_id),
+            specs_from_json(codes),
+            bool(has_rules),
         )
 
     @staticmethod
@@ -1326,6 +1348,8 @@ _CONTEXT = (
         select(QueueMember.user_id)
         .where(QueueMember.queue_id == Campaign.queue_id, QueueMember.user_id == bindparam("agent"))
         .exists(),
+        codes_json(Campaign.wrapup_set_id),
+        select(WorkflowRule.id).where(WorkflowRule.enabled).exists(),
     )
     .join(ContactList, ContactList.id == Campaign.list_id)
     .where(Campaign.id == bindparam("campaign"))

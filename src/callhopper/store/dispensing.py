@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -219,6 +220,18 @@ _CLEAR_OUT = (
     )
     .values(out_campaign_id=None, out_until=None)
 )
+# The same for one record, which also takes the lead's status (its last wrap-up code in any
+# campaign): one statement for Done, where the record is locked already.
+_ours = _RECORDS.c.out_campaign_id == bindparam("campaign")
+_CLEAR_OUT_WITH_STATUS = (
+    update(_RECORDS)
+    .where(_RECORDS.c.id == bindparam("record"))
+    .values(
+        last_code=bindparam("status"),
+        out_campaign_id=case((_ours, None), else_=_RECORDS.c.out_campaign_id),
+        out_until=case((_ours, None), else_=_RECORDS.c.out_until),
+    )
+)
 _OPEN_ASSIGNMENT = insert(_ASSIGNMENTS)
 _CLOSE_ASSIGNMENT = (
     update(_ASSIGNMENTS)
@@ -363,11 +376,14 @@ def release(
     agent_id: int,
     *,
     attempts_added: int = 0,
+    lead_status: str | None = None,
     **values: Any,
 ) -> None:
     """End the agent's lease, setting ``values`` (status and progress) and adding
     ``attempts_added`` to the attempts, in the same guarded UPDATE; 404 if the record is no
-    longer leased to the agent."""
+    longer leased to the agent. ``lead_status``: the record's status across campaigns
+    (``records.last_code``) becomes this wrap-up code, in the statement that frees the
+    contact for other campaigns."""
     # Plain values are parameters of a statement built once; SQL expressions (a rank computed
     # in the statement) are added to it.
     exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
@@ -384,7 +400,13 @@ def release(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
             field="record_id",
         )
-    clear_out(session, campaign_id, [record_id])
+    if lead_status is None:
+        clear_out(session, campaign_id, [record_id])
+    else:
+        session.execute(
+            _CLEAR_OUT_WITH_STATUS,
+            {"record": record_id, "campaign": campaign_id, "status": lead_status},
+        )
 
 
 @lru_cache(maxsize=64)

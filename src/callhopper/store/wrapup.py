@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, Text, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -37,32 +41,58 @@ def codes_of(session: Session, set_id: int) -> Sequence[WrapupCode]:
     ).all()
 
 
-#: A set's codes in their order, as plain rows: the key under which _specs caches them.
 _CODES = table_of(WrapupCode)
-_CODE_ROWS = (
-    select(
-        _CODES.c.code,
-        _CODES.c.label,
-        _CODES.c.counts_as_attempt,
-        _CODES.c.final,
-        _CODES.c.retry_after_minutes,
-        _CODES.c.adds_to_dnc,
-        _CODES.c.owner_action,
-    )
-    .where(_CODES.c.set_id == bindparam("set_id"))
-    .order_by(_CODES.c.position, _CODES.c.id)
+#: What a code's spec is made of (after its position and id, which order the codes).
+_SPEC_COLUMNS = (
+    _CODES.c.code,
+    _CODES.c.label,
+    _CODES.c.counts_as_attempt,
+    _CODES.c.final,
+    _CODES.c.retry_after_minutes,
+    _CODES.c.adds_to_dnc,
+    _CODES.c.owner_action,
 )
 
 
-def specs_of(session: Session, set_id: int) -> Mapping[str, WrapupCodeSpec]:
-    """A set's codes by name, in their order (read on every call, parsed once per content)."""
-    rows = session.execute(_CODE_ROWS, {"set_id": set_id}).all()
-    return _specs(tuple(tuple(r) for r in rows))
+class _json_rows(FunctionElement[str]):
+    """Aggregate: the rows' values as one JSON array of arrays (text)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(_json_rows, "postgresql")
+def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
+
+
+@compiles(_json_rows, "sqlite")
+def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def codes_json(set_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """The codes of the set ``set_id`` names, as one JSON text (parse it with
+    :func:`specs_from_json`): for a statement that reads them with something else."""
+    return (
+        select(_json_rows(_CODES.c.position, _CODES.c.id, *_SPEC_COLUMNS))
+        .where(_CODES.c.set_id == set_id)
+        .scalar_subquery()
+    )
 
 
 @lru_cache(maxsize=256)
-def _specs(rows: tuple[tuple[Any, ...], ...]) -> Mapping[str, WrapupCodeSpec]:
-    return MappingProxyType({row[0]: _spec(*row) for row in rows})
+def specs_from_json(doc: str | None) -> Mapping[str, WrapupCodeSpec]:
+    """:func:`codes_json`'s text: the codes by name, in their order (parsed once per
+    content). The aggregate has no order of its own: each row carries its position."""
+    rows = sorted(json.loads(doc or "[]"), key=lambda row: (row[0], row[1]))
+    return MappingProxyType(
+        {
+            code: _spec(code, label, bool(attempt), bool(final), retry, bool(dnc), owner)
+            for _, _, code, label, attempt, final, retry, dnc, owner in rows
+        }
+    )
 
 
 def create_set(

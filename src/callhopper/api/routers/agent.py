@@ -337,7 +337,12 @@ async def channel(websocket: WebSocket) -> None:
                     await websocket.send_json({"type": "pong"})
                 receiver = asyncio.create_task(websocket.receive_text())
             if getter in finished:
-                message = await run_in_threadpool(_message, dispenser, actor, getter.result())
+                event = getter.result()
+                message: dict[str, Any] | None
+                if isinstance(event.snapshot, Delivery):  # made here: sent as it was made
+                    message = _message_of(event, {"delivery": _jsonable(event.snapshot)})
+                else:
+                    message = await run_in_threadpool(_message, dispenser, actor, event)
                 if message is not None:
                     await websocket.send_json(message)
             else:
@@ -370,23 +375,29 @@ def _jsonable(delivery: Delivery) -> dict[str, Any]:
     return delivery_public(delivery).model_dump(mode="json")
 
 
-def _message(dispenser: Dispenser, actor: Actor, event: AgentEvent) -> dict[str, Any] | None:
-    base: dict[str, Any] = {
+def _message_of(event: AgentEvent, loaded: dict[str, Any]) -> dict[str, Any]:
+    return {
         "type": event.kind,
         "campaign_id": event.campaign_id,
         "record_id": event.record_id,
         "reason": event.reason,
         **event.extra,
+        **loaded,
     }
+
+
+def _message(dispenser: Dispenser, actor: Actor, event: AgentEvent) -> dict[str, Any] | None:
+    """The message of an event, with what it names read from the database."""
+    loaded: dict[str, Any] = {}
     if event.kind == "delivery":
         assert event.campaign_id is not None and event.record_id is not None
         try:
             delivery = dispenser.delivery(actor, event.campaign_id, event.record_id)
         except NotFound:
             return None  # gone again before it could be sent (the resume covers the rest)
-        base["delivery"] = _jsonable(delivery)
+        loaded["delivery"] = _jsonable(delivery)
     elif event.kind == "state":
-        base["channels"] = {c.value: r for c, r in dispenser.channels(actor).items()}
+        loaded["channels"] = {c.value: r for c, r in dispenser.channels(actor).items()}
         if event.campaign_id is not None:  # the campaign's Get Record / Stop toggle
-            base["receiving"] = dispenser.receiving(actor, event.campaign_id)
-    return base
+            loaded["receiving"] = dispenser.receiving(actor, event.campaign_id)
+    return _message_of(event, loaded)
