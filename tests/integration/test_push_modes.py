@@ -118,17 +118,20 @@ def push_campaign(
     name: str = "Collections",
     first: int = 0,
     calling_window: dict[str, str] | None = None,
+    owners: list[str] | None = None,
     **settings: Any,
 ) -> int:
-    """A started campaign of ``mode`` over shared accounts ``A00000`` … (in that order)."""
-    list_id = make_list(api, owned_rows([""] * records, start=first), name=f"{name} list")
+    """A started campaign of ``mode`` over shared accounts ``A00000`` … (in that order), or
+    over accounts owned by these ``owners`` (user ids, one per account)."""
+    rows = owned_rows(owners if owners is not None else [""] * records, start=first)
+    list_id = make_list(api, rows, name=f"{name} list")
     campaign_id = make_campaign(
         api,
         list_id,
         make_queue(api, team, name=f"{name} team"),
         name=name,
         mode=mode,
-        agent_owned_column=None,
+        agent_owned_column="agent" if owners is not None else None,
         sort=[{"column": "account"}],
         settings={"accept_timeout_s": ACCEPT_TIMEOUT_S, **settings},
         **({"calling_window": calling_window} if calling_window else {}),
@@ -479,6 +482,46 @@ def test_done_pushes_the_next_record_at_once_when_nobody_waits_longer(
         assert holders(db, campaign_id) == {}
         assert pusher(app_client).run_once() == 1
         assert holders(db, campaign_id) == {"A00002": "bob"}
+
+
+def test_done_pushes_the_next_owned_record_at_once_while_another_agent_waits(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """Agent-owned records are their owner's alone: an agent who waits for a push (bob, who
+    owns nothing left) does not compete with alice for hers."""
+    alice, bob = people(make_user, "alice", "bob")
+    campaign_id = push_campaign(
+        api, [alice, bob], "direct_push_preview", owners=["alice", "alice", "bob"]
+    )
+    with connect(app_client, alice) as ws:
+        receiving(app_client, alice, campaign_id, True)
+        ws.next("state", receiving=True)
+        receiving(app_client, bob, campaign_id, True)
+        assert pusher(app_client).run_once() == 2
+        first = ws.delivery()
+        record_action(
+            app_client,
+            bob,
+            {"campaign_id": campaign_id, "record_id": _held(db, "bob")},
+            "done",
+            {"code": "not_interested"},
+        )
+        assert [a for _, a in pusher(app_client).waiting_agents()] == [_id(db, "bob")]
+        record_action(app_client, alice, first, "done", {"code": "not_interested"})
+        second = ws.delivery()  # no pusher round ran, and bob still waits
+        assert account(second) == "A00001"
+        assert holders(db, campaign_id) == {"A00001": "alice"}
+
+
+def _held(db: Database, user_id: str) -> int:
+    with db.read() as session:
+        found = session.scalar(
+            select(CampaignRecord.record_id)
+            .join(User, User.id == CampaignRecord.lease_agent_id)
+            .where(User.user_id == user_id, CampaignRecord.status == "leased")
+        )
+    assert found is not None
+    return found
 
 
 def _id(db: Database, user_id: str) -> int:

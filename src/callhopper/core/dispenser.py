@@ -520,12 +520,10 @@ class Dispenser:
         pusher serves the longest wait first). Whether a record was pushed."""
         if ctx.campaign.mode not in PUSH_MODES or ctx.campaign.state != CampaignState.ON.value:
             return False
-        waiting = [a for _, a in agent_state.waiting(session, ctx.campaign.id)]
-        if agent_id not in waiting:
-            return False  # not ready, or the toggle is off
         # Records of one owner are theirs alone: another agent's wait does not compete.
-        if ctx.campaign.agent_owned_column is None and waiting != [agent_id]:
-            return False
+        alone = ctx.campaign.agent_owned_column is None
+        if not agent_state.first_in_line(session, ctx.campaign.id, agent_id, alone=alone):
+            return False  # not ready, the toggle is off, or someone else waits too
         record_id = self._push_claim(session, ctx, agent_id, now)
         if record_id is None:
             return False

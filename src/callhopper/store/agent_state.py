@@ -129,6 +129,10 @@ def _waiting_statement() -> Select[Any]:
 
 _WAITING = _waiting_statement()
 _WAITING_IN = _WAITING.where(AgentSession.campaign_id == bindparam("campaign"))
+_TWO_WAITING_IN = _WAITING_IN.with_only_columns(AgentSession.user_id).limit(2)
+_WAITING_AGENT = _WAITING_IN.with_only_columns(AgentSession.user_id).where(
+    AgentSession.user_id == bindparam("agent")
+)
 
 
 def waiting(session: Session, campaign_id: int | None = None) -> list[tuple[int, int]]:
@@ -146,3 +150,14 @@ def waiting(session: Session, campaign_id: int | None = None) -> list[tuple[int,
     # Stable: equal waits keep the user id order.
     by_wait = sorted(rows, key=lambda r: max(t for t in r[2:] if t is not None))
     return [(r[0], r[1]) for r in by_wait]
+
+
+def first_in_line(session: Session, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
+    """Whether the agent waits for a push in the campaign (see :func:`waiting`) and, when
+    ``alone``, nobody else does: then nobody has waited longer. Reads two rows at most,
+    where :func:`waiting` reads and sorts every waiting agent."""
+    if not alone:
+        params = {"campaign": campaign_id, "agent": agent_id}
+        return session.execute(_WAITING_AGENT, params).first() is not None
+    found = session.scalars(_TWO_WAITING_IN, {"campaign": campaign_id}).all()
+    return list(found) == [agent_id]
