@@ -513,6 +513,37 @@ def test_done_pushes_the_next_owned_record_at_once_while_another_agent_waits(
         assert holders(db, campaign_id) == {"A00001": "alice"}
 
 
+def test_a_push_to_an_agent_who_got_a_record_meanwhile_is_skipped(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """Another process pushed to alice after this pusher found her waiting: her second
+    lease is refused (one per agent and campaign), the round goes on to bob."""
+    alice, bob = people(make_user, "alice", "bob")
+    campaign_id = push_campaign(api, [alice, bob], "direct_push_preview")
+    receiving(app_client, alice, campaign_id, True)
+    receiving(app_client, bob, campaign_id, True)
+    dispenser = pusher(app_client).dispenser
+    ids = [_id(db, "alice"), _id(db, "bob")]
+    assert dispenser.push_many(campaign_id, ids[:1], shared=True) == (
+        [(ids[0], _rid(db, campaign_id, 0))],
+        False,
+    )
+    pushed, exhausted = dispenser.push_many(campaign_id, ids, shared=True)
+    assert pushed == [(ids[1], _rid(db, campaign_id, 1))] and not exhausted
+    assert holders(db, campaign_id) == {"A00000": "alice", "A00001": "bob"}
+
+
+def _rid(db: Database, campaign_id: int, n: int) -> int:
+    """The id of the campaign's ``n``-th record (account ``A0000n``)."""
+    with db.read() as session:
+        ids = session.scalars(
+            select(CampaignRecord.record_id)
+            .where(CampaignRecord.campaign_id == campaign_id)
+            .order_by(CampaignRecord.record_id)
+        ).all()
+    return ids[n]
+
+
 def _held(db: Database, user_id: str) -> int:
     with db.read() as session:
         found = session.scalar(

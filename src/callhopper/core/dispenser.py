@@ -485,13 +485,13 @@ class Dispenser:
                 return pushed, True
             now = self.clock.now()
             for agent_id in agent_ids:
-                if sql.current_lease(session, campaign_id, agent_id) is not None:
-                    continue  # another process pushed to them meanwhile
                 try:
                     with session.begin_nested():
                         record_id = self._push_claim(session, ctx, agent_id, now)
                 except IntegrityError:
-                    continue  # the same, at the same moment
+                    # Another process pushed to them since the pusher found them waiting:
+                    # an agent holds one lease per campaign (a unique index).
+                    continue
                 if record_id is None:
                     if shared:
                         return pushed, True
