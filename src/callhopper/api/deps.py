@@ -59,7 +59,7 @@ def current_actor(request: Request, db: DbDep, clock: ClockDep) -> Actor:
     if secret is None:
         raise NotAuthenticated("authentication required: send a bearer token or log in")
     now = clock.now()
-    with db.read() as session:
+    with db.lookup() as session:
         found = authenticate(session, secret, now=now)
     if found is None:
         raise NotAuthenticated("the token or session is invalid, expired or revoked")

@@ -5,22 +5,32 @@ mode and callhopper emits ``BEGIN`` itself, so that a write transaction can be
 ``BEGIN IMMEDIATE``: it takes the single writer lock up front instead of
 failing with ``database is locked`` when a read transaction later tries to
 write. That lock is what makes SQLite claims atomic across processes.
+
+On PostgreSQL every statement is a round trip to another process, so the pool pings a
+connection before use only when it has sat idle (a restarted server's connections are
+replaced before a request meets them; a connection in steady use is not pinged again on
+every checkout), and :meth:`Database.lookup` reads without ``BEGIN`` and ``ROLLBACK``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
+#: Seconds a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
+PING_AFTER_IDLE_S = 2.0
+_IDLE_SINCE = "callhopper_idle_since"
 
 
 class Database:
@@ -33,6 +43,7 @@ class Database:
         busy_timeout_ms: int = 30000,
         pool_size: int = 20,
         pool_timeout_s: float = 30,
+        ping_after_idle_s: float = PING_AFTER_IDLE_S,
         echo: bool = False,
     ) -> None:
         self.url = url
@@ -46,8 +57,16 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine
         )
+        lookup_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self.engine
+        )
+        if self.dialect == "postgresql":
+            _install_postgres_hooks(self.engine, ping_after_idle_s)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
+        self._lookup = sessionmaker(lookup_engine, expire_on_commit=False)
         # SQLite admits one writer; threads of this process queue here, in order, instead
         # of polling SQLite's lock with its backoff sleeps. BEGIN IMMEDIATE still provides
         # the atomicity, and other processes still wait on SQLite's own lock.
@@ -60,6 +79,15 @@ class Database:
         Objects loaded here stay readable afterwards (detached, not expired).
         """
         with self._read() as session:
+            yield session
+
+    @contextmanager
+    def lookup(self) -> Iterator[Session]:
+        """For one reading statement (who a token stands for …): on PostgreSQL outside a
+        transaction, which spares the ``BEGIN`` and ``ROLLBACK`` round trips. Nothing that
+        needs a transaction (temporary tables, ``SET LOCAL``, locks, several statements
+        that must agree) belongs here; on SQLite it is :meth:`read`."""
+        with self._lookup() as session:
             yield session
 
     @contextmanager
@@ -99,7 +127,29 @@ def _make_engine(
         "pool_timeout": pool_timeout_s,
         "echo": echo,
     }
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, **kwargs)
+
+
+def _install_postgres_hooks(engine: Engine, ping_after_idle_s: float) -> None:
+    """Ping a connection at checkout when it has been idle longer than ``ping_after_idle_s``
+    (``pool_pre_ping`` would ping at every checkout: a round trip per transaction). A dead
+    connection is replaced by a new one before the checkout returns; one that dies while
+    in steady use fails its statement, and SQLAlchemy then renews the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since <= ping_after_idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out a new one.
+            raise DisconnectionError(f"connection lost while idle: {exc}") from exc
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:

@@ -366,7 +366,7 @@ def _bearer(header: str | None) -> str | None:
 def _actor_for(db: Database, clock: Clock, secret: str | None) -> Actor | None:
     if not secret:
         return None
-    with db.read() as session:
+    with db.lookup() as session:
         found = authenticate(session, secret, now=clock.now())
     return found[0] if found is not None else None
 
