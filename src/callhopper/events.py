@@ -8,10 +8,10 @@ the delivery as that transaction saw it (``snapshot``), so that its handler send
 without reading it back; other processes never receive the snapshot and read the database.
 
 * :class:`LocalBus` delivers to the WebSocket connections of this process.
-* :class:`PostgresBus` also publishes with ``NOTIFY`` (sent when the publishing
-  transaction commits, or at once outside one) and runs a ``LISTEN`` thread, so that a
-  delivery made by one server process reaches an agent connected to another. The
-  publishing process dispatches its own events at once, not when they come back.
+* :class:`PostgresBus` also sends them with ``NOTIFY`` (once the publishing transaction
+  has committed) and runs a ``LISTEN`` thread, so that a delivery made by one server
+  process reaches an agent connected to another. The publishing process dispatches its
+  own events at once, not when they come back.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import event as orm_event
-from sqlalchemy import text
 from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger(__name__)
@@ -35,6 +34,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "callhopper_events"
 #: ``Session.info`` key of the events waiting for the session's commit.
 _PENDING = "callhopper.events.pending"
+#: One notification per payload, in the array's order.
+_NOTIFY_ALL = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class LocalBus:
         An event published inside a savepoint that rolls back is still sent: publish after
         the savepoint."""
         if session is None:
-            self.dispatch(event)
+            self._send([event])
             return
         pending: list[AgentEvent] | None = session.info.get(_PENDING)
         if pending is None:
@@ -124,6 +125,10 @@ class LocalBus:
         pending: list[AgentEvent] = session.info[_PENDING]
         events = list(pending)
         pending.clear()
+        self._send(events)
+
+    def _send(self, events: list[AgentEvent]) -> None:
+        """Hand on events that have happened (committed): to this process's subscribers."""
         for event in events:
             self.dispatch(event)
 
@@ -140,7 +145,15 @@ class LocalBus:
 
 
 class PostgresBus(LocalBus):
-    """A :class:`LocalBus` that also carries events between processes with NOTIFY/LISTEN."""
+    """A :class:`LocalBus` that also carries events between processes with NOTIFY/LISTEN.
+
+    Notifications are sent after the commit by a thread of their own, several per
+    statement, never in the publishing transaction: PostgreSQL serialises the commits of
+    every transaction that notified (one lock for the whole database, held through the
+    commit), which would make all Dones of all processes commit one at a time. A process
+    that dies between a commit and its notification loses the event for other processes
+    only; the change itself is committed, and the record reaches the agent when their
+    client reconnects (or with the pusher's next round)."""
 
     def __init__(self, conninfo: str) -> None:
         super().__init__()
@@ -150,23 +163,57 @@ class PostgresBus(LocalBus):
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Notifications waiting for the notifier thread (started with the first one).
+        self._outbox: list[str] = []
+        self._outbox_lock = threading.Lock()
+        self._outbox_ready = threading.Event()
+        self._notifier: threading.Thread | None = None
 
-    def publish(self, event: AgentEvent, session: Session | None = None) -> None:
-        """NOTIFY in ``session``'s transaction (sent at commit, dropped at rollback), or at
-        once. This process dispatches the event itself (at the commit, as :class:`LocalBus`
-        does), without waiting for its own notification to come back; every other process
-        dispatches it when the notification arrives."""
-        shared = replace(event, snapshot=None)
-        payload = json.dumps({"origin": self._origin, "event": asdict(shared)})
-        if session is not None:
-            session.execute(
-                text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": CHANNEL, "payload": payload},
-            )
-        else:
-            with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
-        super().publish(event, session)
+    def _send(self, events: list[AgentEvent]) -> None:
+        """This process's subscribers at once; other processes through the notifier."""
+        super()._send(events)
+        payloads = [
+            json.dumps({"origin": self._origin, "event": asdict(replace(e, snapshot=None))})
+            for e in events
+        ]
+        with self._outbox_lock:
+            self._outbox.extend(payloads)
+            if self._notifier is None:
+                self._notifier = threading.Thread(
+                    target=self._notify, name="event-notifier", daemon=True
+                )
+                self._notifier.start()
+        self._outbox_ready.set()
+
+    def _notify(self) -> None:
+        """Send the outbox, in order, in one statement per batch (autocommit), until stopped
+        with nothing left to send."""
+        conn: psycopg.Connection[Any] | None = None
+        while True:
+            self._outbox_ready.wait(0.5)
+            self._outbox_ready.clear()
+            with self._outbox_lock:
+                batch, self._outbox = self._outbox, []
+            if not batch:
+                if self._stop.is_set():
+                    break
+                continue
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.conninfo, autocommit=True)
+                conn.execute(_NOTIFY_ALL, (CHANNEL, batch))
+            except psycopg.Error:
+                log.exception("could not notify %d events; retrying", len(batch))
+                if conn is not None:
+                    conn.close()
+                conn = None
+                if self._stop.wait(1):
+                    break  # stopping: other processes' clients resume on reconnect
+                with self._outbox_lock:
+                    self._outbox[:0] = batch
+                self._outbox_ready.set()
+        if conn is not None:
+            conn.close()
 
     def _arrived(self, payload: str) -> None:
         """A notification: another process's event (ours were dispatched at commit)."""
@@ -190,8 +237,10 @@ class PostgresBus(LocalBus):
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._outbox_ready.set()
+        for thread in (self._thread, self._notifier):
+            if thread is not None:
+                thread.join(timeout=5)
 
     def _listen(self) -> None:
         while not self._stop.is_set():

@@ -92,6 +92,18 @@ def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
         there.publish(outside)
         assert seen_there.get_nowait() == outside
         assert seen_here.get(timeout=10) == outside
+
+        # A rolled-back transaction notifies nobody; a committed burst arrives whole, in order.
+        with pytest.raises(RuntimeError), db.write() as session:
+            here.publish(AgentEvent(3, "delivery", 7, 999), session)
+            raise RuntimeError("rolled back")
+        burst = [AgentEvent(4, "delivery", 7, 200 + n) for n in range(50)]
+        with db.write() as session:
+            for item in burst:
+                here.publish(item, session)
+        assert [seen_there.get(timeout=10) for _ in burst] == burst
+        with pytest.raises(queue.Empty):
+            seen_there.get(timeout=1)
     finally:
         here.stop()
         there.stop()
