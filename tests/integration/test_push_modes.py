@@ -25,13 +25,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
 from callhopper.clock import FrozenClock
 from callhopper.core.pusher import Pusher
+from callhopper.store import agent_state
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, Record, User
 from tests.campaign_helpers import make_campaign, make_list, make_queue, owned_rows, start
@@ -531,6 +533,54 @@ def test_a_push_to_an_agent_who_got_a_record_meanwhile_is_skipped(
     pushed, exhausted = dispenser.push_many(campaign_id, ids, shared=True)
     assert pushed == [(ids[1], _rid(db, campaign_id, 1))] and not exhausted
     assert holders(db, campaign_id) == {"A00000": "alice", "A00001": "bob"}
+
+
+def test_who_waits_is_asked_with_one_index_probe_per_agent_whatever_the_statistics(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """Whether an agent holds a lease is a probe of the one-lease-per-agent index for each
+    session: statistics taken before the shift (no leases) must not turn it into comparing
+    every session with every lease (200 ms a Done at 1,000 agents)."""
+    if db.dialect != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    team = people(make_user, *(f"a{n}" for n in range(30)))
+    campaign_id = push_campaign(api, team, "direct_push_preview", records=40)
+    with db.write() as session:
+        session.execute(text("ANALYZE"))  # no lease yet
+    for who in team:
+        receiving(app_client, who, campaign_id, True)
+    assert pusher(app_client).run_once() == 30  # now every agent holds one
+    statements = {
+        "waiting": agent_state._WAITING_IN,
+        "first in line": agent_state._TWO_WAITING_IN,
+        "the agent waits": agent_state._WAITING_AGENT,
+    }
+    for name, statement in statements.items():
+        bound = statement.params(campaign=campaign_id, agent=_id(db, "a0"))
+        sql = str(
+            bound.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        )
+        with db.read() as session:
+            found = (
+                session.connection()
+                .exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql.replace("%%", "%"))
+                .scalar_one()
+            )
+        nodes = list(_plan_nodes(found[0]["Plan"]))
+        assert not [n for n, _ in nodes if n.get("Join Type") == "Anti"], name
+        # Each look at the leases runs in a subplan: once per session, for that session.
+        per_session = [sub for n, sub in nodes if n.get("Relation Name") == "campaign_records"]
+        assert per_session and all(per_session), name
+
+
+def _plan_nodes(
+    node: dict[str, Any], in_subplan: bool = False
+) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every node of a plan, and whether it runs in a subplan (once per outer row)."""
+    in_subplan = in_subplan or node.get("Parent Relationship") == "SubPlan"
+    yield node, in_subplan
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child, in_subplan)
 
 
 def _rid(db: Database, campaign_id: int, n: int) -> int:
