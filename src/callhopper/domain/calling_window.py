@@ -11,8 +11,9 @@ computed once per minute and cached.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -78,11 +79,16 @@ class CallingWindow(BaseModel):
 
     def is_open(self, now: datetime, zone: str) -> bool:
         """Whether a contact in ``zone`` may be called at the UTC instant ``now``."""
-        return self.is_open_at(now.astimezone(ZoneInfo(zone)))
+        return self.is_open_at(now.astimezone(_zone(zone)))
 
     def open_zones(self, now: datetime) -> frozenset[str]:
-        """Every IANA zone in which the window is open at ``now`` (cached per minute)."""
-        return _open_zones(self, now.replace(second=0, microsecond=0))
+        """Every IANA zone in which the window is open at ``now`` (cached per minute).
+
+        One thread works a new minute out while the others wait for it: at each minute every
+        claim of every agent asks, and several hundred threads each checking every zone at
+        once took seconds."""
+        with _OPEN_ZONES_TURN:
+            return _open_zones(self, now.replace(second=0, microsecond=0))
 
     def next_open(self, now: datetime, zone: str) -> datetime | None:
         """The first instant at or after ``now`` when the window opens in ``zone``."""
@@ -103,6 +109,16 @@ class CallingWindow(BaseModel):
         names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
         days = "every day" if self.days == ALL_DAYS else ", ".join(names[d] for d in self.days)
         return f"{self.start} to {self.end} local time, {days}"
+
+
+_OPEN_ZONES_TURN = threading.Lock()
+
+
+@cache
+def _zone(key: str) -> ZoneInfo:
+    """A zone, kept: ``ZoneInfo``'s own cache keeps only a few alive, and the others were
+    read from their files again at each look (every zone, every minute)."""
+    return ZoneInfo(key)
 
 
 @lru_cache(maxsize=256)
