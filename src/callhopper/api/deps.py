@@ -63,11 +63,10 @@ def current_actor(request: Request, db: DbDep, clock: ClockDep) -> Actor:
         found = authenticate(session, secret, now=now)
     if found is None:
         raise NotAuthenticated("the token or session is invalid, expired or revoked")
-    actor, token = found
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+    if found.last_used_at is None or now - found.last_used_at > TOKEN_TOUCH_INTERVAL:
         with db.write() as session:
-            touch_token(session, token.id, now=now)
-    return actor
+            touch_token(session, found.token_id, now=now)
+    return found.actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from callhopper.security import (
     verify_password,
 )
 from callhopper.store.audit import audit
-from callhopper.store.models import AuthToken, QueueMember, Role, User
+from callhopper.store.models import AuthToken, QueueMember, Role, User, table_of
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -423,33 +424,60 @@ def end_session(session: Session, secret: str, *, now: datetime) -> None:
         token.revoked_at = now
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    """Who a valid secret stands for, and when the secret was last used."""
+
+    actor: Actor
+    token_id: int
+    last_used_at: datetime | None
+
+
+# Table columns, not ORM entities or attributes: every API request runs this, and the ORM's
+# handling of a statement (and the loading of three objects, the password hash among them)
+# cost more than the query itself.
+_TOKENS, _USERS, _ROLES = table_of(AuthToken), table_of(User), table_of(Role)
 _AUTHENTICATE = (
-    select(AuthToken, User, Role)
-    .join(User, User.id == AuthToken.user_id)
-    .join(Role, Role.id == User.role_id)
-    .where(AuthToken.token_hash == bindparam("token_hash"))
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.expires_at,
+        _TOKENS.c.last_used_at,
+        _USERS.c.id,
+        _USERS.c.user_id,
+        _USERS.c.email,
+        _USERS.c.display_name,
+        _USERS.c.active,
+        _ROLES.c.name,
+        _ROLES.c.builtin,
+        _ROLES.c.rights,
+    )
+    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .join(_ROLES, _ROLES.c.id == _USERS.c.role_id)
+    .where(_TOKENS.c.token_hash == bindparam("token_hash"))
 )
 
 
-def authenticate(session: Session, secret: str, *, now: datetime) -> tuple[Actor, AuthToken] | None:
-    """The actor a session or API secret stands for, or ``None`` if it is not valid now."""
+def authenticate(session: Session, secret: str, *, now: datetime) -> Authenticated | None:
+    """Who a session or API secret stands for, or ``None`` if it is not valid now."""
     row = session.execute(_AUTHENTICATE, {"token_hash": secret_hash(secret)}).first()
     if row is None:
         return None
-    token, user, role = row
-    if token.revoked_at is not None or not user.active:
+    token_id, revoked_at, expires_at, last_used_at, uid, user_id, email, name, active = row[:9]
+    role, builtin, rights = row[9:]
+    if revoked_at is not None or not active:
         return None
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         return None
     actor = Actor(
-        id=user.id,
-        user_id=user.user_id,
-        email=user.email,
-        display_name=user.display_name,
-        role=role.name,
-        rights=role_rights(role),
+        id=uid,
+        user_id=user_id,
+        email=email,
+        display_name=name,
+        role=role,
+        rights=BUILTIN_ROLES[role] if builtin else parse_rights(rights),
     )
-    return actor, token
+    return Authenticated(actor, token_id, last_used_at)
 
 
 def touch_token(session: Session, token_id: int, *, now: datetime) -> None:

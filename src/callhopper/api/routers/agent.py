@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
@@ -53,7 +52,8 @@ DispenserDep = Annotated[Dispenser, Depends(get_dispenser)]
 
 
 def delivery_public(delivery: Delivery) -> DeliveryPublic:
-    return DeliveryPublic.model_validate(asdict(delivery))
+    # Read from the dataclasses' attributes: ``asdict`` would deep-copy every nested value first.
+    return DeliveryPublic.model_validate(delivery, from_attributes=True)
 
 
 @router.get("/campaigns", response_model=list[MyCampaignPublic])
@@ -368,7 +368,7 @@ def _actor_for(db: Database, clock: Clock, secret: str | None) -> Actor | None:
         return None
     with db.lookup() as session:
         found = authenticate(session, secret, now=clock.now())
-    return found[0] if found is not None else None
+    return found.actor if found is not None else None
 
 
 def _jsonable(delivery: Delivery) -> dict[str, Any]:
