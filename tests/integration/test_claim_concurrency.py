@@ -587,7 +587,7 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
                 ),
             )
             assert taken == first.record_id
-            dispensing.open_assignment(
+            dispensing.deliver(
                 session,
                 get_campaign(session, campaign_id),
                 first.record_id,

@@ -391,8 +391,7 @@ class Dispenser:
                 )
                 .values(accept_by=accept_by)
             )
-        sql.open_assignment(session, campaign, record_id, agent_id, now=now)
-        callbacks.mark_due_delivered(session, campaign.id, record_id, now)
+        sql.deliver(session, campaign, record_id, agent_id, now=now)
         return record_id
 
     def _why_nothing(

@@ -194,7 +194,8 @@ def scheduled(session: Session, campaign_id: int) -> Sequence[Callback]:
 
 
 _CALLBACKS = table_of(Callback)
-_MARK_DUE_DELIVERED = (
+#: A claimed record's callback whose time had come is that callback's delivery.
+MARK_DUE_DELIVERED = (
     update(_CALLBACKS)
     .where(
         _CALLBACKS.c.campaign_id == bindparam("campaign"),
@@ -204,11 +205,6 @@ _MARK_DUE_DELIVERED = (
     )
     .values(status="delivered", updated_at=bindparam("now", type_=UTCDateTime()))
 )
-
-
-def mark_due_delivered(session: Session, campaign_id: int, record_id: int, now: datetime) -> None:
-    """A claimed record whose callback time had come is that callback's delivery."""
-    session.execute(_MARK_DUE_DELIVERED, {"campaign": campaign_id, "record": record_id, "now": now})
 
 
 def unmark_delivered(session: Session, campaign_id: int, record_id: int, now: datetime) -> None:
