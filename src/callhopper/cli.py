@@ -75,9 +75,14 @@ def _errors() -> Iterator[None]:
 @contextmanager
 def _database(settings: Settings, *, check_schema: bool = True) -> Iterator[Database]:
     """The database, its schema created if empty (or refused if behind); closed afterwards."""
+    from callhopper.services import pool_size
     from callhopper.store.migrate import ensure_schema
 
-    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    db = Database(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=pool_size(settings),
+    )
     try:
         if check_schema:
             with _errors():

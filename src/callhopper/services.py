@@ -24,6 +24,15 @@ from callhopper.store.db import Database
 
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
+#: Database connections the background jobs hold at once: one each (see ``Services.jobs``).
+JOB_CONNECTIONS = 4
+
+
+def pool_size(settings: Settings) -> int:
+    """Connections a process keeps open: one per request it handles at once, one per job.
+    A pool smaller than that opens and closes a connection for many transactions (a new
+    PostgreSQL backend each time) and loses the statements prepared on it."""
+    return settings.db_pool_size + JOB_CONNECTIONS
 
 
 def event_bus(db: Database) -> LocalBus:

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     )
     import_batch_rows: int = Field(5000, ge=100, description="Rows per import batch.")
     sqlite_busy_timeout_ms: int = Field(30000, ge=0)
+    db_pool_size: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Requests a server process handles at once, each on a database connection "
+        "the process keeps open (its background jobs keep one more each).",
+    )
     dnc_service_url: str | None = Field(
         None, description="Pre-dial validation service (unset: the internal DNC lists only)."
     )

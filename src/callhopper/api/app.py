@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 
 from callhopper import __version__
@@ -52,6 +53,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Handlers run in worker threads, one connection each: no more threads than the pool
+        # keeps connections (fewer threads also contend less for the interpreter).
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         services.bus.start()
         threads = services.start_jobs() if background else []
         try:
