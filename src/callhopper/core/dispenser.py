@@ -954,20 +954,17 @@ class Dispenser:
             last_at=now,
             handled_pass=ctx.campaign.pass_no,
         )
-        session.execute(
-            _INTERACTION,
-            {
-                "record_id": record_id,
-                "campaign_id": ctx.campaign.id,
-                "campaign_name": ctx.campaign.name,
-                "agent_id": agent_id,
-                "kind": "wrapup",
-                "at": now,
-                "code": reason,
-                "note": plan.message or "",
-            },
+        sql.end_delivery(
+            session,
+            campaign=ctx.campaign,
+            record_id=record_id,
+            agent_id=agent_id,
+            kind="wrapup",
+            code=reason,
+            note=plan.message or "",
+            now=now,
+            outcome=reason,
         )
-        sql.close_assignment(session, ctx.campaign.id, record_id, now=now, outcome=reason)
         _complete_if_stopping(session, ctx, now)
 
     def skip(self, agent: Actor, campaign_id: int, record_id: int) -> None:
@@ -1037,20 +1034,17 @@ class Dispenser:
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "decline", now)
             sql.release(session, campaign_id, record_id, agent_id, **values)
-            session.execute(
-                _INTERACTION,
-                {
-                    "record_id": record_id,
-                    "campaign_id": campaign_id,
-                    "campaign_name": ctx.campaign.name,
-                    "agent_id": agent_id,
-                    "kind": "decline",
-                    "at": now,
-                    "code": action,
-                    "note": "",
-                },
+            sql.end_delivery(
+                session,
+                campaign=ctx.campaign,
+                record_id=record_id,
+                agent_id=agent_id,
+                kind="decline",
+                code=action,
+                note="",
+                now=now,
+                outcome=action,
             )
-            sql.close_assignment(session, campaign_id, record_id, now=now, outcome=action)
             _complete_if_stopping(session, ctx, now)
 
     def wrapup(
@@ -1156,23 +1150,18 @@ class Dispenser:
                 lead_status=spec.code,  # the lead's status, across campaigns
             )
             set_committed_value(record, "last_code", spec.code)  # as the statement set it
-            session.execute(
-                _INTERACTION,
-                {
-                    "record_id": record_id,
-                    "campaign_id": campaign_id,
-                    "campaign_name": ctx.campaign.name,
-                    "agent_id": agent_id,
-                    "kind": "wrapup",
-                    "at": now,
-                    "code": spec.code,
-                    "note": note,
-                    # without changes the column stays SQL NULL (None would be JSON null)
-                    **({"edits": {k: list(v) for k, v in changes.items()}} if changes else {}),
-                },
-            )
-            sql.close_assignment(
-                session, campaign_id, record_id, now=now, outcome="done", code=spec.code
+            sql.end_delivery(
+                session,
+                campaign=ctx.campaign,
+                record_id=record_id,
+                agent_id=agent_id,
+                kind="wrapup",
+                code=spec.code,
+                note=note,
+                now=now,
+                outcome="done",
+                history_code=spec.code,
+                edits={k: list(v) for k, v in changes.items()} if changes else None,
             )
             if ctx.ownership.enabled:  # disabled: no claims, no renewals (SPEC §6)
                 ownership.after_attempt(

@@ -37,7 +37,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -50,6 +50,7 @@ from callhopper.store.models import (
     Callback,
     Campaign,
     CampaignRecord,
+    Interaction,
     Record,
     table_of,
 )
@@ -167,6 +168,7 @@ _STATEMENTS = {
 _CR = table_of(CampaignRecord)
 _RECORDS = table_of(Record)
 _ASSIGNMENTS = table_of(Assignment)
+_EDITS_TYPE = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 _IS_LEASE = (
     _CR.c.campaign_id == bindparam("campaign"),
     _CR.c.status == "leased",
@@ -253,8 +255,8 @@ _CLOSE_ASSIGNMENT = (
     )
     .values(
         released_at=bindparam("now", type_=UTCDateTime()),
-        outcome=bindparam("outcome"),
-        code=bindparam("code"),
+        outcome=bindparam("history_outcome"),
+        code=bindparam("history_code"),
     )
 )
 
@@ -291,6 +293,24 @@ _DELIVER_POSTGRESQL = (
     )
     .add_cte(MARK_DUE_DELIVERED.cte("called"))
 )
+
+
+# The end of a delivery: its interaction, and the history's row closed. The parameters are
+# not named after columns (an UPDATE or INSERT adds such a parameter to what it sets).
+_INTERACTIONS = table_of(Interaction)
+_END_INTERACTION = insert(_INTERACTIONS).values(
+    record_id=bindparam("record"),
+    campaign_id=bindparam("campaign"),
+    campaign_name=bindparam("name"),
+    agent_id=bindparam("agent"),
+    kind=bindparam("interaction_kind"),
+    at=bindparam("now", type_=UTCDateTime()),
+    code=bindparam("interaction_code"),
+    note=bindparam("note_text"),
+    # no edits: SQL NULL, not JSON null
+    edits=bindparam("edits_doc", type_=_EDITS_TYPE),
+)
+_END_DELIVERY_POSTGRESQL = _END_INTERACTION.add_cte(_CLOSE_ASSIGNMENT.cte("closed"))
 
 
 @dataclass(frozen=True)
@@ -433,18 +453,27 @@ def release(
     # in the statement) are added to it.
     exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
     plain = {name: v for name, v in values.items() if name not in exprs}
-    statement = _release_statement(frozenset(plain))
-    if exprs:
-        statement = statement.values(**exprs)
     params = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
     params.update({f"set_{name}": value for name, value in plain.items()})
     params["attempts_added"] = attempts_added
-    result = session.execute(statement, params)
+    one_statement = session.get_bind().dialect.name == "postgresql" and not exprs
+    if one_statement:
+        # One statement: the lease's release, then the contact freed in a statement that
+        # reads the released row (so nothing is freed when the guard failed).
+        statement = _release_and_free_postgresql(frozenset(plain), lead_status is not None)
+        result = session.execute(statement, {**params, "lead_code": lead_status})
+    else:
+        statement = _release_statement(frozenset(plain))
+        if exprs:
+            statement = statement.values(**exprs)
+        result = session.execute(statement, params)
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
             field="record_id",
         )
+    if one_statement:
+        return
     if lead_status is None:
         clear_out(session, campaign_id, [record_id])
     else:
@@ -463,6 +492,26 @@ def _release_statement(names: frozenset[str]) -> Any:
         pending=null(),  # SQL NULL (None would be JSON null)
         attempts=_CR.c.attempts + bindparam("attempts_added"),
         **{name: bindparam(f"set_{name}", type_=_CR.c[name].type) for name in names},
+    )
+
+
+@lru_cache(maxsize=64)
+def _release_and_free_postgresql(names: frozenset[str], with_lead_code: bool) -> Any:
+    """:func:`_release_statement` as a CTE, and the contact it releases no longer out with
+    this campaign (and given the lead's status ``lead_code``), in one UPDATE whose row count
+    is the release's. No parameter is named after a column of either table: an UPDATE adds
+    such a parameter to what it sets."""
+    released = _release_statement(names).returning(_CR.c.record_id).cte("released")
+    values: dict[str, Any] = {
+        "out_campaign_id": case((_ours, None), else_=_RECORDS.c.out_campaign_id),
+        "out_until": case((_ours, None), else_=_RECORDS.c.out_until),
+    }
+    if with_lead_code:
+        values["last_code"] = bindparam("lead_code")
+    return (
+        update(_RECORDS)
+        .where(_RECORDS.c.id.in_(select(released.c.record_id).scalar_subquery()))
+        .values(**values)
     )
 
 
@@ -525,6 +574,43 @@ def deliver(
     session.execute(MARK_DUE_DELIVERED, params)
 
 
+def end_delivery(
+    session: Session,
+    *,
+    campaign: Campaign,
+    record_id: int,
+    agent_id: int,
+    kind: str,
+    code: str | None,
+    note: str,
+    now: datetime,
+    outcome: str,
+    history_code: str | None = None,
+    edits: dict[str, Any] | None = None,
+) -> None:
+    """The end of a delivery: its interaction written (``kind``, ``code``, ``note`` and
+    ``edits``), and its row of the history closed with ``outcome`` (and ``history_code``).
+    One statement on PostgreSQL."""
+    params = {
+        "campaign": campaign.id,
+        "name": campaign.name,
+        "record": record_id,
+        "agent": agent_id,
+        "interaction_kind": kind,
+        "interaction_code": code,
+        "note_text": note,
+        "edits_doc": edits,
+        "now": now,
+        "history_outcome": outcome,
+        "history_code": history_code,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_END_DELIVERY_POSTGRESQL, params)
+        return
+    session.execute(_END_INTERACTION, params)
+    session.execute(_CLOSE_ASSIGNMENT, params)
+
+
 def close_assignment(
     session: Session,
     campaign_id: int,
@@ -540,7 +626,7 @@ def close_assignment(
             "campaign": campaign_id,
             "record": record_id,
             "now": now,
-            "outcome": outcome,
-            "code": code,
+            "history_outcome": outcome,
+            "history_code": code,
         },
     )
