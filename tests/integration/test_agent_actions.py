@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -323,6 +323,10 @@ def test_call_picks_a_number_and_respects_the_window(
         ("call", "+16029991234"),
         ("call", "+16022000000"),
     ]
+    called_at = clock.now() - timedelta(hours=1)
+    assert {(datetime.fromisoformat(h["at"]), h["agent_user_id"]) for h in history["history"]} == {
+        (called_at, alice.user_id)
+    }
 
 
 def test_manual_dial_is_off_by_default(

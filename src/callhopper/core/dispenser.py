@@ -10,6 +10,7 @@ from the agent's last action on it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Text, and_, bindparam, cast, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from callhopper.dnc_service import NoValidator, NumberValidator
 from callhopper.domain.actors import SYSTEM, Actor
@@ -60,7 +60,7 @@ from callhopper.store.models import (
     table_of,
 )
 from callhopper.store.records import record_data_update
-from callhopper.store.types import UTCDateTime
+from callhopper.store.types import UTCDateTime, json_rows, utc_from_json
 from callhopper.store.users import actor_of
 from callhopper.store.wrapup import codes_json, specs_from_json
 
@@ -1088,16 +1088,17 @@ class Dispenser:
             # The record's row lock orders this wrap-up (which may claim ownership for the
             # campaign) against other campaigns' calls of the record, and the time is read
             # once it is held: an ownership and a call can never overlap (SPEC §10.3).
-            row, record, callback = sql.leased_locked(session, campaign_id, record_id, agent_id)
+            lease = sql.leased_locked(session, campaign_id, record_id, agent_id)
+            callback = lease.callback
             now = self.clock.now()
-            pending = row.pending or {}
+            pending = lease.pending or {}
             code = code or pending.get("code")
             if code is None:
                 raise InvalidInput("choose a wrap-up code before Done", field="code")
             spec = self._code(ctx, code)
             note = check_note(note if note is not None else pending.get("note", ""))
             edits = fields if fields is not None else pending.get("fields", {})
-            changes = check_edits(ctx.schema, record.data, edits)
+            changes = check_edits(ctx.schema, lease.data, edits)
             if changes:
                 record_data_update(session, record_id, {k: v for k, (_, v) in changes.items()}, now)
                 audit(
@@ -1149,7 +1150,6 @@ class Dispenser:
                 handled_pass=ctx.campaign.pass_no,
                 lead_status=spec.code,  # the lead's status, across campaigns
             )
-            set_committed_value(record, "last_code", spec.code)  # as the statement set it
             sql.end_delivery(
                 session,
                 campaign=ctx.campaign,
@@ -1242,31 +1242,32 @@ class Dispenser:
         found = session.execute(
             _DELIVERED, {"campaign": ctx.campaign.id, "record": record_id}
         ).one_or_none()
-        if found is None or found[0].status != "leased" or found[0].lease_agent_id != agent_id:
+        if found is None or found.status != "leased" or found.lease_agent_id != agent_id:
             raise NotFound(
                 f"record {record_id} is not delivered to you in campaign {ctx.campaign.id}",
                 field="record_id",
             )
-        row, record, callback = found
-        assert row.leased_at is not None and row.lease_expires_at is not None
+        lease = sql.lease_view(found)
+        callback = lease.callback
+        assert lease.leased_at is not None and lease.lease_expires_at is not None
         window = ctx.window
-        local = now.astimezone(ZoneInfo(record.tz)) if record.tz else None
+        local = now.astimezone(ZoneInfo(lease.tz)) if lease.tz else None
         already = None
-        if row.handled_pass is not None and row.handled_pass < ctx.campaign.pass_no:
-            already = {"pass_no": row.handled_pass, "code": row.last_code, "at": row.last_at}
+        if lease.handled_pass is not None and lease.handled_pass < ctx.campaign.pass_no:
+            already = {"pass_no": lease.handled_pass, "code": lease.last_code, "at": lease.last_at}
         deadline = None
         timeout = ctx.settings.preview_timeout_s
-        if timeout is not None and row.accept_by is None and row.called_at is None:
-            deadline = row.leased_at + timedelta(seconds=timeout)
+        if timeout is not None and lease.accept_by is None and lease.called_at is None:
+            deadline = lease.leased_at + timedelta(seconds=timeout)
         return Delivery(
             campaign_id=ctx.campaign.id,
             campaign_name=ctx.campaign.name,
             record_id=record_id,
-            leased_at=row.leased_at,
-            lease_expires_at=row.lease_expires_at,
-            timezone=record.tz,
+            leased_at=lease.leased_at,
+            lease_expires_at=lease.lease_expires_at,
+            timezone=lease.tz,
             local_time=local,
-            calling_window_open=record.tz is not None and window.is_open(now, record.tz),
+            calling_window_open=lease.tz is not None and window.is_open(now, lease.tz),
             fields=[
                 FieldView(
                     name=c.name,
@@ -1274,25 +1275,25 @@ class Dispenser:
                     editable=c.editable,
                     required=c.required,
                     options=c.options,
-                    value=record.data.get(c.name),
+                    value=lease.data.get(c.name),
                 )
                 for c in ctx.schema.columns
             ],
             phones=[
                 PhoneView(index=i, column=p.column, type=p.type.value, number=n)
                 for i, (p, n) in enumerate(
-                    zip(ctx.schema.phone_columns, record.phones, strict=False)
+                    zip(ctx.schema.phone_columns, lease.phones, strict=False)
                 )
                 if n
             ],
-            attempts=row.attempts,
+            attempts=lease.attempts,
             already_handled=already,
-            pending_wrapup=row.pending,
-            history=_history(session, record_id),
+            pending_wrapup=lease.pending,
+            history=_history(found.history),
             wrapup_codes=list(ctx.codes.values()),
             allow_skip=ctx.settings.allow_skip,
             mode=ctx.campaign.mode,
-            accept_by=row.accept_by,
+            accept_by=lease.accept_by,
             preview_deadline=deadline,
             callback=(
                 {
@@ -1340,24 +1341,38 @@ _CONTEXT = (
     .join(ContactList, ContactList.id == Campaign.list_id)
     .where(Campaign.id == bindparam("campaign"))
 )
-_HISTORY = (
-    select(Interaction, User.user_id)
-    .outerjoin(User, User.id == Interaction.agent_id)
-    .where(Interaction.record_id == bindparam("record"))
-    .order_by(Interaction.at.desc(), Interaction.id.desc())
+_INTERACTIONS, _USERS = table_of(Interaction), table_of(User)
+_RECENT = (
+    select(
+        _INTERACTIONS.c.at,
+        _INTERACTIONS.c.id,
+        _INTERACTIONS.c.kind,
+        _INTERACTIONS.c.campaign_name,
+        _USERS.c.user_id,
+        _INTERACTIONS.c.number,
+        _INTERACTIONS.c.code,
+        _INTERACTIONS.c.note,
+    )
+    .select_from(_INTERACTIONS.outerjoin(_USERS, _USERS.c.id == _INTERACTIONS.c.agent_id))
+    .where(_INTERACTIONS.c.record_id == bindparam("record"))
+    .order_by(_INTERACTIONS.c.at.desc(), _INTERACTIONS.c.id.desc())
     .limit(HISTORY_LIMIT)
+    .subquery()
 )
-_DELIVERED = sql.WITH_RECORD_AND_CALLBACK.where(
-    CampaignRecord.campaign_id == bindparam("campaign"),
-    CampaignRecord.record_id == bindparam("record"),
-)
+_CR = table_of(CampaignRecord)
+#: The delivered record, and its history as JSON (:func:`_history` reads it): one statement.
+_DELIVERED = sql.WITH_RECORD_AND_CALLBACK.add_columns(
+    select(json_rows(*_RECENT.c)).scalar_subquery().label("history")
+).where(_CR.c.campaign_id == bindparam("campaign"), _CR.c.record_id == bindparam("record"))
 _INTERACTION = insert(table_of(Interaction))
 _SESSION_UPSERT = text(
     "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving, receiving_since) "
     "VALUES (:campaign, :agent, :now, :receiving, :now) "
     "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving, "
     "receiving_since = CASE WHEN excluded.receiving AND NOT agent_sessions.receiving "
-    "THEN excluded.receiving_since ELSE agent_sessions.receiving_since END"
+    "THEN excluded.receiving_since ELSE agent_sessions.receiving_since END "
+    # unchanged (a Get Record while receiving): no new row version, the row locked all the same
+    "WHERE agent_sessions.receiving <> excluded.receiving"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
@@ -1368,19 +1383,21 @@ def _record(session: Session, record_id: int) -> Record:
     return record
 
 
-def _history(session: Session, record_id: int) -> list[HistoryItem]:
-    rows = session.execute(_HISTORY, {"record": record_id}).all()
+def _history(doc: str | None) -> list[HistoryItem]:
+    """The rows of the ``history`` column of :data:`_DELIVERED`, newest first."""
+    rows = [(utc_from_json(at), *rest) for at, *rest in json.loads(doc or "[]")]
+    rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
     return [
         HistoryItem(
-            at=i.at,
-            kind=i.kind,
-            campaign_name=i.campaign_name,
+            at=at,
+            kind=kind,
+            campaign_name=campaign_name,
             agent_user_id=user_id,
-            number=i.number,
-            code=i.code,
-            note=i.note,
+            number=number,
+            code=code,
+            note=note,
         )
-        for i, user_id in rows
+        for at, _, kind, campaign_name, user_id, number, code, note in rows
     ]
 
 

@@ -178,24 +178,79 @@ _CURRENT_LEASE = select(_CR.c.record_id).where(*_IS_LEASE)
 _CURRENT_LEASE_LOCKED = _CURRENT_LEASE.with_for_update()
 _LEASED = select(CampaignRecord).where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
 _LEASED_LOCKED = _LEASED.with_for_update()
+_CALLBACKS = table_of(Callback)
+
+
+@dataclass(frozen=True)
+class CallbackView:
+    """A record's pending callback in a campaign, as a lease reads it."""
+
+    kind: str
+    status: str
+    due_at: datetime
+    number: str | None
+    note: str
+    agent_id: int | None
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """A campaign's record (its progress and lease), the contact record's fields, and its
+    pending callback in the campaign (if any), read in one statement."""
+
+    status: str
+    lease_agent_id: int | None
+    leased_at: datetime | None
+    lease_expires_at: datetime | None
+    accept_by: datetime | None
+    called_at: datetime | None
+    attempts: int
+    pending: dict[str, Any] | None
+    handled_pass: int | None
+    last_code: str | None
+    last_at: datetime | None
+    tz: str | None
+    data: dict[str, Any]
+    phones: list[str | None]
+    callback: CallbackView | None
+
+
+# Table columns, not ORM entities: both run on every delivery and every Done, where loading
+# three ORM objects cost more than the statement.
+_LEASE_FIELDS = [f for f in LeaseView.__dataclass_fields__ if f != "callback"]
+_CALLBACK_FIELDS = list(CallbackView.__dataclass_fields__)
 #: A campaign's record with its contact record and its pending callback, if any (one per
-#: record and campaign); the WHERE clause is the caller's.
-WITH_RECORD_AND_CALLBACK = (
-    select(CampaignRecord, Record, Callback)
-    .join(Record, Record.id == CampaignRecord.record_id)
-    .outerjoin(
-        Callback,
+#: record and campaign): :func:`lease_view` reads a row; the WHERE clause is the caller's.
+WITH_RECORD_AND_CALLBACK = select(
+    *(
+        (_RECORDS.c[name] if name in ("tz", "data", "phones") else _CR.c[name])
+        for name in _LEASE_FIELDS
+    ),
+    *(_CALLBACKS.c[name].label(f"callback_{name}") for name in _CALLBACK_FIELDS),
+).select_from(
+    _CR.join(_RECORDS, _RECORDS.c.id == _CR.c.record_id).outerjoin(
+        _CALLBACKS,
         and_(
-            Callback.campaign_id == CampaignRecord.campaign_id,
-            Callback.record_id == CampaignRecord.record_id,
-            Callback.status.in_(PENDING_CALLBACK),
+            _CALLBACKS.c.campaign_id == _CR.c.campaign_id,
+            _CALLBACKS.c.record_id == _CR.c.record_id,
+            _CALLBACKS.c.status.in_(PENDING_CALLBACK),
         ),
     )
-    .execution_options(populate_existing=True)
 )
 _LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
-    *_IS_LEASE, CampaignRecord.record_id == bindparam("record")
-).with_for_update(of=[CampaignRecord, Record])
+    *_IS_LEASE, _CR.c.record_id == bindparam("record")
+).with_for_update(of=[_CR, _RECORDS])
+
+
+def lease_view(row: Any) -> LeaseView:
+    """A row of :data:`WITH_RECORD_AND_CALLBACK` (extra columns after it are ignored)."""
+    values = row._mapping
+    callback = None
+    if values["callback_status"] is not None:
+        callback = CallbackView(**{name: values[f"callback_{name}"] for name in _CALLBACK_FIELDS})
+    return LeaseView(**{name: values[name] for name in _LEASE_FIELDS}, callback=callback)
+
+
 _LOCK_RECORD = (
     select(Record)
     .where(Record.id == bindparam("record"))
@@ -382,9 +437,7 @@ def leased(
     return row
 
 
-def leased_locked(
-    session: Session, campaign_id: int, record_id: int, agent_id: int
-) -> tuple[CampaignRecord, Record, Callback | None]:
+def leased_locked(session: Session, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
     """:func:`leased`, with the contact record, both rows locked, and the record's pending
     callback in the campaign (if any); one statement."""
     found = session.execute(
@@ -395,8 +448,7 @@ def leased_locked(
             f"record {record_id} is not delivered to you in campaign {campaign_id}",
             field="record_id",
         )
-    row, record, callback = found
-    return row, record, callback
+    return lease_view(found)
 
 
 def out_elsewhere(session: Session, campaign_id: int, record_id: int, now: datetime) -> bool:

@@ -1,12 +1,15 @@
-"""Column types that behave the same on SQLite and PostgreSQL."""
+"""Column types, and an SQL aggregate, that behave the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 #: JSON on SQLite, JSONB on PostgreSQL.
@@ -39,3 +42,29 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class json_rows(FunctionElement[str]):
+    """Aggregate: the rows' values as one JSON array of arrays (text), to read rows along
+    with a statement that reads something else. Timestamps come out as text: ISO 8601 on
+    PostgreSQL, the stored naive UTC text on SQLite (:func:`utc_from_json` reads both)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "json_rows"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def utc_from_json(text: str) -> datetime:
+    """A timestamp of :class:`json_rows`' output as an aware UTC datetime."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

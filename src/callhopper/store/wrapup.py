@@ -9,17 +9,15 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Text, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.wrapup import DEFAULT_CODES, OwnerAction, WrapupCodeSpec
 from callhopper.store.audit import audit
 from callhopper.store.models import WrapupCode, WrapupCodeSet, table_of
+from callhopper.store.types import json_rows
 
 
 def get_set(session: Session, set_id: int) -> WrapupCodeSet:
@@ -54,29 +52,11 @@ _SPEC_COLUMNS = (
 )
 
 
-class _json_rows(FunctionElement[str]):
-    """Aggregate: the rows' values as one JSON array of arrays (text)."""
-
-    type = Text()
-    inherit_cache = True
-    name = "json_rows"
-
-
-@compiles(_json_rows, "postgresql")
-def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))::text"
-
-
-@compiles(_json_rows, "sqlite")
-def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
-
-
 def codes_json(set_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
     """The codes of the set ``set_id`` names, as one JSON text (parse it with
     :func:`specs_from_json`): for a statement that reads them with something else."""
     return (
-        select(_json_rows(_CODES.c.position, _CODES.c.id, *_SPEC_COLUMNS))
+        select(json_rows(_CODES.c.position, _CODES.c.id, *_SPEC_COLUMNS))
         .where(_CODES.c.set_id == set_id)
         .scalar_subquery()
     )
