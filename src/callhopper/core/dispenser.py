@@ -315,10 +315,8 @@ class Dispenser:
             ctx = self._context(session, agent, campaign_id)
             now = self.clock.now()  # read in the transaction: leases are stamped in order
             campaign = ctx.campaign
-            _ensure_session(session, campaign.id, agent_id, now, receiving=True)
+            held = _receive_and_held(session, campaign.id, agent_id, now)
             until = now + timedelta(seconds=ctx.settings.lease_timeout_s)
-            # Locked: a claim taking this lapsed lease right now makes us wait, then not see it.
-            held = sql.current_lease(session, campaign.id, agent_id, lock=True)
             if held is not None:
                 sql.renew(session, campaign.id, held, agent_id, until)
                 return self._delivery(session, ctx, held, agent_id, now)
@@ -1374,6 +1372,9 @@ _SESSION_UPSERT = text(
     # unchanged (a Get Record while receiving): no new row version, the row locked all the same
     "WHERE agent_sessions.receiving <> excluded.receiving"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
+_RECEIVING_AND_HELD_POSTGRESQL = sql.CURRENT_LEASE_LOCKED.add_cte(
+    _SESSION_UPSERT.columns().cte("receiving")
+)
 
 
 def _record(session: Session, record_id: int) -> Record:
@@ -1469,6 +1470,20 @@ def _numbers_of_lease(session: Session, campaign_id: int, record_id: int) -> lis
 def _complete_if_stopping(session: Session, ctx: _Context, now: datetime) -> None:
     if ctx.campaign.state == CampaignState.STOPPING.value:
         complete_if_drained(session, ctx.campaign.id, now=now)
+
+
+def _receive_and_held(
+    session: Session, campaign_id: int, agent_id: int, now: datetime
+) -> int | None:
+    """Get Record: the agent logged in if needed and receiving (:func:`_ensure_session`),
+    and the record they already hold here, locked (a claim taking this lapsed lease right
+    now makes us wait, then not see it). One statement on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"campaign": campaign_id, "agent": agent_id, "now": now, "receiving": True}
+        found = session.scalar(_RECEIVING_AND_HELD_POSTGRESQL, params)
+        return int(found) if found is not None else None
+    _ensure_session(session, campaign_id, agent_id, now, receiving=True)
+    return sql.current_lease(session, campaign_id, agent_id, lock=True)
 
 
 def _ensure_session(

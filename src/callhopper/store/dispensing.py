@@ -175,7 +175,8 @@ _IS_LEASE = (
     _CR.c.lease_agent_id == bindparam("agent"),
 )
 _CURRENT_LEASE = select(_CR.c.record_id).where(*_IS_LEASE)
-_CURRENT_LEASE_LOCKED = _CURRENT_LEASE.with_for_update()
+#: The record the agent holds in a campaign, its row locked (``campaign``, ``agent``).
+CURRENT_LEASE_LOCKED = _CURRENT_LEASE.with_for_update()
 _LEASED = select(CampaignRecord).where(*_IS_LEASE, CampaignRecord.record_id == bindparam("record"))
 _LEASED_LOCKED = _LEASED.with_for_update()
 _CALLBACKS = table_of(Callback)
@@ -416,7 +417,7 @@ def current_lease(
     session: Session, campaign_id: int, agent_id: int, *, lock: bool = False
 ) -> int | None:
     """The record the agent holds in this campaign (even if its time ran out), if any."""
-    query = _CURRENT_LEASE_LOCKED if lock else _CURRENT_LEASE
+    query = CURRENT_LEASE_LOCKED if lock else _CURRENT_LEASE
     found = session.scalar(query, {"campaign": campaign_id, "agent": agent_id})
     return int(found) if found is not None else None
 
