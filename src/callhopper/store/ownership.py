@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, column, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -69,10 +69,12 @@ _CLOSE_EXPIRED = (
     )
     .values(released_at=_OWNERSHIP.c.expires_at, release_reason="expired")
 )
+# No parameter is named after a column: an UPDATE in the same statement (below) would add it
+# to what it sets.
 _CLAIM = text(
     "INSERT INTO record_ownership "
     "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
-    "VALUES (:list_id, :record_id, :campaign_id, :campaign_name, :now, :until) "
+    "VALUES (:list, :record, :campaign, :name, :now, :until) "
     "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
 ).bindparams(_NOW, _UNTIL)
 _MIRROR = (
@@ -88,6 +90,16 @@ _SET_BLOCKS = (
         _CAMPAIGN_RECORDS.c.status.in_(("ready", "waiting", "blocked")),
     )
     .values(status="blocked", blocked_until=_UNTIL, retry_at=None)
+)
+# PostgreSQL: the claim, and when it took the record, the owner mirrored on the record and the
+# record set aside in the other campaigns, in one statement (they read the claim's output,
+# so they run after it, and only if it inserted).
+_CLAIMED = _CLAIM.columns(column("id")).cte("claimed")
+_TOOK_IT = select(_CLAIMED.c.id).exists()
+_CLAIM_AND_SET_ASIDE_POSTGRESQL = (
+    select(_CLAIMED.c.id)
+    .add_cte(_MIRROR.where(_TOOK_IT).cte("mirrored"))
+    .add_cte(_SET_BLOCKS.where(_TOOK_IT).cte("set_aside"))
 )
 
 
@@ -138,21 +150,23 @@ def after_attempt(
     # An open row past its expiry is over: closed first, so the record can be owned again.
     session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
     until = expiry(now, settings.duration)
-    claimed = session.scalar(
-        _CLAIM,
-        {
-            "list_id": campaign.list_id,
-            "record_id": record_id,
-            "campaign_id": campaign.id,
-            "campaign_name": campaign.name,
-            "now": now,
-            "until": until,
-        },
-    )
+    params = {
+        "list": campaign.list_id,
+        "record": record_id,
+        "campaign": campaign.id,
+        "name": campaign.name,
+        "now": now,
+        "until": until,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = session.scalar(_CLAIM_AND_SET_ASIDE_POSTGRESQL, params)
+    else:
+        claimed = session.scalar(_CLAIM, params)
+        if claimed is not None:
+            _mirror(session, record_id, campaign.id, until)
+            _set_blocks(session, record_id, campaign.id, until)
     if claimed is None:
         return  # owned already: by this campaign, or by another whose claim committed first
-    _mirror(session, record_id, campaign.id, until)
-    _set_blocks(session, record_id, campaign.id, until)
     audit(
         session,
         actor,
