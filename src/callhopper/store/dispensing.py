@@ -284,14 +284,15 @@ _CLEAR_OUT = (
 # The same for one record, which also takes the lead's status (its last wrap-up code in any
 # campaign): one statement for Done, where the record is locked already.
 _ours = _RECORDS.c.out_campaign_id == bindparam("campaign")
+#: The contact no longer out with this campaign (untouched if another campaign has it out).
+_FREED_IF_OURS = {
+    "out_campaign_id": case((_ours, None), else_=_RECORDS.c.out_campaign_id),
+    "out_until": case((_ours, None), else_=_RECORDS.c.out_until),
+}
 _CLEAR_OUT_WITH_STATUS = (
     update(_RECORDS)
     .where(_RECORDS.c.id == bindparam("record"))
-    .values(
-        last_code=bindparam("status"),
-        out_campaign_id=case((_ours, None), else_=_RECORDS.c.out_campaign_id),
-        out_until=case((_ours, None), else_=_RECORDS.c.out_until),
-    )
+    .values(last_code=bindparam("status"), **_FREED_IF_OURS)
 )
 _OPEN_ASSIGNMENT = insert(_ASSIGNMENTS).values(
     campaign_id=bindparam("campaign"),
@@ -526,7 +527,7 @@ def release(
             field="record_id",
         )
     if one_statement:
-        return
+        return  # the contact was freed by the same statement
     if lead_status is None:
         clear_out(session, campaign_id, [record_id])
     else:
@@ -555,10 +556,7 @@ def _release_and_free_postgresql(names: frozenset[str], with_lead_code: bool) ->
     is the release's. No parameter is named after a column of either table: an UPDATE adds
     such a parameter to what it sets."""
     released = _release_statement(names).returning(_CR.c.record_id).cte("released")
-    values: dict[str, Any] = {
-        "out_campaign_id": case((_ours, None), else_=_RECORDS.c.out_campaign_id),
-        "out_until": case((_ours, None), else_=_RECORDS.c.out_until),
-    }
+    values: dict[str, Any] = dict(_FREED_IF_OURS)
     if with_lead_code:
         values["last_code"] = bindparam("lead_code")
     return (

@@ -63,9 +63,12 @@ def check_password(password: str) -> str:
 
 
 def role_rights(role: Role) -> frozenset[Right]:
-    if role.builtin:
-        return BUILTIN_ROLES[role.name]
-    return parse_rights(role.rights)
+    return rights_of(role.name, role.builtin, role.rights)
+
+
+def rights_of(name: str, builtin: bool, rights: list[str]) -> frozenset[Right]:
+    """A role's rights: a built-in role's from code, a custom role's as stored."""
+    return BUILTIN_ROLES[name] if builtin else parse_rights(rights)
 
 
 def get_role(session: Session, name: str) -> Role:
@@ -475,7 +478,7 @@ def authenticate(session: Session, secret: str, *, now: datetime) -> Authenticat
         email=email,
         display_name=name,
         role=role,
-        rights=BUILTIN_ROLES[role] if builtin else parse_rights(rights),
+        rights=rights_of(role, builtin, rights),
     )
     return Authenticated(actor, token_id, last_used_at)
 
