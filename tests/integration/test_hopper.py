@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, func, select, text
 
+from callhopper.domain.actors import SYSTEM
+from callhopper.store import campaigns, hopper
 from callhopper.store.db import Database
-from callhopper.store.models import HopperEntry
+from callhopper.store.models import HopperEntry, Record
 from tests.campaign_helpers import agents, done, get_record, phone
 from tests.support import MakeUser, Person
 
@@ -534,3 +538,65 @@ def test_the_last_hopper_position_is_read_from_its_index(
             explained = session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
         plan = "\n".join(str(row[-1]) for row in explained)
     assert "ix_hopper_position" in plan, plan
+
+
+def stopped_lead_campaign(api: TestClient, app_client: TestClient, make_user: MakeUser) -> int:
+    """A loaded lead-ownership campaign, stopped (so it may be deleted)."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 20, 0) + leads(None, "AZ", 20, 100))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    assert load(api, campaign_id)["added_owned"] == {"alice": 10}
+    logout(app_client, alice, campaign_id)
+    api.post(f"/api/v1/campaigns/{campaign_id}/stop")
+    assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["state"] == "complete"
+    return campaign_id
+
+
+def hopper_size(db: Database, campaign_id: int) -> int:
+    with db.read() as session:
+        found = session.scalar(select(func.count()).where(HopperEntry.campaign_id == campaign_id))
+    return int(found or 0)
+
+
+def test_deleting_a_campaign_deletes_its_hopper(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """The hopper has no foreign key to campaigns (migration 0013)."""
+    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+    assert hopper_size(db, campaign_id) > 0
+    assert api.delete(f"/api/v1/campaigns/{campaign_id}").status_code == 204
+    assert hopper_size(db, campaign_id) == 0
+    # An insert that comes after the deletion adds nothing.
+    with db.write() as session:
+        hopper.reinsert(session, campaign_id, 1, None, datetime.now(UTC))
+    assert hopper_size(db, campaign_id) == 0
+
+
+def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """A hopper insert holds the campaign's row until it commits, so a deletion waits
+    for it and then deletes what it added."""
+    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+    errors: list[BaseException] = []
+
+    def delete_it() -> None:
+        try:
+            with db.write() as session:
+                campaigns.delete_campaign(session, SYSTEM, campaign_id, now=datetime.now(UTC))
+        except BaseException as error:  # reported by the test's thread
+            errors.append(error)
+
+    with db.write() as session:
+        record_id = session.scalar(select(func.max(Record.id)))
+        assert record_id is not None
+        session.execute(delete(HopperEntry).where(HopperEntry.campaign_id == campaign_id))
+        hopper.reinsert(session, campaign_id, record_id, None, datetime.now(UTC))
+        deleter = threading.Thread(target=delete_it)
+        deleter.start()
+        deleter.join(0.5)
+        assert deleter.is_alive(), "the deletion did not wait for the insert's transaction"
+    deleter.join(30)
+    assert not deleter.is_alive() and not errors, errors
+    assert hopper_size(db, campaign_id) == 0

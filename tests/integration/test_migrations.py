@@ -72,3 +72,14 @@ def test_every_migration_downgrades_and_upgrades_again(db: Database) -> None:
         command.downgrade(config, "base")
         command.upgrade(config, "head")
     assert migrate.schema_state(db) is migrate.SchemaState.CURRENT
+
+
+def test_the_hopper_is_unlogged_on_postgresql(db: Database) -> None:
+    """Every load rebuilds the hopper, so PostgreSQL does not log it (migration 0013)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no unlogged tables")
+    with db.engine.connect() as conn:
+        persistence = conn.exec_driver_sql(
+            "SELECT relpersistence FROM pg_class WHERE oid = 'hopper'::regclass"
+        ).scalar_one()
+    assert persistence == "u"

@@ -59,6 +59,7 @@ from callhopper.store.models import (
     Campaign,
     CampaignAgent,
     CampaignRecord,
+    HopperEntry,
     QueueMember,
     Record,
     RecordOwnership,
@@ -292,6 +293,9 @@ def delete_campaign(session: Session, actor: Actor, campaign_id: int, *, now: da
     from callhopper.store.ownership import release_campaign
 
     release_campaign(session, actor, campaign, now=now)
+    # The hopper has no key to campaigns (migration 0013). A load adding entries holds the
+    # campaign's row until it commits, so the lock above waited for it and this sees them.
+    session.execute(delete(HopperEntry).where(HopperEntry.campaign_id == campaign.id))
     audit(
         session,
         actor,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -77,9 +77,11 @@ from callhopper.store.models import (
     UserSkill,
 )
 from callhopper.store.record_filters import record_field, record_filter
+from callhopper.store.types import BigId
 
 cr = CampaignRecord
 h = HopperEntry
+_Ts = TypeVarTuple("_Ts")
 
 
 def deliverable(campaign_id: int, now: datetime, zones: Sequence[str]) -> ColumnElement[bool]:
@@ -105,6 +107,17 @@ def deliverable(campaign_id: int, now: datetime, zones: Sequence[str]) -> Column
             Record.out_until <= now,
         ),
     )
+
+
+def while_campaign_exists(rows: Select[*_Ts], campaign_id: int) -> Select[*_Ts]:
+    """``rows`` to insert into the hopper, kept only while the campaign exists, whose row
+    they then hold until commit (``FOR KEY SHARE`` on PostgreSQL; SQLite has one writer).
+
+    The hopper has no foreign key to campaigns (migration 0013): this is the key's check
+    once per statement instead of once per entry, so that a campaign deleted meanwhile
+    (``delete_campaign`` locks it first, then deletes its entries) keeps none.
+    """
+    return rows.where(Campaign.id == campaign_id).with_for_update(key_share=True, of=Campaign)
 
 
 def callable_number(campaign_id: int) -> ColumnElement[bool]:
@@ -509,12 +522,17 @@ class _Adder:
         self.session.execute(
             insert(h).from_select(
                 ["campaign_id", *columns, "direct", "loaded_at"],
-                select(
-                    literal(self.campaign_id),
-                    *(rows.c[c] for c in columns),
-                    literal(False),
-                    literal(self.now, type_=HopperEntry.loaded_at.type),
-                ).order_by(rows.c.record_id),
+                while_campaign_exists(
+                    select(
+                        Campaign.id,
+                        *(rows.c[c] for c in columns),
+                        literal(False),
+                        literal(self.now, type_=HopperEntry.loaded_at.type),
+                    )
+                    .join_from(rows, Campaign, Campaign.id == self.campaign_id)
+                    .order_by(rows.c.record_id),
+                    self.campaign_id,
+                ),
             )
         )
 
@@ -784,14 +802,28 @@ def reinsert(
     else:
         position = _next_position(session, campaign_id) + 1
     session.execute(
-        insert(h).values(
-            campaign_id=campaign_id,
-            record_id=record_id,
-            owner_id=owner_id,
-            group_key=None,
-            position=position,
-            direct=False,
-            loaded_at=now,
+        insert(h).from_select(
+            [
+                "campaign_id",
+                "record_id",
+                "owner_id",
+                "group_key",
+                "position",
+                "direct",
+                "loaded_at",
+            ],
+            while_campaign_exists(
+                select(
+                    Campaign.id,
+                    literal(record_id, BigId),
+                    literal(owner_id, Integer()),
+                    null(),
+                    literal(position, BigId),
+                    false(),
+                    literal(now, HopperEntry.loaded_at.type),
+                ),
+                campaign_id,
+            ),
         )
     )
 

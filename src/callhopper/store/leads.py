@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import Rejection
-from callhopper.domain.errors import InvalidInput
+from callhopper.domain.errors import InvalidInput, NotFound
 from callhopper.domain.phones import PhoneError, normalise_phone
 from callhopper.store import contact_lists as lists
 from callhopper.store.campaigns import get_campaign
-from callhopper.store.models import HopperEntry, Record, RecordPhone, User
+from callhopper.store.hopper import while_campaign_exists
+from callhopper.store.models import Campaign, HopperEntry, Record, RecordPhone, User
 from callhopper.store.users import get_user
 
 #: Direct hopper inserts with a higher priority go before every lead loaded normally.
@@ -169,6 +170,8 @@ def _duplicates(
 def _into_hopper(
     session: Session, campaign_id: int, record_ids: Sequence[int], priority: int, now: datetime
 ) -> int:
+    if session.scalar(while_campaign_exists(select(Campaign.id), campaign_id)) is None:
+        raise NotFound(f"no campaign {campaign_id}", field="campaign_id")  # deleted meanwhile
     base = session.scalar(
         select(func.coalesce(func.max(HopperEntry.position), 0)).where(
             HopperEntry.campaign_id == campaign_id

@@ -706,9 +706,11 @@ class HopperEntry(Base):
         Index("ix_hopper_position", "campaign_id", "position"),
     )
 
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
-    )
+    #: No foreign key (migration 0013): ``delete_campaign`` deletes the campaign's entries,
+    #: and each insert holds the campaign's row once (``store.hopper.while_campaign_exists``)
+    #: instead of a key's check per entry. Unlogged on PostgreSQL: a crash empties the
+    #: hopper, and the next load fills it again.
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: No foreign key: the record is on the campaign's list, which cannot be deleted while
     #: the campaign exists, and the entry goes with the campaign. The key's check would
     #: lock each record a load adds (migration 0012).
