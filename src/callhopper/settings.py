@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="Requests a server process handles at once, each on a database connection "
         "the process keeps open (its background jobs keep one more each).",
     )
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry traces, metrics and logs of each request, through "
+        "the globally configured providers (off: no per-request telemetry work at all).",
+    )
     dnc_service_url: str | None = Field(
         None, description="Pre-dial validation service (unset: the internal DNC lists only)."
     )

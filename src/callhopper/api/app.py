@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from callhopper import __version__
 from callhopper.api import errors
@@ -33,6 +34,8 @@ from callhopper.settings import Settings
 from callhopper.store.db import Database
 
 API_PREFIX = "/api/v1"
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(
@@ -72,6 +75,9 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        # Off, FastAPI still looks for configured providers on every request (4 % of a
+        # server's CPU under load, measured in bench/RESULTS.md).
+        telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.db = database
@@ -83,8 +89,9 @@ def create_app(
     app.state.pusher = services.pusher
     app.state.webhooks = services.webhooks
     errors.install(app)
-    api = APIRouter(prefix=API_PREFIX)
     # FastAPI tries the routers in this order: the agents' endpoints, called most, come first.
+    # Each is included in the app itself: under a router of its own, FastAPI would go through
+    # every route of every router on each request to see whether one changed.
     for module in (
         agent,
         auth,
@@ -101,8 +108,7 @@ def create_app(
         workflows,
         audit,
     ):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
