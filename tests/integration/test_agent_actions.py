@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from psycopg.errors import DeadlockDetected, QueryCanceled
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from callhopper.clock import FrozenClock
+from callhopper.store import dispensing
 from callhopper.store.db import Database
-from callhopper.store.models import AgentSession, User
+from callhopper.store.models import AgentSession, Interaction, User
 from tests.campaign_helpers import (
     account,
     agents,
@@ -446,3 +450,46 @@ def test_a_deactivated_agent_leaves_every_campaign_and_their_record_goes_on(
             .where(User.user_id == alice.user_id)
         )
         assert list(sessions) == []
+
+
+def test_a_done_chosen_as_a_deadlock_victim_runs_again(
+    api: TestClient,
+    app_client: TestClient,
+    make_user: MakeUser,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL rolls back one transaction of a deadlock; Done runs once more (its first
+    run left nothing behind). Any other database error is not retried."""
+    campaign_id, (alice, _) = setup(api, make_user, ["alice", "alice"])
+    real_release = dispensing.release
+    runs: list[BaseException] = []
+
+    def release(*args: Any, **kwargs: Any) -> None:
+        real_release(*args, **kwargs)  # changed in the transaction, then rolled back
+        if runs:
+            error = runs.pop()
+            raise OperationalError("UPDATE campaign_records …", {}, error)
+
+    monkeypatch.setattr(dispensing, "release", release)
+
+    def interactions(record_id: int) -> int:
+        with db.read() as session:
+            found = session.scalar(select(func.count()).where(Interaction.record_id == record_id))
+        return int(found or 0)
+
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    runs.append(DeadlockDetected("deadlock detected"))
+    response = act(app_client, alice, campaign_id, first["record_id"], "done", {"code": "sale"})
+    assert response.status_code == 204, response.text
+    assert not runs  # the victim ran, then the Done ran again
+    assert interactions(first["record_id"]) == 1
+
+    second = get_record(app_client, alice, campaign_id)
+    assert second is not None
+    runs.append(QueryCanceled("canceling statement due to statement timeout"))
+    with pytest.raises(OperationalError, match="statement timeout"):
+        act(app_client, alice, campaign_id, second["record_id"], "done", {"code": "sale"})
+    assert interactions(second["record_id"]) == 0
+    assert get_record(app_client, alice, campaign_id) == second  # still leased to alice

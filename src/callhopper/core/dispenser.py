@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, and_, bindparam, cast, delete, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from callhopper.dnc_service import NoValidator, NumberValidator
@@ -67,6 +67,7 @@ from callhopper.store.wrapup import codes_json, specs_from_json
 HISTORY_LIMIT = 50
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class Dispenser:
         """Get Record: the record the agent already holds here, else their next one."""
         for attempt in range(2):
             try:
-                result = self._get_record(agent, campaign_id)
+                result = _again_after_deadlock(lambda: self._get_record(agent, campaign_id))
                 if isinstance(result, NoRecord) and result.reason == "hopper_empty":
                     self._agents_changed(campaign_id)  # a new agent, or a drained hopper
                 return result
@@ -1080,6 +1081,23 @@ class Dispenser:
         stop: bool = False,
     ) -> None:
         """Done (or Done and Stop): apply the wrap-up and close the record for this pass."""
+        _again_after_deadlock(
+            lambda: self._done(
+                agent, campaign_id, record_id, code=code, note=note, fields=fields, stop=stop
+            )
+        )
+
+    def _done(
+        self,
+        agent: Actor,
+        campaign_id: int,
+        record_id: int,
+        *,
+        code: str | None,
+        note: str | None,
+        fields: Mapping[str, Any] | None,
+        stop: bool,
+    ) -> None:
         agent_id = _agent_id(agent)
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
@@ -1320,6 +1338,26 @@ def _agent_id(agent: Actor) -> int:
     if agent.id is None:
         raise NotFound("only a user can work records")
     return agent.id
+
+
+#: SQLSTATE of a transaction PostgreSQL rolled back to break a deadlock.
+DEADLOCK_SQLSTATE = "40P01"
+
+
+def _again_after_deadlock(work: Callable[[], _T]) -> _T:
+    """``work`` (one transaction), run once more if PostgreSQL chose it as a deadlock's
+    victim. Seen in dispense_bench with two campaigns sharing a list, campaign ownership on:
+    a Done setting its record aside in the other campaign waited for a row the other
+    campaign's claim held, and that claim waited for the Done's transaction. Nothing of the
+    victim was committed, and its events are sent only on commit, so running it again is
+    safe."""
+    try:
+        return work()
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != DEADLOCK_SQLSTATE:
+            raise
+        logger.warning("rolled back to break a deadlock; running it again: %s", exc.orig)
+    return work()
 
 
 # The JSON documents come as text: parsed once per distinct text (_parse), not per call.
