@@ -558,6 +558,46 @@ def test_a_claim_in_flight_is_not_blamed_on_the_calling_window(
     assert result.reason != "outside_calling_window", result.message
 
 
+def test_a_claim_skips_a_held_record_without_locking_its_campaign_row(
+    db: Database, api: TestClient, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    """A claim locks a candidate's record before its campaign row. A record that another
+    transaction holds (a Done in another campaign, which may set the record aside in this
+    campaign's row) is skipped with its campaign row left alone; the other way round,
+    PostgreSQL kept the campaign row locked while skipping the record, the Done waited for
+    the claim's transaction, and in dispense_bench the two deadlocked."""
+    skip_unless_postgresql(db)
+    (alice,) = make_agents(make_user, 1)
+    campaign_id = started_campaign(api, [alice], [""], owned=False)
+    (a,) = actors(db, [alice])
+    (record_id,) = campaign_record_ids(db, campaign_id)
+    now = clock.now()
+    request = dispensing.ClaimRequest(
+        campaign_id=campaign_id,
+        agent_id=a.id or 0,
+        owned=False,
+        now=now,
+        lease_until=now + timedelta(minutes=30),
+        zones=["America/Phoenix"],
+        pass_no=1,
+    )
+    row = {"c": campaign_id, "r": record_id}
+    with db.engine.connect() as holder, db.engine.connect() as probe:
+        holder.execute(text("SELECT id FROM records WHERE id = :r FOR UPDATE"), row)
+        with db.write() as session:
+            assert dispensing.claim(session, request) is None  # the record is skipped
+            # While the claim's transaction is still open, its campaign row is free.
+            probe.execute(
+                text(
+                    "SELECT 1 FROM campaign_records WHERE campaign_id = :c AND record_id = :r "
+                    "FOR UPDATE NOWAIT"
+                ),
+                row,
+            )
+            probe.rollback()
+        holder.rollback()
+
+
 def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
     db: Database, api: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:

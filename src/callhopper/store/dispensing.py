@@ -87,7 +87,11 @@ _BRANCH = (
     "AND (c.reserved_for IS NULL OR c.reserved_for = :agent) "
     "ORDER BY {order} LIMIT 1"
 )
-_LOCK = {"postgresql": " FOR UPDATE OF c, r SKIP LOCKED", "sqlite": ""}
+# The record first, then the campaign's row: a record that another transaction holds (a
+# Done, which may set the record aside in this campaign's row) is skipped before its
+# campaign row is locked. In the other order PostgreSQL keeps the campaign row locked
+# while skipping, and that Done waits for this claim's transaction (or deadlocks with it).
+_LOCK = {"postgresql": " FOR UPDATE OF r, c SKIP LOCKED", "sqlite": ""}
 _SET_LEASE = (
     "status = 'leased', lease_agent_id = :agent, lease_expires_at = :until, leased_at = :now, "
     "delivered_pass = :pass_no, blocked_until = NULL, pending = NULL"
@@ -240,7 +244,7 @@ WITH_RECORD_AND_CALLBACK = select(
 )
 _LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
     *_IS_LEASE, _CR.c.record_id == bindparam("record")
-).with_for_update(of=[_CR, _RECORDS])
+).with_for_update(of=[_RECORDS, _CR])  # the record first, like every claim (_LOCK)
 
 
 def lease_view(row: Any) -> LeaseView:

@@ -710,7 +710,8 @@ def claim_statement(
             .limit(1)
         )
         if dialect == "postgresql":
-            query = query.with_for_update(of=[cr, Record], skip_locked=True)
+            # The record first (see dispensing._LOCK).
+            query = query.with_for_update(of=[Record, cr], skip_locked=True)
         return query
 
     lease = {
