@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -526,6 +526,19 @@ def wait_for_lock_wait(db: Database, timeout_s: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def unowned_claim(campaign_id: int, agent: Actor, now: datetime) -> dispensing.ClaimRequest:
+    """A claim in a campaign without owners, open all day, of the first pass."""
+    return dispensing.ClaimRequest(
+        campaign_id=campaign_id,
+        agent_id=agent.id or 0,
+        owned=False,
+        now=now,
+        lease_until=now + timedelta(minutes=30),
+        zones=["America/Phoenix"],
+        pass_no=1,
+    )
+
+
 def test_a_claim_in_flight_is_not_blamed_on_the_calling_window(
     db: Database, api: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:
@@ -542,15 +555,7 @@ def test_a_claim_in_flight_is_not_blamed_on_the_calling_window(
     with db.write() as session:  # Bob's claim, not yet committed
         taken = dispensing.claim(
             session,
-            dispensing.ClaimRequest(
-                campaign_id=campaign_id,
-                agent_id=b.id or 0,
-                owned=False,
-                now=now,
-                lease_until=now + timedelta(minutes=30),
-                zones=["America/Phoenix"],
-                pass_no=1,
-            ),
+            unowned_claim(campaign_id, b, now),
         )
         assert taken == record_id
         result = Dispenser(db, clock).get_record(a, campaign_id)
@@ -572,15 +577,7 @@ def test_a_claim_skips_a_held_record_without_locking_its_campaign_row(
     (a,) = actors(db, [alice])
     (record_id,) = campaign_record_ids(db, campaign_id)
     now = clock.now()
-    request = dispensing.ClaimRequest(
-        campaign_id=campaign_id,
-        agent_id=a.id or 0,
-        owned=False,
-        now=now,
-        lease_until=now + timedelta(minutes=30),
-        zones=["America/Phoenix"],
-        pass_no=1,
-    )
+    request = unowned_claim(campaign_id, a, now)
     row = {"c": campaign_id, "r": record_id}
     with db.engine.connect() as holder, db.engine.connect() as probe:
         holder.execute(text("SELECT id FROM records WHERE id = :r FOR UPDATE"), row)
@@ -616,15 +613,7 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
         with db.write() as session:  # Bob's claim of the lapsed lease, not yet committed
             taken = dispensing.claim(
                 session,
-                dispensing.ClaimRequest(
-                    campaign_id=campaign_id,
-                    agent_id=b.id or 0,
-                    owned=False,
-                    now=now,
-                    lease_until=now + timedelta(minutes=30),
-                    zones=["America/Phoenix"],
-                    pass_no=1,
-                ),
+                unowned_claim(campaign_id, b, now),
             )
             assert taken == first.record_id
             dispensing.deliver(

@@ -91,6 +91,8 @@ _BRANCH = (
 # Done, which may set the record aside in this campaign's row) is skipped before its
 # campaign row is locked. In the other order PostgreSQL keeps the campaign row locked
 # while skipping, and that Done waits for this claim's transaction (or deadlocks with it).
+# Statements that wait for their locks (a Done's, a renewal's) take the campaign row first;
+# a claim never waits for a campaign row, so the two orders cannot close a cycle.
 _LOCK = {"postgresql": " FOR UPDATE OF r, c SKIP LOCKED", "sqlite": ""}
 _SET_LEASE = (
     "status = 'leased', lease_agent_id = :agent, lease_expires_at = :until, leased_at = :now, "
@@ -244,7 +246,7 @@ WITH_RECORD_AND_CALLBACK = select(
 )
 _LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
     *_IS_LEASE, _CR.c.record_id == bindparam("record")
-).with_for_update(of=[_RECORDS, _CR])  # the record first, like every claim (_LOCK)
+).with_for_update(of=[_CR, _RECORDS])
 
 
 def lease_view(row: Any) -> LeaseView:
