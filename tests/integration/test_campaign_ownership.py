@@ -84,6 +84,14 @@ def test_the_first_valid_attempt_takes_ownership_for_the_duration(
     clock.advance(2 * timedelta(minutes=1))  # t0 + 61 min: the ownership has expired
     freed = get_record(app_client, b, campaign_b)
     assert freed is not None and freed["record_id"] == taken["record_id"]
+    # B's valid attempt closes A's expired ownership and takes the record, audited.
+    done(app_client, b, campaign_b, freed["record_id"], code="interested")
+    assert owner_of(api, list_id, freed["record_id"]) == "B"
+    claims = api.get(
+        "/api/v1/audit",
+        params={"action": "ownership.claim", "target_id": str(freed["record_id"])},
+    ).json()
+    assert [(e["actor"], e["after"]["campaign"]) for e in claims] == [("ben", "B"), ("ann", "A")]
 
 
 def test_a_release_makes_records_available_at_once(

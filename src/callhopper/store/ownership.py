@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, column, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, column, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +37,8 @@ from callhopper.store.models import (
 from callhopper.store.types import UTCDateTime
 
 _CHUNK = 5000
+#: The audit action of a campaign's claim of a record.
+CLAIM_ACTION = "ownership.claim"
 
 
 def settings_of(contact_list: ContactList) -> OwnershipSettings:
@@ -91,15 +93,46 @@ _SET_BLOCKS = (
     )
     .values(status="blocked", blocked_until=_UNTIL, retry_at=None)
 )
-# PostgreSQL: the claim, and when it took the record, the owner mirrored on the record and the
-# record set aside in the other campaigns, in one statement (they read the claim's output,
-# so they run after it, and only if it inserted).
-_CLAIMED = _CLAIM.columns(column("id")).cte("claimed")
+# PostgreSQL: in one statement, an expired open ownership closed, then the claim, and when it
+# took the record, the owner mirrored on the record, the record set aside in the other
+# campaigns and the claim audited. Each part reads the output of the one before it, which
+# makes it run after it (the claim counts the rows closed: it must not meet the expired row
+# in the one-open-ownership index); those after the claim run only if it inserted.
+_CLOSED = _CLOSE_EXPIRED.returning(_OWNERSHIP.c.id).cte("closed")
+_CLAIMED = (
+    text(
+        "INSERT INTO record_ownership "
+        "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
+        "SELECT :list, :record, :campaign, :name, :now, :until "
+        "WHERE (SELECT count(*) FROM closed) >= 0 "
+        "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
+    )
+    .bindparams(_NOW, _UNTIL)
+    .columns(column("id"))
+    .cte("claimed")
+)
 _TOOK_IT = select(_CLAIMED.c.id).exists()
+_AUDIT = table_of(AuditEntry)
+# No parameter is named after a column (see _CLAIM).
+_AUDITED = insert(_AUDIT).from_select(
+    ["at", "actor_id", "actor", "action", "target_type", "target_id", "reason", "after"],
+    select(
+        _NOW,
+        bindparam("actor_key", type_=_AUDIT.c.actor_id.type),
+        bindparam("actor_name", type_=_AUDIT.c.actor.type),
+        literal(CLAIM_ACTION),
+        literal("record"),
+        bindparam("target", type_=_AUDIT.c.target_id.type),
+        literal(""),
+        bindparam("claim_view", type_=_AUDIT.c.after.type),
+    ).where(_TOOK_IT),
+)
 _CLAIM_AND_SET_ASIDE_POSTGRESQL = (
     select(_CLAIMED.c.id)
+    .add_cte(_CLOSED)
     .add_cte(_MIRROR.where(_TOOK_IT).cte("mirrored"))
     .add_cte(_SET_BLOCKS.where(_TOOK_IT).cte("set_aside"))
+    .add_cte(_AUDITED.cte("audited"))
 )
 
 
@@ -148,9 +181,8 @@ def after_attempt(
     # A valid attempt claims the record unless a campaign owns it now: the claim's INSERT
     # then meets that open ownership and does nothing (no need to read the owner first).
     # An open row past its expiry is over: closed first, so the record can be owned again.
-    session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
     until = expiry(now, settings.duration)
-    params = {
+    params: dict[str, Any] = {
         "list": campaign.list_id,
         "record": record_id,
         "campaign": campaign.id,
@@ -158,24 +190,22 @@ def after_attempt(
         "now": now,
         "until": until,
     }
+    view = _view(campaign.id, campaign.name, until)
     if session.get_bind().dialect.name == "postgresql":
-        claimed = session.scalar(_CLAIM_AND_SET_ASIDE_POSTGRESQL, params)
-    else:
-        claimed = session.scalar(_CLAIM, params)
-        if claimed is not None:
-            _mirror(session, record_id, campaign.id, until)
-            _set_blocks(session, record_id, campaign.id, until)
-    if claimed is None:
+        params |= {
+            "actor_key": actor.id,
+            "actor_name": actor.user_id,
+            "target": str(record_id),
+            "claim_view": view,
+        }
+        session.execute(_CLAIM_AND_SET_ASIDE_POSTGRESQL, params)
+        return
+    session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
+    if session.scalar(_CLAIM, params) is None:
         return  # owned already: by this campaign, or by another whose claim committed first
-    audit(
-        session,
-        actor,
-        "ownership.claim",
-        "record",
-        record_id,
-        now=now,
-        after=_view(campaign.id, campaign.name, until),
-    )
+    _mirror(session, record_id, campaign.id, until)
+    _set_blocks(session, record_id, campaign.id, until)
+    audit(session, actor, CLAIM_ACTION, "record", record_id, now=now, after=view)
 
 
 def _mirror(session: Session, record_id: int, campaign_id: int, until: datetime | None) -> None:
