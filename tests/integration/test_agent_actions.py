@@ -493,3 +493,13 @@ def test_a_done_chosen_as_a_deadlock_victim_runs_again(
         act(app_client, alice, campaign_id, second["record_id"], "done", {"code": "sale"})
     assert interactions(second["record_id"]) == 0
     assert get_record(app_client, alice, campaign_id) == second  # still leased to alice
+
+
+def test_a_request_without_credentials_is_refused_before_its_body_is_read(
+    app_client: TestClient,
+) -> None:
+    response = app_client.post(
+        "/api/v1/agent/campaigns/1/records/1/done", json={"code": "sale", "stop": "perhaps"}
+    )
+    assert response.status_code == 401, response.text
+    assert "authentication required" in response.json()["error"]["message"]

@@ -64,15 +64,12 @@ class Credentials:
     """A request's credentials, not checked yet: :meth:`actor` checks them (it reads the
     database, so it runs in a worker thread)."""
 
-    secret: str | None
+    secret: str
     db: Database
     clock: Clock
 
     def actor(self) -> Actor:
-        """The authenticated user; 401 when credentials are missing, wrong, expired or
-        revoked."""
-        if self.secret is None:
-            raise NotAuthenticated("authentication required: send a bearer token or log in")
+        """The authenticated user; 401 when the credentials are wrong, expired or revoked."""
         now = self.clock.now()
         with self.db.lookup() as session:
             found = authenticate(session, self.secret, now=now)
@@ -85,7 +82,11 @@ class Credentials:
 
 
 async def credentials(request: Request, db: DbDep, clock: ClockDep) -> Credentials:
-    return Credentials(credential_of(request), db, clock)
+    """401 at once when the request carries no credentials (before its body is read)."""
+    secret = credential_of(request)
+    if secret is None:
+        raise NotAuthenticated("authentication required: send a bearer token or log in")
+    return Credentials(secret, db, clock)
 
 
 CredentialsDep = Annotated[Credentials, Depends(credentials)]
@@ -114,14 +115,14 @@ def authenticated_in_thread(
     """
 
     def decorate(endpoint: Callable[..., _T]) -> Callable[..., Awaitable[_T]]:
-        hints = get_type_hints(endpoint, include_extras=True)
         signature = inspect.signature(endpoint)
+        if "agent" not in signature.parameters:
+            raise TypeError(f"{endpoint.__name__} takes no agent parameter")
+        hints = get_type_hints(endpoint, include_extras=True)
         parameters = [
             p.replace(annotation=CredentialsDep if p.name == "agent" else hints[p.name])
             for p in signature.parameters.values()
         ]
-        if "agent" not in signature.parameters:
-            raise TypeError(f"{endpoint.__name__} takes no agent parameter")
 
         @functools.wraps(endpoint)
         async def run(**kwargs: Any) -> _T:

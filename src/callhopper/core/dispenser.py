@@ -1346,11 +1346,13 @@ DEADLOCK_SQLSTATE = "40P01"
 
 def _again_after_deadlock(work: Callable[[], _T]) -> _T:
     """``work`` (one transaction), run once more if PostgreSQL chose it as a deadlock's
-    victim. Seen in dispense_bench with two campaigns sharing a list, campaign ownership on:
-    a Done setting its record aside in the other campaign waited for a row the other
-    campaign's claim held, and that claim waited for the Done's transaction. Nothing of the
-    victim was committed, and its events are sent only on commit, so running it again is
-    safe."""
+    victim. Seen in dispense_bench with two campaigns sharing a list, campaign ownership on,
+    before claims locked a candidate's record first (``dispensing._LOCK``): a Done setting
+    its record aside in the other campaign waited for a row the other campaign's claim held,
+    and that claim waited for the Done's transaction. Kept for cycles that no lock order
+    rules out (PostgreSQL may wait for a newer version of a row even under SKIP LOCKED).
+    Nothing of the victim was committed, and its events are sent only on commit, so running
+    it again is safe."""
     try:
         return work()
     except OperationalError as exc:
