@@ -73,12 +73,15 @@ _CLOSE_EXPIRED = (
 )
 # No parameter is named after a column: an UPDATE in the same statement (below) would add it
 # to what it sets.
-_CLAIM = text(
+# ``{guard}``: a condition the claim waits for (SQLite needs a WHERE between an
+# ``INSERT … SELECT`` and its ``ON CONFLICT``; PostgreSQL's one statement orders itself by it).
+_CLAIM_SQL = (
     "INSERT INTO record_ownership "
     "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
-    "VALUES (:list, :record, :campaign, :name, :now, :until) "
+    "SELECT :list, :record, :campaign, :name, :now, :until WHERE {guard} "
     "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
-).bindparams(_NOW, _UNTIL)
+)
+_CLAIM = text(_CLAIM_SQL.format(guard="true")).bindparams(_NOW, _UNTIL)
 _MIRROR = (
     update(_RECORDS)
     .where(_RECORDS.c.id == bindparam("record"))
@@ -100,13 +103,7 @@ _SET_BLOCKS = (
 # in the one-open-ownership index); those after the claim run only if it inserted.
 _CLOSED = _CLOSE_EXPIRED.returning(_OWNERSHIP.c.id).cte("closed")
 _CLAIMED = (
-    text(
-        "INSERT INTO record_ownership "
-        "(list_id, record_id, campaign_id, campaign_name, owned_at, expires_at) "
-        "SELECT :list, :record, :campaign, :name, :now, :until "
-        "WHERE (SELECT count(*) FROM closed) >= 0 "
-        "ON CONFLICT (record_id) WHERE released_at IS NULL DO NOTHING RETURNING id"
-    )
+    text(_CLAIM_SQL.format(guard="(SELECT count(*) FROM closed) >= 0"))
     .bindparams(_NOW, _UNTIL)
     .columns(column("id"))
     .cte("claimed")
