@@ -134,6 +134,20 @@ def test_recycle_keeps_campaign_ownership(
     assert get_record(app_client, b, campaign_b) is None
 
 
+def test_recycle_of_a_campaign_denied_a_record_keeps_it_denied(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    list_id, campaign_a, campaign_b, a, b = shared_list(api, make_user, records=1)
+    taken = first(app_client, a, campaign_a, "interested")  # B's copy: blocked for an hour
+    for campaign_id in (campaign_b, campaign_a):
+        recycled = api.post(f"/api/v1/campaigns/{campaign_id}/recycle")
+        assert recycled.status_code == 200, recycled.text
+    assert owner_of(api, list_id, taken["record_id"]) == "A"
+    assert get_record(app_client, b, campaign_b) is None
+    again = get_record(app_client, a, campaign_a)
+    assert again is not None and again["record_id"] == taken["record_id"]
+
+
 def test_a_new_duration_redates_every_current_claim(
     api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:

@@ -660,6 +660,9 @@ def _merge_snapshot(
             lease_expires_at=case((keep_lease, cr.lease_expires_at), else_=None),
             # A wrap-up chosen on a lease that goes back is not the next agent's to see.
             pending=case((keep_lease, cr.pending), else_=None),
+            # No record leaves here blocked: those another campaign still owns are set
+            # aside again by the caller (set_aside_owned_elsewhere), with their new end.
+            blocked_until=None,
         )
         .execution_options(synchronize_session=False)
     )
