@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -177,6 +179,59 @@ def test_custom_role_drops_rights(
         "/api/v1/users", json={"email": "new@example.com"}, headers=limited.headers
     )
     assert created.status_code == 201
+
+
+def test_nobody_grants_rights_they_do_not_hold(
+    app_client: TestClient, admin: Person, make_user: MakeUser
+) -> None:
+    """Holding user.manage is not holding every right (SPEC §1: roles drop rights)."""
+    for name, body in (
+        ("helpdesk", {"rights": ["user.manage"]}),
+        ("limited", {"based_on": "admin", "without": ["lead.mass_edit"]}),
+    ):
+        made = app_client.post("/api/v1/roles", json={"name": name, **body}, headers=admin.headers)
+        assert made.status_code == 201, made.text
+    helpdesk, limited, agent = make_user("helpdesk"), make_user("limited"), make_user("agent")
+
+    def refused(who: Person, method: str, path: str, body: Any = None) -> str:
+        response = app_client.request(method, f"/api/v1{path}", json=body, headers=who.headers)
+        assert response.status_code == 403, (method, path, response.text)
+        return str(response.json()["error"]["message"])
+
+    # No promotion of oneself or of others, no role with more rights than one's own.
+    assert "admin" in refused(helpdesk, "PATCH", f"/users/{helpdesk.user_id}", {"role": "admin"})
+    refused(helpdesk, "POST", "/users", {"email": "x@example.com", "role": "admin"})
+    assert "lead.mass_edit" in refused(
+        limited, "PATCH", "/roles/limited", {"rights": ["user.manage", "lead.mass_edit"]}
+    )
+    refused(helpdesk, "POST", "/roles", {"name": "mine", "based_on": "admin", "without": []})
+    refused(helpdesk, "DELETE", "/roles/limited")
+    # No taking over a stronger account: its password, its tokens, its activity.
+    refused(helpdesk, "PATCH", f"/users/{admin.user_id}", {"password": "taken-over-1"})
+    refused(helpdesk, "POST", f"/users/{admin.user_id}/tokens", {"name": "borrowed"})
+    refused(helpdesk, "POST", f"/users/{agent.user_id}/tokens", {"name": "act as agent"})
+    refused(helpdesk, "POST", f"/users/{admin.user_id}/deactivate")
+    admin_token = app_client.get(f"/api/v1/users/{admin.user_id}/tokens", headers=admin.headers)
+    token_id = admin_token.json()[0]["id"]
+    refused(helpdesk, "DELETE", f"/users/{admin.user_id}/tokens/{token_id}")
+    assert app_client.get("/api/v1/auth/me", headers=admin.headers).status_code == 200
+    # What is within one's own rights still works.
+    fellow = make_user("helpdesk")
+    renamed = app_client.patch(
+        f"/api/v1/users/{fellow.user_id}", json={"display_name": "Fellow"}, headers=helpdesk.headers
+    )
+    assert renamed.status_code == 200
+    minted = app_client.post(
+        f"/api/v1/users/{agent.user_id}/tokens", json={"name": "ops"}, headers=limited.headers
+    )
+    assert minted.status_code == 201
+    # A token id named under another user is not that user's.
+    mine = app_client.get(f"/api/v1/users/{agent.user_id}/tokens", headers=admin.headers).json()
+    wrong = app_client.delete(
+        f"/api/v1/users/{fellow.user_id}/tokens/{mine[0]['id']}", headers=admin.headers
+    )
+    assert wrong.status_code == 404
+    assert app_client.get("/api/v1/auth/me", headers=agent.headers).status_code == 200
 
 
 def test_unknown_right_is_named(app_client: TestClient, admin: Person) -> None:

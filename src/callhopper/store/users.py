@@ -19,6 +19,7 @@ from callhopper.domain.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    PermissionDenied,
 )
 from callhopper.domain.rights import BUILTIN_ROLES, Right, parse_rights
 from callhopper.security import (
@@ -66,6 +67,26 @@ def role_rights(role: Role) -> frozenset[Right]:
     return rights_of(role.name, role.builtin, role.rights)
 
 
+def require_within(actor: Actor, rights: frozenset[Right], what: str) -> None:
+    """Nobody hands out more than they hold: refuse (403) when ``rights`` (of a role being
+    granted or written, or of a user being managed) include one the actor lacks. Without
+    this, holding ``user.manage`` would be holding every right: promote yourself, edit a
+    role you hold, reset an admin's password or mint yourself an admin's token."""
+    missing = sorted(r.value for r in rights - actor.rights)
+    if missing:
+        raise PermissionDenied(
+            f"{what} has rights you do not hold: {', '.join(missing)}", right=missing[0]
+        )
+
+
+def _require_manageable(session: Session, actor: Actor, user: User) -> None:
+    """The actor may manage ``user`` (edit, (de)activate, tokens) only if every right of the
+    user's role is also the actor's."""
+    role = session.get(Role, user.role_id)
+    assert role is not None
+    require_within(actor, role_rights(role), f"user {user.user_id!r} (role {role.name!r})")
+
+
 def rights_of(name: str, builtin: bool, rights: list[str]) -> frozenset[Right]:
     """A role's rights: a built-in role's from code, a custom role's as stored."""
     return BUILTIN_ROLES[name] if builtin else parse_rights(rights)
@@ -106,6 +127,7 @@ def create_role(
     else:
         assert based_on is not None
         granted = role_rights(get_role(session, based_on)) - parse_rights(without)
+    require_within(actor, granted, f"the role {name!r}")
     role = Role(
         name=name,
         description=description,
@@ -131,9 +153,12 @@ def update_role(
     role = get_role(session, name)
     if role.builtin:
         raise Conflict(f"the built-in role {name!r} cannot be changed", field="name")
+    require_within(actor, role_rights(role), f"the role {name!r}")
     before = role_view(role)
     if rights is not None:
-        role.rights = sorted(r.value for r in parse_rights(rights))
+        granted = parse_rights(rights)
+        require_within(actor, granted, f"the role {name!r} as changed")
+        role.rights = sorted(r.value for r in granted)
     if description is not None:
         role.description = description
     audit(
@@ -146,6 +171,7 @@ def delete_role(session: Session, actor: Actor, name: str, *, now: datetime) -> 
     role = get_role(session, name)
     if role.builtin:
         raise Conflict(f"the built-in role {name!r} cannot be deleted", field="name")
+    require_within(actor, role_rights(role), f"the role {name!r}")
     holders = session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id))
     if holders:
         raise Conflict(f"{holders} user(s) still have the role {name!r}", field="name")
@@ -210,12 +236,14 @@ def create_user(
         raise AlreadyExists(f"user_id {user_id!r} is taken", field="user_id")
     if get_user_by_email(session, email) is not None:
         raise AlreadyExists(f"a user with email {email!r} already exists", field="email")
+    granted = get_role(session, role)
+    require_within(actor, role_rights(granted), f"the role {role!r}")
     user = User(
         user_id=user_id,
         email=email,
         email_key=email_key(email),
         display_name=display_name.strip() or email,
-        role_id=get_role(session, role).id,
+        role_id=granted.id,
         active=True,
         password_hash=hash_password(check_password(password)) if password is not None else None,
         created_at=now,
@@ -238,6 +266,7 @@ def update_user(
     now: datetime,
 ) -> User:
     user = get_user(session, user_id)
+    _require_manageable(session, actor, user)
     before = user_view(session, user)
     if email is not None:
         email = check_email(email)
@@ -248,7 +277,9 @@ def update_user(
     if display_name is not None:
         user.display_name = display_name.strip() or user.email
     if role is not None:
-        user.role_id = get_role(session, role).id
+        granted = get_role(session, role)
+        require_within(actor, role_rights(granted), f"the role {role!r}")
+        user.role_id = granted.id
     if password is not None:
         user.password_hash = hash_password(check_password(password))
     session.flush()
@@ -272,6 +303,7 @@ def set_user_active(
 ) -> User:
     """Deactivate (or reactivate) a user. History stays; sessions and tokens stop working."""
     user = get_user(session, user_id)
+    _require_manageable(session, actor, user)
     if actor.id == user.id and not active:
         raise Conflict("you cannot deactivate yourself", field="user_id")
     if user.active == active:
@@ -347,7 +379,10 @@ def login(session: Session, email: str, password: str, *, now: datetime, ttl: ti
 def create_api_token(
     session: Session, actor: Actor, user: User, name: str, *, now: datetime, ttl: timedelta | None
 ) -> tuple[AuthToken, str]:
-    """A new API token for ``user``; the secret is returned once and never stored."""
+    """A new API token for ``user``; the secret is returned once and never stored. A token
+    for another user acts as that user, so it needs every right they hold."""
+    if actor.id != user.id:
+        _require_manageable(session, actor, user)
     secret = _issue(
         session, user, "api", name, now=now, expires_at=now + ttl if ttl is not None else None
     )
@@ -399,12 +434,15 @@ def list_tokens(session: Session, user: User) -> Sequence[AuthToken]:
 
 
 def revoke_token(
-    session: Session, actor: Actor, token_id: int, *, now: datetime, any_user: bool
+    session: Session, actor: Actor, token_id: int, *, now: datetime, of: User | None = None
 ) -> AuthToken:
-    """Revoke an API token of the actor's own, or of anyone's when ``any_user``."""
+    """Revoke an API token of the actor's own, or (``of``) one of that user's."""
     token = session.get(AuthToken, token_id)
-    if token is None or token.kind != "api" or (token.user_id != actor.id and not any_user):
+    holder = actor.id if of is None else of.id
+    if token is None or token.kind != "api" or token.user_id != holder:
         raise NotFound(f"no API token {token_id}", field="token_id")
+    if of is not None and of.id != actor.id:
+        _require_manageable(session, actor, of)
     if token.revoked_at is None:
         token.revoked_at = now
         owner = session.get(User, token.user_id)

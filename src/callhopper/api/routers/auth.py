@@ -82,7 +82,7 @@ def create_my_token(
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_my_token(token_id: int, actor: CurrentActor, db: DbDep, clock: ClockDep) -> None:
     with db.write() as session:
-        users.revoke_token(session, actor, token_id, now=clock.now(), any_user=False)
+        users.revoke_token(session, actor, token_id, now=clock.now())
 
 
 def me_of(actor: Actor) -> MePublic:

@@ -158,8 +158,8 @@ def revoke_user_token(
     user_id: str, token_id: int, actor: UserManager, db: DbDep, clock: ClockDep
 ) -> None:
     with db.write() as session:
-        users.get_user(session, user_id)
-        users.revoke_token(session, actor, token_id, now=clock.now(), any_user=True)
+        user = users.get_user(session, user_id)
+        users.revoke_token(session, actor, token_id, now=clock.now(), of=user)
 
 
 # --- roles -------------------------------------------------------------------------------------
