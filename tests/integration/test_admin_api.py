@@ -51,6 +51,12 @@ def test_user_input_errors_name_the_field(api: TestClient) -> None:
     assert "no role named 'pilot'" in response.json()["error"]["message"]
     response = api.post("/api/v1/users", json={"email": "a@example.com", "user_id": "bad id!"})
     assert response.status_code == 422
+    # A user id that reads like an email (another user's, say) would capture owner values.
+    response = api.post(
+        "/api/v1/users", json={"email": "z@example.com", "user_id": "alice@example.com"}
+    )
+    assert response.status_code == 422
+    assert "no @" in response.json()["error"]["message"]
     response = api.post("/api/v1/users", json={"email": "a@example.com", "extra": 1})
     assert response.status_code == 422
     assert "extra" in response.json()["error"]["message"]

@@ -35,7 +35,9 @@ from callhopper.store.audit import audit
 from callhopper.store.models import AuthToken, QueueMember, Role, User, table_of
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_USER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+#: No ``@``: an owner value with one is an email, one without is a user id, and a user id
+#: that reads like another user's email could capture that user's records.
+_USER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: ``last_used_at`` is refreshed at most this often, to keep reads read-only.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
@@ -229,7 +231,8 @@ def create_user(
         user_id = "u_" + secrets.token_hex(6)
     elif not _USER_ID_RE.match(user_id):
         raise InvalidInput(
-            f"{user_id!r} is not a valid user_id (letters, digits, _ . @ -; at most 64)",
+            f"{user_id!r} is not a valid user_id (letters, digits, _ . -; at most 64; "
+            "no @, which would read as an email)",
             field="user_id",
         )
     if session.scalar(select(User.id).where(User.user_id == user_id)) is not None:
