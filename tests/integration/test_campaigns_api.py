@@ -50,6 +50,40 @@ def test_create_read_update_delete(api: TestClient, make_user: MakeUser) -> None
     assert api.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404
 
 
+def test_a_patch_changes_only_the_settings_and_window_fields_it_sends(
+    api: TestClient, make_user: MakeUser
+) -> None:
+    list_id = make_list(api, owned_rows(["a@example.com"]))
+    campaign_id = make_campaign(
+        api,
+        list_id,
+        make_queue(api, agents(make_user, "a")),
+        settings={"lease_timeout_s": 600, "reinsert_skipped": True},
+        calling_window={"start": "09:00", "end": "18:00", "days": [0, 1, 2]},
+    )
+    url = f"/api/v1/campaigns/{campaign_id}"
+    changed = api.patch(url, json={"settings": {"allow_skip": False}})
+    assert changed.status_code == 200, changed.text
+    settings = changed.json()["settings"]
+    assert (settings["allow_skip"], settings["lease_timeout_s"], settings["reinsert_skipped"]) == (
+        False,
+        600,
+        True,
+    )
+    changed = api.patch(url, json={"calling_window": {"end": "20:00"}})
+    assert changed.json()["calling_window"] == {"start": "09:00", "end": "20:00", "days": [0, 1, 2]}
+    # Only the merged whole is validated: 21:00 alone would end when it starts (by default).
+    overnight = api.patch(url, json={"calling_window": {"start": "21:00"}})
+    assert overnight.status_code == 200, overnight.text
+    api.patch(url, json={"calling_window": {"start": "09:00"}})
+    # The merged whole is validated again, and a refusal changes nothing.
+    refused = api.patch(url, json={"calling_window": {"start": "20:00"}, "name": "Other"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["field"] == "calling_window"
+    assert api.get(url).json()["calling_window"]["start"] == "09:00"
+    assert api.get(url).json()["name"] != "Other"
+
+
 def test_mode_queue_and_owner_column_are_fixed(api: TestClient, make_user: MakeUser) -> None:
     list_id = make_list(api, owned_rows(["a@example.com"]))
     queue_id = make_queue(api, agents(make_user, "a"))

@@ -338,8 +338,16 @@ class CampaignUpdate(Body):
     enforce_lead_ownership: bool | None = None
     owner_order: OwnerOrder | None = None
     sort: list[SortKey] | None = None
-    calling_window: CallingWindow | None = None
-    settings: CampaignSettings | None = None
+    calling_window: dict[str, Any] | None = Field(
+        None,
+        description="Fields of the calling window (as in POST /campaigns); only those sent "
+        "change, and the result is validated as a whole.",
+    )
+    settings: dict[str, Any] | None = Field(
+        None,
+        description="Fields of the campaign's settings (as in POST /campaigns); only those "
+        "sent change, and the result is validated as a whole.",
+    )
 
 
 class CampaignPublic(BaseModel):

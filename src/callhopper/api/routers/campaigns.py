@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,9 @@ from callhopper.api.schemas import (
     WaitingCallbackPublic,
 )
 from callhopper.domain.actors import Actor
-from callhopper.domain.campaigns import CampaignAction
+from callhopper.domain.calling_window import CallingWindow
+from callhopper.domain.campaigns import CampaignAction, CampaignSettings
+from callhopper.domain.errors import InvalidInput
 from callhopper.domain.rights import Right
 from callhopper.events import AgentEvent, LocalBus
 from callhopper.store import callbacks as callback_store
@@ -33,6 +36,7 @@ from callhopper.store.users import get_user
 
 router = APIRouter(tags=["campaigns"])
 
+_Model = TypeVar("_Model", bound=BaseModel)
 CampaignManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
 CampaignReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
 
@@ -93,11 +97,32 @@ def update_campaign(
     """
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     notices: list[str] = []
-    if body.settings is not None:
-        changes["settings"], notices = body.settings.with_forced_fifo()
     with db.write() as session:
+        stored = campaigns.get_campaign(session, campaign_id, lock=True)
+        # Settings and window are patched too: the fields sent replace those fields only.
+        if body.calling_window is not None:
+            changes["calling_window"] = _patched(
+                CallingWindow, stored.calling_window, body.calling_window, "calling_window"
+            )
+        if body.settings is not None:
+            patched = _patched(CampaignSettings, stored.settings, body.settings, "settings")
+            changes["settings"], notices = patched.with_forced_fifo()
         campaign = campaigns.update_campaign(session, actor, campaign_id, changes, now=clock.now())
         return campaign_public(campaign, notices)
+
+
+def _patched(
+    model: type[_Model], stored: dict[str, Any], sent: dict[str, Any], field: str
+) -> _Model:
+    """``stored`` with the fields ``sent`` replaced, validated as a whole."""
+    try:
+        return model.model_validate({**stored, **sent})
+    except ValidationError as exc:
+        messages = [
+            ".".join([field, *map(str, e["loc"])]) + ": " + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise InvalidInput("; ".join(messages), field=field) from None
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
