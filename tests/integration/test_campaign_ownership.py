@@ -307,6 +307,17 @@ def test_ownership_tab_and_tracking_need_the_right(
         f"/api/v1/contact-lists/{list_id}/records", headers=manager.headers
     ).json()
     assert all(r["campaign_owner"] is None for r in records)
+
+    # Nor in the audit log, which the admin reads in full.
+    def actions(headers: dict[str, str] | None) -> set[str]:
+        entries = app_client.get("/api/v1/audit", params={"limit": 1000}, headers=headers)
+        assert entries.status_code == 200
+        return {e["action"] for e in entries.json()}
+
+    assert {"ownership.claim", "contact_list.ownership_settings"} <= actions(api.headers)
+    seen = actions(manager.headers)
+    assert "contact_list.import" in seen
+    assert not {a for a in seen if a.startswith("ownership.") or "ownership" in a}
     supervisor = make_user("supervisor")
     assert (
         app_client.get("/api/v1/reports/campaign-ownership", headers=supervisor.headers).status_code

@@ -16,12 +16,15 @@ from callhopper.store.models import AuditEntry
 
 router = APIRouter(tags=["audit"])
 
+#: Audited changes of campaign ownership beside the ``ownership.*`` actions.
+CAMPAIGN_OWNERSHIP_ACTIONS = ("contact_list.ownership_settings",)
+
 AuditReader = Annotated[Actor, Depends(require(Right.AUDIT_VIEW))]
 
 
 @router.get("/audit", response_model=list[AuditPublic])
 def read_audit(
-    _actor: AuditReader,
+    reader: AuditReader,
     db: DbDep,
     actor: Annotated[str | None, Query(description="user_id of the actor, or 'system'.")] = None,
     action: Annotated[
@@ -47,6 +50,12 @@ def read_audit(
     )
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
+    if not reader.can(Right.CONTACT_LIST_OWNERSHIP_CONTROL):
+        # Campaign ownership is seen only with the right to control it (SPEC §6).
+        query = query.where(
+            AuditEntry.action.not_like("ownership.%"),
+            AuditEntry.action.not_in(CAMPAIGN_OWNERSHIP_ACTIONS),
+        )
     with db.read() as session:
         return [
             AuditPublic.model_validate(e, from_attributes=True)
