@@ -216,6 +216,12 @@ def test_disabling_keeps_current_claims_and_stops_new_ones(
     assert owner_of(api, list_id, unowned["record_id"]) is None
     got = get_record(app_client, b, campaign_b)
     assert got is not None and got["record_id"] == unowned["record_id"]
+    # A new duration applies to the claims a disabled list still has.
+    api.put(
+        f"/api/v1/contact-lists/{list_id}/ownership/settings", json={"enabled": False, "hours": 3}
+    )
+    record = api.get(f"/api/v1/contact-lists/{list_id}/records/{kept['record_id']}").json()
+    assert record["campaign_owner"]["expires_at"].startswith("2026-03-02T18:00")
 
 
 def test_a_record_is_never_out_with_two_campaigns_at_once(

@@ -248,8 +248,8 @@ def update_settings(
     session: Session, actor: Actor, list_id: int, settings: OwnershipSettings, *, now: datetime
 ) -> ContactList:
     """Change the list's ownership settings. A new duration re-dates every current claim to
-    ``owned_at + duration`` (ending it at once when that is past); disabling keeps the
-    current claims and stops new ones."""
+    ``owned_at + duration`` (ending it at once when that is past), on a disabled list too;
+    disabling keeps the current claims and stops new ones."""
     contact_list = get_list(session, list_id)
     before = settings_of(contact_list)
     contact_list.ownership = settings.model_dump(mode="json")
@@ -264,7 +264,9 @@ def update_settings(
         before=before.model_dump(mode="json"),
         after=settings.model_dump(mode="json"),
     )
-    if before.duration != settings.duration and (before.enabled or settings.enabled):
+    if before.duration != settings.duration:
+        # Disabled or not: claims taken while it was on stay until they end (SPEC §6), and
+        # every current claim follows the duration.
         _redate(session, actor, list_id, settings.duration, now=now)
     return contact_list
 
