@@ -456,17 +456,24 @@ def sort_terms(session: Session, campaign: Campaign) -> list[Any]:
 
 
 def take_snapshot(
-    session: Session, campaign: Campaign, *, now: datetime, import_id: int | None = None
+    session: Session,
+    campaign: Campaign,
+    *,
+    now: datetime,
+    import_id: int | None = None,
+    record_id: int | None = None,
 ) -> None:
     """Take the owner and queue snapshots and (re)build the campaign's view of its records.
 
     With ``import_id`` only that import's records are added (an append into a
     started campaign), ordered after the existing ones and resolved against the
-    queue snapshot already taken. Otherwise (start, recycle) the queue snapshot
+    queue snapshot already taken; with ``record_id``, likewise that one record (an edit).
+    Otherwise (start, recycle) the queue snapshot
     is taken anew, every record is re-resolved and re-ranked, non-final records
     start the pass again, and leases stay with agents who still own the record.
     """
-    if import_id is None:
+    partial = import_id is not None or record_id is not None
+    if not partial:
         members = set(
             session.scalars(
                 select(QueueMember.user_id).where(QueueMember.queue_id == campaign.queue_id)
@@ -491,6 +498,8 @@ def take_snapshot(
     )
     if import_id is not None:
         source = source.where(Record.import_id == import_id)
+    if record_id is not None:
+        source = source.where(Record.id == record_id)
     if column is not None:
         m = _mapping_rows(session, _owner_map(session, campaign, column, members))
         owner_value = func.coalesce(Record.data[column].as_string(), literal(""))
@@ -501,7 +510,7 @@ def take_snapshot(
             cast(null(), Integer()).label("agent_id"), cast(null(), String()).label("error")
         )
     base_rank = 0
-    if import_id is not None:
+    if partial:
         base_rank = (
             session.scalar(
                 select(func.coalesce(func.max(CampaignRecord.rank), 0)).where(
@@ -513,10 +522,10 @@ def take_snapshot(
     ranked = source.add_columns(
         (func.row_number().over(order_by=[*order_terms, Record.id]) + base_rank).label("rank")
     ).subquery("snap")
-    _merge_snapshot(session, campaign, ranked, now=now, errors_only=import_id is not None)
+    _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     refresh_zones(session, campaign)
-    if import_id is None and session.get_bind().dialect.name == "postgresql":
+    if not partial and session.get_bind().dialect.name == "postgresql":
         # A start can add a million rows at once; claims planned on the statistics from
         # before them would sort every ready record instead of walking the claim index.
         session.execute(text("ANALYZE campaign_records"))
@@ -720,6 +729,21 @@ def absorb_import(session: Session, list_id: int, import_id: int, *, now: dateti
         select(Campaign).where(Campaign.list_id == list_id, Campaign.pass_no > 0)
     ):
         take_snapshot(session, campaign, now=now, import_id=import_id)
+
+
+def absorb_edit(session: Session, record: Record, *, now: datetime) -> None:
+    """An edited record that a started campaign could not deliver (its owner value named
+    nobody it could serve) is resolved again at once, as an append would (SPEC §5)."""
+    for campaign in session.scalars(
+        select(Campaign)
+        .join(CampaignRecord, CampaignRecord.campaign_id == Campaign.id)
+        .where(
+            CampaignRecord.record_id == record.id,
+            CampaignRecord.status == "error",
+            Campaign.pass_no > 0,
+        )
+    ):
+        take_snapshot(session, campaign, now=now, record_id=record.id)
 
 
 # --- progress and errors -----------------------------------------------------------------------

@@ -230,7 +230,7 @@ def update_record(
     session.execute(
         update(CampaignRecord).where(CampaignRecord.record_id == record.id).values(tz=outcome.tz)
     )
-    from callhopper.store.campaigns import refresh_zones
+    from callhopper.store.campaigns import absorb_edit, refresh_zones
     from callhopper.store.models import Campaign
 
     for campaign in session.scalars(
@@ -240,6 +240,7 @@ def update_record(
     ):
         if outcome.tz not in campaign.zones:
             refresh_zones(session, campaign)
+    absorb_edit(session, record, now=now)
     session.flush()
     audit(
         session,
