@@ -92,6 +92,15 @@ def test_the_first_valid_attempt_takes_ownership_for_the_duration(
         params={"action": "ownership.claim", "target_id": str(freed["record_id"])},
     ).json()
     assert [(e["actor"], e["after"]["campaign"]) for e in claims] == [("ben", "B"), ("ann", "A")]
+    assert [e["reason"] for e in claims] == ["valid attempt (wrap-up 'interested')"] * 2
+    # A's ownership ended on its own: audited as such, with its owner, by the system.
+    expired = api.get(
+        "/api/v1/audit",
+        params={"action": "ownership.expire", "target_id": str(freed["record_id"])},
+    ).json()
+    assert [(e["actor"], e["before"]["campaign"], e["after"]) for e in expired] == [
+        ("system", "A", None)
+    ]
 
 
 def test_a_release_makes_records_available_at_once(
@@ -339,13 +348,16 @@ def test_release_all_and_audit(
     first(app_client, b, campaign_b, "interested")
     claims = api.get("/api/v1/audit", params={"action": "ownership.claim"}).json()
     assert {e["after"]["campaign"] for e in claims} == {"A", "B"}
-    both = api.post(f"/api/v1/contact-lists/{list_id}/ownership/release", json={"all": True})
+    url = f"/api/v1/contact-lists/{list_id}/ownership/release"
+    unknown = api.post(url, json={"campaign_ids": [campaign_a, 999999]})
+    assert unknown.status_code == 422
+    assert "999999" in unknown.json()["error"]["message"]
+    both = api.post(url, json={"all": True, "reason": "end of quarter"})
     assert both.json()["total"] == 2
     releases = api.get("/api/v1/audit", params={"action": "ownership.release"}).json()
-    assert len(releases) == 2
+    assert [e["reason"] for e in releases] == ["end of quarter"] * 2
     assert api.get(f"/api/v1/contact-lists/{list_id}/ownership").json()["total"] == 0
-    bad = api.post(f"/api/v1/contact-lists/{list_id}/ownership/release", json={})
-    assert bad.status_code == 422
+    assert api.post(url, json={}).status_code == 422
 
 
 def test_settings_are_validated(api: TestClient, make_user: MakeUser) -> None:

@@ -578,6 +578,9 @@ class OwnershipTabPublic(BaseModel):
 class ReleaseIn(Body):
     campaign_ids: list[int] | None = Field(None, description="Release these campaigns' records …")
     all: bool = Field(False, description="… or every campaign's.")
+    reason: str = Field(
+        "", max_length=500, description="Why (the audit's reason; default: who released)."
+    )
 
 
 class ReleasePublic(BaseModel):

@@ -1187,6 +1187,7 @@ class Dispenser:
                     ctx.ownership,
                     record_id,
                     valid=outcome.counts_as_attempt,
+                    code=spec.code,
                     now=now,
                 )
             # Workflow rules (SPEC §7.4), in this transaction: an owner change, a field change

@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, column, func, insert, literal, or_, sele
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from callhopper.domain.actors import Actor
+from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaign_ownership import OwnershipSettings, expiry, renewal_due
 from callhopper.domain.errors import InvalidInput
 from callhopper.store.audit import audit
@@ -39,6 +39,8 @@ from callhopper.store.types import UTCDateTime
 _CHUNK = 5000
 #: The audit action of a campaign's claim of a record.
 CLAIM_ACTION = "ownership.claim"
+#: The audit action of an ownership found past its end (closed when next touched).
+EXPIRE_ACTION = "ownership.expire"
 
 
 def settings_of(contact_list: ContactList) -> OwnershipSettings:
@@ -70,6 +72,12 @@ _CLOSE_EXPIRED = (
         _OWNERSHIP.c.expires_at <= _NOW,
     )
     .values(released_at=_OWNERSHIP.c.expires_at, release_reason="expired")
+    .returning(
+        _OWNERSHIP.c.record_id,
+        _OWNERSHIP.c.campaign_id,
+        _OWNERSHIP.c.campaign_name,
+        _OWNERSHIP.c.expires_at,
+    )
 )
 # No parameter is named after a column: an UPDATE in the same statement (below) would add it
 # to what it sets.
@@ -101,7 +109,7 @@ _SET_BLOCKS = (
 # campaigns and the claim audited. Each part reads the output of the one before it, which
 # makes it run after it (the claim counts the rows closed: it must not meet the expired row
 # in the one-open-ownership index); those after the claim run only if it inserted.
-_CLOSED = _CLOSE_EXPIRED.returning(_OWNERSHIP.c.id).cte("closed")
+_CLOSED = _CLOSE_EXPIRED.cte("closed")
 _CLAIMED = (
     text(_CLAIM_SQL.format(guard="(SELECT count(*) FROM closed) >= 0"))
     .bindparams(_NOW, _UNTIL)
@@ -120,13 +128,17 @@ _AUDITED = insert(_AUDIT).from_select(
         literal(CLAIM_ACTION),
         literal("record"),
         bindparam("target", type_=_AUDIT.c.target_id.type),
-        literal(""),
+        bindparam("claim_reason", type_=_AUDIT.c.reason.type),
         bindparam("claim_view", type_=_AUDIT.c.after.type),
     ).where(_TOOK_IT),
 )
+# It answers with the expired ownership it closed, if any (for the audit).
 _CLAIM_AND_SET_ASIDE_POSTGRESQL = (
-    select(_CLAIMED.c.id)
-    .add_cte(_CLOSED)
+    select(
+        _CLOSED.c.record_id, _CLOSED.c.campaign_id, _CLOSED.c.campaign_name, _CLOSED.c.expires_at
+    )
+    .add_cte(_CLOSED)  # first: the claim reads it
+    .add_cte(_CLAIMED)
     .add_cte(_MIRROR.where(_TOOK_IT).cte("mirrored"))
     .add_cte(_SET_BLOCKS.where(_TOOK_IT).cte("set_aside"))
     .add_cte(_AUDITED.cte("audited"))
@@ -148,11 +160,12 @@ def after_attempt(
     record_id: int,
     *,
     valid: bool,
+    code: str,
     now: datetime,
 ) -> None:
-    """Apply SPEC §6 after a wrap-up on a list with ownership enabled: a valid attempt
-    claims an unowned record; a call that could not be completed renews the campaign's
-    ownership when it is close to expiry."""
+    """Apply SPEC §6 after a wrap-up (``code``) on a list with ownership enabled: a valid
+    attempt claims an unowned record; a call that could not be completed renews the
+    campaign's ownership when it is close to expiry."""
     if not valid:
         owner = active_owner(session, record_id, now)
         if (
@@ -173,6 +186,7 @@ def after_attempt(
                 now=now,
                 before=_view(campaign.id, campaign.name, before),
                 after=_view(campaign.id, campaign.name, owner.expires_at),
+                reason=f"call not completed (wrap-up {code!r}) close to expiry",
             )
         return
     # A valid attempt claims the record unless a campaign owns it now: the claim's INSERT
@@ -188,21 +202,25 @@ def after_attempt(
         "until": until,
     }
     view = _view(campaign.id, campaign.name, until)
+    reason = f"valid attempt (wrap-up {code!r})"
     if session.get_bind().dialect.name == "postgresql":
         params |= {
             "actor_key": actor.id,
             "actor_name": actor.user_id,
             "target": str(record_id),
+            "claim_reason": reason,
             "claim_view": view,
         }
-        session.execute(_CLAIM_AND_SET_ASIDE_POSTGRESQL, params)
+        _audit_expired(session, session.execute(_CLAIM_AND_SET_ASIDE_POSTGRESQL, params).all(), now)
         return
-    session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now})
+    _audit_expired(
+        session, session.execute(_CLOSE_EXPIRED, {"record": record_id, "now": now}).all(), now
+    )
     if session.scalar(_CLAIM, params) is None:
         return  # owned already: by this campaign, or by another whose claim committed first
     _mirror(session, record_id, campaign.id, until)
     _set_blocks(session, record_id, campaign.id, until)
-    audit(session, actor, CLAIM_ACTION, "record", record_id, now=now, after=view)
+    audit(session, actor, CLAIM_ACTION, "record", record_id, now=now, after=view, reason=reason)
 
 
 def _mirror(session: Session, record_id: int, campaign_id: int, until: datetime | None) -> None:
@@ -391,16 +409,34 @@ def release_campaign(session: Session, actor: Actor, campaign: Campaign, *, now:
 
 
 def _close_expired(session: Session, list_id: int, now: datetime) -> None:
-    session.execute(
-        update(RecordOwnership)
-        .where(
-            RecordOwnership.list_id == list_id,
-            RecordOwnership.released_at.is_(None),
-            RecordOwnership.expires_at <= now,
-        )
-        .values(released_at=RecordOwnership.expires_at, release_reason="expired")
+    o = RecordOwnership
+    closed = session.execute(
+        update(o)
+        .where(o.list_id == list_id, o.released_at.is_(None), o.expires_at <= now)
+        .values(released_at=o.expires_at, release_reason="expired")
+        .returning(o.record_id, o.campaign_id, o.campaign_name, o.expires_at)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
+    _audit_expired(session, closed, now)
+
+
+def _audit_expired(session: Session, closed: Sequence[Any], now: datetime) -> None:
+    """Ownerships closed because their time was over, each audited as ending then (by the
+    system: nobody ended it) with the campaign that owned the record."""
+    entries = [
+        _audit_row(
+            SYSTEM,
+            EXPIRE_ACTION,
+            record_id,
+            now,
+            before=_view(campaign_id, name, expires_at),
+            after=None,
+            reason=f"the ownership ended at {expires_at.isoformat()}",
+        )
+        for record_id, campaign_id, name, expires_at in closed
+    ]
+    for start in range(0, len(entries), _CHUNK):
+        session.execute(insert(AuditEntry), entries[start : start + _CHUNK])
 
 
 def sync_blocks(session: Session, list_id: int, now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
 from callhopper.api.schemas import (
@@ -20,6 +21,7 @@ from callhopper.domain.errors import InvalidInput
 from callhopper.domain.rights import Right
 from callhopper.store import ownership
 from callhopper.store.contact_lists import get_list
+from callhopper.store.models import Campaign
 
 router = APIRouter(tags=["campaign ownership"])
 
@@ -81,8 +83,27 @@ def release(
     if body.all == (body.campaign_ids is not None):
         raise InvalidInput("give campaign_ids, or all: true", field="campaign_ids")
     with db.write() as session:
+        if body.campaign_ids:
+            on_list = set(
+                session.scalars(
+                    select(Campaign.id).where(
+                        Campaign.list_id == list_id, Campaign.id.in_(body.campaign_ids)
+                    )
+                )
+            )
+            unknown = [str(c) for c in body.campaign_ids if c not in on_list]
+            if unknown:
+                raise InvalidInput(
+                    f"no campaign {', '.join(unknown)} uses contact list {list_id}",
+                    field="campaign_ids",
+                )
         counts = ownership.release(
-            session, actor, list_id, None if body.all else body.campaign_ids, now=clock.now()
+            session,
+            actor,
+            list_id,
+            None if body.all else body.campaign_ids,
+            now=clock.now(),
+            reason=body.reason.strip() or f"released by {actor.user_id}",
         )
     return ReleasePublic(released=counts, total=sum(counts.values()))
 
