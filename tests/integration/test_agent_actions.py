@@ -318,7 +318,9 @@ def test_call_picks_a_number_and_respects_the_window(
     assert bad_index.status_code == 422
     # Leased inside the window, dialled outside it: refused (SPEC §4.5).
     clock.advance(timedelta(hours=1))
-    late = act(app_client, alice, campaign_id, record_id, "call", {})
+    late = app_client.post(  # no body at all: the first number
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{record_id}/call", headers=alice.headers
+    )
     assert late.status_code == 409
     assert late.json()["error"]["code"] == "outside_calling_window"
     history = get_record(app_client, alice, campaign_id)

@@ -141,7 +141,11 @@ def keepalive(
 @router.post(f"{_RECORD}/call", response_model=CallPublic)
 @agent_endpoint
 def call(
-    campaign_id: int, record_id: int, body: CallIn, agent: Actor, dispenser: DispenserDep
+    campaign_id: int,
+    record_id: int,
+    agent: Actor,
+    dispenser: DispenserDep,
+    body: CallIn | None = None,
 ) -> CallPublic:
     """Call one of the record's numbers (``phone_index``), or a new ``number`` where allowed.
 
@@ -150,6 +154,7 @@ def call(
     left the record is closed (``closed``: ``dnc`` or ``not_validated``). A typed number that
     may not be dialled is refused (409 ``number_dnc_none`` / ``number_unavailable_none``).
     Refused (409) outside the calling window in the contact's time zone."""
+    body = body or CallIn()  # no body: the first number
     result = dispenser.call(
         agent, campaign_id, record_id, phone_index=body.phone_index, number=body.number
     )
