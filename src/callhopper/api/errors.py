@@ -44,6 +44,10 @@ _HTTP_CODES = {
 }
 
 
+#: The code of a 500: a bug or an outage, never the caller's mistake.
+INTERNAL_ERROR = "internal_error"
+
+
 def status_of(error: CallhopperError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -84,6 +88,15 @@ def install(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # Starlette raises the exception again once this response is sent, so the server
+        # still logs it with its traceback; the client learns nothing of SQL or code.
+        return JSONResponse(
+            error_body(INTERNAL_ERROR, "internal error: the server could not answer this request"),
+            status_code=500,
         )
 
 
