@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callhopper.api.ids import IntId
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, DialingMode, SortKey
@@ -87,7 +88,7 @@ class UserPublic(BaseModel):
 
 
 class SkillIds(Body):
-    skill_ids: list[int]
+    skill_ids: list[IntId]
 
 
 class RoleCreate(Body):
@@ -309,9 +310,9 @@ class AuditPublic(BaseModel):
 class CampaignCreate(Body):
     name: str
     description: str = ""
-    list_id: int
-    queue_id: int
-    wrapup_set_id: int = Field(1, description="Default: the built-in Default set.")
+    list_id: IntId
+    queue_id: IntId
+    wrapup_set_id: IntId = Field(1, description="Default: the built-in Default set.")
     mode: DialingMode = DialingMode.PREVIEW
     agent_owned_column: str | None = Field(
         None, description="Deliver each record only to the agent its column names (SPEC §5)."
@@ -330,10 +331,10 @@ class CampaignUpdate(Body):
 
     name: str | None = None
     description: str | None = None
-    wrapup_set_id: int | None = None
+    wrapup_set_id: IntId | None = None
     mode: DialingMode | None = None
-    queue_id: int | None = None
-    list_id: int | None = None
+    queue_id: IntId | None = None
+    list_id: IntId | None = None
     agent_owned_column: str | None = None
     enforce_lead_ownership: bool | None = None
     owner_order: OwnerOrder | None = None
@@ -504,7 +505,7 @@ class GetRecordPublic(BaseModel):
 
 
 class CallIn(Body):
-    phone_index: int | None = Field(
+    phone_index: IntId | None = Field(
         None, description="Which of the record's numbers (default: first)."
     )
     number: str | None = Field(None, description="A new number, where the campaign allows it.")
@@ -568,7 +569,7 @@ class OwnershipTabPublic(BaseModel):
 
 
 class ReleaseIn(Body):
-    campaign_ids: list[int] | None = Field(None, description="Release these campaigns' records …")
+    campaign_ids: list[IntId] | None = Field(None, description="Release these campaigns' records …")
     all: bool = Field(False, description="… or every campaign's.")
 
 
