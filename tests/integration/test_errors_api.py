@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from callhopper.api.app import create_app
 from callhopper.api.routers import queues as queues_router
+from callhopper.api.schemas import RecordsIn
 from callhopper.clock import FrozenClock
 from callhopper.settings import Settings
 from callhopper.store.db import Database
@@ -208,3 +209,32 @@ def test_every_integer_the_api_takes_has_a_bound(api: TestClient) -> None:
             for content in operation.get("requestBody", {}).get("content", {}).values():
                 walk(content.get("schema", {}), f"{method} {template} body", frozenset())
     assert unbounded == []
+
+
+# --- NUL characters ------------------------------------------------------------------------------
+
+
+def test_a_nul_in_a_body_is_refused_naming_the_field(api: TestClient) -> None:
+    body = {"name": "nul\u0000name", "columns": ["phone"], "phone_columns": ["phone"]}
+    error = error_of(api.post("/api/v1/contact-lists", json=body), 422)
+    assert field_of(error) == "name" and "NUL" in error["message"]
+    assert api.get("/api/v1/contact-lists").json() == []
+
+    body = {"name": "ok", "columns": ["phone", {"name": "no\u0000te"}], "phone_columns": ["phone"]}
+    error = error_of(api.post("/api/v1/contact-lists", json=body), 422)
+    assert field_of(error) == "columns" and "at 1.name" in error["message"]
+
+
+def test_a_nul_in_a_query_or_path_is_refused_naming_the_parameter(api: TestClient) -> None:
+    list_id = make_list(api, [])
+    response = api.get("/api/v1/leads", params={"list_id": list_id, "first_name": "a\u0000b"})
+    assert field_of(error_of(response, 422)) == "first_name"
+    response = api.get("/api/v1/audit", params={"target_id": "x\u0000"})
+    assert field_of(error_of(response, 422)) == "target_id"
+    assert field_of(error_of(api.get("/api/v1/users/a%00b"), 422)) == "user_id"
+
+
+def test_records_of_an_import_are_left_to_the_import_to_check_row_by_row() -> None:
+    # The import rejects such a row and keeps the others; the request is not refused whole.
+    body = RecordsIn.model_validate({"records": [{"account": "a\u0000b"}, {"account": "c"}]})
+    assert len(body.records) == 2

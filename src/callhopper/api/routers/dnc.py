@@ -66,6 +66,9 @@ class DncListRef(BaseModel):
 
 
 class NumbersIn(Body):
+    # A number that is not one (NUL included) is reported by item, the others are kept.
+    checked_per_item = frozenset({"numbers"})
+
     numbers: list[str] = Field(min_length=1, max_length=MAX_NUMBERS_PER_REQUEST)
     region: str | None = Field(
         None, description="Region for numbers without +country (default: the server's region)."

@@ -30,6 +30,8 @@ LeadReader = Annotated[
 
 
 class LeadsIn(Body):
+    checked_per_item = frozenset({"leads"})
+
     list_id: IntId
     leads: list[dict[str, Any]] = Field(
         min_length=1,

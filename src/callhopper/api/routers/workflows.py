@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from callhopper.api.deps import ClockDep, DbDep, require
 from callhopper.api.ids import BigIntId, IntId
+from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
 from callhopper.store import workflows
@@ -35,25 +36,21 @@ _ACTIONS_EXAMPLE = [
 ]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TriggerIn(_Body):
+class TriggerIn(Body):
     codes: list[str] = Field(description="Wrap-up codes that fire the rule (at least one).")
     campaign_ids: list[IntId] = Field(
         default_factory=list, description="Campaigns the rule applies to; empty: every campaign."
     )
 
 
-class WorkflowRuleCreate(_Body):
+class WorkflowRuleCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     trigger: TriggerIn
     actions: list[dict[str, Any]] = Field(description=_ACTIONS_DOC, examples=[_ACTIONS_EXAMPLE])
 
 
-class WorkflowRuleUpdate(_Body):
+class WorkflowRuleUpdate(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
     enabled: bool | None = None
     trigger: TriggerIn | None = Field(None, description="Replaces the trigger.")
