@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -151,14 +151,30 @@ def tune_collector() -> None:
 
 
 _TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+")
+#: The same in a message's format string, where ``token=%s`` leaves the token to an argument.
+_TOKEN_IN_FORMAT = re.compile(r"(token=)(?!%)[^&\s\"']+")
 
 
 def _redact_tokens(record: logging.LogRecord) -> bool:
-    """Keep API tokens sent as ``?token=`` (WebSocket clients) out of the server's logs."""
-    message = record.getMessage()
-    if "token=" in message:
-        record.msg, record.args = _TOKEN_IN_URL.sub(r"\1[redacted]", message), ()
+    """Keep API tokens sent as ``?token=`` (WebSocket clients) out of the server's logs.
+
+    The token is replaced where it is, in the message or in one of its arguments, and the
+    arguments stay arguments: uvicorn's access formatter reads them one by one (client,
+    method, path, HTTP version, status), and the line would be lost without them.
+    """
+    if isinstance(record.msg, str) and "token=" in record.msg:
+        record.msg = _TOKEN_IN_FORMAT.sub(r"\1[redacted]", record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(_redacted(arg) for arg in record.args)
+    elif isinstance(record.args, Mapping):
+        record.args = {key: _redacted(value) for key, value in record.args.items()}
     return True
+
+
+def _redacted(arg: object) -> object:
+    if isinstance(arg, str) and "token=" in arg:
+        return _TOKEN_IN_URL.sub(r"\1[redacted]", arg)
+    return arg
 
 
 def _redact(url: str) -> str:

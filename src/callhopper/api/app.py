@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from callhopper import __version__
 from callhopper.api import errors
+from callhopper.api.deps import no_nul_in_url
 from callhopper.api.routers import (
     agent,
     audit,
@@ -34,6 +35,9 @@ from callhopper.settings import Settings
 from callhopper.store.db import Database
 
 API_PREFIX = "/api/v1"
+
+#: Checks of every request's path and query before its endpoint's own dependencies.
+_URL_CHECKS = [Depends(no_nul_in_url)]
 
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -108,7 +112,7 @@ def create_app(
         workflows,
         audit,
     ):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=_URL_CHECKS)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -44,6 +44,12 @@ _HTTP_CODES = {
 }
 
 
+_RANGE_ERRORS = frozenset({"less_than_equal", "greater_than_equal"})
+
+#: The code of a 500: a bug or an outage, never the caller's mistake.
+INTERNAL_ERROR = "internal_error"
+
+
 def status_of(error: CallhopperError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -69,7 +75,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_describe(e) for e in exc.errors()]
+        errors = exc.errors()
+        unknown = next((e for e in errors if _is_impossible_path_id(e)), None)
+        if unknown is not None:
+            field = _describe(unknown)["field"]
+            return JSONResponse(
+                error_body("not_found", f"no object has {field} {unknown['input']}", field=field),
+                status_code=404,
+            )
+        problems = [_describe(e) for e in errors]
         return JSONResponse(
             error_body(
                 "invalid_input", "; ".join(p["message"] for p in problems), problems=problems
@@ -85,6 +99,22 @@ def install(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # Starlette raises the exception again once this response is sent, so the server
+        # still logs it with its traceback; the client learns nothing of SQL or code.
+        return JSONResponse(
+            error_body(INTERNAL_ERROR, "internal error: the server could not answer this request"),
+            status_code=500,
+        )
+
+
+def _is_impossible_path_id(error: Any) -> bool:
+    """A path id out of its column's range (:mod:`callhopper.api.ids`): no object has it,
+    so the path names nothing (404), as for any other unknown id."""
+    location = error.get("loc", ())
+    return bool(location) and location[0] == "path" and error.get("type") in _RANGE_ERRORS
 
 
 def _describe(error: Any) -> dict[str, str]:

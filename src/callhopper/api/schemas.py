@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from callhopper.api.ids import IntId
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, DialingMode, SortKey
@@ -18,7 +20,51 @@ OnDuplicate = Literal["reject", "update"]
 
 
 class Body(BaseModel):
+    """A request body: unknown fields are refused, and so is a NUL character in any text.
+
+    PostgreSQL's text and JSON cannot hold NUL (``\\u0000``), and SQLite would store it where
+    PostgreSQL refuses it, so a request carrying one is refused on both: a 422 naming the
+    field (and the place inside it) rather than the database's error.
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    #: Fields whose items are checked one by one by the code they go to (an import rejects a
+    #: row with NUL and keeps the others): not refused here as a whole.
+    checked_per_item: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.checked_per_item:
+            where = nul_in(value)
+            if where is not None:
+                raise PydanticCustomError(
+                    "nul_character",
+                    "contains a NUL character{where}, which text cannot hold",
+                    {"where": f" at {where}" if where else ""},
+                )
+        return value
+
+
+def nul_in(value: Any) -> str | None:
+    """Where ``value`` (as parsed from JSON) holds a NUL character: ``""`` for ``value``
+    itself, else the path to it (``columns.2.name``); ``None`` when nowhere."""
+    if isinstance(value, str):
+        return "" if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"key {key!r}"
+        inner = nul_in(item)
+        if inner is not None:
+            return f"{key}.{inner}" if inner else str(key)
+    return None
 
 
 # --- auth --------------------------------------------------------------------------------------
@@ -87,7 +133,7 @@ class UserPublic(BaseModel):
 
 
 class SkillIds(Body):
-    skill_ids: list[int]
+    skill_ids: list[IntId]
 
 
 class RoleCreate(Body):
@@ -233,6 +279,8 @@ class ImportReportPublic(ImportPublic):
 
 
 class RecordsIn(Body):
+    checked_per_item = frozenset({"records"})
+
     records: list[dict[str, Any]] = Field(min_length=1, max_length=10000)
     on_duplicate: OnDuplicate = Field(
         "reject", description="A key already in the list: reject the row, or update the record."
@@ -309,9 +357,9 @@ class AuditPublic(BaseModel):
 class CampaignCreate(Body):
     name: str
     description: str = ""
-    list_id: int
-    queue_id: int
-    wrapup_set_id: int = Field(1, description="Default: the built-in Default set.")
+    list_id: IntId
+    queue_id: IntId
+    wrapup_set_id: IntId = Field(1, description="Default: the built-in Default set.")
     mode: DialingMode = DialingMode.PREVIEW
     agent_owned_column: str | None = Field(
         None, description="Deliver each record only to the agent its column names (SPEC §5)."
@@ -330,10 +378,10 @@ class CampaignUpdate(Body):
 
     name: str | None = None
     description: str | None = None
-    wrapup_set_id: int | None = None
+    wrapup_set_id: IntId | None = None
     mode: DialingMode | None = None
-    queue_id: int | None = None
-    list_id: int | None = None
+    queue_id: IntId | None = None
+    list_id: IntId | None = None
     agent_owned_column: str | None = None
     enforce_lead_ownership: bool | None = None
     owner_order: OwnerOrder | None = None
@@ -512,7 +560,7 @@ class GetRecordPublic(BaseModel):
 
 
 class CallIn(Body):
-    phone_index: int | None = Field(
+    phone_index: IntId | None = Field(
         None, description="Which of the record's numbers (default: first)."
     )
     number: str | None = Field(None, description="A new number, where the campaign allows it.")
@@ -576,7 +624,7 @@ class OwnershipTabPublic(BaseModel):
 
 
 class ReleaseIn(Body):
-    campaign_ids: list[int] | None = Field(None, description="Release these campaigns' records …")
+    campaign_ids: list[IntId] | None = Field(None, description="Release these campaigns' records …")
     all: bool = Field(False, description="… or every campaign's.")
     reason: str = Field(
         "", max_length=500, description="Why (the audit's reason; default: who released)."

@@ -26,6 +26,7 @@ from callhopper.domain.phones import PhoneError, normalise_phone
 from callhopper.settings import get_settings
 from callhopper.store.audit import audit
 from callhopper.store.models import AgentSession, InboundRoute, Queue, Record, RecordPhone, User
+from callhopper.store.types import INTEGER_MAX
 
 __all__ = [
     "RoutingDecision",
@@ -207,7 +208,9 @@ def check_fallback(session: Session, fallback: str, default_region: str) -> str:
         return value
     queue = _QUEUE_RE.match(value)
     if queue is not None:
-        if session.get(Queue, int(queue.group(1))) is None:
+        queue_id = int(queue.group(1))
+        # Past the column's range no queue has the id (and PostgreSQL would refuse to look).
+        if queue_id > INTEGER_MAX or session.get(Queue, queue_id) is None:
             raise InvalidInput(f"fallback {value!r}: no queue {queue.group(1)}", field="fallback")
         return value
     if value.startswith(_NUMBER_PREFIX):

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import SESSION_COOKIE, DbDep, authenticated_in_thread
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     AcceptPublic,
     AgentStatePublic,
@@ -80,20 +81,20 @@ def my_campaigns(agent: Actor, dispenser: DispenserDep) -> list[MyCampaignPublic
 
 @router.post("/campaigns/{campaign_id}/login", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
-def login(campaign_id: int, agent: Actor, dispenser: DispenserDep) -> None:
+def login(campaign_id: IntId, agent: Actor, dispenser: DispenserDep) -> None:
     dispenser.login(agent, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/logout", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
-def logout(campaign_id: int, agent: Actor, dispenser: DispenserDep) -> None:
+def logout(campaign_id: IntId, agent: Actor, dispenser: DispenserDep) -> None:
     """Leave the campaign; a record you hold goes back to the list (its owner stays)."""
     dispenser.logout(agent, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/get-record", response_model=GetRecordPublic)
 @agent_endpoint
-def get_record(campaign_id: int, agent: Actor, dispenser: DispenserDep) -> GetRecordPublic:
+def get_record(campaign_id: IntId, agent: Actor, dispenser: DispenserDep) -> GetRecordPublic:
     """Get Record: the record you hold in this campaign, else your next one.
 
     ``delivery`` is null when nothing can be delivered now; ``reason`` says why.
@@ -122,7 +123,7 @@ _RECORD = "/campaigns/{campaign_id}/records/{record_id}"
 @router.get(_RECORD, response_model=DeliveryPublic)
 @agent_endpoint
 def delivery(
-    campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep
 ) -> DeliveryPublic:
     """A record delivered to you (404 for any other record)."""
     return delivery_public(dispenser.delivery(agent, campaign_id, record_id))
@@ -131,7 +132,7 @@ def delivery(
 @router.post(f"{_RECORD}/keepalive", response_model=LeasePublic)
 @agent_endpoint
 def keepalive(
-    campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep
 ) -> LeasePublic:
     """Keep the record: its lease runs for the campaign's lease timeout from now."""
     until = dispenser.keepalive(agent, campaign_id, record_id)
@@ -141,8 +142,8 @@ def keepalive(
 @router.post(f"{_RECORD}/call", response_model=CallPublic)
 @agent_endpoint
 def call(
-    campaign_id: int,
-    record_id: int,
+    campaign_id: IntId,
+    record_id: BigIntId,
     agent: Actor,
     dispenser: DispenserDep,
     body: CallIn | None = None,
@@ -163,14 +164,14 @@ def call(
 
 @router.post(f"{_RECORD}/skip", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
-def skip(campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep) -> None:
+def skip(campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep) -> None:
     dispenser.skip(agent, campaign_id, record_id)
 
 
 @router.post(f"{_RECORD}/decline", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
 def decline(
-    campaign_id: int, record_id: int, body: DeclineIn, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, body: DeclineIn, agent: Actor, dispenser: DispenserDep
 ) -> None:
     """``call_later``: back to the end of the list. ``do_not_call``: out of the campaign."""
     dispenser.decline(agent, campaign_id, record_id, body.action)
@@ -179,7 +180,7 @@ def decline(
 @router.post(f"{_RECORD}/wrapup", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
 def wrapup(
-    campaign_id: int, record_id: int, body: WrapupIn, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, body: WrapupIn, agent: Actor, dispenser: DispenserDep
 ) -> None:
     """Choose the wrap-up code, note and field edits (checked now, applied by Done)."""
     dispenser.wrapup(
@@ -190,7 +191,7 @@ def wrapup(
 @router.post(f"{_RECORD}/done", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
 def done(
-    campaign_id: int, record_id: int, body: DoneIn, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, body: DoneIn, agent: Actor, dispenser: DispenserDep
 ) -> None:
     """Done (``stop``: Done and Stop). Applies the wrap-up chosen (or the one sent here)."""
     dispenser.done(
@@ -209,7 +210,9 @@ def done(
 
 @router.post(f"{_RECORD}/accept", response_model=AcceptPublic)
 @agent_endpoint
-def accept(campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep) -> AcceptPublic:
+def accept(
+    campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep
+) -> AcceptPublic:
     """Accept a pushed record (in direct push preview, accepting dials it)."""
     dialled = dispenser.accept(agent, campaign_id, record_id)
     return AcceptPublic(
@@ -220,7 +223,7 @@ def accept(campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserD
 
 @router.post(f"{_RECORD}/reject", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
-def reject(campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep) -> None:
+def reject(campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep) -> None:
     """Reject a pushed record: back to the top of the list; in push preview you are set
     not ready on outbound_preview."""
     dispenser.reject(agent, campaign_id, record_id)
@@ -229,8 +232,8 @@ def reject(campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserD
 @router.post(f"{_RECORD}/callback", response_model=CallbackPublic)
 @agent_endpoint
 def schedule_callback(
-    campaign_id: int,
-    record_id: int,
+    campaign_id: IntId,
+    record_id: BigIntId,
     body: CallbackIn,
     agent: Actor,
     dispenser: DispenserDep,
@@ -254,7 +257,7 @@ def schedule_callback(
 @router.delete(f"{_RECORD}/callback", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
 def cancel_callback(
-    campaign_id: int, record_id: int, agent: Actor, dispenser: DispenserDep
+    campaign_id: IntId, record_id: BigIntId, agent: Actor, dispenser: DispenserDep
 ) -> None:
     if not dispenser.cancel_callback(agent, campaign_id, record_id):
         raise NotFound("no callback scheduled on this record", field="callback")
@@ -262,7 +265,7 @@ def cancel_callback(
 
 @router.put("/campaigns/{campaign_id}/receiving", status_code=status.HTTP_204_NO_CONTENT)
 @agent_endpoint
-def receiving(campaign_id: int, body: ReceivingIn, agent: Actor, dispenser: DispenserDep) -> None:
+def receiving(campaign_id: IntId, body: ReceivingIn, agent: Actor, dispenser: DispenserDep) -> None:
     """Direct push preview's Get Record / Stop toggle."""
     dispenser.set_receiving(agent, campaign_id, body.on)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from callhopper.api.deps import DbDep, require
+from callhopper.api.ids import BigIntId
 from callhopper.api.schemas import AuditPublic
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
@@ -35,7 +36,7 @@ def read_audit(
     since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
     until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
     before_id: Annotated[
-        int | None, Query(description="Page on: entries older than this id.")
+        BigIntId | None, Query(description="Page on: entries older than this id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditPublic]:

@@ -13,6 +13,7 @@ from callhopper.api.deps import (
     DbDep,
     SettingsDep,
 )
+from callhopper.api.ids import IntId
 from callhopper.api.schemas import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
 from callhopper.domain.actors import Actor
 from callhopper.store import users
@@ -80,7 +81,7 @@ def create_my_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_my_token(token_id: int, actor: CurrentActor, db: DbDep, clock: ClockDep) -> None:
+def revoke_my_token(token_id: IntId, actor: CurrentActor, db: DbDep, clock: ClockDep) -> None:
     with db.write() as session:
         users.revoke_token(session, actor, token_id, now=clock.now())
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.routers.agent import callback_public
 from callhopper.api.schemas import (
     AgentProgressPublic,
@@ -78,7 +79,7 @@ def create_campaign(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignPublic)
 def get_campaign(
-    campaign_id: int, _actor: CampaignReader, db: DbDep, clock: ClockDep
+    campaign_id: IntId, _actor: CampaignReader, db: DbDep, clock: ClockDep
 ) -> CampaignPublic:
     with db.write() as session:
         # A stopping campaign whose last lease lapsed completes when next looked at.
@@ -88,7 +89,7 @@ def get_campaign(
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic)
 def update_campaign(
-    campaign_id: int, body: CampaignUpdate, actor: CampaignManager, db: DbDep, clock: ClockDep
+    campaign_id: IntId, body: CampaignUpdate, actor: CampaignManager, db: DbDep, clock: ClockDep
 ) -> CampaignPublic:
     """Change name, description, wrap-up codes, sorting, owner order, window or settings.
 
@@ -126,7 +127,7 @@ def _patched(
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_campaign(campaign_id: int, actor: CampaignManager, db: DbDep, clock: ClockDep) -> None:
+def delete_campaign(campaign_id: IntId, actor: CampaignManager, db: DbDep, clock: ClockDep) -> None:
     """Delete a campaign that is off or complete; its assignment history stays."""
     with db.write() as session:
         campaigns.delete_campaign(session, actor, campaign_id, now=clock.now())
@@ -134,7 +135,7 @@ def delete_campaign(campaign_id: int, actor: CampaignManager, db: DbDep, clock: 
 
 def _action(action: CampaignAction, summary: str) -> None:
     def endpoint(
-        campaign_id: int, request: Request, actor: CampaignManager, db: DbDep, clock: ClockDep
+        campaign_id: IntId, request: Request, actor: CampaignManager, db: DbDep, clock: ClockDep
     ) -> CampaignPublic:
         bus: LocalBus = request.app.state.bus
         with db.write() as session:
@@ -169,7 +170,7 @@ _action(
 
 @router.get("/campaigns/{campaign_id}/progress", response_model=CampaignProgressPublic)
 def campaign_progress(
-    campaign_id: int, _actor: CampaignReader, db: DbDep
+    campaign_id: IntId, _actor: CampaignReader, db: DbDep
 ) -> CampaignProgressPublic:
     """Campaign totals, and per agent for agent-owned campaigns (SPEC §5)."""
     with db.read() as session:
@@ -191,7 +192,7 @@ def campaign_progress(
 
 
 @router.get("/campaigns/{campaign_id}/errors", response_model=ErrorMonitorPublic)
-def error_monitor(campaign_id: int, _actor: CampaignReader, db: DbDep) -> ErrorMonitorPublic:
+def error_monitor(campaign_id: IntId, _actor: CampaignReader, db: DbDep) -> ErrorMonitorPublic:
     """Undeliverable records by reason: missing value, invalid email, unknown user id,
     inactive user, agent not in queue."""
     with db.read() as session:
@@ -204,11 +205,11 @@ def error_monitor(campaign_id: int, _actor: CampaignReader, db: DbDep) -> ErrorM
 
 @router.get("/campaigns/{campaign_id}/errors/records", response_model=list[ErrorRecordPublic])
 def error_records(
-    campaign_id: int,
+    campaign_id: IntId,
     _actor: CampaignReader,
     db: DbDep,
     reason: str | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[BigIntId, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ErrorRecordPublic]:
     with db.read() as session:
@@ -234,10 +235,10 @@ def error_records(
 def assignment_history(
     _actor: CampaignReader,
     db: DbDep,
-    campaign_id: int | None = None,
-    record_id: int | None = None,
+    campaign_id: IntId | None = None,
+    record_id: BigIntId | None = None,
     agent: Annotated[str | None, Query(description="The agent's user_id.")] = None,
-    before_id: int | None = None,
+    before_id: BigIntId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AssignmentPublic]:
     """Every delivery (record, campaign, agent, leased, released, outcome), newest first.
@@ -279,7 +280,7 @@ def _user_ids(session: Session, ids: set[int]) -> dict[int, str]:
 
 @router.get("/campaigns/{campaign_id}/callbacks", response_model=list[WaitingCallbackPublic])
 def callbacks_report(
-    campaign_id: int,
+    campaign_id: IntId,
     _actor: CampaignReader,
     db: DbDep,
     clock: ClockDep,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     CampaignOwnerPublic,
     ContactListCreate,
@@ -114,14 +115,14 @@ def create_list(
 
 
 @router.get("/contact-lists/{list_id}", response_model=ContactListPublic)
-def get_list(list_id: int, _actor: ListReader, db: DbDep) -> ContactListPublic:
+def get_list(list_id: IntId, _actor: ListReader, db: DbDep) -> ContactListPublic:
     with db.read() as session:
         return list_public(session, lists.get_list(session, list_id))
 
 
 @router.patch("/contact-lists/{list_id}", response_model=ContactListPublic)
 def update_list(
-    list_id: int,
+    list_id: IntId,
     body: ContactListUpdate,
     actor: ListManager,
     db: DbDep,
@@ -144,7 +145,7 @@ def update_list(
 
 
 @router.delete("/contact-lists/{list_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_list(list_id: int, actor: ListManager, db: DbDep, clock: ClockDep) -> None:
+def delete_list(list_id: IntId, actor: ListManager, db: DbDep, clock: ClockDep) -> None:
     """Delete a list with its records and imports (audited)."""
     with db.write() as session:
         lists.delete_list(session, actor, list_id, now=clock.now())
@@ -219,7 +220,7 @@ def _parse_mapping(raw: str | None) -> dict[str, str | None] | None:
     },
 )
 async def import_csv(
-    list_id: int,
+    list_id: IntId,
     request: Request,
     actor: ListManager,
     db: DbDep,
@@ -270,7 +271,7 @@ async def import_csv(
     status_code=status.HTTP_201_CREATED,
 )
 def insert_records(
-    list_id: int,
+    list_id: IntId,
     body: RecordsIn,
     actor: ListManager,
     db: DbDep,
@@ -321,14 +322,14 @@ def _run_import(
 
 
 @router.get("/contact-lists/{list_id}/imports", response_model=list[ImportPublic])
-def list_imports(list_id: int, _actor: ListReader, db: DbDep) -> list[ImportPublic]:
+def list_imports(list_id: IntId, _actor: ListReader, db: DbDep) -> list[ImportPublic]:
     with db.read() as session:
         lists.get_list(session, list_id)
         return [import_public(j) for j in lists.list_imports(session, list_id)]
 
 
 @router.get("/contact-lists/{list_id}/imports/{import_id}", response_model=ImportPublic)
-def get_import(list_id: int, import_id: int, _actor: ListReader, db: DbDep) -> ImportPublic:
+def get_import(list_id: IntId, import_id: IntId, _actor: ListReader, db: DbDep) -> ImportPublic:
     with db.read() as session:
         return import_public(lists.get_import(session, list_id, import_id))
 
@@ -338,11 +339,11 @@ def get_import(list_id: int, import_id: int, _actor: ListReader, db: DbDep) -> I
     response_model=list[RejectionPublic],
 )
 def get_rejections(
-    list_id: int,
-    import_id: int,
+    list_id: IntId,
+    import_id: IntId,
     _actor: ListReader,
     db: DbDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[BigIntId, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[RejectionPublic]:
     """Every rejected row of an import, by line."""
@@ -386,12 +387,12 @@ def record_public(session: Session, record: Record, actor: Actor, now: datetime)
 
 @router.get("/contact-lists/{list_id}/records", response_model=list[RecordPublic])
 def list_records(
-    list_id: int,
+    list_id: IntId,
     actor: ListReader,
     db: DbDep,
     clock: ClockDep,
     after_id: Annotated[
-        int, Query(ge=0, description="Page on: the last id of the page before.")
+        BigIntId, Query(ge=0, description="Page on: the last id of the page before.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RecordPublic]:
@@ -405,7 +406,7 @@ def list_records(
 
 @router.get("/contact-lists/{list_id}/records/{record_id}", response_model=RecordPublic)
 def get_record(
-    list_id: int, record_id: int, actor: ListReader, db: DbDep, clock: ClockDep
+    list_id: IntId, record_id: BigIntId, actor: ListReader, db: DbDep, clock: ClockDep
 ) -> RecordPublic:
     with db.read() as session:
         record = lists.get_record(session, list_id, record_id)
@@ -414,8 +415,8 @@ def get_record(
 
 @router.patch("/contact-lists/{list_id}/records/{record_id}", response_model=RecordPublic)
 def update_record(
-    list_id: int,
-    record_id: int,
+    list_id: IntId,
+    record_id: BigIntId,
     body: RecordUpdate,
     actor: ListManager,
     db: DbDep,

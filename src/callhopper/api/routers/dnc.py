@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.ids import IntId
 from callhopper.api.schemas import Body, RejectionPublic
 from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
@@ -65,6 +66,9 @@ class DncListRef(BaseModel):
 
 
 class NumbersIn(Body):
+    # A number that is not one (NUL included) is reported by item, the others are kept.
+    checked_per_item = frozenset({"numbers"})
+
     numbers: list[str] = Field(min_length=1, max_length=MAX_NUMBERS_PER_REQUEST)
     region: str | None = Field(
         None, description="Region for numbers without +country (default: the server's region)."
@@ -125,7 +129,7 @@ class DncCheckPublic(BaseModel):
 
 
 class DncListIds(Body):
-    dnc_list_ids: list[int]
+    dnc_list_ids: list[IntId]
 
 
 class CampaignDncListsPublic(BaseModel):
@@ -183,7 +187,7 @@ def check_number(
     settings: SettingsDep,
     number: Annotated[str, Query(description="The number to look up.")],
     campaign_id: Annotated[
-        int | None, Query(description="Only the lists this campaign checks.")
+        IntId | None, Query(description="Only the lists this campaign checks.")
     ] = None,
     region: RegionQuery = None,
 ) -> DncCheckPublic:
@@ -200,14 +204,14 @@ def check_number(
 
 
 @router.get("/dnc-lists/{dnc_list_id}", response_model=DncListPublic)
-def get_dnc_list(dnc_list_id: int, _actor: DncReader, db: DbDep) -> DncListPublic:
+def get_dnc_list(dnc_list_id: IntId, _actor: DncReader, db: DbDep) -> DncListPublic:
     with db.read() as session:
         return lists_public(session, [dnc.get_dnc_list(session, dnc_list_id)])[0]
 
 
 @router.patch("/dnc-lists/{dnc_list_id}", response_model=DncListPublic)
 def update_dnc_list(
-    dnc_list_id: int, body: DncListUpdate, actor: DncManager, db: DbDep, clock: ClockDep
+    dnc_list_id: IntId, body: DncListUpdate, actor: DncManager, db: DbDep, clock: ClockDep
 ) -> DncListPublic:
     with db.write() as session:
         updated = dnc.update_dnc_list(
@@ -222,7 +226,7 @@ def update_dnc_list(
 
 
 @router.delete("/dnc-lists/{dnc_list_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_dnc_list(dnc_list_id: int, actor: DncManager, db: DbDep, clock: ClockDep) -> None:
+def delete_dnc_list(dnc_list_id: IntId, actor: DncManager, db: DbDep, clock: ClockDep) -> None:
     """Delete a list and its numbers; refused while a campaign checks it."""
     with db.write() as session:
         dnc.delete_dnc_list(session, actor, dnc_list_id, now=clock.now())
@@ -233,7 +237,7 @@ def delete_dnc_list(dnc_list_id: int, actor: DncManager, db: DbDep, clock: Clock
 
 @router.get("/dnc-lists/{dnc_list_id}/numbers", response_model=DncNumberPage)
 def list_numbers(
-    dnc_list_id: int,
+    dnc_list_id: IntId,
     _actor: DncReader,
     db: DbDep,
     after: Annotated[str | None, Query(description="The last number of the previous page.")] = None,
@@ -253,7 +257,7 @@ def list_numbers(
 
 @router.post("/dnc-lists/{dnc_list_id}/numbers", response_model=DncAddReport)
 def add_numbers(
-    dnc_list_id: int,
+    dnc_list_id: IntId,
     body: NumbersIn,
     actor: DncManager,
     db: DbDep,
@@ -275,7 +279,7 @@ def add_numbers(
 
 @router.post("/dnc-lists/{dnc_list_id}/numbers/remove", response_model=DncRemoveReport)
 def remove_numbers(
-    dnc_list_id: int,
+    dnc_list_id: IntId,
     body: NumbersIn,
     actor: DncManager,
     db: DbDep,
@@ -316,7 +320,7 @@ def remove_numbers(
     },
 )
 async def import_numbers(
-    dnc_list_id: int,
+    dnc_list_id: IntId,
     request: Request,
     actor: DncManager,
     db: DbDep,
@@ -391,7 +395,7 @@ def _run_import(
 
 
 @router.get("/campaigns/{campaign_id}/dnc-lists", response_model=CampaignDncListsPublic)
-def get_campaign_lists(campaign_id: int, _actor: DncReader, db: DbDep) -> CampaignDncListsPublic:
+def get_campaign_lists(campaign_id: IntId, _actor: DncReader, db: DbDep) -> CampaignDncListsPublic:
     """The do-not-call lists the campaign checks before every dial."""
     with db.read() as session:
         return CampaignDncListsPublic(
@@ -402,7 +406,7 @@ def get_campaign_lists(campaign_id: int, _actor: DncReader, db: DbDep) -> Campai
 
 @router.put("/campaigns/{campaign_id}/dnc-lists", response_model=CampaignDncListsPublic)
 def set_campaign_lists(
-    campaign_id: int, body: DncListIds, actor: DncManager, db: DbDep, clock: ClockDep
+    campaign_id: IntId, body: DncListIds, actor: DncManager, db: DbDep, clock: ClockDep
 ) -> CampaignDncListsPublic:
     """Make the campaign check exactly these lists (its own list must stay among them)."""
     with db.write() as session:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.core.hopper import HopperLoader
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import Conflict
@@ -81,7 +82,7 @@ def _lead_campaign(session: Session, campaign_id: int) -> Campaign:
 
 
 @router.get("/campaigns/{campaign_id}/hopper", response_model=HopperView)
-def hopper_view(campaign_id: int, _actor: CampaignReader, db: DbDep) -> HopperView:
+def hopper_view(campaign_id: IntId, _actor: CampaignReader, db: DbDep) -> HopperView:
     """Which leads are in the hopper: per owner, and general leads per skills group."""
     with db.read() as session:
         campaign = _lead_campaign(session, campaign_id)
@@ -124,12 +125,12 @@ def hopper_view(campaign_id: int, _actor: CampaignReader, db: DbDep) -> HopperVi
 
 @router.get("/campaigns/{campaign_id}/hopper/leads", response_model=list[HopperLead])
 def hopper_leads(
-    campaign_id: int,
+    campaign_id: IntId,
     _actor: CampaignReader,
     db: DbDep,
     owner: Annotated[str | None, Query(description="Only this owner's leads (user_id).")] = None,
     general: Annotated[bool, Query(description="Only general leads.")] = False,
-    after: Annotated[int, Query(ge=0, description="Page on: the last position seen.")] = 0,
+    after: Annotated[BigIntId, Query(ge=0, description="Page on: the last position seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[HopperLead]:
     with db.read() as session:
@@ -156,7 +157,9 @@ def hopper_leads(
 
 
 @router.post("/campaigns/{campaign_id}/hopper/load", response_model=LoadPublic)
-def load_now(campaign_id: int, _actor: CampaignManager, request: Request, db: DbDep) -> LoadPublic:
+def load_now(
+    campaign_id: IntId, _actor: CampaignManager, request: Request, db: DbDep
+) -> LoadPublic:
     """Run a hopper load now (the loader also runs on its own)."""
     with db.read() as session:
         _lead_campaign(session, campaign_id)
@@ -176,7 +179,7 @@ def load_now(campaign_id: int, _actor: CampaignManager, request: Request, db: Db
 
 @router.get("/campaigns/{campaign_id}/dialable", response_model=DialablePublic)
 def dialable(
-    campaign_id: int, _actor: CampaignReader, db: DbDep, clock: ClockDep
+    campaign_id: IntId, _actor: CampaignReader, db: DbDep, clock: ClockDep
 ) -> DialablePublic:
     """Dialable leads: not applicable campaign-wide for owner campaigns (each agent sees their
     own leads and the general ones their skills match), computed per logged-in agent."""

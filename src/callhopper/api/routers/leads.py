@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body, RejectionPublic
 from callhopper.core.hopper import HopperLoader
 from callhopper.domain.actors import Actor
@@ -29,7 +30,9 @@ LeadReader = Annotated[
 
 
 class LeadsIn(Body):
-    list_id: int
+    checked_per_item = frozenset({"leads"})
+
+    list_id: IntId
     leads: list[dict[str, Any]] = Field(
         min_length=1,
         max_length=10000,
@@ -41,7 +44,9 @@ class LeadsIn(Body):
     hopper: Literal[0, 1] = Field(
         0, description="1: straight into the hopper of `campaign_id`; 0: wait for the next load."
     )
-    campaign_id: int | None = Field(None, description="The lead-ownership campaign, with hopper=1.")
+    campaign_id: IntId | None = Field(
+        None, description="The lead-ownership campaign, with hopper=1."
+    )
     priority: int = Field(0, ge=0, le=9, description="hopper=1: higher goes first.")
     check_duplicates: bool = Field(
         False, description="Report (do not insert) leads sharing a number with the list."
@@ -138,7 +143,7 @@ def insert(
 
 
 @router.get("/{record_id}", response_model=LeadPublic)
-def get_lead(record_id: int, _actor: LeadReader, db: DbDep) -> LeadPublic:
+def get_lead(record_id: BigIntId, _actor: LeadReader, db: DbDep) -> LeadPublic:
     with db.read() as session:
         record = _lead(session, record_id)
         return lead_public(record, leads.owner_user_ids(session, [record]))
@@ -146,7 +151,7 @@ def get_lead(record_id: int, _actor: LeadReader, db: DbDep) -> LeadPublic:
 
 @router.patch("/{record_id}", response_model=LeadPublic)
 def update_lead(
-    record_id: int, body: LeadUpdate, actor: LeadWriter, db: DbDep, clock: ClockDep
+    record_id: BigIntId, body: LeadUpdate, actor: LeadWriter, db: DbDep, clock: ClockDep
 ) -> LeadPublic:
     """Change a lead's fields (checked like an import row). Its owner is not a field."""
     with db.write() as session:
@@ -162,11 +167,11 @@ def search(
     request: Request,
     _actor: LeadReader,
     db: DbDep,
-    list_id: int | None = None,
+    list_id: IntId | None = None,
     owner: Annotated[
         str | None, Query(description="An owner's user_id, or 'none' for the general pool.")
     ] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[BigIntId, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[LeadPublic]:
     """Search leads: ``?list_id=1&owner=alice&state=AZ`` (any other parameter is a column

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
@@ -55,7 +56,12 @@ class OwnerPublic(BaseModel):
 
 @router.put("/contact-lists/{list_id}/records/{record_id}/owner", response_model=OwnerPublic)
 def set_owner(
-    list_id: int, record_id: int, body: OwnerIn, actor: LeadEditor, db: DbDep, clock: ClockDep
+    list_id: IntId,
+    record_id: BigIntId,
+    body: OwnerIn,
+    actor: LeadEditor,
+    db: DbDep,
+    clock: ClockDep,
 ) -> OwnerPublic:
     """Give one lead to an agent (an active user with ``agent.work``), or clear its owner
     (``null``: back to the general pool). Audited as ``record.owner``."""
@@ -101,7 +107,7 @@ class MassEditPublic(BaseModel):
 
 @router.post("/contact-lists/{list_id}/mass-edit", response_model=MassEditPublic)
 def mass_edit(
-    list_id: int, body: MassEditIn, actor: LeadEditor, db: DbDep, clock: ClockDep
+    list_id: IntId, body: MassEditIn, actor: LeadEditor, db: DbDep, clock: ClockDep
 ) -> MassEditPublic:
     """Set, clear or distribute the owner of the leads of a list that match ``filter`` and
     ``owner``, in one transaction, each change audited. ``dry_run`` only counts. At most
@@ -130,14 +136,22 @@ def mass_edit(
 # --- staleness rules -----------------------------------------------------------------------------
 
 
+#: A hundred years: the column holds more, but a cutoff that far back is no rule (and one
+#: before year 1 cannot be computed at all).
+MAX_NOT_CALLED_DAYS = 36_500
+
+
 class StalenessRuleCreate(Body):
     name: str = Field(min_length=1, max_length=200)
-    list_id: int | None = Field(None, description="The list; null for every list.")
+    list_id: IntId | None = Field(None, description="The list; null for every list.")
     statuses: list[str] = Field(
         default_factory=list, description="Release leads whose last wrap-up code is one of these"
     )
     not_called_days: int | None = Field(
-        None, ge=1, description="… or that have not been called for this many days"
+        None,
+        ge=1,
+        le=MAX_NOT_CALLED_DAYS,
+        description="… or that have not been called for this many days",
     )
     owner_deactivated: bool = Field(False, description="… or whose owner is deactivated.")
     every_minutes: int = Field(60, ge=1, le=525_600)
@@ -146,9 +160,9 @@ class StalenessRuleCreate(Body):
 
 class StalenessRuleUpdate(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
-    list_id: int | None = None
+    list_id: IntId | None = None
     statuses: list[str] | None = None
-    not_called_days: int | None = Field(None, ge=1)
+    not_called_days: int | None = Field(None, ge=1, le=MAX_NOT_CALLED_DAYS)
     owner_deactivated: bool | None = None
     every_minutes: int | None = Field(None, ge=1, le=525_600)
     enabled: bool | None = None
@@ -218,7 +232,7 @@ def create_rule(
 
 
 @router.get("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
-def get_rule(rule_id: int, _actor: RuleReader, db: DbDep) -> StalenessRulePublic:
+def get_rule(rule_id: IntId, _actor: RuleReader, db: DbDep) -> StalenessRulePublic:
     """One staleness rule."""
     with db.read() as session:
         return rule_public(lead_owners.get_rule(session, rule_id))
@@ -226,7 +240,7 @@ def get_rule(rule_id: int, _actor: RuleReader, db: DbDep) -> StalenessRulePublic
 
 @router.patch("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
 def update_rule(
-    rule_id: int, body: StalenessRuleUpdate, actor: LeadEditor, db: DbDep, clock: ClockDep
+    rule_id: IntId, body: StalenessRuleUpdate, actor: LeadEditor, db: DbDep, clock: ClockDep
 ) -> StalenessRulePublic:
     """Change the fields given; ``"list_id": null`` makes the rule apply to every list and
     ``"not_called_days": null`` drops that condition."""
@@ -245,14 +259,14 @@ def update_rule(
 
 
 @router.delete("/staleness-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: int, actor: LeadEditor, db: DbDep, clock: ClockDep) -> None:
+def delete_rule(rule_id: IntId, actor: LeadEditor, db: DbDep, clock: ClockDep) -> None:
     """Delete a rule; the leads it released stay in the general pool."""
     with db.write() as session:
         lead_owners.delete_rule(session, actor, rule_id, now=clock.now())
 
 
 @router.post("/staleness-rules/{rule_id}/run", response_model=RunPublic)
-def run_rule(rule_id: int, actor: LeadEditor, db: DbDep, clock: ClockDep) -> RunPublic:
+def run_rule(rule_id: IntId, actor: LeadEditor, db: DbDep, clock: ClockDep) -> RunPublic:
     """Run the rule now (even when disabled): release the owned leads it matches and
     answer how many. Audited per lead and for the run."""
     with db.write() as session:
@@ -353,7 +367,7 @@ def create_route(
 
 
 @router.get("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
-def get_route(route_id: int, _actor: RouteReader, db: DbDep) -> InboundRoutePublic:
+def get_route(route_id: IntId, _actor: RouteReader, db: DbDep) -> InboundRoutePublic:
     """One inbound route."""
     with db.read() as session:
         return route_public(inbound.get_route(session, route_id))
@@ -361,7 +375,7 @@ def get_route(route_id: int, _actor: RouteReader, db: DbDep) -> InboundRoutePubl
 
 @router.patch("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
 def update_route(
-    route_id: int,
+    route_id: IntId,
     body: InboundRouteUpdate,
     actor: RouteManager,
     db: DbDep,
@@ -387,7 +401,7 @@ def update_route(
 @router.delete(
     "/inbound-routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["inbound"]
 )
-def delete_route(route_id: int, actor: RouteManager, db: DbDep, clock: ClockDep) -> None:
+def delete_route(route_id: IntId, actor: RouteManager, db: DbDep, clock: ClockDep) -> None:
     """Delete a route: calls to its number have no route any more (404 from the decision)."""
     with db.write() as session:
         inbound.delete_route(session, actor, route_id, now=clock.now())

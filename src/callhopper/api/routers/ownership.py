@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import IntId
 from callhopper.api.schemas import (
     OwnerCountPublic,
     OwnershipTabPublic,
@@ -33,14 +34,14 @@ ListReader = Annotated[
 
 
 @router.get("/contact-lists/{list_id}/ownership/settings", response_model=OwnershipSettings)
-def get_settings(list_id: int, _actor: ListReader, db: DbDep) -> OwnershipSettings:
+def get_settings(list_id: IntId, _actor: ListReader, db: DbDep) -> OwnershipSettings:
     with db.read() as session:
         return ownership.settings_of(get_list(session, list_id))
 
 
 @router.put("/contact-lists/{list_id}/ownership/settings", response_model=OwnershipSettings)
 def put_settings(
-    list_id: int, body: OwnershipSettings, actor: ListManager, db: DbDep, clock: ClockDep
+    list_id: IntId, body: OwnershipSettings, actor: ListManager, db: DbDep, clock: ClockDep
 ) -> OwnershipSettings:
     """Enable or disable campaign ownership and set its duration.
 
@@ -55,7 +56,7 @@ def put_settings(
 
 @router.get("/contact-lists/{list_id}/ownership", response_model=OwnershipTabPublic)
 def ownership_tab(
-    list_id: int, _actor: OwnershipControl, db: DbDep, clock: ClockDep
+    list_id: IntId, _actor: OwnershipControl, db: DbDep, clock: ClockDep
 ) -> OwnershipTabPublic:
     """The campaigns that own records of the list now, with counts (ask again to refresh)."""
     with db.read() as session:
@@ -76,7 +77,7 @@ def ownership_tab(
 
 @router.post("/contact-lists/{list_id}/ownership/release", response_model=ReleasePublic)
 def release(
-    list_id: int, body: ReleaseIn, actor: OwnershipControl, db: DbDep, clock: ClockDep
+    list_id: IntId, body: ReleaseIn, actor: OwnershipControl, db: DbDep, clock: ClockDep
 ) -> ReleasePublic:
     """Release every record owned by the given campaigns (``campaign_ids``) or by all
     (``all: true``): other campaigns on the list may take them at once."""
@@ -117,7 +118,7 @@ def tracking(
     _actor: OwnershipControl,
     db: DbDep,
     clock: ClockDep,
-    list_id: Annotated[int | None, Query(description="One list (default: all).")] = None,
+    list_id: Annotated[IntId | None, Query(description="One list (default: all).")] = None,
 ) -> list[OwnershipTrackingPublic]:
     """Per list and campaign: records owned, expiring in the next 24 h, released in the
     last 24 h."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import IntId
 from callhopper.api.schemas import (
     QueueCreate,
     QueuePublic,
@@ -56,14 +57,14 @@ def create_queue(body: QueueCreate, actor: QueueManager, db: DbDep, clock: Clock
 
 
 @router.get("/queues/{queue_id}", response_model=QueuePublic)
-def get_queue(queue_id: int, _actor: QueueReader, db: DbDep) -> QueuePublic:
+def get_queue(queue_id: IntId, _actor: QueueReader, db: DbDep) -> QueuePublic:
     with db.read() as session:
         return queue_public(session, queues.get_queue(session, queue_id))
 
 
 @router.patch("/queues/{queue_id}", response_model=QueuePublic)
 def update_queue(
-    queue_id: int, body: QueueUpdate, actor: QueueManager, db: DbDep, clock: ClockDep
+    queue_id: IntId, body: QueueUpdate, actor: QueueManager, db: DbDep, clock: ClockDep
 ) -> QueuePublic:
     with db.write() as session:
         queue = queues.update_queue(
@@ -73,14 +74,14 @@ def update_queue(
 
 
 @router.delete("/queues/{queue_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_queue(queue_id: int, actor: QueueManager, db: DbDep, clock: ClockDep) -> None:
+def delete_queue(queue_id: IntId, actor: QueueManager, db: DbDep, clock: ClockDep) -> None:
     with db.write() as session:
         queues.delete_queue(session, actor, queue_id, now=clock.now())
 
 
 @router.post("/queues/{queue_id}/members", response_model=QueuePublic)
 def add_members(
-    queue_id: int, body: UserIds, actor: QueueManager, db: DbDep, clock: ClockDep
+    queue_id: IntId, body: UserIds, actor: QueueManager, db: DbDep, clock: ClockDep
 ) -> QueuePublic:
     """Add agents (by user_id) to the queue; agents already in it are left as they are."""
     with db.write() as session:
@@ -90,7 +91,7 @@ def add_members(
 
 @router.post("/queues/{queue_id}/members/remove", response_model=QueuePublic)
 def remove_members(
-    queue_id: int, body: UserIds, actor: QueueManager, db: DbDep, clock: ClockDep
+    queue_id: IntId, body: UserIds, actor: QueueManager, db: DbDep, clock: ClockDep
 ) -> QueuePublic:
     with db.write() as session:
         queues.remove_queue_members(session, actor, queue_id, body.user_ids, now=clock.now())
@@ -133,14 +134,14 @@ def create_skill(body: SkillCreate, actor: QueueManager, db: DbDep, clock: Clock
 
 
 @router.get("/skills/{skill_id}", response_model=SkillPublic, tags=["skills"])
-def get_skill(skill_id: int, _actor: QueueReader, db: DbDep) -> SkillPublic:
+def get_skill(skill_id: IntId, _actor: QueueReader, db: DbDep) -> SkillPublic:
     with db.read() as session:
         return skill_public(queues.get_skill(session, skill_id))
 
 
 @router.patch("/skills/{skill_id}", response_model=SkillPublic, tags=["skills"])
 def update_skill(
-    skill_id: int, body: SkillUpdate, actor: QueueManager, db: DbDep, clock: ClockDep
+    skill_id: IntId, body: SkillUpdate, actor: QueueManager, db: DbDep, clock: ClockDep
 ) -> SkillPublic:
     with db.write() as session:
         skill = queues.update_skill(
@@ -156,6 +157,6 @@ def update_skill(
 
 
 @router.delete("/skills/{skill_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["skills"])
-def delete_skill(skill_id: int, actor: QueueManager, db: DbDep, clock: ClockDep) -> None:
+def delete_skill(skill_id: IntId, actor: QueueManager, db: DbDep, clock: ClockDep) -> None:
     with db.write() as session:
         queues.delete_skill(session, actor, skill_id, now=clock.now())

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import IntId
 from callhopper.api.routers.auth import token_public
 from callhopper.api.schemas import (
     RoleCreate,
@@ -155,7 +156,7 @@ def create_user_token(
 
 @router.delete("/users/{user_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_user_token(
-    user_id: str, token_id: int, actor: UserManager, db: DbDep, clock: ClockDep
+    user_id: str, token_id: IntId, actor: UserManager, db: DbDep, clock: ClockDep
 ) -> None:
     with db.write() as session:
         user = users.get_user(session, user_id)

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from callhopper.api.deps import ClockDep, DbDep, require
+from callhopper.api.ids import BigIntId, IntId
+from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
 from callhopper.store import workflows
@@ -34,25 +36,21 @@ _ACTIONS_EXAMPLE = [
 ]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TriggerIn(_Body):
+class TriggerIn(Body):
     codes: list[str] = Field(description="Wrap-up codes that fire the rule (at least one).")
-    campaign_ids: list[int] = Field(
+    campaign_ids: list[IntId] = Field(
         default_factory=list, description="Campaigns the rule applies to; empty: every campaign."
     )
 
 
-class WorkflowRuleCreate(_Body):
+class WorkflowRuleCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     trigger: TriggerIn
     actions: list[dict[str, Any]] = Field(description=_ACTIONS_DOC, examples=[_ACTIONS_EXAMPLE])
 
 
-class WorkflowRuleUpdate(_Body):
+class WorkflowRuleUpdate(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
     enabled: bool | None = None
     trigger: TriggerIn | None = Field(None, description="Replaces the trigger.")
@@ -155,7 +153,7 @@ def create_rule(
 
 
 @router.get("/workflow-rules/{rule_id}", response_model=WorkflowRuleWithSecret)
-def get_rule(rule_id: int, _actor: RuleManager, db: DbDep) -> WorkflowRuleWithSecret:
+def get_rule(rule_id: IntId, _actor: RuleManager, db: DbDep) -> WorkflowRuleWithSecret:
     """One rule, with its webhook signing secret."""
     with db.read() as session:
         return rule_with_secret(workflows.get_rule(session, rule_id))
@@ -163,7 +161,7 @@ def get_rule(rule_id: int, _actor: RuleManager, db: DbDep) -> WorkflowRuleWithSe
 
 @router.patch("/workflow-rules/{rule_id}", response_model=WorkflowRulePublic)
 def update_rule(
-    rule_id: int, body: WorkflowRuleUpdate, actor: RuleManager, db: DbDep, clock: ClockDep
+    rule_id: IntId, body: WorkflowRuleUpdate, actor: RuleManager, db: DbDep, clock: ClockDep
 ) -> WorkflowRulePublic:
     """Change a rule: name, enabled, or the whole trigger or action list."""
     with db.write() as session:
@@ -181,7 +179,7 @@ def update_rule(
 
 
 @router.delete("/workflow-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: int, actor: RuleManager, db: DbDep, clock: ClockDep) -> None:
+def delete_rule(rule_id: IntId, actor: RuleManager, db: DbDep, clock: ClockDep) -> None:
     """Delete a rule; its webhooks not sent yet become ``failed`` (they cannot be signed)."""
     with db.write() as session:
         workflows.delete_rule(session, actor, rule_id, now=clock.now())
@@ -189,7 +187,7 @@ def delete_rule(rule_id: int, actor: RuleManager, db: DbDep, clock: ClockDep) ->
 
 @router.post("/workflow-rules/{rule_id}/rotate-secret", response_model=WorkflowRuleWithSecret)
 def rotate_secret(
-    rule_id: int, actor: RuleManager, db: DbDep, clock: ClockDep
+    rule_id: IntId, actor: RuleManager, db: DbDep, clock: ClockDep
 ) -> WorkflowRuleWithSecret:
     """A new signing secret; webhooks sent from now on (pending ones too) are signed with it."""
     with db.write() as session:
@@ -201,9 +199,9 @@ def list_webhooks(
     _actor: RuleManager,
     db: DbDep,
     status: Literal["pending", "sent", "failed"] | None = None,
-    rule_id: int | None = None,
+    rule_id: IntId | None = None,
     before_id: Annotated[
-        int | None, Query(description="Page on: messages older than this id.")
+        BigIntId | None, Query(description="Page on: messages older than this id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[WebhookPublic]:
@@ -218,7 +216,9 @@ def list_webhooks(
 
 
 @router.post("/webhooks/{webhook_id}/retry", response_model=WebhookPublic, tags=["webhooks"])
-def retry_webhook(webhook_id: int, actor: RuleManager, db: DbDep, clock: ClockDep) -> WebhookPublic:
+def retry_webhook(
+    webhook_id: BigIntId, actor: RuleManager, db: DbDep, clock: ClockDep
+) -> WebhookPublic:
     """Send a failed message again: pending now, with a new series of attempts."""
     with db.write() as session:
         return webhook_public(workflows.retry_webhook(session, actor, webhook_id, now=clock.now()))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
+from callhopper.api.ids import IntId
 from callhopper.api.schemas import WrapupSetCreate, WrapupSetPublic, WrapupSetUpdate
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
@@ -53,14 +54,14 @@ def create_set(
 
 
 @router.get("/{set_id}", response_model=WrapupSetPublic)
-def get_set(set_id: int, _actor: WrapupReader, db: DbDep) -> WrapupSetPublic:
+def get_set(set_id: IntId, _actor: WrapupReader, db: DbDep) -> WrapupSetPublic:
     with db.read() as session:
         return set_public(session, wrapup.get_set(session, set_id))
 
 
 @router.patch("/{set_id}", response_model=WrapupSetPublic)
 def update_set(
-    set_id: int, body: WrapupSetUpdate, actor: WrapupManager, db: DbDep, clock: ClockDep
+    set_id: IntId, body: WrapupSetUpdate, actor: WrapupManager, db: DbDep, clock: ClockDep
 ) -> WrapupSetPublic:
     with db.write() as session:
         code_set = wrapup.update_set(
@@ -76,6 +77,6 @@ def update_set(
 
 
 @router.delete("/{set_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_set(set_id: int, actor: WrapupManager, db: DbDep, clock: ClockDep) -> None:
+def delete_set(set_id: IntId, actor: WrapupManager, db: DbDep, clock: ClockDep) -> None:
     with db.write() as session:
         wrapup.delete_set(session, actor, set_id, now=clock.now())
