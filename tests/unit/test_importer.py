@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from callhopper.core.importer import REPORT_REJECTIONS_MAX, Importer
 from callhopper.domain.contacts import (
+    MAX_VALUE_CHARS,
     ColumnSpec,
     ListSchema,
     NormalisedRow,
@@ -51,9 +52,16 @@ SCHEMA = ListSchema(
 )
 
 
-def run(content: str, *, batch_rows: int = 100, sink: MemorySink | None = None) -> MemorySink:
+def run(
+    content: str,
+    *,
+    batch_rows: int = 100,
+    sink: MemorySink | None = None,
+    raw: bytes | None = None,
+) -> MemorySink:
     sink = sink or MemorySink()
-    Importer(SCHEMA, sink, batch_rows=batch_rows).run_csv(io.BytesIO(content.encode()))
+    data = raw if raw is not None else content.encode()
+    Importer(SCHEMA, sink, batch_rows=batch_rows).run_csv(io.BytesIO(data))
     return sink
 
 
@@ -115,3 +123,66 @@ def test_every_row_is_either_stored_or_rejected_once(
     assert seen == [n for n, line in enumerate(lines, start=1) if n > 1 and line.strip()]
     keys = [r.key for r in sink.rows]
     assert len(keys) == len(set(keys))
+
+
+# --- rows the reader or the database could not take ------------------------------------------
+
+
+def test_a_field_over_the_limit_rejects_its_row_only() -> None:
+    long = "y" * (MAX_VALUE_CHARS + 1)
+    sink = run(f'key,phone,note\nk1,6022345678,{long}\nk2,6022345679,ok\nk3,6022345670,"{long}"\n')
+    assert [r.key for r in sink.rows] == ["k2"]
+    assert [(r.line, r.column) for r in sink.rejections] == [(2, "note"), (4, "note")]
+    assert f"at most {MAX_VALUE_CHARS}" in sink.rejections[0].reason
+
+
+def test_a_field_over_the_csv_module_default_limit_rejects_its_row_only() -> None:
+    sink = run("key,phone,note\nk1,6022345678," + "y" * 200_000 + "\nk2,6022345679,ok\n")
+    assert [r.key for r in sink.rows] == ["k2"]
+    assert "value too long" in sink.rejections[0].reason
+
+
+def test_nul_characters_reject_their_row() -> None:
+    sink = run("key,phone,note\nk1,6022345678,a\x00b\nk2,6022345679,ok\n")
+    assert [r.key for r in sink.rows] == ["k2"]
+    assert sink.rejections[0].line == 2
+    assert "NUL" in sink.rejections[0].reason
+    items = Importer(SCHEMA, sink := MemorySink()).run_items(
+        [{"key": "k3", "phone": "6022345678", "note": "\x00"}, {"key": "k4\x00", "phone": "1"}]
+    )
+    assert items.rows_rejected == 2 and sink.rows == []
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"key,phone\nk1,6022345678\nk2,6022345679\nk3,6022345670\nk\xe9,6022345671\n", 5),
+        (b'key,phone,note\nk1,6022345678,"a\nb\r\nc\xff"\n', 4),
+        (b"key,phone\n" + b"k,6022345678\n" * 12000 + b"\xe9,6022345678\n", 12002),
+        (b"key,ph\xe9ne\n", 1),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_reported_on_their_line(content: bytes, line: int) -> None:
+    with pytest.raises(InvalidInput, match=f"^line {line}: the file is not UTF-8 text$"):
+        run(content.decode("latin-1"), batch_rows=50_000, raw=content)
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ('"Name, full";phone', '"Doe, J";6022345678'),
+        ('"a,b";"c,d";phone', "x;y;6022345678"),
+        ("name\taddr\tphone", "Doe, J\t1 Main St, Apt 2\t6022345678"),
+    ],
+)
+def test_separators_inside_quoted_header_fields_do_not_count(header: str, row: str) -> None:
+    names = [h.strip('"') for h in header.replace("\t", ";").split(";")]
+    schema = ListSchema(
+        columns=tuple(ColumnSpec(name=n) for n in names),
+        phone_columns=(PhoneColumnSpec(column="phone"),),
+        default_timezone="America/Phoenix",
+    )
+    sink = MemorySink()
+    report = Importer(schema, sink).run_csv(io.BytesIO(f"{header}\n{row}\n".encode()))
+    assert (report.rows_accepted, report.rows_rejected) == (1, 0)
+    assert sink.rows[0].phones == ["+16022345678"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from callhopper.domain.contacts import ListSchema, NormalisedRow, Rejection, RowNormaliser
-from callhopper.domain.csvtext import numbered_rows, read_header
+from callhopper.domain.csvtext import numbered_rows, open_text, read_header
 from callhopper.domain.errors import InvalidInput
 from callhopper.ports import RecordSink
 
@@ -127,8 +127,13 @@ class Importer:
                     self._item_owners[number] = str(owner)
             unknown = sorted(set(item) - known)
             if unknown:
+                # repr: a name may hold characters the database cannot store (NUL).
                 rows.append(
-                    Rejection(number, f"unknown column(s): {', '.join(unknown)}", unknown[0])
+                    Rejection(
+                        number,
+                        f"unknown column(s): {', '.join(map(repr, unknown))}",
+                        repr(unknown[0])[1:-1],
+                    )
                 )
                 continue
             values: dict[str, str] = {}
@@ -287,7 +292,7 @@ def open_csv(
     Raises :class:`InvalidInput` when the file as a whole cannot be imported
     (no header, undecodable text, unknown or missing columns).
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="strict")
+    text = open_text(stream)
     try:
         delimiter, fields = read_header(text)
         return text, resolve_header(fields, delimiter, schema, mapping)

@@ -22,6 +22,8 @@ from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
 MAX_COLUMNS = 200
+#: The longest value one field of a row may hold; a longer one rejects the row (SPEC §3).
+MAX_VALUE_CHARS = 131_072
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _TRUE = frozenset({"true", "yes", "y", "1", "x", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
@@ -197,6 +199,17 @@ class RowNormaliser:
 
     def normalise(self, line: int, values: Mapping[str, str]) -> NormalisedRow | Rejection:
         """Check one row; ``values`` maps column names to raw cell text."""
+        for name, value in values.items():
+            if len(value) > MAX_VALUE_CHARS:
+                return Rejection(
+                    line,
+                    f"column {name!r}: value too long ({len(value)} characters; "
+                    f"at most {MAX_VALUE_CHARS})",
+                    name,
+                )
+            # PostgreSQL cannot store NUL in text or JSON; SQLite would keep it silently.
+            if "\x00" in value:
+                return Rejection(line, f"column {name!r}: the value contains a NUL character", name)
         data = {name: value.strip() for name, value in values.items()}
         for name in self._required:
             if not data.get(name):
