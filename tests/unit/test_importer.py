@@ -17,24 +17,34 @@ from callhopper.domain.contacts import (
     NormalisedRow,
     PhoneColumnSpec,
     Rejection,
+    StoredRecord,
 )
 from callhopper.domain.errors import InvalidInput
 
 
 class MemorySink:
-    def __init__(self, stored_keys: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        stored_keys: set[str] | None = None,
+        stored: dict[str, StoredRecord] | None = None,
+    ) -> None:
         self.rows: list[NormalisedRow] = []
+        self.updated: list[tuple[StoredRecord, NormalisedRow]] = []
         self.rejections: list[Rejection] = []
-        self.stored_keys = stored_keys or set()
+        self.stored = dict(stored or {})
+        self.stored_keys = (stored_keys or set()) | set(self.stored)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         return self.stored_keys & set(keys)
 
+    def stored_records(self, keys: Sequence[str]) -> dict[str, StoredRecord]:
+        return {k: self.stored[k] for k in keys if k in self.stored}
+
     def write(self, rows: Sequence[NormalisedRow]) -> None:
         self.rows.extend(rows)
 
-    def update(self, rows: Sequence[NormalisedRow]) -> None:
-        self.rows.extend(rows)
+    def update(self, rows: Sequence[tuple[StoredRecord, NormalisedRow]]) -> None:
+        self.updated.extend(rows)
 
     def reject(self, rejections: Sequence[Rejection]) -> None:
         self.rejections.extend(rejections)
@@ -125,6 +135,76 @@ def test_every_row_is_either_stored_or_rejected_once(
     assert len(keys) == len(set(keys))
 
 
+# --- on_duplicate="update" merges into the stored record ------------------------------------
+
+MERGE_SCHEMA = ListSchema(
+    columns=(
+        ColumnSpec(name="key", required=True),
+        ColumnSpec(name="phone"),
+        ColumnSpec(name="phone2"),
+        ColumnSpec(name="zip"),
+        ColumnSpec(name="note"),
+        ColumnSpec(name="balance"),
+    ),
+    phone_columns=(PhoneColumnSpec(column="phone"), PhoneColumnSpec(column="phone2")),
+    timezone_source={"kind": "postal_code", "column": "zip"},  # type: ignore[arg-type]
+    key_column="key",
+)
+STORED = StoredRecord(
+    7,
+    {
+        "key": "k1",
+        "phone": "(602) 234-5678",
+        "phone2": "(212) 555-0123",
+        "zip": "10001",
+        "note": "will pay on the 15th",
+        "balance": "50.00",
+    },
+    None,
+)
+
+
+def test_update_keeps_the_columns_the_file_lacks_and_derives_from_the_merge() -> None:
+    sink = MemorySink(stored={"k1": STORED})
+    report = Importer(MERGE_SCHEMA, sink, on_duplicate="update").run_csv(
+        io.BytesIO(b"key,phone,balance\nk1,,100.00\n")
+    )
+    assert (report.rows_updated, report.rows_rejected) == (1, 0)
+    [(record, row)] = sink.updated
+    assert record.id == 7
+    # The file's columns overwrite, an empty one clears; the others keep their values.
+    assert row.data == {
+        "key": "k1",
+        "phone2": "(212) 555-0123",
+        "zip": "10001",
+        "note": "will pay on the 15th",
+        "balance": "100.00",
+    }
+    # Phones and zone come from the merged values: the stored second phone, the stored zip.
+    assert row.phones == [None, "+12125550123"]
+    assert row.tz == "America/New_York"
+
+
+def test_json_update_without_required_or_phone_columns_merges() -> None:
+    sink = MemorySink(stored={"k1": STORED})
+    report = Importer(MERGE_SCHEMA, sink, on_duplicate="update").run_items(
+        [{"key": "k1", "note": None, "balance": 3}, {"key": "k2", "balance": 1}]
+    )
+    assert (report.rows_updated, report.rows_rejected) == (1, 1)
+    [(_, row)] = sink.updated
+    assert row.data["balance"] == "3"
+    assert "note" not in row.data  # null clears, as an empty CSV field does
+    assert row.phones == ["+16022345678", "+12125550123"]
+    assert sink.rejections[0].line == 2  # a new record still needs its phone
+
+
+def test_a_key_stored_after_its_batch_was_read_is_rejected_not_overwritten() -> None:
+    sink = MemorySink(stored_keys={"k1"})  # in the list, but not found when merging
+    Importer(SCHEMA, sink, on_duplicate="update").run_csv(io.BytesIO(b"key,phone\nk1,6022345678\n"))
+    assert sink.updated == []
+    assert sink.rejections[0].reason == "duplicate key 'k1' (already in the list)"
+
+
 # --- rows the reader or the database could not take ------------------------------------------
 
 
@@ -186,3 +266,16 @@ def test_separators_inside_quoted_header_fields_do_not_count(header: str, row: s
     report = Importer(schema, sink).run_csv(io.BytesIO(f"{header}\n{row}\n".encode()))
     assert (report.rows_accepted, report.rows_rejected) == (1, 0)
     assert sink.rows[0].phones == ["+16022345678"]
+
+
+def test_an_updating_file_needs_the_key_column_but_not_the_phones() -> None:
+    sink = MemorySink(stored={"k1": STORED})
+    importer = Importer(MERGE_SCHEMA, sink, on_duplicate="update")
+    report = importer.run_csv(io.BytesIO(b"key,note\nk1,called\nk9,new\n"))
+    assert (report.rows_updated, report.rows_rejected) == (1, 1)
+    assert sink.updated[0][1].phones == ["+16022345678", "+12125550123"]
+    assert "no phone number" in sink.rejections[0].reason  # k9 would be a new record
+    with pytest.raises(InvalidInput, match="lacks the key column 'key'"):
+        Importer(MERGE_SCHEMA, MemorySink(), on_duplicate="update").run_csv(
+            io.BytesIO(b"phone,note\n6022345678,x\n")
+        )

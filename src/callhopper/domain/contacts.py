@@ -175,6 +175,15 @@ class NormalisedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record already in the list, as an import that updates duplicates finds it."""
+
+    id: int
+    data: dict[str, str]
+    owner_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A row refused, with the line it came from and why."""
 
@@ -252,6 +261,20 @@ class RowNormaliser:
                 )
         stored = {name: value for name, value in data.items() if value}
         return NormalisedRow(line, key, stored, phones, tz)
+
+    def key_of(self, values: Mapping[str, str]) -> str | None:
+        """The key :meth:`normalise` would give a row, ``None`` if empty or not valid."""
+        name = self.schema.key_column
+        if name is None:
+            return None
+        raw = values.get(name, "").strip()
+        column = self.schema.column(name)
+        if raw and column is not None and column.type is not FieldType.TEXT:
+            try:
+                raw = self._typed_value(column, raw)
+            except ValueError:
+                return None
+        return raw or None
 
     def _typed_value(self, column: ColumnSpec, raw: str) -> str:
         if column.type is FieldType.NUMBER:
