@@ -15,7 +15,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from callhopper.domain.phones import PhoneError, PhoneType, check_region, normalise_phone
 from callhopper.domain.phones import zone_of_phone as _zone_of_phone
@@ -315,6 +322,11 @@ class RowNormaliser:
             "a single zone; set the list's default_timezone",
             source.column if source is not None else None,
         )
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A schema's validation errors as one line for people (no pydantic dump)."""
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
 def checkbox_value(raw: str) -> str:
