@@ -279,3 +279,21 @@ def test_an_updating_file_needs_the_key_column_but_not_the_phones() -> None:
         Importer(MERGE_SCHEMA, MemorySink(), on_duplicate="update").run_csv(
             io.BytesIO(b"phone,note\n6022345678,x\n")
         )
+
+
+def test_updates_merge_the_same_with_worker_processes() -> None:
+    stored = {
+        f"k{n}": StoredRecord(n, {"key": f"k{n}", "phone2": "(212) 555-0123", "zip": "10001"}, None)
+        for n in range(0, 40, 2)
+    }
+    lines = ["key,phone,note"] + [f"k{n},(602) 234-{5600 + n},n{n}" for n in range(40)]
+    sink = MemorySink(stored=stored)
+    report = Importer(MERGE_SCHEMA, sink, workers=2, batch_rows=7, on_duplicate="update").run_csv(
+        io.BytesIO("\n".join(lines).encode())
+    )
+    assert (report.rows_accepted, report.rows_updated, report.rows_rejected) == (40, 20, 0)
+    assert sorted(record.id for record, _ in sink.updated) == list(range(0, 40, 2))
+    for _, row in sink.updated:
+        assert row.data["zip"] == "10001" and row.tz == "America/New_York"
+        assert row.phones[1] == "+12125550123"
+    assert all("zip" not in row.data for row in sink.rows)
