@@ -367,8 +367,9 @@ def import_csv(
     from callhopper.store import contact_lists as lists
 
     settings = _settings(database_url, default_region=region, import_workers=workers)
-    parsed_mapping = json.loads(mapping) if mapping else None
     size = file.stat().st_size
+    with _errors():
+        parsed_mapping = _parse_mapping(mapping)
     with _database(settings) as db, _errors():
         if create:
             _create_list_from_header(
@@ -383,6 +384,7 @@ def import_csv(
                 timezone_column=timezone_column,
                 required=required or [],
                 default_timezone=default_timezone,
+                mapping=parsed_mapping,
             )
         with (
             Progress(
@@ -443,9 +445,12 @@ def _create_list_from_header(
     timezone_column: str | None,
     required: list[str],
     default_timezone: str | None,
+    mapping: dict[str, str | None] | None,
 ) -> None:
-    import csv
+    from pydantic import ValidationError
 
+    from callhopper.domain.contacts import validation_message
+    from callhopper.domain.csvtext import open_text, read_header
     from callhopper.domain.errors import InvalidInput, NotFound
     from callhopper.store import contact_lists as lists
 
@@ -455,33 +460,68 @@ def _create_list_from_header(
             return
         except NotFound:
             pass
-    with file.open(encoding="utf-8-sig", newline="") as text:
-        header_line = text.readline()
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    with file.open("rb") as stream, open_text(stream) as text:
+        _, fields = read_header(text)
+    header = _mapped_header([f.strip() for f in fields], mapping or {})
     if not phone_columns:
         raise InvalidInput("--create needs at least one --phone-column", field="phone_column")
+
+    def column_of(given: str, option: str) -> str:
+        """The list column an option names: a column in any case, or a mapped header."""
+        by_folded = {h.casefold(): h for h in header}
+        found = by_folded.get(given.strip().casefold())
+        if found is None and mapping is not None and mapping.get(given.strip()):
+            found = mapping[given.strip()]
+        if found is None:
+            raise InvalidInput(
+                f"{option} {given!r} is not a column of the file ({', '.join(header)})",
+                field=option.removeprefix("--").replace("-", "_"),
+            )
+        return found
+
     phones = []
     for spec in phone_columns:
         column, _, kind = spec.partition(":")
-        phones.append(PhoneColumnSpec(column=column, type=PhoneType(kind or "other")))
+        if kind and kind not in set(PhoneType):
+            raise InvalidInput(
+                f"--phone-column {spec!r}: the type is one of {', '.join(PhoneType)}",
+                field="phone_column",
+            )
+        phones.append(
+            PhoneColumnSpec(
+                column=column_of(column, "--phone-column"), type=PhoneType(kind or "other")
+            )
+        )
     source = None
     if timezone_column:
         kind, _, column = timezone_column.partition(":")
-        source = TimezoneSource(kind=TimezoneSourceKind(kind), column=column)
+        if kind not in set(TimezoneSourceKind) or not column:
+            raise InvalidInput(
+                f"--timezone-column {timezone_column!r} is KIND:NAME, KIND one of "
+                f"{', '.join(TimezoneSourceKind)}",
+                field="timezone_column",
+            )
+        source = TimezoneSource(
+            kind=TimezoneSourceKind(kind), column=column_of(column, "--timezone-column")
+        )
+
+    def optional(given: str | None, option: str) -> str | None:
+        return column_of(given, option) if given is not None else None
+
+    must = {column_of(r, "--required") for r in required}
     try:
         schema = ListSchema(
-            columns=tuple(ColumnSpec(name=h, required=h in required) for h in header),
+            columns=tuple(ColumnSpec(name=h, required=h in must) for h in header),
             phone_columns=tuple(phones),
             timezone_source=source,
-            agent_owned_column=agent_owned_column,
-            lead_owner_column=lead_owner_column,
-            key_column=key_column,
+            agent_owned_column=optional(agent_owned_column, "--agent-owned-column"),
+            lead_owner_column=optional(lead_owner_column, "--lead-owner-column"),
+            key_column=optional(key_column, "--key-column"),
             default_region=settings.default_region,
             default_timezone=default_timezone,
         )
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="header") from None
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc), field="header") from None
     with db.write() as session:
         lists.create_list(
             session,
@@ -492,6 +532,38 @@ def _create_list_from_header(
             now=SystemClock().now(),
         )
     console.print(f"created contact list {name!r} with columns {', '.join(header)}")
+
+
+def _parse_mapping(mapping: str | None) -> dict[str, str | None] | None:
+    """``--mapping``: a JSON object of CSV header → list column, or null to ignore."""
+    from callhopper.domain.errors import InvalidInput
+
+    if not mapping:
+        return None
+    try:
+        parsed = json.loads(mapping)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"--mapping is not JSON ({exc})", field="mapping") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in parsed.items()
+    ):
+        raise InvalidInput(
+            '--mapping is a JSON object {"CSV header": "list column" or null}', field="mapping"
+        )
+    return parsed
+
+
+def _mapped_header(fields: list[str], mapping: dict[str, str | None]) -> list[str]:
+    """The list columns a header makes under ``mapping``: renamed, or left out if null."""
+    columns = []
+    for name in fields:
+        if name in mapping:
+            target = mapping[name]
+            if target is not None:
+                columns.append(target)
+        else:
+            columns.append(name)
+    return columns
 
 
 # --- demo --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from callhopper.domain.contacts import NormalisedRow, Rejection
+from callhopper.domain.contacts import NormalisedRow, Rejection, StoredRecord
 
 
 class RecordSink(Protocol):
@@ -20,8 +20,14 @@ class RecordSink(Protocol):
         """Store accepted rows as records of the list."""
         ...
 
-    def update(self, rows: Sequence[NormalisedRow]) -> None:
-        """Replace the values of the records whose keys the rows carry."""
+    def stored_records(self, keys: Sequence[str]) -> dict[str, StoredRecord]:
+        """The records of the list that have these keys, by key, locked until the end of
+        the transaction (an import that updates them merges into what they hold)."""
+        ...
+
+    def update(self, rows: Sequence[tuple[StoredRecord, NormalisedRow]]) -> None:
+        """Rewrite each record with its row: values, phones, time zone and (when the row
+        names one) owner; the row's values are the record's merged with the file's."""
         ...
 
     def reject(self, rejections: Sequence[Rejection]) -> None:

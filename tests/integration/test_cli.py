@@ -157,3 +157,83 @@ def test_db_status_and_upgrade_on_an_empty_database(tmp_path: Path, backend: str
     assert invoke(url, "db", "status").startswith("empty")
     assert "empty ->" in invoke(url, "db", "upgrade")
     assert invoke(url, "db", "status").startswith("current")
+
+
+MAPPED_CSV = (
+    "\ufeffAcct;Vorname;Handy;Extra\nM-1;Jurgen;+49 30 123456;x\nM-2;Taro;(602) 555-0177;y\n"
+)
+
+
+def mapped_import(db_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+    file = tmp_path / "map.csv"
+    file.write_text(MAPPED_CSV, encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["import", str(file), "--list", "Mapped", "--create", "--workers", "0", *args],
+        env={"CALLHOPPER_DATABASE_URL": db_url},
+    )
+    return result.exit_code, result.output
+
+
+def test_create_uses_the_mapping_for_columns_and_options(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    code, output = mapped_import(
+        db_url,
+        tmp_path,
+        "--phone-column",
+        "cell_phone:cell",
+        "--key-column",
+        "account",
+        "--default-timezone",
+        "America/Phoenix",
+        "--mapping",
+        '{"Acct": "account", "Vorname": "first_name", "Handy": "cell_phone", "Extra": null}',
+    )
+    assert code == 0, output
+    assert "with columns account, first_name, cell_phone\n" in output
+    assert "2 rows, 2 accepted, 0 rejected" in output
+    with db.read() as session:
+        schema = lists.schema_of(lists.get_list_by_name(session, "Mapped"))
+    assert schema.column_names == ["account", "first_name", "cell_phone"]
+    assert schema.key_column == "account"
+
+
+def test_create_matches_option_columns_in_any_case(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    code, output = mapped_import(
+        db_url,
+        tmp_path,
+        "--phone-column",
+        "handy:cell",
+        "--key-column",
+        "acct",
+        "--default-timezone",
+        "America/Phoenix",
+        "--mapping",
+        '{"Extra": null}',
+    )
+    assert code == 0, output
+    with db.read() as session:
+        schema = lists.schema_of(lists.get_list_by_name(session, "Mapped"))
+    assert schema.column_names == ["Acct", "Vorname", "Handy"]
+    assert (schema.key_column, schema.phone_columns[0].column) == ("Acct", "Handy")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--phone-column", "Handy", "--key-column", "Handy"], "error: key column 'Handy' cannot"),
+        (["--phone-column", "Handy:mobile"], "the type is one of cell, home, work, other"),
+        (["--phone-column", "Nope"], "--phone-column 'Nope' is not a column of the file"),
+        (["--phone-column", "Handy", "--mapping", "{"], "--mapping is not JSON"),
+    ],
+)
+def test_create_errors_are_one_clean_line(
+    db_url: str, tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, output = mapped_import(db_url, tmp_path, *args)
+    assert code == 1
+    assert message in output
+    assert "validation error" not in output and "Traceback" not in output

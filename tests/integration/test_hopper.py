@@ -340,7 +340,10 @@ def test_lead_api_owners_duplicates_and_priority(
     assigned = api.get(
         "/api/v1/audit", params={"action": "record.owner", "target_id": bought["created"]["3"]}
     ).json()
-    assert assigned[0]["after"] == {"owner": "bob"}
+    assert (assigned[0]["before"], assigned[0]["after"]) == (
+        {"owner_user_id": None},
+        {"owner_user_id": "bob"},
+    )
     found = api.get("/api/v1/leads", params={"list_id": list_id, "owner": "alice"}).json()
     assert len(found) == 2
     by_field = api.get("/api/v1/leads", params={"list_id": list_id, "lead": "X2"}).json()

@@ -240,3 +240,40 @@ def test_import_is_audited(api: TestClient) -> None:
     assert len(entries) == 1
     assert entries[0]["after"]["rows_accepted"] == 10
     assert entries[0]["target_id"] == str(contact_list["id"])
+
+
+def test_nul_characters_reject_their_row_and_keep_the_others(api: TestClient) -> None:
+    list_id = create_list(api, key_column="account", default_timezone="America/Phoenix")["id"]
+    report = post_csv(
+        api, list_id, b"account,cell_phone,first_name\nN1,6022345678,ok\nN2,6022345679,x\x00y\n"
+    ).json()
+    assert (report["rows_accepted"], report["rows_rejected"]) == (1, 1)
+    assert report["rejections"][0]["line"] == 3
+    assert "NUL" in report["rejections"][0]["reason"]
+    report = api.post(
+        f"/api/v1/contact-lists/{list_id}/records",
+        json={
+            "records": [
+                {"account": "N3", "cell_phone": "6022345670", "first_name": "a\u0000b"},
+                {"account": "N4", "cell_phone": "6022345671"},
+                {"account": "N5", "cell_phone": "6022345672", "no\u0000such": "x"},
+            ]
+        },
+    ).json()
+    assert (report["rows_accepted"], report["rows_rejected"]) == (1, 2)
+    assert [r["line"] for r in report["rejections"]] == [1, 3]
+    found = api.get(f"/api/v1/contact-lists/{list_id}/records").json()
+    assert sorted(r["key"] for r in found) == ["N1", "N4"]
+
+
+def test_an_overlong_field_rejects_its_row_only(api: TestClient) -> None:
+    list_id = create_list(api, default_timezone="America/Phoenix")["id"]
+    long = b"y" * 200_000
+    report = post_csv(
+        api,
+        list_id,
+        b"account,cell_phone,first_name\nL1,6022345678," + long + b"\nL2,6022345679,ok\n",
+    ).json()
+    assert (report["rows_accepted"], report["rows_rejected"]) == (1, 1)
+    assert report["rejections"][0]["line"] == 2
+    assert "value too long" in report["rejections"][0]["reason"]

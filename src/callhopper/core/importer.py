@@ -18,8 +18,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
-from callhopper.domain.contacts import ListSchema, NormalisedRow, Rejection, RowNormaliser
-from callhopper.domain.csvtext import numbered_rows, read_header
+from callhopper.domain.contacts import (
+    ListSchema,
+    NormalisedRow,
+    Rejection,
+    RowNormaliser,
+    StoredRecord,
+)
+from callhopper.domain.csvtext import numbered_rows, open_text, read_header
 from callhopper.domain.errors import InvalidInput
 from callhopper.ports import RecordSink
 
@@ -48,6 +54,15 @@ class ImportReport:
     @property
     def rejections_truncated(self) -> bool:
         return self.rows_rejected > len(self.rejections)
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """A row whose key is already in the list: the record it updates, and the lead-owner
+    value the row itself carries (the merged values hold the record's old one)."""
+
+    record: StoredRecord
+    owner_value: str | None
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,8 @@ class Importer:
         self.on_progress = on_progress
         self.report = ImportReport()
         self._seen_keys: dict[str, int] = {}
+        #: Line → the stored record it updates, for the rows read but not yet stored.
+        self._updates: dict[int, _Update] = {}
         self._normaliser = RowNormaliser(schema)
 
     # --- entry points ---------------------------------------------------------------------
@@ -103,7 +120,7 @@ class Importer:
         self, stream: IO[bytes], mapping: Mapping[str, str | None] | None = None
     ) -> ImportReport:
         """Import a CSV byte stream (UTF-8 with or without BOM; ``,`` ``;`` or tab)."""
-        text, header = open_csv(stream, self.schema, mapping)
+        text, header = open_csv(stream, self.schema, mapping, updating=self.update_duplicates)
         try:
             self._run(_csv_rows(text, header, self.report), stream)
         finally:
@@ -127,13 +144,19 @@ class Importer:
                     self._item_owners[number] = str(owner)
             unknown = sorted(set(item) - known)
             if unknown:
+                # repr: a name may hold characters the database cannot store (NUL).
                 rows.append(
-                    Rejection(number, f"unknown column(s): {', '.join(unknown)}", unknown[0])
+                    Rejection(
+                        number,
+                        f"unknown column(s): {', '.join(map(repr, unknown))}",
+                        repr(unknown[0])[1:-1],
+                    )
                 )
                 continue
             values: dict[str, str] = {}
             for name, value in item.items():
                 if value is None:
+                    values[name] = ""  # as an empty CSV field: clears the value on update
                     continue
                 if isinstance(value, bool) or not isinstance(value, str | int | float):
                     rows.append(
@@ -152,6 +175,8 @@ class Importer:
 
     def _run(self, rows: Iterator[ReadRow], stream: IO[bytes] | None) -> None:
         batches = _batched(rows, self.batch_rows)
+        if self.update_duplicates:
+            batches = map(self._merge_stored, batches)
         first = next(batches, None)
         if first is None:
             return
@@ -180,20 +205,54 @@ class Importer:
                 self._store(pending.popleft().result())
                 self._progress(stream)
 
+    def _merge_stored(self, batch: list[ReadRow]) -> list[ReadRow]:
+        """Rows whose key is already in the list carry the record's values under their own:
+        columns the row has overwrite, the others keep what the record holds, and the
+        normaliser then checks and derives phones, zone and key from the merged values."""
+        keys: dict[int, str] = {}
+        for row in batch:
+            if not isinstance(row, Rejection):
+                key = self._normaliser.key_of(row[1])
+                if key is not None:
+                    keys[row[0]] = key
+        if not keys:
+            return batch
+        stored = self.sink.stored_records(sorted(set(keys.values())))
+        if not stored:
+            return batch
+        owner_column = self._owner_column
+        merged: list[ReadRow] = []
+        for row in batch:
+            record = None
+            if not isinstance(row, Rejection) and row[0] in keys:
+                record = stored.get(keys[row[0]])
+            if record is None or isinstance(row, Rejection):
+                merged.append(row)
+                continue
+            line, values = row
+            owner_value = values.get(owner_column) if owner_column is not None else None
+            self._updates[line] = _Update(record, owner_value)
+            merged.append((line, {**record.data, **values}))
+        return merged
+
     def _normaliser_outcomes(self, batch: list[ReadRow]) -> list[Outcome]:
         return _normalise_batch(self._normaliser, batch)
 
     def _store(self, outcomes: list[Outcome]) -> None:
         good: list[NormalisedRow] = []
         bad: list[Rejection] = []
+        updates: dict[int, _Update] = {}
         for outcome in outcomes:
             (good if isinstance(outcome, NormalisedRow) else bad).append(outcome)  # type: ignore[arg-type]
+            update = self._updates.pop(outcome.line, None)
+            if update is not None:
+                updates[outcome.line] = update
         if good and (
             self.default_owner is not None or self._owner_column is not None or self._item_owners
         ):
-            good = self._set_owners(good, bad)
+            good = self._set_owners(good, bad, updates)
         if self.schema.key_column is not None and good:
-            good = self._sort_out_keys(good, bad)
+            good = self._sort_out_keys(good, bad, updates)
         if good:
             self.sink.write(good)
             self.report.rows_accepted += len(good)
@@ -205,14 +264,18 @@ class Importer:
     def _owner_column(self) -> str | None:
         return self.schema.lead_owner_column if self.owners is not None else None
 
-    def _set_owners(self, rows: list[NormalisedRow], bad: list[Rejection]) -> list[NormalisedRow]:
-        """The lead owner: the owner column's value, else the import's default owner."""
+    def _set_owners(
+        self, rows: list[NormalisedRow], bad: list[Rejection], updates: Mapping[int, _Update]
+    ) -> list[NormalisedRow]:
+        """The lead owner: the owner column's value, else the import's default owner.
+        A row that updates a record counts only its own owner value, not the record's."""
         kept = []
         column = self._owner_column
         for row in rows:
-            value = self._item_owners.get(row.line)
+            value = self._item_owners.pop(row.line, None)
             if value is None and column is not None:
-                value = row.data.get(column)
+                update = updates.get(row.line)
+                value = update.owner_value if update is not None else row.data.get(column)
             owner = self.default_owner
             if value and self.owners is not None:
                 owner = self.owners(value)
@@ -229,7 +292,7 @@ class Importer:
         return kept
 
     def _sort_out_keys(
-        self, rows: list[NormalisedRow], bad: list[Rejection]
+        self, rows: list[NormalisedRow], bad: list[Rejection], updates: Mapping[int, _Update]
     ) -> list[NormalisedRow]:
         """Refuse keys seen earlier in the file; keys already in the list are refused too,
         or update their record when the import updates duplicates."""
@@ -247,20 +310,23 @@ class Importer:
             else:
                 self._seen_keys[row.key] = row.line
                 fresh.append(row)
+        if updates:
+            changes = [(updates[r.line].record, r) for r in fresh if r.line in updates]
+            if changes:
+                self.sink.update(changes)
+                self.report.rows_accepted += len(changes)
+                self.report.rows_updated += len(changes)
+                fresh = [r for r in fresh if r.line not in updates]
+        # Rows found in the list when their batch was read were merged above; a key stored
+        # since (by another transaction) is refused rather than overwritten unmerged.
         stored = self.sink.existing_keys([r.key for r in fresh if r.key is not None])
         if not stored:
             return fresh
-        if self.update_duplicates:
-            updates = [r for r in fresh if r.key in stored]
-            self.sink.update(updates)
-            self.report.rows_accepted += len(updates)
-            self.report.rows_updated += len(updates)
-        else:
-            bad.extend(
-                Rejection(r.line, f"duplicate key {r.key!r} (already in the list)", column)
-                for r in fresh
-                if r.key in stored
-            )
+        bad.extend(
+            Rejection(r.line, f"duplicate key {r.key!r} (already in the list)", column)
+            for r in fresh
+            if r.key in stored
+        )
         return [r for r in fresh if r.key not in stored]
 
     def _reject(self, rejections: Sequence[Rejection]) -> None:
@@ -280,17 +346,21 @@ class Importer:
 
 
 def open_csv(
-    stream: IO[bytes], schema: ListSchema, mapping: Mapping[str, str | None] | None = None
+    stream: IO[bytes],
+    schema: ListSchema,
+    mapping: Mapping[str, str | None] | None = None,
+    *,
+    updating: bool = False,
 ) -> tuple[io.TextIOWrapper, CsvHeader]:
     """Open a CSV byte stream as text and resolve its header against ``schema``.
 
     Raises :class:`InvalidInput` when the file as a whole cannot be imported
     (no header, undecodable text, unknown or missing columns).
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="strict")
+    text = open_text(stream)
     try:
         delimiter, fields = read_header(text)
-        return text, resolve_header(fields, delimiter, schema, mapping)
+        return text, resolve_header(fields, delimiter, schema, mapping, updating=updating)
     except InvalidInput:
         text.detach()
         raise
@@ -301,8 +371,15 @@ def resolve_header(
     delimiter: str,
     schema: ListSchema,
     mapping: Mapping[str, str | None] | None = None,
+    *,
+    updating: bool = False,
 ) -> CsvHeader:
-    """Match header fields to list columns: by ``mapping`` first, else by name (any case)."""
+    """Match header fields to list columns: by ``mapping`` first, else by name (any case).
+
+    A file that may update records (``updating``) needs the key column, but not the
+    required and phone columns: its rows take the values they lack from the records
+    they update, and a row that adds a record is checked on its own.
+    """
     by_folded = {name.casefold(): name for name in schema.column_names}
     positions: dict[int, str] = {}
     unknown: list[str] = []
@@ -339,6 +416,14 @@ def resolve_header(
             field="header",
         )
     present = set(positions.values())
+    if updating:
+        if schema.key_column not in present:
+            raise InvalidInput(
+                f"line 1: the header lacks the key column {schema.key_column!r}, "
+                "by which on_duplicate='update' finds the records to update",
+                field="header",
+            )
+        return CsvHeader(delimiter, fields, positions)
     missing_required = [c.name for c in schema.columns if c.required and c.name not in present]
     if missing_required:
         raise InvalidInput(

@@ -15,13 +15,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from callhopper.domain.phones import PhoneError, PhoneType, check_region, normalise_phone
 from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
 MAX_COLUMNS = 200
+#: The longest value one field of a row may hold; a longer one rejects the row (SPEC §3).
+MAX_VALUE_CHARS = 131_072
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _TRUE = frozenset({"true", "yes", "y", "1", "x", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
@@ -173,6 +182,15 @@ class NormalisedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record already in the list, as an import that updates duplicates finds it."""
+
+    id: int
+    data: dict[str, str]
+    owner_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """A row refused, with the line it came from and why."""
 
@@ -197,6 +215,17 @@ class RowNormaliser:
 
     def normalise(self, line: int, values: Mapping[str, str]) -> NormalisedRow | Rejection:
         """Check one row; ``values`` maps column names to raw cell text."""
+        for name, value in values.items():
+            if len(value) > MAX_VALUE_CHARS:
+                return Rejection(
+                    line,
+                    f"column {name!r}: value too long ({len(value)} characters; "
+                    f"at most {MAX_VALUE_CHARS})",
+                    name,
+                )
+            # PostgreSQL cannot store NUL in text or JSON; SQLite would keep it silently.
+            if "\x00" in value:
+                return Rejection(line, f"column {name!r}: the value contains a NUL character", name)
         data = {name: value.strip() for name, value in values.items()}
         for name in self._required:
             if not data.get(name):
@@ -240,6 +269,20 @@ class RowNormaliser:
         stored = {name: value for name, value in data.items() if value}
         return NormalisedRow(line, key, stored, phones, tz)
 
+    def key_of(self, values: Mapping[str, str]) -> str | None:
+        """The key :meth:`normalise` would give a row, ``None`` if empty or not valid."""
+        name = self.schema.key_column
+        if name is None:
+            return None
+        raw = values.get(name, "").strip()
+        column = self.schema.column(name)
+        if raw and column is not None and column.type is not FieldType.TEXT:
+            try:
+                raw = self._typed_value(column, raw)
+            except ValueError:
+                return None
+        return raw or None
+
     def _typed_value(self, column: ColumnSpec, raw: str) -> str:
         if column.type is FieldType.NUMBER:
             if not NUMBER_RE.match(raw):
@@ -279,6 +322,11 @@ class RowNormaliser:
             "a single zone; set the list's default_timezone",
             source.column if source is not None else None,
         )
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A schema's validation errors as one line for people (no pydantic dump)."""
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
 
 
 def checkbox_value(raw: str) -> str:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import column, table
 
 from callhopper.core.importer import Importer, ImportReport
 from callhopper.domain.actors import Actor
@@ -16,7 +17,12 @@ from callhopper.domain.contacts import ListSchema, check_schema_change
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.store.audit import audit
 from callhopper.store.models import ContactList, ImportJob, ImportRejection, Record, User
-from callhopper.store.records import SqlRecordSink, index_phones
+from callhopper.store.records import (
+    IMPORT_UPDATES,
+    SqlRecordSink,
+    drop_import_updates,
+    index_phones,
+)
 from callhopper.store.types import UTCDateTime
 
 
@@ -292,8 +298,10 @@ def import_rows(
     """Append rows to a list in the caller's transaction: all accepted rows or none.
 
     Exactly one of ``csv_stream`` and ``items`` is given. With
-    ``on_duplicate="update"`` a row whose key is already in the list rewrites
-    that record instead of being refused. Bad rows are
+    ``on_duplicate="update"`` a row whose key is already in the list updates
+    that record instead of being refused: the row's columns overwrite, the
+    columns it lacks keep their values, and phones, time zone and key are
+    derived again from the merged values. Bad rows are
     reported, not stored; a file-level problem (no header, unknown columns,
     invalid UTF-8) raises :class:`InvalidInput` and the caller rolls back.
     """
@@ -308,9 +316,10 @@ def import_rows(
     )
     session.add(job)
     session.flush()
+    sink = SqlRecordSink(session, contact_list.id, job.id, now)
     importer = Importer(
         schema,
-        SqlRecordSink(session, contact_list.id, job.id, now),
+        sink,
         workers=workers,
         batch_rows=batch_rows,
         on_duplicate=on_duplicate,
@@ -326,7 +335,10 @@ def import_rows(
     if report.rows_accepted:
         session.flush()
         index_phones(session, import_id=job.id)
-        audit_import_owners(session, actor, job.id, now)
+        audit_import_owners(session, actor, job.id, now, updates=sink.has_updates)
+        if sink.has_updates:
+            follow_updated_zones(session, contact_list.id)
+            drop_import_updates(session)
         # Appended records join the campaigns already running on the list (SPEC §3, §5).
         from callhopper.store.campaigns import absorb_import
 
@@ -375,22 +387,36 @@ def lead_owner_resolver(session: Session) -> Any:
     return resolve
 
 
-_OWNER_AUDIT = {
-    "postgresql": "json_build_object('owner', u.user_id)",
-    "sqlite": "json_object('owner', u.user_id)",
-}
+_JSON_OBJECT = {"postgresql": "jsonb_build_object", "sqlite": "json_object"}
 
 
-def audit_import_owners(session: Session, actor: Actor, import_id: int, now: datetime) -> None:
-    """One audit entry per lead an import gave an owner (SPEC §1: every assignment)."""
-    dialect = session.get_bind().dialect.name
+def audit_import_owners(
+    session: Session, actor: Actor, import_id: int, now: datetime, *, updates: bool
+) -> None:
+    """One audit entry per lead whose owner an import set or changed (SPEC §1: every
+    assignment), shaped like every other ``record.owner`` entry: before and after
+    ``{"owner_user_id": …}``. A record the import updated (``updates``: listed in
+    ``IMPORT_UPDATES`` with its owner before) is audited only if its owner changed."""
+    from callhopper.store.lead_owners import OWNER_ACTION
+
+    obj = _JSON_OBJECT[session.get_bind().dialect.name]
+    if updates:
+        before = f"{obj}('owner_user_id', old.user_id)"
+        joins = (
+            f"LEFT JOIN {IMPORT_UPDATES} iu ON iu.record_id = r.id "
+            "LEFT JOIN users old ON old.id = iu.old_owner_id "
+        )
+        changed = "AND (iu.old_owner_id IS NULL OR iu.old_owner_id <> r.owner_id) "
+    else:
+        before, joins, changed = f"{obj}('owner_user_id', NULL)", "", ""
     session.execute(
         text(
             "INSERT INTO audit_log (at, actor_id, actor, action, target_type, target_id, "
-            "after, reason) "
-            f"SELECT :now, :actor_id, :actor, 'record.owner', 'record', CAST(r.id AS VARCHAR(40)), "
-            f"{_OWNER_AUDIT[dialect]}, :reason FROM records r JOIN users u ON u.id = r.owner_id "
-            "WHERE r.import_id = :import_id"
+            "before, after, reason) "
+            f"SELECT :now, :actor_id, :actor, '{OWNER_ACTION}', 'record', "
+            f"CAST(r.id AS VARCHAR(40)), {before}, {obj}('owner_user_id', u.user_id), :reason "
+            f"FROM records r JOIN users u ON u.id = r.owner_id {joins}"
+            f"WHERE r.import_id = :import_id {changed}ORDER BY r.id"
         ).bindparams(bindparam("now", type_=UTCDateTime())),
         {
             "now": now,
@@ -400,6 +426,27 @@ def audit_import_owners(session: Session, actor: Actor, import_id: int, now: dat
             "reason": f"import {import_id}",
         },
     )
+
+
+def follow_updated_zones(session: Session, list_id: int) -> None:
+    """The campaigns' copies of the time zone follow the records an import updated, as
+    for a record changed by hand (:func:`update_record`)."""
+    from callhopper.store.campaigns import refresh_zones
+    from callhopper.store.models import Campaign, CampaignRecord
+
+    updated = table(IMPORT_UPDATES, column("record_id", BigInteger()))
+    record_tz = select(Record.tz).where(Record.id == CampaignRecord.record_id).scalar_subquery()
+    session.execute(
+        update(CampaignRecord)
+        .where(
+            CampaignRecord.record_id.in_(select(updated.c.record_id)),
+            CampaignRecord.tz.is_distinct_from(record_tz),
+        )
+        .values(tz=record_tz)
+        .execution_options(synchronize_session=False)
+    )
+    for campaign in session.scalars(select(Campaign).where(Campaign.list_id == list_id)):
+        refresh_zones(session, campaign)
 
 
 def get_import(session: Session, list_id: int, import_id: int) -> ImportJob:

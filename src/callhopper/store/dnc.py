@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import Rejection
-from callhopper.domain.csvtext import numbered_rows, read_header
+from callhopper.domain.csvtext import numbered_rows, open_text, read_header
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneError, check_region, normalise_phone
 from callhopper.store.audit import audit
@@ -442,7 +442,7 @@ def import_numbers(
     """
     dnc_list = get_dnc_list(session, list_id)
     report = DncImportReport(list_id=dnc_list.id, source=source[:500])
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="strict")
+    text = open_text(stream)
     try:
         _Import(session, dnc_list.id, region, batch_rows, now, report).run(text)
     finally:

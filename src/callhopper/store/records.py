@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
-from callhopper.domain.contacts import NormalisedRow, Rejection
+from callhopper.domain.contacts import NormalisedRow, Rejection, StoredRecord
 from callhopper.store.models import Record, RecordPhone
 from callhopper.store.types import UTCDateTime
 
@@ -37,6 +37,8 @@ _RECORD_COLUMNS = (
     "updated_at",
 )
 _KEY_CHUNK = 500
+#: The records an import updated, with their owner before it (for the owner audit).
+IMPORT_UPDATES = "import_updates"
 
 
 def dumps(value: Any) -> str:
@@ -59,6 +61,8 @@ class SqlRecordSink:
         self.now = now
         self._dialect = session.get_bind().dialect.name
         self._dbapi: Any = session.connection().connection.driver_connection
+        #: Whether :data:`IMPORT_UPDATES` holds this import's updated records.
+        self.has_updates = False
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         if self._dialect == "postgresql":
@@ -130,32 +134,66 @@ class SqlRecordSink:
         )
         cursor.close()
 
-    def update(self, rows: Sequence[NormalisedRow]) -> None:
-        """Rewrite the records with these keys (an import that updates duplicates)."""
-        params = [
-            {
-                "data": dumps(r.data),
-                "phones": dumps(r.phones),
-                "tz": r.tz,
-                "key": r.key,
-                "owner": r.owner_id,
-            }
-            for r in rows
-        ]
-        if not params:
+    def stored_records(self, keys: Sequence[str]) -> dict[str, StoredRecord]:
+        """The list's records with these keys, locked (``FOR UPDATE``; on SQLite the
+        import's write lock) so that nothing changes them between the merge and the
+        update. Keys are locked in the order given: callers pass them sorted."""
+        found: dict[str, StoredRecord] = {}
+        if self._dialect == "postgresql":
+            # One index probe per key, as in existing_keys.
+            rows = self.session.execute(
+                text(
+                    "SELECT k, hit.id, hit.data, hit.owner_id "
+                    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS u(k, n) "
+                    "CROSS JOIN LATERAL (SELECT r.id, r.data, r.owner_id FROM records r "
+                    "WHERE r.list_id = :list_id AND r.key = u.k FOR UPDATE) AS hit ORDER BY u.n"
+                ),
+                {"keys": list(keys), "list_id": self.list_id},
+            )
+            for key, record_id, data, owner_id in rows:
+                found[key] = StoredRecord(record_id, data, owner_id)
+            return found
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start : start + _KEY_CHUNK]
+            for record_id, key, data, owner_id in self.session.execute(
+                select(Record.id, Record.key, Record.data, Record.owner_id).where(
+                    Record.list_id == self.list_id, Record.key.in_(chunk)
+                )
+            ):
+                found[key] = StoredRecord(record_id, data, owner_id)
+        return found
+
+    def update(self, rows: Sequence[tuple[StoredRecord, NormalisedRow]]) -> None:
+        """Rewrite these records with their merged rows (an import that updates
+        duplicates); a row without an owner leaves the record's owner as it is."""
+        if not rows:
             return
         json_type = "jsonb" if self._dialect == "postgresql" else "text"
         self.session.execute(
             text(
                 f"UPDATE records SET data = CAST(:data AS {json_type}), "
                 f"phones = CAST(:phones AS {json_type}), tz = :tz, import_id = :import_id, "
-                "owner_id = coalesce(:owner, owner_id), "
-                "updated_at = :now WHERE list_id = :list_id AND key = :key"
+                "owner_id = coalesce(:owner, owner_id), updated_at = :now WHERE id = :id"
             ).bindparams(bindparam("now", type_=UTCDateTime())),
             [
-                {**p, "import_id": self.import_id, "list_id": self.list_id, "now": self.now}
-                for p in params
+                {
+                    "id": record.id,
+                    "data": dumps(r.data),
+                    "phones": dumps(r.phones),
+                    "tz": r.tz,
+                    "owner": r.owner_id,
+                    "import_id": self.import_id,
+                    "now": self.now,
+                }
+                for record, r in rows
             ],
+        )
+        if not self.has_updates:
+            create_import_updates(self.session)
+            self.has_updates = True
+        self.session.execute(
+            text(f"INSERT INTO {IMPORT_UPDATES} (record_id, old_owner_id) VALUES (:id, :owner)"),
+            [{"id": record.id, "owner": record.owner_id} for record, _ in rows],
         )
 
     def reject(self, rejections: Sequence[Rejection]) -> None:
@@ -179,6 +217,25 @@ class SqlRecordSink:
         ):
             for row in rows:
                 copy.write_row(row)
+
+
+def create_import_updates(session: Session) -> None:
+    """An empty :data:`IMPORT_UPDATES` for this transaction (PostgreSQL drops it at commit,
+    :func:`drop_import_updates` on SQLite)."""
+    pg = session.get_bind().dialect.name == "postgresql"
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {IMPORT_UPDATES} (record_id "
+            f"{'BIGINT' if pg else 'INTEGER'} PRIMARY KEY, old_owner_id INTEGER)"
+            + (" ON COMMIT DROP" if pg else "")
+        )
+    )
+    session.execute(text(f"DELETE FROM {IMPORT_UPDATES}"))
+
+
+def drop_import_updates(session: Session) -> None:
+    schema = "pg_temp" if session.get_bind().dialect.name == "postgresql" else "temp"
+    session.execute(text(f"DROP TABLE IF EXISTS {schema}.{IMPORT_UPDATES}"))
 
 
 def record_data_update(

@@ -29,7 +29,7 @@ from callhopper.api.schemas import (
 )
 from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
-from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec
+from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, validation_message
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.rights import Right
 from callhopper.settings import Settings
@@ -64,8 +64,7 @@ def to_schema(body: ListSchemaIn, default_region: str) -> ListSchema:
             default_timezone=body.default_timezone,
         )
     except ValidationError as exc:
-        messages = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
-        raise InvalidInput("; ".join(messages), field="schema") from None
+        raise InvalidInput(validation_message(exc), field="schema") from None
 
 
 def list_public(session: Session, contact_list: ContactList) -> ContactListPublic:
