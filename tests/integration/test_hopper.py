@@ -187,6 +187,26 @@ def test_an_owners_leads_leave_the_hopper_when_they_log_out(
     assert hopper_counts(api, campaign_id)[0] == {"alice": 10}
 
 
+def test_an_import_that_changes_owners_takes_their_leads_out_of_the_hopper(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 4, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id)[0] == {"alice": 4}
+    # Two of alice's leads go to bob (an update naming their new owner), one keeps alice.
+    rows = [{"lead": "L000000", "owner": "bob"}, {"lead": "L000001", "owner": "bob"}]
+    rows.append({"lead": "L000002", "owner": "alice"})
+    report = api.post(
+        f"/api/v1/contact-lists/{list_id}/records",
+        json={"records": rows, "on_duplicate": "update"},
+    ).json()
+    assert report["rows_updated"] == 3, report
+    assert hopper_counts(api, campaign_id)[0] == {"alice": 2}
+
+
 def test_owned_leads_first_then_general_and_never_another_owners(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:

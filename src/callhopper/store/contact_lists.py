@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import BigInteger, bindparam, func, select, text, update
+from sqlalchemy import BigInteger, Integer, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column, table
 
@@ -338,6 +338,7 @@ def import_rows(
         audit_import_owners(session, actor, job.id, now, updates=sink.has_updates)
         if sink.has_updates:
             follow_updated_zones(session, contact_list.id)
+            unstage_reowned(session)
             drop_import_updates(session)
         # Appended records join the campaigns already running on the list (SPEC §3, §5).
         from callhopper.store.campaigns import absorb_import
@@ -447,6 +448,22 @@ def follow_updated_zones(session: Session, list_id: int) -> None:
     )
     for campaign in session.scalars(select(Campaign).where(Campaign.list_id == list_id)):
         refresh_zones(session, campaign)
+
+
+def unstage_reowned(session: Session) -> None:
+    """Leads an import gave another owner leave the hopper, where they were staged for the
+    old owner (or as general leads), as after any owner change; the next load re-enters them."""
+    from callhopper.store.models import HopperEntry
+
+    updated = table(
+        IMPORT_UPDATES, column("record_id", BigInteger()), column("old_owner_id", Integer())
+    )
+    reowned = (
+        select(updated.c.record_id)
+        .join(Record, Record.id == updated.c.record_id)
+        .where(Record.owner_id.is_distinct_from(updated.c.old_owner_id))
+    )
+    session.execute(delete(HopperEntry).where(HopperEntry.record_id.in_(reowned)))
 
 
 def get_import(session: Session, list_id: int, import_id: int) -> ImportJob:
