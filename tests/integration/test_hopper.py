@@ -171,6 +171,27 @@ def test_never_more_than_1000_per_agent(
     assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)
 
 
+def test_the_cap_counts_owned_and_general_leads_together(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """600 owned + 400 general in at level 600; two owned leads worked → the next load
+    adds 2 owned leads, not 402 (which made 1,400 for one agent)."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 1200, 0) + leads(None, "AZ", 1200, 5000))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=600)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)
+    for _ in range(2):
+        delivery = get_record(app_client, alice, campaign_id)
+        assert delivery is not None
+        done(app_client, alice, campaign_id, delivery["record_id"], "no_answer")
+    assert hopper_counts(api, campaign_id) == ({"alice": 598}, 400)
+    report = load(api, campaign_id)
+    assert report["added_owned"] == {"alice": 2}
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)  # 1,000 in all
+
+
 def test_an_owners_leads_leave_the_hopper_when_they_log_out(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
