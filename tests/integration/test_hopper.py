@@ -621,3 +621,115 @@ def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
     deleter.join(30)
     assert not deleter.is_alive() and not errors, errors
     assert hopper_size(db, campaign_id) == 0
+
+
+def call(client: TestClient, who: Person, campaign_id: int, record_id: int) -> Any:
+    return client.post(
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{record_id}/call",
+        json={},
+        headers=who.headers,
+    )
+
+
+def give(api: TestClient, list_id: int, record_id: int, owner: str) -> None:
+    response = api.put(
+        f"/api/v1/contact-lists/{list_id}/records/{record_id}/owner", json={"owner": owner}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Not dialled yet: the old owner's delivery ends (Call is 404 for them), and the next
+    load stages the lead for the new owner (SPEC §10.2)."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    give(api, list_id, held["record_id"], "bob")
+    assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
+    assert get_record(app_client, alice, campaign_id) is None
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == held["record_id"]
+    assert call(app_client, bob, campaign_id, held["record_id"]).status_code == 200
+
+
+def test_a_lead_reassigned_after_its_old_owner_dialled_it_is_wrapped_up_not_redialled(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Dialled already: the old owner keeps it to wrap the call up, may not dial it again,
+    and Done gives it back for the new owner."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    record_id = held["record_id"]
+    assert call(app_client, alice, campaign_id, record_id).status_code == 200
+    give(api, list_id, record_id, "bob")
+    again = call(app_client, alice, campaign_id, record_id)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "owned_by_another_agent"
+    done(app_client, alice, campaign_id, record_id, "no_answer")
+    load(api, campaign_id)
+    assert get_record(app_client, bob, campaign_id) is None  # no_answer: waits for its retry
+
+
+def test_call_refuses_a_lead_owned_by_another_agent_and_takes_it_back(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """An owner changed by any other path (an import, a workflow rule): Call refuses with
+    409 and the lead goes back for its owner."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    record_id = held["record_id"]
+    with db.write() as session:
+        bob_pk = session.scalar(text("SELECT id FROM users WHERE user_id = 'bob'"))
+        session.execute(
+            text("UPDATE records SET owner_id = :owner WHERE id = :id"),
+            {"owner": bob_pk, "id": record_id},
+        )
+    refused = call(app_client, alice, campaign_id, record_id)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "owned_by_another_agent"
+    assert get_record(app_client, alice, campaign_id) is None
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == record_id
+
+
+def test_a_mass_edit_ends_the_old_owners_deliveries_of_the_leads_it_moves(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    edited = api.post(
+        f"/api/v1/contact-lists/{list_id}/mass-edit",
+        json={"owner": "alice", "action": "set_owner", "owner_user_id": "bob", "dry_run": False},
+    )
+    assert edited.status_code == 200, edited.text
+    assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == held["record_id"]

@@ -655,7 +655,7 @@ class Dispenser:
                         cr.campaign_id == campaign_id,
                         cr.status == "leased",
                         cr.accept_by.is_(None),
-                        cr.called_at.is_(None),
+                        or_(cr.called_at.is_(None), cr.called_at < cr.leased_at),
                         cr.leased_at <= now - timedelta(seconds=timeout),
                         User.active.is_(True),  # never dial for an agent who has left
                     )
@@ -805,18 +805,20 @@ class Dispenser:
         closed_event = None
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
-            sql.leased(session, campaign_id, record_id, agent_id, lock=True)
+            lease = sql.leased(session, campaign_id, record_id, agent_id, lock=True)
             # Dialling and claiming ownership of one record take turns (see done()).
             record = sql.lock_record(session, record_id)
             now = self.clock.now()
-            window = ctx.window
-            if record.tz is None or not window.is_open(now, record.tz):
-                raise Conflict(
-                    f"the contact is outside the calling window ({window.describe()}) in "
-                    f"{record.tz or 'an unknown time zone'}; the call was not placed",
-                    code="outside_calling_window",
-                )
-            refusal = _take_back_if_not_ours(session, campaign_id, record_id, agent_id, now)
+            refusal = _take_back_from_non_owner(session, ctx, lease, record, agent_id, now)
+            if refusal is None:
+                window = ctx.window
+                if record.tz is None or not window.is_open(now, record.tz):
+                    raise Conflict(
+                        f"the contact is outside the calling window ({window.describe()}) in "
+                        f"{record.tz or 'an unknown time zone'}; the call was not placed",
+                        code="outside_calling_window",
+                    )
+                refusal = _take_back_if_not_ours(session, campaign_id, record_id, agent_id, now)
             if refusal is None:
                 callback_number = _callback_number(session, campaign_id, record_id)
                 candidates = self._candidates(ctx, record, phone_index, number, callback_number)
@@ -914,7 +916,11 @@ class Dispenser:
             .where(
                 CampaignRecord.campaign_id == campaign_id,
                 CampaignRecord.record_id == record.id,
-                CampaignRecord.called_at.is_(None),
+                # The first call of this lease (a lapsed lease may have left an older one).
+                or_(
+                    CampaignRecord.called_at.is_(None),
+                    CampaignRecord.called_at < CampaignRecord.leased_at,
+                ),
             )
             .values(called_at=now)
         )
@@ -1273,7 +1279,8 @@ class Dispenser:
             already = {"pass_no": lease.handled_pass, "code": lease.last_code, "at": lease.last_at}
         deadline = None
         timeout = ctx.settings.preview_timeout_s
-        if timeout is not None and lease.accept_by is None and lease.called_at is None:
+        dialled = lease.called_at is not None and lease.called_at >= lease.leased_at
+        if timeout is not None and lease.accept_by is None and not dialled:
             deadline = lease.leased_at + timedelta(seconds=timeout)
         return Delivery(
             campaign_id=ctx.campaign.id,
@@ -1440,6 +1447,47 @@ def _history(doc: str | None) -> list[HistoryItem]:
         )
         for at, _, kind, campaign_name, user_id, number, code, note in rows
     ]
+
+
+def _dialled_in_lease(row: CampaignRecord) -> bool:
+    """Whether the agent holding the lease dialled during it (``called_at`` may be left
+    from an earlier lease that lapsed)."""
+    return (
+        row.called_at is not None and row.leased_at is not None and row.called_at >= row.leased_at
+    )
+
+
+def _take_back_from_non_owner(
+    session: Session,
+    ctx: _Context,
+    lease: CampaignRecord,
+    record: Record,
+    agent_id: int,
+    now: datetime,
+) -> Conflict | None:
+    """Refuse to dial a lead of a lead-ownership campaign that another agent owns now (its
+    owner changed while it was delivered; SPEC §10.2). Not dialled yet, it is taken back:
+    the next hopper load stages it for its owner. Already dialled during this delivery, the
+    agent keeps it to wrap the call up (Done gives it back)."""
+    if (
+        not ctx.campaign.enforce_lead_ownership
+        or record.owner_id is None
+        or record.owner_id == agent_id
+    ):
+        return None
+    if _dialled_in_lease(lease):
+        return Conflict(
+            "this lead belongs to another agent now: it is not dialled again; choose a "
+            "wrap-up code and Done for the call you made",
+            code="owned_by_another_agent",
+        )
+    sql.release(session, ctx.campaign.id, record.id, agent_id, status="ready", accept_by=None)
+    sql.close_assignment(session, ctx.campaign.id, record.id, now=now, outcome="owner_changed")
+    return Conflict(
+        "this lead belongs to another agent now: it was not dialled and has been taken back; "
+        "get the next record",
+        code="owned_by_another_agent",
+    )
 
 
 def _take_back_if_not_ours(
