@@ -123,6 +123,24 @@ def test_get_record_is_idempotent_and_others_get_404(
     )
 
 
+def test_the_owner_column_is_not_on_the_agents_record_form(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """SPEC §1: the agent-owned column is neither in Get Record's fields, nor in the record
+    read again, nor in the deliveries to resume."""
+    campaign_id, (alice, _) = setup(api, make_user, ["alice"])
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    assert [f["name"] for f in first["fields"]] == ["account", "phone", "balance", "notes", "paid"]
+    again = app_client.get(
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{first['record_id']}",
+        headers=alice.headers,
+    ).json()
+    resumed = app_client.get("/api/v1/agent/deliveries", headers=alice.headers).json()
+    for delivery in (again, *resumed):
+        assert "agent" not in {f["name"] for f in delivery["fields"]}
+
+
 def test_done_applies_the_wrapup_and_edits(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:

@@ -733,3 +733,40 @@ def test_a_mass_edit_ends_the_old_owners_deliveries_of_the_leads_it_moves(
     load(api, campaign_id)
     got = get_record(app_client, bob, campaign_id)
     assert got is not None and got["record_id"] == held["record_id"]
+
+
+def test_the_lead_owner_column_is_not_on_the_agents_record_form(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """SPEC §1: not shown, so an agent never sees a stale owner either."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    delivery = get_record(app_client, alice, campaign_id)
+    assert delivery is not None
+    assert [f["name"] for f in delivery["fields"]] == ["lead", "phone", "state", "notes"]
+
+
+def test_the_lead_owner_column_is_not_changed_through_the_records_data(
+    api: TestClient, make_user: MakeUser
+) -> None:
+    """Owners change through the owner endpoints only: PATCH refuses the column, naming
+    it and the endpoint, and changes nothing."""
+    agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    record = api.get(f"/api/v1/leads?list_id={list_id}").json()[0]
+    for path in (
+        f"/api/v1/contact-lists/{list_id}/records/{record['id']}",
+        f"/api/v1/leads/{record['id']}",
+    ):
+        refused = api.patch(path, json={"data": {"owner": "bob", "notes": "x"}})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert "owner" in error["message"] and "/owner" in error["message"]
+        # The same value, or other columns only, are fine.
+        kept = api.patch(path, json={"data": {"owner": "alice", "notes": "y"}})
+        assert kept.status_code == 200, kept.text
+    lead = api.get(f"/api/v1/leads/{record['id']}").json()
+    assert lead["owner_user_id"] == "alice" and lead["data"]["owner"] == "alice"

@@ -1277,6 +1277,7 @@ class Dispenser:
         already = None
         if lease.handled_pass is not None and lease.handled_pass < ctx.campaign.pass_no:
             already = {"pass_no": lease.handled_pass, "code": lease.last_code, "at": lease.last_at}
+        hidden = _owner_columns(ctx.schema)
         deadline = None
         timeout = ctx.settings.preview_timeout_s
         dialled = lease.called_at is not None and lease.called_at >= lease.leased_at
@@ -1301,6 +1302,7 @@ class Dispenser:
                     value=lease.data.get(c.name),
                 )
                 for c in ctx.schema.columns
+                if c.name not in hidden
             ],
             phones=[
                 PhoneView(index=i, column=p.column, type=p.type.value, number=n)
@@ -1330,6 +1332,12 @@ class Dispenser:
                 else None
             ),
         )
+
+
+def _owner_columns(schema: ListSchema) -> tuple[str | None, str | None]:
+    """The list's owner columns (agent-owned and lead-owner), which no agent is shown: the
+    owner is not on the agent's record form (SPEC §1), and the column may be stale."""
+    return schema.agent_owned_column, schema.lead_owner_column
 
 
 def _owner_of(ctx: _Context, row: CampaignRecord, record: Record) -> int | None:
