@@ -980,6 +980,7 @@ class Dispenser:
             ctx = self._context(session, agent, campaign_id, require_member=False)
             if not ctx.settings.allow_skip:
                 raise Conflict("this campaign does not allow skipping", code="skip_not_allowed")
+            _refuse_if_dialled(sql.leased(session, campaign_id, record_id, agent_id, lock=True))
             if ctx.settings.reinsert_skipped:
                 values: dict[str, Any] = {
                     "status": "ready",
@@ -1015,12 +1016,18 @@ class Dispenser:
         agent_id = _agent_id(agent)
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
+            if action not in ("call_later", "do_not_call"):
+                raise InvalidInput(
+                    f"decline is 'call_later' or 'do_not_call', not {action!r}", field="action"
+                )
+            lease = sql.leased(session, campaign_id, record_id, agent_id, lock=True)  # or 404
             if action == "call_later":
+                _refuse_if_dialled(lease)
                 values: dict[str, Any] = {
                     "status": "ready",
                     "rank": sql.back_of_the_order(session, campaign_id),
                 }
-            elif action == "do_not_call":
+            else:
                 values = {
                     "status": "final",
                     "retry_at": None,
@@ -1028,13 +1035,11 @@ class Dispenser:
                     "last_agent_id": agent_id,
                     "last_at": now,
                     "handled_pass": ctx.campaign.pass_no,
+                    "called_at": None,
                 }
-            else:
-                raise InvalidInput(
-                    f"decline is 'call_later' or 'do_not_call', not {action!r}", field="action"
-                )
             if action == "do_not_call":
-                sql.leased(session, campaign_id, record_id, agent_id, lock=True)  # or 404
+                # Also after a call: the contact asked not to be called, and the number
+                # dialled goes on the campaign's DNC list (a disposition of its own).
                 callbacks.cancel(session, campaign_id, record_id, now)
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "decline", now)
@@ -1463,6 +1468,17 @@ def _dialled_in_lease(row: CampaignRecord) -> bool:
     return (
         row.called_at is not None and row.leased_at is not None and row.called_at >= row.leased_at
     )
+
+
+def _refuse_if_dialled(lease: CampaignRecord) -> None:
+    """Skip and Decline *call later* are for a record not dialled yet: after a call, the
+    call's outcome is recorded by a wrap-up (attempts, retry, campaign ownership)."""
+    if _dialled_in_lease(lease):
+        raise Conflict(
+            "you already called this record: choose a wrap-up code and Done (or Decline "
+            "with do_not_call if the contact asked not to be called)",
+            code="wrapup_required",
+        )
 
 
 def _take_back_from_non_owner(
