@@ -770,3 +770,47 @@ def test_the_lead_owner_column_is_not_changed_through_the_records_data(
         assert kept.status_code == 200, kept.text
     lead = api.get(f"/api/v1/leads/{record['id']}").json()
     assert lead["owner_user_id"] == "alice" and lead["data"]["owner"] == "alice"
+
+
+def test_the_hopper_view_pages_through_every_lead_once_direct_inserts_included(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Leads inserted with hopper=1 and a priority sit before the loaded ones (negative
+    positions): the view lists them from its first page, and two such inserts of the same
+    priority get distinct positions."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads(None, "AZ", 3, 0))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    direct = []
+    for n, priority in enumerate((5, 5, 0, 9)):
+        inserted = api.post(
+            "/api/v1/leads",
+            json={
+                "list_id": list_id,
+                "leads": leads(None, "AZ", 1, 100 + n),
+                "hopper": 1,
+                "campaign_id": campaign_id,
+                "priority": priority,
+            },
+        )
+        assert inserted.status_code in (200, 201), inserted.text
+        direct.append(inserted.json()["created"]["1"])
+    everything = hopper_leads(api, campaign_id, limit=1000)
+    positions = [e["position"] for e in everything]
+    assert len(everything) == 7 and len(set(positions)) == 7 and positions == sorted(positions)
+    # Priority 9 first, then the two of priority 5 in insertion order; priority 0 at the end.
+    assert [e["record_id"] for e in everything[:3]] == [direct[3], direct[0], direct[1]]
+    assert everything[-1]["record_id"] == direct[2]
+    paged: list[int] = []
+    after: int | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2} if after is None else {"limit": 2, "after": after}
+        page = hopper_leads(api, campaign_id, **params)
+        if not page:
+            break
+        paged += [e["record_id"] for e in page]
+        after = page[-1]["position"]
+    assert paged == [e["record_id"] for e in everything]
+    assert set(direct) <= set(paged)

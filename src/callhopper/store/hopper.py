@@ -357,9 +357,11 @@ def _order(session: Session, campaign: Campaign, settings: CampaignSettings) -> 
 
 
 def _next_position(session: Session, campaign_id: int) -> int:
-    """The campaign's last hopper position (``ix_hopper_position`` finds it at once)."""
+    """The campaign's last hopper position (``ix_hopper_position`` finds it at once), or 0:
+    loads and skips append at positive positions, after any direct insert with a priority
+    (negative positions, see ``store.leads.PRIORITY_STEP``)."""
     found = session.scalar(select(func.max(h.position)).where(h.campaign_id == campaign_id))
-    return int(found or 0)
+    return max(int(found or 0), 0)
 
 
 class _Adder:
@@ -871,15 +873,19 @@ def entries(
     owner_id: int | None,
     general: bool,
     limit: int,
-    after: int,
+    after: int | None,
 ) -> Sequence[tuple[HopperEntry, Record]]:
+    """The hopper's leads in position order, from the first one or ``after`` a position
+    (positions are unique in a campaign, and negative for direct inserts with a priority)."""
     query = (
         select(h, Record)
         .join(Record, Record.id == h.record_id)
-        .where(h.campaign_id == campaign_id, h.position > after)
+        .where(h.campaign_id == campaign_id)
         .order_by(h.position)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(h.position > after)
     if owner_id is not None:
         query = query.where(h.owner_id == owner_id)
     if general:
