@@ -85,12 +85,21 @@ def set_owner(
             ended=ended,
         )
         _tell_agents(request, session, ended)
-        return OwnerPublic(
+        answer = OwnerPublic(
             list_id=record.list_id,
             record_id=record.id,
             owner_user_id=body.owner if record.owner_id is not None else None,
             updated_at=record.updated_at,
         )
+    _reload_hoppers(request)
+    return answer
+
+
+def _reload_hoppers(request: Request) -> None:
+    """Leads that changed owner left the hoppers: a load now stages them for their owner."""
+    loader = getattr(request.app.state, "hopper_loader", None)
+    if loader is not None:
+        loader.wake()
 
 
 def _tell_agents(request: Request, session: Session, ended: Sequence[EndedLease]) -> None:
@@ -161,6 +170,8 @@ def mass_edit(
             session, actor, list_id, edit, dry_run=body.dry_run, now=clock.now()
         )
         _tell_agents(request, session, result.ended_leases)
+    if result.changed and not result.dry_run:
+        _reload_hoppers(request)
     return MassEditPublic(
         matched=result.matched,
         changed=result.changed,
