@@ -1505,7 +1505,15 @@ def _take_back_from_non_owner(
             "wrap-up code and Done for the call you made",
             code="owned_by_another_agent",
         )
-    sql.release(session, ctx.campaign.id, record.id, agent_id, status="ready", accept_by=None)
+    sql.release(
+        session,
+        ctx.campaign.id,
+        record.id,
+        agent_id,
+        status="ready",
+        accept_by=None,
+        reserved_for=None,
+    )
     sql.close_assignment(session, ctx.campaign.id, record.id, now=now, outcome="owner_changed")
     return Conflict(
         "this lead belongs to another agent now: it was not dialled and has been taken back; "

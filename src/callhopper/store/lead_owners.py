@@ -166,7 +166,13 @@ def end_leases_of_non_owners(
         if agent_id is None:  # a leased row always has its agent
             continue
         dispensing.release(
-            session, campaign_id, record_id, agent_id, status="ready", accept_by=None
+            session,
+            campaign_id,
+            record_id,
+            agent_id,
+            status="ready",
+            accept_by=None,
+            reserved_for=None,  # a personal callback goes to the owner (SPEC §4.2)
         )
         dispensing.close_assignment(session, campaign_id, record_id, now=now, outcome=OWNER_CHANGED)
         ended.append(EndedLease(agent_id, int(campaign_id), int(record_id)))
