@@ -123,6 +123,24 @@ def test_get_record_is_idempotent_and_others_get_404(
     )
 
 
+def test_the_owner_column_is_not_on_the_agents_record_form(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """SPEC §1: the agent-owned column is neither in Get Record's fields, nor in the record
+    read again, nor in the deliveries to resume."""
+    campaign_id, (alice, _) = setup(api, make_user, ["alice"])
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    assert [f["name"] for f in first["fields"]] == ["account", "phone", "balance", "notes", "paid"]
+    again = app_client.get(
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{first['record_id']}",
+        headers=alice.headers,
+    ).json()
+    resumed = app_client.get("/api/v1/agent/deliveries", headers=alice.headers).json()
+    for delivery in (again, *resumed):
+        assert "agent" not in {f["name"] for f in delivery["fields"]}
+
+
 def test_done_applies_the_wrapup_and_edits(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
@@ -273,6 +291,63 @@ def test_decline_call_later_and_do_not_call(
     assert bad.status_code in (404, 422)
     progress = api.get(f"/api/v1/campaigns/{campaign_id}/progress").json()
     assert progress["campaign"]["final"] == 1
+
+
+def test_after_a_call_skip_and_call_later_are_refused_until_the_wrap_up(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """A dialled record is wrapped up (Done with a code: attempt, retry, ownership), not
+    skipped or declined for later; Decline do_not_call stays allowed and lists the number."""
+    campaign_id, (alice, _) = setup(api, make_user, ["alice"] * 2)
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    record_id = first["record_id"]
+    assert act(app_client, alice, campaign_id, record_id, "call").status_code == 200
+    for action, body in (("skip", None), ("decline", {"action": "call_later"})):
+        refused = act(app_client, alice, campaign_id, record_id, action, body)
+        assert refused.status_code == 409, (action, refused.text)
+        error = refused.json()["error"]
+        assert error["code"] == "wrapup_required"
+        assert "wrap-up code and Done" in error["message"]
+    still = get_record(app_client, alice, campaign_id)
+    assert still is not None and still["record_id"] == record_id
+    done(app_client, alice, campaign_id, record_id, code="no_answer")
+    with db.read() as session:
+        kinds = session.scalars(
+            select(Interaction.kind)
+            .where(Interaction.record_id == record_id)
+            .order_by(Interaction.id)
+        ).all()
+    assert list(kinds) == ["call", "wrapup"]
+
+    second = get_record(app_client, alice, campaign_id)
+    assert second is not None
+    assert act(app_client, alice, campaign_id, second["record_id"], "call").status_code == 200
+    dnc = act(
+        app_client, alice, campaign_id, second["record_id"], "decline", {"action": "do_not_call"}
+    )
+    assert dnc.status_code == 204, dnc.text
+    progress = api.get(f"/api/v1/campaigns/{campaign_id}/progress").json()
+    assert progress["campaign"]["final"] == 1
+
+
+def test_a_call_in_a_lapsed_lease_does_not_stop_the_next_agent_skipping(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    campaign_id, (alice, bob) = setup(
+        api,
+        make_user,
+        ["alice", "alice"],
+        agent_owned_column=None,
+        settings={"lease_timeout_s": 60},
+    )
+    first = get_record(app_client, alice, campaign_id)
+    assert first is not None
+    assert act(app_client, alice, campaign_id, first["record_id"], "call").status_code == 200
+    clock.advance(timedelta(seconds=61))
+    taken = get_record(app_client, bob, campaign_id)
+    assert taken is not None and taken["record_id"] == first["record_id"]
+    assert act(app_client, bob, campaign_id, first["record_id"], "skip").status_code == 204
 
 
 def test_done_and_stop_and_get_record_again(

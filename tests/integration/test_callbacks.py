@@ -317,13 +317,19 @@ def test_a_personal_callback_of_an_agent_owned_record_waits_for_its_owner(
 def test_a_personal_callback_of_an_owned_lead_goes_to_the_owner_not_the_scheduler(
     api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:
-    """Lead ownership (SPEC §7): bob works two general leads. While he has the first an
-    admin gives it to alice: bob's personal callback on it is alice's. His personal
-    callback on the second, still general, is his own. Neither goes to the other."""
+    """Lead ownership (SPEC §7): bob works two general leads. While he is on a call with
+    the first an admin gives it to alice (bob keeps it to wrap the call up; a lead not
+    dialled yet would leave him at once): bob's personal callback on it is alice's. His
+    personal callback on the second, still general, is his own. Neither goes to the
+    other."""
     alice, bob = agents(make_user, "alice", "bob")
     list_id, campaign_id = lead_floor(api, app_client, [alice, bob], leads=3)
 
     given = take(app_client, bob, campaign_id)
+    dialled = app_client.post(
+        _record_url(campaign_id, given["record_id"], "call"), json={}, headers=bob.headers
+    )
+    assert dialled.status_code == 200, dialled.text
     owner = api.put(
         f"{API}/contact-lists/{list_id}/records/{given['record_id']}/owner",
         json={"owner": "alice", "reason": "her customer"},

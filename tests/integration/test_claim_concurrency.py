@@ -44,7 +44,7 @@ from callhopper.ports import Clock
 from callhopper.store import dispensing, users
 from callhopper.store.campaigns import get_campaign
 from callhopper.store.db import Database
-from callhopper.store.models import Assignment, CampaignRecord, User
+from callhopper.store.models import Assignment, CampaignRecord, Record, User
 from tests.campaign_helpers import append, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
 
@@ -173,7 +173,8 @@ class HoldTracker:
 
 @dataclass
 class AgentRun:
-    """One agent's deliveries, in order, with the owner value each record showed."""
+    """One agent's deliveries, in order (their owner values are read from the database
+    afterwards: agents are not shown the owner column)."""
 
     agent: str
     delivered: list[int] = field(default_factory=list)
@@ -210,7 +211,6 @@ def work_until_empty(
             record_id = result.record_id
             run.delivered.append(record_id)
             run.accounts[record_id] = field_value(result, "account")
-            run.owner_values[record_id] = field_value(result, "agent")
             tracker.take(record_id, agent.user_id)
             try:
                 # While it is held, the record is the agent's: reading it must not 404.
@@ -297,8 +297,25 @@ def check_database(db: Database, campaign_id: int, got: dict[int, str]) -> None:
             )
 
 
-def check_owners(runs: list[AgentRun], people: list[Person], expected: dict[str, str]) -> None:
+def owner_values(db: Database, runs: list[AgentRun]) -> None:
+    """Each delivered record's owner value, from the database."""
+    delivered = sorted({rid for run in runs for rid in run.delivered})
+    with db.read() as session:
+        values = {
+            rid: str(data.get("agent") or "")
+            for rid, data in session.execute(
+                select(Record.id, Record.data).where(Record.id.in_(delivered))
+            )
+        }
+    for run in runs:
+        run.owner_values = {rid: values[rid] for rid in run.delivered}
+
+
+def check_owners(
+    db: Database, runs: list[AgentRun], people: list[Person], expected: dict[str, str]
+) -> None:
     """Invariant 2: each agent only got records whose owner value names them."""
+    owner_values(db, runs)
     by_user_id = {p.user_id: p for p in people}
     wrong = [
         (run.agent, rid, run.owner_values[rid])
@@ -379,7 +396,6 @@ def test_threads_agent_owned_records_reach_only_their_owner(
                 if isinstance(result, Delivery):
                     run.delivered.append(result.record_id)
                     run.accounts[result.record_id] = field_value(result, "account")
-                    run.owner_values[result.record_id] = field_value(result, "agent")
                     dispenser.logout(agent, campaign_id)  # give it back; keep asking
                 else:
                     run.last_reason = result.reason
@@ -403,6 +419,7 @@ def test_threads_agent_owned_records_reach_only_their_owner(
             finished.set()
         idle_runs = [f.result() for f in idle_futures]
 
+    owner_values(db, idle_runs)
     for run in idle_runs:
         assert run.delivered == [], (
             f"{run.agent} owns nothing but got {[run.owner_values[r] for r in run.delivered]}"
@@ -410,7 +427,7 @@ def test_threads_agent_owned_records_reach_only_their_owner(
         assert run.last_reason == "list_exhausted"
     assert not tracker.overlaps, tracker.overlaps[:10]
     got = check_exactly_once(record_ids, runs)
-    check_owners(runs, people, expected)
+    check_owners(db, runs, people, expected)
     check_database(db, campaign_id, got)
 
 
@@ -749,7 +766,6 @@ def work_over_http(
             values = {f["name"]: f["value"] or "" for f in delivery["fields"]}
             run.delivered.append(record_id)
             run.accounts[record_id] = values["account"]
-            run.owner_values[record_id] = values["agent"]
             tracker.take(record_id, person.user_id)
             seen = client.get(f"{base}/records/{record_id}")
             if seen.status_code != 200:
@@ -794,7 +810,7 @@ def test_two_servers_claim_each_record_once(
         assert not tracker.overlaps, (name, tracker.overlaps[:10])
         got = check_exactly_once(record_ids, runs)
         if owned:
-            check_owners(runs, people, expected)
+            check_owners(db, runs, people, expected)
         check_database(db, campaign_id, got)
         for server in two_servers:
             assert server.process.poll() is None, server.log_text()

@@ -171,6 +171,27 @@ def test_never_more_than_1000_per_agent(
     assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)
 
 
+def test_the_cap_counts_owned_and_general_leads_together(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """600 owned + 400 general in at level 600; two owned leads worked → the next load
+    adds 2 owned leads, not 402 (which made 1,400 for one agent)."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 1200, 0) + leads(None, "AZ", 1200, 5000))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=600)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)
+    for _ in range(2):
+        delivery = get_record(app_client, alice, campaign_id)
+        assert delivery is not None
+        done(app_client, alice, campaign_id, delivery["record_id"], "no_answer")
+    assert hopper_counts(api, campaign_id) == ({"alice": 598}, 400)
+    report = load(api, campaign_id)
+    assert report["added_owned"] == {"alice": 2}
+    assert hopper_counts(api, campaign_id) == ({"alice": 600}, 400)  # 1,000 in all
+
+
 def test_an_owners_leads_leave_the_hopper_when_they_log_out(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
@@ -623,3 +644,196 @@ def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
     deleter.join(30)
     assert not deleter.is_alive() and not errors, errors
     assert hopper_size(db, campaign_id) == 0
+
+
+def call(client: TestClient, who: Person, campaign_id: int, record_id: int) -> Any:
+    return client.post(
+        f"/api/v1/agent/campaigns/{campaign_id}/records/{record_id}/call",
+        json={},
+        headers=who.headers,
+    )
+
+
+def give(api: TestClient, list_id: int, record_id: int, owner: str) -> None:
+    response = api.put(
+        f"/api/v1/contact-lists/{list_id}/records/{record_id}/owner", json={"owner": owner}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Not dialled yet: the old owner's delivery ends (Call is 404 for them), and the next
+    load stages the lead for the new owner (SPEC §10.2)."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    give(api, list_id, held["record_id"], "bob")
+    assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
+    assert get_record(app_client, alice, campaign_id) is None
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == held["record_id"]
+    assert call(app_client, bob, campaign_id, held["record_id"]).status_code == 200
+
+
+def test_a_lead_reassigned_after_its_old_owner_dialled_it_is_wrapped_up_not_redialled(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Dialled already: the old owner keeps it to wrap the call up, may not dial it again,
+    and Done gives it back for the new owner."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    record_id = held["record_id"]
+    assert call(app_client, alice, campaign_id, record_id).status_code == 200
+    give(api, list_id, record_id, "bob")
+    again = call(app_client, alice, campaign_id, record_id)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "owned_by_another_agent"
+    done(app_client, alice, campaign_id, record_id, "no_answer")
+    load(api, campaign_id)
+    assert get_record(app_client, bob, campaign_id) is None  # no_answer: waits for its retry
+
+
+def test_call_refuses_a_lead_owned_by_another_agent_and_takes_it_back(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """An owner changed by any other path (an import, a workflow rule): Call refuses with
+    409 and the lead goes back for its owner."""
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    record_id = held["record_id"]
+    with db.write() as session:
+        bob_pk = session.scalar(text("SELECT id FROM users WHERE user_id = 'bob'"))
+        session.execute(
+            text("UPDATE records SET owner_id = :owner WHERE id = :id"),
+            {"owner": bob_pk, "id": record_id},
+        )
+    refused = call(app_client, alice, campaign_id, record_id)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "owned_by_another_agent"
+    assert get_record(app_client, alice, campaign_id) is None
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == record_id
+
+
+def test_a_mass_edit_ends_the_old_owners_deliveries_of_the_leads_it_moves(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    login(app_client, bob, campaign_id)
+    load(api, campaign_id)
+    held = get_record(app_client, alice, campaign_id)
+    assert held is not None
+    edited = api.post(
+        f"/api/v1/contact-lists/{list_id}/mass-edit",
+        json={"owner": "alice", "action": "set_owner", "owner_user_id": "bob", "dry_run": False},
+    )
+    assert edited.status_code == 200, edited.text
+    assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
+    load(api, campaign_id)
+    got = get_record(app_client, bob, campaign_id)
+    assert got is not None and got["record_id"] == held["record_id"]
+
+
+def test_the_lead_owner_column_is_not_on_the_agents_record_form(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """SPEC §1: not shown, so an agent never sees a stale owner either."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    delivery = get_record(app_client, alice, campaign_id)
+    assert delivery is not None
+    assert [f["name"] for f in delivery["fields"]] == ["lead", "phone", "state", "notes"]
+
+
+def test_the_lead_owner_column_is_not_changed_through_the_records_data(
+    api: TestClient, make_user: MakeUser
+) -> None:
+    """Owners change through the owner endpoints only: PATCH refuses the column, naming
+    it and the endpoint, and changes nothing."""
+    agents(make_user, "alice", "bob")
+    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
+    record = api.get(f"/api/v1/leads?list_id={list_id}").json()[0]
+    for path in (
+        f"/api/v1/contact-lists/{list_id}/records/{record['id']}",
+        f"/api/v1/leads/{record['id']}",
+    ):
+        refused = api.patch(path, json={"data": {"owner": "bob", "notes": "x"}})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert "owner" in error["message"] and "/owner" in error["message"]
+        # The same value, or other columns only, are fine.
+        kept = api.patch(path, json={"data": {"owner": "alice", "notes": "y"}})
+        assert kept.status_code == 200, kept.text
+    lead = api.get(f"/api/v1/leads/{record['id']}").json()
+    assert lead["owner_user_id"] == "alice" and lead["data"]["owner"] == "alice"
+
+
+def test_the_hopper_view_pages_through_every_lead_once_direct_inserts_included(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Leads inserted with hopper=1 and a priority sit before the loaded ones (negative
+    positions): the view lists them from its first page, and two such inserts of the same
+    priority get distinct positions."""
+    (alice,) = agents(make_user, "alice")
+    list_id = lead_list(api, leads(None, "AZ", 3, 0))
+    campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)
+    login(app_client, alice, campaign_id)
+    load(api, campaign_id)
+    direct = []
+    for n, priority in enumerate((5, 5, 0, 9)):
+        inserted = api.post(
+            "/api/v1/leads",
+            json={
+                "list_id": list_id,
+                "leads": leads(None, "AZ", 1, 100 + n),
+                "hopper": 1,
+                "campaign_id": campaign_id,
+                "priority": priority,
+            },
+        )
+        assert inserted.status_code in (200, 201), inserted.text
+        direct.append(inserted.json()["created"]["1"])
+    everything = hopper_leads(api, campaign_id, limit=1000)
+    positions = [e["position"] for e in everything]
+    assert len(everything) == 7 and len(set(positions)) == 7 and positions == sorted(positions)
+    # Priority 9 first, then the two of priority 5 in insertion order; priority 0 at the end.
+    assert [e["record_id"] for e in everything[:3]] == [direct[3], direct[0], direct[1]]
+    assert everything[-1]["record_id"] == direct[2]
+    paged: list[int] = []
+    after: int | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2} if after is None else {"limit": 2, "after": after}
+        page = hopper_leads(api, campaign_id, **params)
+        if not page:
+            break
+        paged += [e["record_id"] for e in page]
+        after = page[-1]["position"]
+    assert paged == [e["record_id"] for e in everything]
+    assert set(direct) <= set(paged)

@@ -655,7 +655,7 @@ class Dispenser:
                         cr.campaign_id == campaign_id,
                         cr.status == "leased",
                         cr.accept_by.is_(None),
-                        cr.called_at.is_(None),
+                        or_(cr.called_at.is_(None), cr.called_at < cr.leased_at),
                         cr.leased_at <= now - timedelta(seconds=timeout),
                         User.active.is_(True),  # never dial for an agent who has left
                     )
@@ -805,18 +805,20 @@ class Dispenser:
         closed_event = None
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
-            sql.leased(session, campaign_id, record_id, agent_id, lock=True)
+            lease = sql.leased(session, campaign_id, record_id, agent_id, lock=True)
             # Dialling and claiming ownership of one record take turns (see done()).
             record = sql.lock_record(session, record_id)
             now = self.clock.now()
-            window = ctx.window
-            if record.tz is None or not window.is_open(now, record.tz):
-                raise Conflict(
-                    f"the contact is outside the calling window ({window.describe()}) in "
-                    f"{record.tz or 'an unknown time zone'}; the call was not placed",
-                    code="outside_calling_window",
-                )
-            refusal = _take_back_if_not_ours(session, campaign_id, record_id, agent_id, now)
+            refusal = _take_back_from_non_owner(session, ctx, lease, record, agent_id, now)
+            if refusal is None:
+                window = ctx.window
+                if record.tz is None or not window.is_open(now, record.tz):
+                    raise Conflict(
+                        f"the contact is outside the calling window ({window.describe()}) in "
+                        f"{record.tz or 'an unknown time zone'}; the call was not placed",
+                        code="outside_calling_window",
+                    )
+                refusal = _take_back_if_not_ours(session, campaign_id, record_id, agent_id, now)
             if refusal is None:
                 callback_number = _callback_number(session, campaign_id, record_id)
                 candidates = self._candidates(ctx, record, phone_index, number, callback_number)
@@ -914,7 +916,11 @@ class Dispenser:
             .where(
                 CampaignRecord.campaign_id == campaign_id,
                 CampaignRecord.record_id == record.id,
-                CampaignRecord.called_at.is_(None),
+                # The first call of this lease (a lapsed lease may have left an older one).
+                or_(
+                    CampaignRecord.called_at.is_(None),
+                    CampaignRecord.called_at < CampaignRecord.leased_at,
+                ),
             )
             .values(called_at=now)
         )
@@ -974,6 +980,7 @@ class Dispenser:
             ctx = self._context(session, agent, campaign_id, require_member=False)
             if not ctx.settings.allow_skip:
                 raise Conflict("this campaign does not allow skipping", code="skip_not_allowed")
+            _refuse_if_dialled(sql.leased(session, campaign_id, record_id, agent_id, lock=True))
             if ctx.settings.reinsert_skipped:
                 values: dict[str, Any] = {
                     "status": "ready",
@@ -1009,12 +1016,18 @@ class Dispenser:
         agent_id = _agent_id(agent)
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
+            if action not in ("call_later", "do_not_call"):
+                raise InvalidInput(
+                    f"decline is 'call_later' or 'do_not_call', not {action!r}", field="action"
+                )
+            lease = sql.leased(session, campaign_id, record_id, agent_id, lock=True)  # or 404
             if action == "call_later":
+                _refuse_if_dialled(lease)
                 values: dict[str, Any] = {
                     "status": "ready",
                     "rank": sql.back_of_the_order(session, campaign_id),
                 }
-            elif action == "do_not_call":
+            else:
                 values = {
                     "status": "final",
                     "retry_at": None,
@@ -1022,13 +1035,11 @@ class Dispenser:
                     "last_agent_id": agent_id,
                     "last_at": now,
                     "handled_pass": ctx.campaign.pass_no,
+                    "called_at": None,
                 }
-            else:
-                raise InvalidInput(
-                    f"decline is 'call_later' or 'do_not_call', not {action!r}", field="action"
-                )
             if action == "do_not_call":
-                sql.leased(session, campaign_id, record_id, agent_id, lock=True)  # or 404
+                # Also after a call: the contact asked not to be called, and the number
+                # dialled goes on the campaign's DNC list (a disposition of its own).
                 callbacks.cancel(session, campaign_id, record_id, now)
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "decline", now)
@@ -1272,9 +1283,11 @@ class Dispenser:
         already = None
         if lease.handled_pass is not None and lease.handled_pass < ctx.campaign.pass_no:
             already = {"pass_no": lease.handled_pass, "code": lease.last_code, "at": lease.last_at}
+        hidden = _owner_columns(ctx.schema)
         deadline = None
         timeout = ctx.settings.preview_timeout_s
-        if timeout is not None and lease.accept_by is None and lease.called_at is None:
+        dialled = lease.called_at is not None and lease.called_at >= lease.leased_at
+        if timeout is not None and lease.accept_by is None and not dialled:
             deadline = lease.leased_at + timedelta(seconds=timeout)
         return Delivery(
             campaign_id=ctx.campaign.id,
@@ -1295,6 +1308,7 @@ class Dispenser:
                     value=lease.data.get(c.name),
                 )
                 for c in ctx.schema.columns
+                if c.name not in hidden
             ],
             phones=[
                 PhoneView(index=i, column=p.column, type=p.type.value, number=n)
@@ -1324,6 +1338,12 @@ class Dispenser:
                 else None
             ),
         )
+
+
+def _owner_columns(schema: ListSchema) -> tuple[str | None, str | None]:
+    """The list's owner columns (agent-owned and lead-owner), which no agent is shown: the
+    owner is not on the agent's record form (SPEC §1), and the column may be stale."""
+    return schema.agent_owned_column, schema.lead_owner_column
 
 
 def _owner_of(ctx: _Context, row: CampaignRecord, record: Record) -> int | None:
@@ -1441,6 +1461,66 @@ def _history(doc: str | None) -> list[HistoryItem]:
         )
         for at, _, kind, campaign_name, user_id, number, code, note in rows
     ]
+
+
+def _dialled_in_lease(row: CampaignRecord) -> bool:
+    """Whether the agent holding the lease dialled during it (``called_at`` may be left
+    from an earlier lease that lapsed)."""
+    return (
+        row.called_at is not None and row.leased_at is not None and row.called_at >= row.leased_at
+    )
+
+
+def _refuse_if_dialled(lease: CampaignRecord) -> None:
+    """Skip and Decline *call later* are for a record not dialled yet: after a call, the
+    call's outcome is recorded by a wrap-up (attempts, retry, campaign ownership)."""
+    if _dialled_in_lease(lease):
+        raise Conflict(
+            "you already called this record: choose a wrap-up code and Done (or Decline "
+            "with do_not_call if the contact asked not to be called)",
+            code="wrapup_required",
+        )
+
+
+def _take_back_from_non_owner(
+    session: Session,
+    ctx: _Context,
+    lease: CampaignRecord,
+    record: Record,
+    agent_id: int,
+    now: datetime,
+) -> Conflict | None:
+    """Refuse to dial a lead of a lead-ownership campaign that another agent owns now (its
+    owner changed while it was delivered; SPEC §10.2). Not dialled yet, it is taken back:
+    the next hopper load stages it for its owner. Already dialled during this delivery, the
+    agent keeps it to wrap the call up (Done gives it back)."""
+    if (
+        not ctx.campaign.enforce_lead_ownership
+        or record.owner_id is None
+        or record.owner_id == agent_id
+    ):
+        return None
+    if _dialled_in_lease(lease):
+        return Conflict(
+            "this lead belongs to another agent now: it is not dialled again; choose a "
+            "wrap-up code and Done for the call you made",
+            code="owned_by_another_agent",
+        )
+    sql.release(
+        session,
+        ctx.campaign.id,
+        record.id,
+        agent_id,
+        status="ready",
+        accept_by=None,
+        reserved_for=None,
+    )
+    sql.close_assignment(session, ctx.campaign.id, record.id, now=now, outcome="owner_changed")
+    return Conflict(
+        "this lead belongs to another agent now: it was not dialled and has been taken back; "
+        "get the next record",
+        code="owned_by_another_agent",
+    )
 
 
 def _take_back_if_not_ours(

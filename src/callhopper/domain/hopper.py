@@ -29,11 +29,22 @@ class SecondaryOrder(StrEnum):
     LIFO = "lifo"
 
 
-def owned_quota(level: int, in_hopper: int) -> int:
-    """How many owned leads a load adds for one agent who has ``in_hopper`` of them."""
+def owned_quota(level: int, in_hopper: int, general_share: int = 0) -> int:
+    """How many owned leads a load adds for one agent who has ``in_hopper`` of them and
+    ``general_share`` general leads (see :func:`general_share`): the hard cap counts both
+    kinds together."""
     if in_hopper >= level:
         return 0
-    return max(0, min(level, HARD_CAP_PER_AGENT - in_hopper))
+    return max(0, min(level, HARD_CAP_PER_AGENT - in_hopper - general_share))
+
+
+def general_share(in_hopper: int, agents: int) -> int:
+    """The general leads that count towards each agent's hard cap when ``agents`` agents
+    share ``in_hopper`` of them: an even share, rounded up, so that the agents' owned leads
+    and their general leads together stay within ``agents`` times the cap."""
+    if agents <= 0:
+        return 0
+    return -(-in_hopper // agents)
 
 
 def general_quota(level: int, agents: int, in_hopper: int, owned: Sequence[int]) -> int:

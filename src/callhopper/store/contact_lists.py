@@ -207,6 +207,16 @@ def update_record(
     unknown = sorted(set(changes) - set(schema.column_names))
     if unknown:
         raise InvalidInput(f"unknown column(s): {', '.join(unknown)}", field="data")
+    owner_column = schema.lead_owner_column
+    if owner_column is not None and owner_column in changes:
+        wanted = changes[owner_column]
+        if ("" if wanted is None else str(wanted)) != record.data.get(owner_column, ""):
+            raise InvalidInput(
+                f"column {owner_column!r} is the lead-owner column: change the owner with "
+                f"PUT /api/v1/contact-lists/{list_id}/records/{record_id}/owner (or a mass "
+                "edit), not the record's data",
+                field=owner_column,
+            )
     merged = dict(record.data)
     for name, value in changes.items():
         if value is not None and (

@@ -57,6 +57,7 @@ from callhopper.domain.hopper import (
     SecondaryOrder,
     agent_filter,
     general_quota,
+    general_share,
     owned_quota,
     plan_groups,
 )
@@ -242,19 +243,32 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     level = settings.hopper_level
     owned_now: dict[int, int] = {}
     general_now: dict[str, int] = {}
+    direct_general = 0  # inserted by the lead API (hopper=1) for no skills group
     for c in counts(session, campaign.id):
         if c.owner_id is not None:
             owned_now[c.owner_id] = owned_now.get(c.owner_id, 0) + c.leads
         elif c.group_key is not None:
             general_now[c.group_key] = c.leads
-    owned = {a: q for a in agents if (q := owned_quota(level, owned_now.get(a, 0))) > 0}
+        else:
+            direct_general += c.leads
+    # The hard cap counts each agent's owned leads and their share of the general leads
+    # together (SPEC §7.2): general leads already in take room that owned leads then lack.
+    direct_share = general_share(direct_general, len(agents))
+    shares = dict.fromkeys(agents, direct_share)
+    for g in groups:
+        for a in g.agents:
+            shares[a] += general_share(general_now.get(g.key, 0), len(g.agents))
+    owned = {a: q for a in agents if (q := owned_quota(level, owned_now.get(a, 0), shares[a])) > 0}
     if owned:  # an agent who owns no lead is at level with none
         owns = select(Record.id).where(
             Record.owner_id == User.id, Record.list_id == campaign.list_id
         )
         found = session.scalars(select(User.id).where(User.id.in_(list(owned)), owns.exists()))
         owned = {a: owned[a] for a in found}
-    general = _general_quotas(groups, level, general_now, owned_now)
+    # Each agent's room for general leads: the cap less their owned leads and their share
+    # of the direct ones.
+    taken = {a: owned_now.get(a, 0) + direct_share for a in agents}
+    general = _general_quotas(groups, level, general_now, taken)
     if not owned and not general:
         return report  # every agent at level: the steady state between loads
     zones = sorted(window_of(campaign).open_zones(now).intersection(campaign.zones))
@@ -264,11 +278,11 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     # The hard cap counts owned and general leads together, so the general quotas may
     # depend on how many owned leads this load finds. Mostly they do not, and one
     # statement adds both kinds; otherwise the owned leads go first.
-    owned_at_most = {a: owned_now.get(a, 0) + owned.get(a, 0) for a in agents}
+    owned_at_most = {a: taken[a] + owned.get(a, 0) for a in agents}
     if general != _general_quotas(groups, level, general_now, owned_at_most):
         report.added_owned, _, _ = add(owned, [])
         owned = {}
-        owned_after = {a: owned_now.get(a, 0) + report.added_owned.get(a, 0) for a in agents}
+        owned_after = {a: taken[a] + report.added_owned.get(a, 0) for a in agents}
         general = _general_quotas(groups, level, general_now, owned_after)
     added_owned, report.added_general, short = add(owned, general)
     report.added_owned |= added_owned
@@ -343,9 +357,11 @@ def _order(session: Session, campaign: Campaign, settings: CampaignSettings) -> 
 
 
 def _next_position(session: Session, campaign_id: int) -> int:
-    """The campaign's last hopper position (``ix_hopper_position`` finds it at once)."""
+    """The campaign's last hopper position (``ix_hopper_position`` finds it at once), or 0:
+    loads and skips append at positive positions, after any direct insert with a priority
+    (negative positions, see ``store.leads.PRIORITY_STEP``)."""
     found = session.scalar(select(func.max(h.position)).where(h.campaign_id == campaign_id))
-    return int(found or 0)
+    return max(int(found or 0), 0)
 
 
 class _Adder:
@@ -857,15 +873,19 @@ def entries(
     owner_id: int | None,
     general: bool,
     limit: int,
-    after: int,
+    after: int | None,
 ) -> Sequence[tuple[HopperEntry, Record]]:
+    """The hopper's leads in position order, from the first one or ``after`` a position
+    (positions are unique in a campaign, and negative for direct inserts with a priority)."""
     query = (
         select(h, Record)
         .join(Record, Record.id == h.record_id)
-        .where(h.campaign_id == campaign_id, h.position > after)
+        .where(h.campaign_id == campaign_id)
         .order_by(h.position)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(h.position > after)
     if owner_id is not None:
         query = query.where(h.owner_id == owner_id)
     if general:

@@ -46,11 +46,14 @@ from callhopper.domain.contacts import RECORD_PROPERTIES
 from callhopper.domain.errors import AlreadyExists, InvalidInput, NotFound
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.rights import Right
+from callhopper.store import dispensing
 from callhopper.store.audit import audit
 from callhopper.store.contact_lists import get_list, schema_of
 from callhopper.store.db import Database
 from callhopper.store.models import (
     AuditEntry,
+    Campaign,
+    CampaignRecord,
     ContactList,
     HopperEntry,
     Record,
@@ -66,12 +69,15 @@ __all__ = [
     "MAX_MASS_EDIT_RECORDS",
     "NO_OWNER",
     "OWNER_ACTION",
+    "OWNER_CHANGED",
+    "EndedLease",
     "MassAction",
     "MassEdit",
     "MassEditResult",
     "StalenessRuleSpec",
     "create_rule",
     "delete_rule",
+    "end_leases_of_non_owners",
     "get_rule",
     "list_rules",
     "mass_edit",
@@ -109,6 +115,70 @@ _PLAN_AGENTS = table("owner_plan_agents", column("idx", Integer()), column("user
 _CHANGED = _PLAN.c.old_owner_id.is_distinct_from(_PLAN.c.new_owner_id)
 
 
+# --- leases of agents who no longer own the lead --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndedLease:
+    """A delivery ended because its lead went to another owner: the agent's client is told
+    (``delivery_ended``, reason :data:`OWNER_CHANGED`)."""
+
+    agent_id: int
+    campaign_id: int
+    record_id: int
+
+
+#: The outcome of a delivery ended by an owner change, and the reason the agent is given.
+OWNER_CHANGED: Final = "owner_changed"
+
+
+def end_leases_of_non_owners(
+    session: Session, record_ids: Select[Any] | Sequence[int], now: datetime
+) -> list[EndedLease]:
+    """End the deliveries of these leads, in lead-ownership campaigns, to agents who are no
+    longer their owner (SPEC §10.2), unless the agent already dialled during the delivery.
+
+    A lead not yet dialled goes back (``ready``) and its history row is closed as
+    :data:`OWNER_CHANGED`; the next hopper load stages it for the new owner. A lead already
+    dialled stays with the agent, who is on or just off the call: Call refuses to dial it
+    again (``owned_by_another_agent``) and Done records the call's wrap-up, which gives it
+    back. A lead whose owner is cleared (the general pool) stays with its agent.
+    """
+    cr = CampaignRecord
+    ids = list(record_ids) if isinstance(record_ids, Sequence) else record_ids
+    held = session.execute(
+        select(cr.campaign_id, cr.record_id, cr.lease_agent_id)
+        .join(Campaign, Campaign.id == cr.campaign_id)
+        .join(Record, Record.id == cr.record_id)
+        .where(
+            cr.record_id.in_(ids),
+            cr.status == "leased",
+            Campaign.enforce_lead_ownership.is_(True),
+            Record.owner_id.is_not(None),
+            cr.lease_agent_id != Record.owner_id,
+            or_(cr.called_at.is_(None), cr.called_at < cr.leased_at),
+        )
+        .order_by(cr.campaign_id, cr.record_id)
+        .with_for_update(of=cr)
+    ).all()
+    ended = []
+    for campaign_id, record_id, agent_id in held:
+        if agent_id is None:  # a leased row always has its agent
+            continue
+        dispensing.release(
+            session,
+            campaign_id,
+            record_id,
+            agent_id,
+            status="ready",
+            accept_by=None,
+            reserved_for=None,  # a personal callback goes to the owner (SPEC §4.2)
+        )
+        dispensing.close_assignment(session, campaign_id, record_id, now=now, outcome=OWNER_CHANGED)
+        ended.append(EndedLease(agent_id, int(campaign_id), int(record_id)))
+    return ended
+
+
 # --- one record ----------------------------------------------------------------------------------
 
 
@@ -121,11 +191,14 @@ def set_owner(
     *,
     reason: str,
     now: datetime,
+    ended: list[EndedLease] | None = None,
 ) -> Record:
     """Give one lead to an agent (``owner_user_id``), or back to the general pool (``None``).
 
     The new owner must be an active user with the ``agent.work`` right. Setting the owner
-    it already has changes and audits nothing.
+    it already has changes and audits nothing. A delivery of the lead to another agent
+    that was not dialled yet ends (:func:`end_leases_of_non_owners`; appended to
+    ``ended``).
     """
     new_owner = _owner_users(session, [owner_user_id], "owner")[0] if owner_user_id else None
     record = session.scalars(
@@ -159,6 +232,9 @@ def set_owner(
         reason=reason,
     )
     session.flush()
+    gone = end_leases_of_non_owners(session, [record.id], now)
+    if ended is not None:
+        ended.extend(gone)
     return record
 
 
@@ -201,6 +277,8 @@ class MassEditResult:
     changed: int
     per_agent: dict[str, int] | None
     dry_run: bool
+    #: Deliveries ended because their lead went to another owner.
+    ended_leases: tuple[EndedLease, ...] = ()
 
 
 def mass_edit(
@@ -235,9 +313,11 @@ def mass_edit(
             field="filter",
         )
     per_agent = _per_agent(session, target) if isinstance(target, list) else None
+    ended: list[EndedLease] = []
     if not dry_run and changed:
         reason = f"mass edit: {edit.note.strip()}" if edit.note.strip() else "mass edit"
         _apply_plan(session, actor, reason=reason, now=now)
+        ended = end_leases_of_non_owners(session, select(_PLAN.c.record_id).where(_CHANGED), now)
     _drop_plan(session)
     if not dry_run:
         audit(
@@ -259,7 +339,13 @@ def mass_edit(
             },
             reason=edit.note.strip(),
         )
-    return MassEditResult(matched=matched, changed=changed, per_agent=per_agent, dry_run=dry_run)
+    return MassEditResult(
+        matched=matched,
+        changed=changed,
+        per_agent=per_agent,
+        dry_run=dry_run,
+        ended_leases=tuple(ended),
+    )
 
 
 def _mass_target(session: Session, edit: MassEdit) -> int | list[int] | None:

@@ -21,7 +21,10 @@ from callhopper.store.hopper import while_campaign_exists
 from callhopper.store.models import Campaign, HopperEntry, Record, RecordPhone, User
 from callhopper.store.users import get_user
 
-#: Direct hopper inserts with a higher priority go before every lead loaded normally.
+#: Direct hopper inserts with a higher priority go before every lead loaded normally:
+#: priority ``p`` (1 to 9) takes positions from ``-p * PRIORITY_STEP`` up, in the lower half of
+#: its band (a rejected push goes back on top at the lowest position less one, coming down
+#: from the top of a band); priority 0 and loads take positive positions.
 PRIORITY_STEP = 1_000_000_000
 
 
@@ -172,11 +175,16 @@ def _into_hopper(
 ) -> int:
     if session.scalar(while_campaign_exists(select(Campaign.id), campaign_id)) is None:
         raise NotFound(f"no campaign {campaign_id}", field="campaign_id")  # deleted meanwhile
-    base = session.scalar(
-        select(func.coalesce(func.max(HopperEntry.position), 0)).where(
-            HopperEntry.campaign_id == campaign_id
-        )
+    # After the last position of the priority's band, so that positions stay unique in the
+    # campaign (the hopper view pages by position).
+    floor = -priority * PRIORITY_STEP
+    last = select(func.max(HopperEntry.position)).where(
+        HopperEntry.campaign_id == campaign_id, HopperEntry.position >= floor
     )
+    if priority:
+        last = last.where(HopperEntry.position < floor + PRIORITY_STEP // 2)
+    found = session.scalar(last)
+    base = int(found) if found is not None else floor
     owners = dict(
         session.execute(select(Record.id, Record.owner_id).where(Record.id.in_(record_ids))).all()
     )
@@ -186,7 +194,7 @@ def _into_hopper(
             "record_id": record_id,
             "owner_id": owners.get(record_id),
             "group_key": None,
-            "position": int(base or 0) + n - priority * PRIORITY_STEP,
+            "position": base + n,
             "direct": True,
             "loaded_at": now,
         }

@@ -130,7 +130,13 @@ def hopper_leads(
     db: DbDep,
     owner: Annotated[str | None, Query(description="Only this owner's leads (user_id).")] = None,
     general: Annotated[bool, Query(description="Only general leads.")] = False,
-    after: Annotated[BigIntId, Query(ge=0, description="Page on: the last position seen.")] = 0,
+    after: Annotated[
+        BigIntId | None,
+        Query(
+            description="Page on: the last position seen (negative for leads inserted "
+            "directly with a priority); without it, from the first lead."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[HopperLead]:
     with db.read() as session:

@@ -8,20 +8,25 @@ routes are managed with ``campaign.manage``; the routing decision is also open t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
+from callhopper.events import AgentEvent
 from callhopper.store import inbound, lead_owners
 from callhopper.store.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
+    OWNER_CHANGED,
+    EndedLease,
     MassAction,
     MassEdit,
     StalenessRuleSpec,
@@ -60,20 +65,55 @@ def set_owner(
     record_id: BigIntId,
     body: OwnerIn,
     actor: LeadEditor,
+    request: Request,
     db: DbDep,
     clock: ClockDep,
 ) -> OwnerPublic:
     """Give one lead to an agent (an active user with ``agent.work``), or clear its owner
-    (``null``: back to the general pool). Audited as ``record.owner``."""
+    (``null``: back to the general pool). Audited as ``record.owner``. Another agent who
+    holds the lead in a lead-ownership campaign and has not dialled it yet loses it
+    (``delivery_ended``, reason ``owner_changed``)."""
     with db.write() as session:
+        ended: list[EndedLease] = []
         record = lead_owners.set_owner(
-            session, actor, list_id, record_id, body.owner, reason=body.reason, now=clock.now()
+            session,
+            actor,
+            list_id,
+            record_id,
+            body.owner,
+            reason=body.reason,
+            now=clock.now(),
+            ended=ended,
         )
-        return OwnerPublic(
+        _tell_agents(request, session, ended)
+        answer = OwnerPublic(
             list_id=record.list_id,
             record_id=record.id,
             owner_user_id=body.owner if record.owner_id is not None else None,
             updated_at=record.updated_at,
+        )
+    _reload_hoppers(request)
+    return answer
+
+
+def _reload_hoppers(request: Request) -> None:
+    """Leads that changed owner left the hoppers: a load now stages them for their owner."""
+    loader = getattr(request.app.state, "hopper_loader", None)
+    if loader is not None:
+        loader.wake()
+
+
+def _tell_agents(request: Request, session: Session, ended: Sequence[EndedLease]) -> None:
+    """Tell each agent who lost a lead to its new owner, once the change commits."""
+    bus = getattr(request.app.state, "bus", None)
+    if bus is None:
+        return
+    for lease in ended:
+        bus.publish(
+            AgentEvent(
+                lease.agent_id, "delivery_ended", lease.campaign_id, lease.record_id, OWNER_CHANGED
+            ),
+            session,
         )
 
 
@@ -107,7 +147,12 @@ class MassEditPublic(BaseModel):
 
 @router.post("/contact-lists/{list_id}/mass-edit", response_model=MassEditPublic)
 def mass_edit(
-    list_id: IntId, body: MassEditIn, actor: LeadEditor, db: DbDep, clock: ClockDep
+    list_id: IntId,
+    body: MassEditIn,
+    actor: LeadEditor,
+    request: Request,
+    db: DbDep,
+    clock: ClockDep,
 ) -> MassEditPublic:
     """Set, clear or distribute the owner of the leads of a list that match ``filter`` and
     ``owner``, in one transaction, each change audited. ``dry_run`` only counts. At most
@@ -125,6 +170,9 @@ def mass_edit(
         result = lead_owners.mass_edit(
             session, actor, list_id, edit, dry_run=body.dry_run, now=clock.now()
         )
+        _tell_agents(request, session, result.ended_leases)
+    if result.changed and not result.dry_run:
+        _reload_hoppers(request)
     return MassEditPublic(
         matched=result.matched,
         changed=result.changed,
