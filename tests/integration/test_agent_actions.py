@@ -264,12 +264,22 @@ def _next(client: TestClient, who: Person, campaign_id: int) -> dict[str, Any] |
 def test_skip_can_be_forbidden(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
-    campaign_id, (alice, _) = setup(api, make_user, ["alice"], settings={"allow_skip": False})
+    campaign_id, (alice, bob) = setup(api, make_user, ["alice"], settings={"allow_skip": False})
     delivery = get_record(app_client, alice, campaign_id)
     assert delivery is not None and delivery["allow_skip"] is False
     response = act(app_client, alice, campaign_id, delivery["record_id"], "skip")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "skip_not_allowed"
+    # Bob holds nothing: not being allowed to skip does not tell him the record exists.
+    assert act(app_client, bob, campaign_id, delivery["record_id"], "skip").status_code == 404
+    # After a recycle the record handled in the first pass may be skipped (SPEC §4.4).
+    done(app_client, alice, campaign_id, delivery["record_id"], code="busy")
+    assert api.post(f"/api/v1/campaigns/{campaign_id}/recycle").status_code == 200
+    again = get_record(app_client, alice, campaign_id)
+    assert again is not None and again["already_handled"]["code"] == "busy"
+    assert again["allow_skip"] is True
+    assert act(app_client, alice, campaign_id, again["record_id"], "skip").status_code == 204
+    assert get_record(app_client, alice, campaign_id) is None  # it waits for the next pass
 
 
 def test_decline_call_later_and_do_not_call(

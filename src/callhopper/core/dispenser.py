@@ -973,14 +973,19 @@ class Dispenser:
         _complete_if_stopping(session, ctx, now)
 
     def skip(self, agent: Actor, campaign_id: int, record_id: int) -> None:
-        """Skip: the record waits for the next pass, or goes to the back of the order."""
+        """Skip: the record waits for the next pass, or goes to the back of the order. Where
+        the campaign does not allow skipping, only a record handled in an earlier pass (its
+        delivery's ``already_handled``) may be skipped."""
         now = self.clock.now()
         agent_id = _agent_id(agent)
         with self.db.write() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
-            if not ctx.settings.allow_skip:
+            leased = sql.leased(session, campaign_id, record_id, agent_id, lock=True)
+            handled = leased.handled_pass is not None and leased.handled_pass < ctx.campaign.pass_no
+            # A record handled in an earlier pass may always be skipped (SPEC §4.4).
+            if not ctx.settings.allow_skip and not handled:
                 raise Conflict("this campaign does not allow skipping", code="skip_not_allowed")
-            _refuse_if_dialled(sql.leased(session, campaign_id, record_id, agent_id, lock=True))
+            _refuse_if_dialled(leased)
             if ctx.settings.reinsert_skipped:
                 values: dict[str, Any] = {
                     "status": "ready",
@@ -1322,7 +1327,7 @@ class Dispenser:
             pending_wrapup=lease.pending,
             history=_history(found.history),
             wrapup_codes=list(ctx.codes.values()),
-            allow_skip=ctx.settings.allow_skip,
+            allow_skip=ctx.settings.allow_skip or already is not None,
             mode=ctx.campaign.mode,
             accept_by=lease.accept_by,
             preview_deadline=deadline,
