@@ -261,6 +261,50 @@ def _next(client: TestClient, who: Person, campaign_id: int) -> dict[str, Any] |
     return delivery
 
 
+def test_the_agent_picks_a_caller_id_else_the_default_is_shown(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    offered = {"caller_ids": ["+1 480 555 0100", "+14805550101"]}
+    refused = api.post(
+        "/api/v1/campaigns",
+        json={"name": "x", "list_id": 1, "queue_id": 1, "settings": {"caller_ids": ["555"]}},
+    )
+    assert refused.status_code == 422 and "caller_ids" in refused.text
+    settings = {**offered, "default_caller_id": "+14805550101"}
+    campaign_id, (alice, bob) = setup(api, make_user, ["alice"] * 2, settings=settings)
+    delivery = get_record(app_client, alice, campaign_id)
+    assert delivery is not None
+    assert delivery["caller_ids"] == ["+14805550100", "+14805550101"]
+    assert delivery["default_caller_id"] == "+14805550101"
+    record_id = delivery["record_id"]
+    wrong = act(app_client, alice, campaign_id, record_id, "call", {"caller_id": "+14805550199"})
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["details"]["field"] == "caller_id"
+    picked = act(app_client, alice, campaign_id, record_id, "call", {"caller_id": "+14805550100"})
+    assert picked.json()["caller_id"] == "+14805550100"
+    default = act(app_client, alice, campaign_id, record_id, "call")
+    assert default.json()["caller_id"] == "+14805550101"
+    with db.read() as session:
+        shown = session.scalars(
+            select(Interaction.caller_id)
+            .where(Interaction.record_id == record_id, Interaction.kind == "call")
+            .order_by(Interaction.id)
+        ).all()
+    assert shown == ["+14805550100", "+14805550101"]
+    # A campaign without caller IDs shows none (the telephony's own).
+    other = make_campaign(
+        api,
+        make_list(api, owned_rows(["bob"], start=10), name="Plain"),
+        make_queue(api, [bob], name="Plain"),
+        name="Plain",
+    )
+    start(api, other)
+    plain = get_record(app_client, bob, other)
+    assert plain is not None and (plain["caller_ids"], plain["default_caller_id"]) == ([], None)
+    call = act(app_client, bob, other, plain["record_id"], "call")
+    assert call.json()["caller_id"] is None
+
+
 def test_skip_can_be_forbidden(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
@@ -396,6 +440,7 @@ def test_call_picks_a_number_and_respects_the_window(
         "message": "",
         "skipped": [],
         "closed": None,
+        "caller_id": None,
     }
     manual = act(app_client, alice, campaign_id, record_id, "call", {"number": "(602) 999-1234"})
     assert manual.json()["number"] == "+16029991234"

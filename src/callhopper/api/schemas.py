@@ -546,6 +546,10 @@ class DeliveryPublic(BaseModel):
         description="The callback that brought the record (origin, due_at, number, note), or "
         "the one you scheduled on it."
     )
+    caller_ids: list[str] = Field(description="Caller IDs you may pick on Call.")
+    default_caller_id: str | None = Field(
+        description="The caller ID a Call shows when you pick none (null: none)."
+    )
 
 
 class GetRecordPublic(BaseModel):
@@ -564,6 +568,9 @@ class CallIn(Body):
         None, description="Which of the record's numbers (default: first)."
     )
     number: str | None = Field(None, description="A new number, where the campaign allows it.")
+    caller_id: str | None = Field(
+        None, description="One of the campaign's caller IDs (default: the campaign's default)."
+    )
 
 
 class CallPublic(BaseModel):
@@ -580,6 +587,9 @@ class CallPublic(BaseModel):
     )
     closed: str | None = Field(
         description="dnc or not_validated: no number could be dialled, the record is closed."
+    )
+    caller_id: str | None = Field(
+        None, description="The caller ID the call shows (null: the campaign has none)."
     )
 
 

@@ -127,6 +127,9 @@ class Delivery:
     preview_deadline: datetime | None
     #: The callback that brought the record back, or the one scheduled on it.
     callback: dict[str, Any] | None
+    #: The caller IDs the agent may pick on Call, and the one used when they pick none.
+    caller_ids: tuple[str, ...] = ()
+    default_caller_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ class DialResult:
     skipped: list[dict[str, Any]]
     #: ``dnc`` or ``not_validated`` when the record was closed instead of dialled.
     closed: str | None = None
+    #: The caller ID the call shows (None: the campaign has none, or nothing was dialled).
+    caller_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -778,6 +783,7 @@ class Dispenser:
         *,
         phone_index: int | None = None,
         number: str | None = None,
+        caller_id: str | None = None,
         auto: bool = False,
     ) -> DialResult:
         """Call: dial one of the record's numbers (or a typed one where allowed); ``auto``
@@ -787,12 +793,14 @@ class Dispenser:
         the external validation service. A number on a list, or one that could not be
         validated, is never dialled: the next number is, and when none is left the record
         is closed as ``dnc`` or ``not_validated``. The service is asked before the
-        transaction, so that a slow service never holds the database.
+        transaction, so that a slow service never holds the database. ``caller_id``: one of
+        the campaign's caller IDs (SPEC §4.2), else its default.
         """
         agent_id = _agent_id(agent)
         with self.db.read() as session:
             ctx = self._context(session, agent, campaign_id, require_member=False)
             sql.leased(session, campaign_id, record_id, agent_id)
+            ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
             callback_number = _callback_number(session, campaign_id, record_id)
             wanted = self._candidates(
                 ctx, _record(session, record_id), phone_index, number, callback_number
@@ -822,6 +830,7 @@ class Dispenser:
             if refusal is None:
                 callback_number = _callback_number(session, campaign_id, record_id)
                 candidates = self._candidates(ctx, record, phone_index, number, callback_number)
+                shown = ctx.settings.caller_id(caller_id)
                 numbers = [n for _, n in candidates]
                 internal = dnc.dnc_numbers_for_campaign(session, campaign_id, numbers)
                 verdicts = combine_verdicts(numbers, internal, external)
@@ -842,9 +851,10 @@ class Dispenser:
                         for k in plan.skipped
                     ],
                     closed=plan.close_reason.value if plan.close_reason else None,
+                    caller_id=shown if plan.number is not None else None,
                 )
                 if plan.number is not None:
-                    self._dialled(session, ctx, record, agent_id, plan.number, now, auto)
+                    self._dialled(session, ctx, record, agent_id, plan.number, shown, now, auto)
                 elif number is not None:
                     # A typed number that may not be dialled: the record's own may be fine.
                     refusal = Conflict(plan.message or "", code=f"number_{plan.case.value}")
@@ -893,6 +903,7 @@ class Dispenser:
         record: Record,
         agent_id: int,
         number: str,
+        caller_id: str | None,
         now: datetime,
         auto: bool,
     ) -> None:
@@ -907,6 +918,7 @@ class Dispenser:
                 "kind": "call",
                 "at": now,
                 "number": number,
+                "caller_id": caller_id,
                 "note": "automatic: preview timeout" if auto else "",
             },
         )
@@ -1328,6 +1340,8 @@ class Dispenser:
             history=_history(found.history),
             wrapup_codes=list(ctx.codes.values()),
             allow_skip=ctx.settings.allow_skip or already is not None,
+            caller_ids=ctx.settings.caller_ids,
+            default_caller_id=ctx.settings.caller_id(None),
             mode=ctx.campaign.mode,
             accept_by=lease.accept_by,
             preview_deadline=deadline,

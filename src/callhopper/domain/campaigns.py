@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callhopper.domain.contacts import FieldType, ListSchema, check_filter_fields
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.hopper import HARD_CAP_PER_AGENT, SecondaryOrder
+from callhopper.domain.phones import PhoneError, normalise_phone
 
 DEFAULT_LEASE_TIMEOUT_S = 30 * 60
 
@@ -162,6 +163,48 @@ class CampaignSettings(BaseModel):
     default_lead_filter: str | None = Field(
         None, description="Lead ownership: the lead filter of agents who have no skills."
     )
+    caller_ids: tuple[str, ...] = Field(
+        (),
+        max_length=50,
+        description="Numbers (E.164, with +) the campaign may show as caller ID; the agent "
+        "picks one on Call.",
+    )
+    default_caller_id: str | None = Field(
+        None, description="The caller ID when the agent picks none (default: the first)."
+    )
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _check_caller_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_caller_id(v) for v in value))
+
+    @field_validator("default_caller_id")
+    @classmethod
+    def _check_default_caller_id(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _caller_id(value)
+
+    @model_validator(mode="after")
+    def _default_is_offered(self) -> CampaignSettings:
+        if self.default_caller_id is not None and self.default_caller_id not in self.caller_ids:
+            raise ValueError(f"default_caller_id {self.default_caller_id} is not one of caller_ids")
+        return self
+
+    def caller_id(self, chosen: str | None) -> str | None:
+        """The caller ID of a call: ``chosen`` (one of :attr:`caller_ids`), else the default,
+        else the first; ``None`` when the campaign has none."""
+        if chosen is None:
+            return self.default_caller_id or next(iter(self.caller_ids), None)
+        try:
+            number = _caller_id(chosen)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="caller_id") from None
+        if number not in self.caller_ids:
+            offered = ", ".join(self.caller_ids) or "none"
+            raise InvalidInput(
+                f"{number} is not a caller ID of this campaign (offered: {offered})",
+                field="caller_id",
+            )
+        return number
 
     @field_validator("default_lead_filter")
     @classmethod
@@ -181,3 +224,13 @@ class CampaignSettings(BaseModel):
                 "offer the same lead again and again"
             ]
         return self, []
+
+
+def _caller_id(raw: str) -> str:
+    """A caller ID as E.164; it must carry its country (``+``): a campaign has no region."""
+    if not raw.strip().startswith("+"):
+        raise ValueError(f"caller ID {raw!r} must be in international form (+ and country code)")
+    try:
+        return normalise_phone(raw, "ZZ")
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from None

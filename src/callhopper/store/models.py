@@ -531,6 +531,8 @@ class Interaction(Base):
     at: Mapped[datetime]
     #: The number dialled (E.164), for calls.
     number: Mapped[str | None] = mapped_column(String(32))
+    #: The caller ID the call showed (E.164), when the campaign has caller IDs.
+    caller_id: Mapped[str | None] = mapped_column(String(32))
     code: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
     #: Field edits made at wrap-up: ``{column: [before, after]}``.

@@ -157,7 +157,12 @@ def call(
     Refused (409) outside the calling window in the contact's time zone."""
     body = body or CallIn()  # no body: the first number
     result = dispenser.call(
-        agent, campaign_id, record_id, phone_index=body.phone_index, number=body.number
+        agent,
+        campaign_id,
+        record_id,
+        phone_index=body.phone_index,
+        number=body.number,
+        caller_id=body.caller_id,
     )
     return CallPublic(**vars(result))
 
