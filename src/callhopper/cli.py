@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import re
 import sys
@@ -364,12 +363,13 @@ def import_csv(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Append a CSV file to a contact list, with a progress bar and a rejection report."""
+    from callhopper.core.importer import parse_mapping
     from callhopper.store import contact_lists as lists
 
     settings = _settings(database_url, default_region=region, import_workers=workers)
     size = file.stat().st_size
     with _errors():
-        parsed_mapping = _parse_mapping(mapping)
+        parsed_mapping = parse_mapping(mapping, name="--mapping")
     with _database(settings) as db, _errors():
         if create:
             _create_list_from_header(
@@ -532,25 +532,6 @@ def _create_list_from_header(
             now=SystemClock().now(),
         )
     console.print(f"created contact list {name!r} with columns {', '.join(header)}")
-
-
-def _parse_mapping(mapping: str | None) -> dict[str, str | None] | None:
-    """``--mapping``: a JSON object of CSV header → list column, or null to ignore."""
-    from callhopper.domain.errors import InvalidInput
-
-    if not mapping:
-        return None
-    try:
-        parsed = json.loads(mapping)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"--mapping is not JSON ({exc})", field="mapping") from None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in parsed.items()
-    ):
-        raise InvalidInput(
-            '--mapping is a JSON object {"CSV header": "list column" or null}', field="mapping"
-        )
-    return parsed
 
 
 def _mapped_header(fields: list[str], mapping: dict[str, str | None]) -> list[str]:

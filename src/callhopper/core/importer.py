@@ -11,6 +11,7 @@ the costly part) runs in a process pool while this process reads and writes.
 from __future__ import annotations
 
 import io
+import json
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -343,6 +344,24 @@ class Importer:
 
 
 # --- CSV reading ------------------------------------------------------------------------------
+
+
+def parse_mapping(raw: str | None, *, name: str = "mapping") -> dict[str, str | None] | None:
+    """A column mapping as given (``name``: how the caller calls it, for messages): a JSON
+    object of CSV header → list column, or null to leave the field out."""
+    if not raw:
+        return None
+    try:
+        mapping = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{name} is not JSON ({exc})", field="mapping") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in mapping.items()
+    ):
+        raise InvalidInput(
+            f'{name} is a JSON object {{"CSV header": "list column" or null}}', field="mapping"
+        )
+    return mapping
 
 
 def open_csv(

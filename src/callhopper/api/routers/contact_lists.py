@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import IO, Annotated, Any
 
@@ -28,6 +27,7 @@ from callhopper.api.schemas import (
     RejectionPublic,
 )
 from callhopper.api.uploads import read_csv_upload
+from callhopper.core.importer import parse_mapping
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, validation_message
 from callhopper.domain.errors import InvalidInput
@@ -179,22 +179,6 @@ def import_public(job: ImportJob) -> ImportPublic:
     )
 
 
-def _parse_mapping(raw: str | None) -> dict[str, str | None] | None:
-    if raw is None:
-        return None
-    try:
-        mapping = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"mapping is not JSON: {exc}", field="mapping") from None
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in mapping.items()
-    ):
-        raise InvalidInput(
-            'mapping must be a JSON object {"CSV header": "list column" or null}', field="mapping"
-        )
-    return mapping
-
-
 @router.post(
     "/contact-lists/{list_id}/imports",
     response_model=ImportReportPublic,
@@ -256,7 +240,7 @@ async def import_csv(
             clock.now(),
             source or "upload.csv",
             csv_stream=stream,
-            mapping=_parse_mapping(mapping),
+            mapping=parse_mapping(mapping),
             on_duplicate=on_duplicate,
         )
     finally:
