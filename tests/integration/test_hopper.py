@@ -661,11 +661,10 @@ def give(api: TestClient, list_id: int, record_id: int, owner: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
+def alice_holds_her_lead(
     api: TestClient, app_client: TestClient, make_user: MakeUser
-) -> None:
-    """Not dialled yet: the old owner's delivery ends (Call is 404 for them), and the next
-    load stages the lead for the new owner (SPEC §10.2)."""
+) -> tuple[Person, Person, int, int, dict[str, Any]]:
+    """Alice and bob logged into a lead campaign; alice holds her one lead, undialled."""
     alice, bob = agents(make_user, "alice", "bob")
     list_id = lead_list(api, leads("alice", "AZ", 1, 0))
     campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
@@ -674,6 +673,15 @@ def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
     load(api, campaign_id)
     held = get_record(app_client, alice, campaign_id)
     assert held is not None
+    return alice, bob, list_id, campaign_id, held
+
+
+def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """Not dialled yet: the old owner's delivery ends (Call is 404 for them), and the next
+    load stages the lead for the new owner (SPEC §10.2)."""
+    alice, bob, list_id, campaign_id, held = alice_holds_her_lead(api, app_client, make_user)
     give(api, list_id, held["record_id"], "bob")
     assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
     assert get_record(app_client, alice, campaign_id) is None
@@ -688,14 +696,7 @@ def test_a_lead_reassigned_after_its_old_owner_dialled_it_is_wrapped_up_not_redi
 ) -> None:
     """Dialled already: the old owner keeps it to wrap the call up, may not dial it again,
     and Done gives it back for the new owner."""
-    alice, bob = agents(make_user, "alice", "bob")
-    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
-    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
-    login(app_client, alice, campaign_id)
-    login(app_client, bob, campaign_id)
-    load(api, campaign_id)
-    held = get_record(app_client, alice, campaign_id)
-    assert held is not None
+    alice, bob, list_id, campaign_id, held = alice_holds_her_lead(api, app_client, make_user)
     record_id = held["record_id"]
     assert call(app_client, alice, campaign_id, record_id).status_code == 200
     give(api, list_id, record_id, "bob")
@@ -712,14 +713,7 @@ def test_call_refuses_a_lead_owned_by_another_agent_and_takes_it_back(
 ) -> None:
     """An owner changed by any other path (an import, a workflow rule): Call refuses with
     409 and the lead goes back for its owner."""
-    alice, bob = agents(make_user, "alice", "bob")
-    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
-    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
-    login(app_client, alice, campaign_id)
-    login(app_client, bob, campaign_id)
-    load(api, campaign_id)
-    held = get_record(app_client, alice, campaign_id)
-    assert held is not None
+    alice, bob, _, campaign_id, held = alice_holds_her_lead(api, app_client, make_user)
     record_id = held["record_id"]
     with db.write() as session:
         bob_pk = session.scalar(text("SELECT id FROM users WHERE user_id = 'bob'"))
@@ -739,14 +733,7 @@ def test_call_refuses_a_lead_owned_by_another_agent_and_takes_it_back(
 def test_a_mass_edit_ends_the_old_owners_deliveries_of_the_leads_it_moves(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
-    alice, bob = agents(make_user, "alice", "bob")
-    list_id = lead_list(api, leads("alice", "AZ", 1, 0))
-    campaign_id = lead_campaign(api, list_id, [alice, bob], hopper_level=10)
-    login(app_client, alice, campaign_id)
-    login(app_client, bob, campaign_id)
-    load(api, campaign_id)
-    held = get_record(app_client, alice, campaign_id)
-    assert held is not None
+    alice, bob, list_id, campaign_id, held = alice_holds_her_lead(api, app_client, make_user)
     edited = api.post(
         f"/api/v1/contact-lists/{list_id}/mass-edit",
         json={"owner": "alice", "action": "set_owner", "owner_user_id": "bob", "dry_run": False},
