@@ -13,6 +13,7 @@ from callhopper.domain.errors import (
     AlreadyExists,
     CallhopperError,
     Conflict,
+    Contention,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -29,6 +30,7 @@ STATUS: dict[type[CallhopperError], int] = {
     NotAuthenticated: 401,
     PermissionDenied: 403,
     SchemaOutOfDate: 503,
+    Contention: 503,
 }
 
 _HTTP_CODES = {

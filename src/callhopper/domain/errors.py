@@ -59,6 +59,14 @@ class PermissionDenied(CallhopperError):
     code = "permission_denied"
 
 
+class Contention(CallhopperError):
+    """The database rolled the transaction back to break a deadlock or a serialization
+    conflict with a concurrent one. Nothing of it was committed, so running it again is
+    safe; a service may do so once before letting the error through."""
+
+    code = "contention"
+
+
 class SchemaOutOfDate(CallhopperError):
     """The database schema is behind this version of callhopper."""
 

@@ -44,6 +44,37 @@ def audit(
     session.execute(_INSERT, entry)
 
 
+class SqlAuditLog:
+    """:class:`callhopper.ports.audit.AuditLog` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        actor: Actor,
+        action: str,
+        target_type: str,
+        target_id: object,
+        *,
+        now: datetime,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+        reason: str = "",
+    ) -> None:
+        audit(
+            self.session,
+            actor,
+            action,
+            target_type,
+            target_id,
+            now=now,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+
+
 # A Core INSERT built once: an ORM object per entry costs a unit-of-work flush on hot paths
 # (every wrap-up that claims a record for its campaign writes one).
 _INSERT = insert(table_of(AuditEntry))

@@ -1,9 +1,8 @@
-"""The interfaces the core services need, implemented by adapters (``store``, ``telephony``)."""
+"""The import port: where :mod:`callhopper.core.importer` puts the rows it accepts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Protocol
 
 from callhopper.domain.contacts import NormalisedRow, Rejection, StoredRecord
@@ -34,8 +33,3 @@ class RecordSink(Protocol):
         """Keep rejected rows' line numbers and reasons for the import report."""
         ...
 
-
-class Clock(Protocol):
-    """The current time, always an aware UTC datetime."""
-
-    def now(self) -> datetime: ...

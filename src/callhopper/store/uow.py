@@ -1,0 +1,94 @@
+"""The SQL implementation of :mod:`callhopper.ports.transactions`.
+
+:class:`SqlUnitOfWork` opens the transactions of :class:`~callhopper.store.db.Database`;
+each yields a :class:`SqlTransaction` whose stores share its session. Driver errors that a
+caller can act on are translated here into domain errors (:func:`translate`), so that no
+service or router needs to know the driver's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from callhopper.domain.errors import CallhopperError, Conflict, Contention
+from callhopper.store.audit import SqlAuditLog
+from callhopper.store.db import Database
+
+#: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock, or because it
+#: could not be serialized with a concurrent one: running it again is safe.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def translate(exc: DBAPIError) -> CallhopperError | None:
+    """The domain error that stands for a driver error, or None for one that is a bug or
+    an outage (it then propagates as it is and is answered as a 500)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return Contention(f"the database rolled the transaction back: {exc.orig}")
+    if isinstance(exc, IntegrityError):
+        constraint = constraint_name(exc)
+        return Conflict(
+            "the change conflicts with data stored meanwhile; try again",
+            code="concurrent_change",
+            constraint=constraint,
+        )
+    return None
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the constraint an integrity error broke, where the driver says it
+    (PostgreSQL does; SQLite names the columns in its message instead)."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Run a block, translating the driver errors that :func:`translate` knows."""
+    try:
+        yield
+    except DBAPIError as exc:
+        domain = translate(exc)
+        if domain is None:
+            raise
+        raise domain from exc
+
+
+class SqlTransaction:
+    """The stores of one SQL transaction (:class:`callhopper.ports.Transaction`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @cached_property
+    def audit(self) -> SqlAuditLog:
+        return SqlAuditLog(self.session)
+
+
+class SqlUnitOfWork:
+    """Transactions on one :class:`~callhopper.store.db.Database`
+    (:class:`callhopper.ports.UnitOfWork`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        with translated(), self.db.read() as session:
+            yield SqlTransaction(session)
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTransaction]:
+        with translated(), self.db.write() as session:
+            yield SqlTransaction(session)
+
+    @contextmanager
+    def lookup(self) -> Iterator[SqlTransaction]:
+        with translated(), self.db.lookup() as session:
+            yield SqlTransaction(session)
