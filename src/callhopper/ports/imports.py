@@ -51,7 +51,6 @@ class RecordSink(Protocol):
         ...
 
 
-
 class ImportSink(RecordSink, Protocol):
     """A :class:`RecordSink` that remembers whether it updated records."""
 

@@ -51,7 +51,9 @@ class LeadOwnerStore(Protocol):
         """Give the lead to ``owner_id`` and take it out of the hoppers it was staged in."""
         ...
 
-    def end_leases_of_non_owners(self, record_ids: Sequence[int], now: datetime) -> list[EndedLease]:
+    def end_leases_of_non_owners(
+        self, record_ids: Sequence[int], now: datetime
+    ) -> list[EndedLease]:
         """End the deliveries of these leads, in lead-ownership campaigns, to agents who are
         no longer their owner, unless the agent already dialled during the delivery."""
         ...

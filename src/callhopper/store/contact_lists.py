@@ -87,9 +87,7 @@ class SqlContactListStore:
         found = self.session.scalar(select(Record.id).where(Record.list_id == list_id).limit(1))
         return found is not None
 
-    def add(
-        self, *, name: str, description: str, schema: ListSchema, now: datetime
-    ) -> ContactList:
+    def add(self, *, name: str, description: str, schema: ListSchema, now: datetime) -> ContactList:
         row = ListRow(
             name=name,
             description=description,

@@ -91,7 +91,9 @@ class SqlLeadOwnerStore:
             .execution_options(synchronize_session=False)
         )
 
-    def end_leases_of_non_owners(self, record_ids: Sequence[int], now: datetime) -> list[EndedLease]:
+    def end_leases_of_non_owners(
+        self, record_ids: Sequence[int], now: datetime
+    ) -> list[EndedLease]:
         return end_leases_of_non_owners(self.session, list(record_ids), now)
 
     def plan(self, selection: LeadSelection, target: Target, *, lock: bool) -> tuple[int, int]:

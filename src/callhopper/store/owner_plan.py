@@ -49,13 +49,16 @@ _PLAN_AGENTS = table("owner_plan_agents", column("idx", Integer()), column("user
 #: The planned leads whose owner changes.
 CHANGED = PLAN.c.old_owner_id.is_distinct_from(PLAN.c.new_owner_id)
 
+
 def per_agent(session: Session, agent_ids: Sequence[int]) -> dict[str, int]:
     counts: dict[int | None, int] = dict(
         session.execute(
             select(PLAN.c.new_owner_id, func.count()).group_by(PLAN.c.new_owner_id)
         ).all()
     )
-    names = dict(session.execute(select(User.id, User.user_id).where(User.id.in_(list(agent_ids)))).all())
+    names = dict(
+        session.execute(select(User.id, User.user_id).where(User.id.in_(list(agent_ids)))).all()
+    )
     return {names[a]: int(counts.get(a, 0)) for a in agent_ids}
 
 
@@ -126,9 +129,7 @@ def fill_plan(
         )
     else:
         source = chosen.add_columns(literal(target, Integer()).label("new_owner_id"))
-    session.execute(
-        insert(PLAN).from_select(["record_id", "old_owner_id", "new_owner_id"], source)
-    )
+    session.execute(insert(PLAN).from_select(["record_id", "old_owner_id", "new_owner_id"], source))
 
 
 def plan_counts(session: Session) -> tuple[int, int]:

@@ -236,7 +236,6 @@ def ownership_view(campaign_id: int, name: str, expires_at: datetime | None) -> 
     }
 
 
-
 def audit_expired(session: Session, closed: Sequence[Any], now: datetime) -> None:
     """Ownerships closed because their time was over, each audited as ending then (by the
     system: nobody ended it) with the campaign that owned the record."""

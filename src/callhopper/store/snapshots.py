@@ -461,5 +461,3 @@ def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
             missing,
         )
     )
-
-
