@@ -146,7 +146,7 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
         else:
             direct_general += c.leads
     # The hard cap counts each agent's owned leads and their share of the general leads
-    # together (SPEC §7.2): general leads already in take room that owned leads then lack.
+    # together: general leads already in take room that owned leads then lack.
     direct_share = general_share(direct_general, len(agents))
     shares = dict.fromkeys(agents, direct_share)
     for g in groups:

@@ -142,7 +142,7 @@ def _schema(session: Session, list_id: int) -> ListSchema:
 def _owner_map(
     session: Session, campaign: Campaign, column: str, members: set[int]
 ) -> list[dict[str, Any]]:
-    """Resolve every distinct owner value of the list once, in Python (SPEC §5 rules)."""
+    """Resolve every distinct owner value of the list once, in Python."""
     users = [
         Agent(id=u.id, user_id=u.user_id, email_key=u.email_key, active=u.active)
         for u in session.scalars(select(User))
@@ -285,7 +285,7 @@ def take_snapshot(
 
 
 def set_aside_owned_elsewhere(session: Session, campaign_id: int, *, now: datetime) -> None:
-    """Records another campaign owns (SPEC §6) are ``blocked`` here until that ends."""
+    """Records another campaign owns are ``blocked`` here until that ends."""
     cr = CampaignRecord
     o = RecordOwnership
     elsewhere = and_(
@@ -317,7 +317,7 @@ def _merge_snapshot(
 
     ``errors_only`` (an append into a running campaign) leaves alone every record that
     was deliverable: only the undeliverable ones are re-resolved, so an append can fix an
-    invalid owner at once while a changed valid owner waits for the recycle (SPEC §5).
+    invalid owner at once while a changed valid owner waits for the recycle.
     """
     cr = CampaignRecord
     if errors_only:
@@ -368,7 +368,7 @@ def _merge_snapshot(
         cr.status == S.LEASED, cr.record_id.not_in(revoked_ids) if revoked_ids else true()
     )
     # A record waiting for a scheduled callback keeps waiting for it: the pass restarts,
-    # the appointment stands (SPEC §4.2).
+    # the appointment stands.
     keep_waiting = and_(
         cr.status == S.WAITING,
         select(Callback.id)
