@@ -20,7 +20,7 @@ from typing import Protocol
 from callhopper.ports.audit import AuditLog
 from callhopper.ports.campaigns import CampaignStore
 from callhopper.ports.hopper import HopperStore
-from callhopper.ports.imports import ImportStore
+from callhopper.ports.import_jobs import ImportStore
 from callhopper.ports.leads import LeadStore
 from callhopper.ports.lists import ContactListStore
 from callhopper.ports.owners import LeadOwnerStore

@@ -64,7 +64,7 @@ class SqlHopperStore:
         return found
 
     def user_ids(self) -> dict[int, str]:
-        return {key: user_id for key, user_id in self.session.execute(select(User.id, User.user_id))}
+        return dict(self.session.execute(select(User.id, User.user_id)).all())
 
     def dialable(
         self, campaign: Campaign, agent_id: int, lead_filter: Filter | None, now: datetime
@@ -88,12 +88,11 @@ class SqlHopperStore:
             last = last.where(HopperEntry.position < floor + PRIORITY_STEP // 2)
         found = session.scalar(last)
         base = int(found) if found is not None else floor
-        owners = {
-            key: owner
-            for key, owner in session.execute(
+        owners = dict(
+            session.execute(
                 select(Record.id, Record.owner_id).where(Record.id.in_(list(record_ids)))
-            )
-        }
+            ).all()
+        )
         rows = [
             {
                 "campaign_id": campaign_id,

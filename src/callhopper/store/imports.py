@@ -15,7 +15,7 @@ from callhopper.domain.errors import NotFound
 from callhopper.domain.lists import ImportJob
 from callhopper.domain.records import OWNER_ACTION
 from callhopper.domain.rights import Right
-from callhopper.ports.imports import ImportCounts
+from callhopper.ports.import_jobs import ImportCounts
 from callhopper.store.models import HopperEntry, ImportRejection, Record, User
 from callhopper.store.models import ImportJob as ImportRow
 from callhopper.store.records import (
