@@ -6,7 +6,7 @@ For a generated CSV (8 columns, 2 phone columns, national and international
 formats mixed) it measures, each in a child process whose peak memory (with its
 worker processes) is sampled:
 
-* (a) the full import (``callhopper.store.contact_lists.import_rows``) into a
+* (a) the full import (``callhopper.core.lists.import_rows``) into a
   fresh SQLite file and a fresh PostgreSQL database;
 * (b) the CPU floor: reading and normalising the same file, storing nothing;
 * (c) the storage floor: bulk-writing the already-normalised rows into a bare
