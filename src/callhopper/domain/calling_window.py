@@ -1,4 +1,5 @@
-"""Calling windows, evaluated in the contact's own time zone (SPEC §4.5).
+"""Calling windows, evaluated in the contact's own time zone: no record is delivered or
+dialled outside its campaign's window in the contact's zone.
 
 A window is a local start and end time and the local weekdays it applies on,
 e.g. 08:00-21:00 Monday to Saturday. ``end`` may be ``24:00``; a window whose

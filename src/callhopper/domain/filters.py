@@ -1,8 +1,8 @@
 """Lead filters ("skills"): a small expression language over one record.
 
 A record is a mapping of column name to string value. A filter is written in
-disjunctive normal form (SPEC: groups of conditions, AND inside a group, OR
-between groups)::
+disjunctive normal form (groups of conditions, AND inside a group, OR between
+groups)::
 
     (state == "AZ" and age >= 21) or state in ("CA", "NV") or `First Name` not empty
 

@@ -1,4 +1,4 @@
-"""The per-agent hopper of lead-ownership campaigns (SPEC §7.2): the pure rules of a load.
+"""The per-agent hopper of lead-ownership campaigns: the pure rules of a load.
 
 A load tops up, for each agent logged into the campaign, their **owned** leads
 and the **general** (ownerless) leads matching their skills. It adds in chunks of
