@@ -194,6 +194,15 @@ class StoredRecord:
     owner_id: int | None
 
 
+class OnDuplicate(StrEnum):
+    """What an import does with a row whose key is already in the list."""
+
+    #: Refuse the row (it is listed with the import's rejections).
+    REJECT = "reject"
+    #: Update the record that has the key.
+    UPDATE = "update"
+
+
 #: How many rejected rows an import report lists (its counts cover all of them).
 REPORT_REJECTIONS_MAX = 1000
 
