@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from callhopper.domain.timezones import available_zones
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+#: A time of day as ``HH:MM`` (the whole text), or the end of the day.
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
 
 
@@ -37,7 +38,7 @@ class CallingWindow(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _check_time(cls, value: str) -> str:
-        if not _HHMM.match(value):
+        if not _HHMM.fullmatch(value):
             raise ValueError(f"{value!r} is not a time of day as HH:MM (00:00 to 24:00)")
         return value
 

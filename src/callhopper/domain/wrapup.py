@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 #: The longest wrap-up code (the width of every ``code`` column).
 MAX_CODE_LENGTH = 64
 #: A wrap-up code: lower-case letters, digits and underscores, not starting with ``_``.
-CODE_RE = re.compile(rf"^[a-z0-9][a-z0-9_]{{0,{MAX_CODE_LENGTH - 1}}}$")
+CODE_RE = re.compile(rf"[a-z0-9][a-z0-9_]{{0,{MAX_CODE_LENGTH - 1}}}")
 
 
 def is_code(value: object) -> bool:
-    """Whether ``value`` is written like a wrap-up code (:data:`CODE_RE`)."""
-    return isinstance(value, str) and CODE_RE.match(value) is not None
+    """Whether ``value`` is written like a wrap-up code (:data:`CODE_RE`, the whole text:
+    ``$`` would also let a final newline through)."""
+    return isinstance(value, str) and CODE_RE.fullmatch(value) is not None
 
 
 class OwnerAction(StrEnum):
