@@ -212,7 +212,8 @@ class _Parser:
 
 
 def parse_filter(text: str) -> Filter:
-    """Parse filter text (see the docstring of :mod:`callhopper.domain.filters`) into a :class:`Filter`.
+    """Parse filter text (the language of :mod:`callhopper.domain.filters`) into a
+    :class:`Filter`.
 
     Raises :class:`~callhopper.domain.errors.InvalidInput` whose message starts
     with ``position N:`` (1-based character position) and says what was expected.
