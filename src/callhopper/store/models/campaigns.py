@@ -26,8 +26,8 @@ from callhopper.domain.wrapup import MAX_CODE_LENGTH
 from callhopper.store.models.base import Base, sql_values
 from callhopper.store.types import BigId, JSONDoc
 
-#: Records a claim may take from the fresh order: ready ones, and leased ones whose lease
-#: has run out.
+#: Records in the fresh order: ready, or leased (a claim takes those whose lease has run
+#: out).
 _DELIVERABLE = f"status IN ({sql_values(DELIVERABLE_STATUSES)})"
 
 #: Claim indexes of records without an owner snapshot (PostgreSQL only): name, order, state.
