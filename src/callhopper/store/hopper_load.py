@@ -54,7 +54,7 @@ from callhopper.domain.hopper import (
     SecondaryOrder,
     general_quota,
     general_share,
-    owned_quota,
+    owned_quotas,
     plan_groups,
 )
 from callhopper.domain.hopper_reports import LoadReport
@@ -148,11 +148,12 @@ def load(session: Session, campaign: Campaign, now: datetime) -> LoadReport:
     # The hard cap counts each agent's owned leads and their share of the general leads
     # together: general leads already in take room that owned leads then lack.
     direct_share = general_share(direct_general, len(agents))
-    shares = dict.fromkeys(agents, direct_share)
+    owned: dict[int, int] = {}
     for g in groups:
-        for a in g.agents:
-            shares[a] += general_share(general_now.get(g.key, 0), len(g.agents))
-    owned = {a: q for a in agents if (q := owned_quota(level, owned_now.get(a, 0), shares[a])) > 0}
+        quotas = owned_quotas(
+            level, [owned_now.get(a, 0) for a in g.agents], general_now.get(g.key, 0), direct_share
+        )
+        owned |= {a: q for a, q in zip(g.agents, quotas, strict=True) if q > 0}
     if owned:  # an agent who owns no lead is at level with none
         owns = select(Record.id).where(
             Record.owner_id == User.id, Record.list_id == campaign.list_id

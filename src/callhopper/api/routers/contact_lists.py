@@ -174,7 +174,7 @@ async def import_csv(
     on_duplicate: Annotated[
         OnDuplicate,
         Query(description="A key already in the list: reject the row, or update the record."),
-    ] = "reject",
+    ] = OnDuplicate.REJECT,
 ) -> ImportReportPublic:
     """Append a CSV file to the list (the first import of an empty list is an append too).
 
