@@ -44,8 +44,8 @@ schema with its type, default and bounds. What each endpoint does, the right it 
 the errors it answers are on the resource pages of the [HTTP API](index.md); every error
 has the shape described in [Errors](index.md#errors).
 
-Paths are under `/api/v1`. A *32-bit id* is an integer from −2³¹ to 2³¹−1, a *64-bit id*
-one from −2⁶³ to 2⁶³−1 (see [Ids](index.md#ids)).
+Paths are under `/api/v1`. A *32-bit id* is an integer from -2³¹ to 2³¹-1, a *64-bit id*
+one from -2⁶³ to 2⁶³-1 (see [Ids](index.md#ids)).
 """
 
 
