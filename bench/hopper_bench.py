@@ -119,7 +119,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         PhoneColumnSpec,
     )
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import campaigns, dnc, queues
+    from callhopper.store import campaigns, dnc
     from callhopper.store import contact_lists as lists
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
@@ -132,6 +132,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         User,
         UserSkill,
     )
+    from callhopper.store.queues import SqlQueueStore
     from callhopper.store.records import SqlRecordSink, index_phones
 
     began = time.perf_counter()
@@ -159,7 +160,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         )
         ids: dict[str, int] = dict(session.execute(text("SELECT user_id, id FROM users")).all())
         agent_ids = [int(ids[f"ag{n}"]) for n in range(size.agents)]
-        queue = queues.create_queue(session, SYSTEM, name="floor", description="", now=now)
+        queue = SqlQueueStore(session).add_queue(name="floor", description="", now=now)
         session.execute(
             insert(QueueMember),
             [{"queue_id": queue.id, "user_id": a, "added_at": now} for a in agent_ids],

@@ -10,17 +10,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from callhopper.core.auth import AuthService
 from callhopper.core.dispenser import Dispenser
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
+from callhopper.core.inbound import InboundService
 from callhopper.core.pusher import Pusher
+from callhopper.core.queues import QueueService
 from callhopper.core.staleness import StalenessRunner
+from callhopper.core.users import UserService
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
+from callhopper.core.wrapup import WrapupService
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.events import LocalBus, PostgresBus
-from callhopper.ports import Clock
+from callhopper.ports import Clock, UnitOfWork
+from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
@@ -44,9 +52,35 @@ def event_bus(db: Database) -> LocalBus:
 
 
 @dataclass(frozen=True)
+class AdminServices:
+    """Signing in, and the administration of users, queues and the other settings."""
+
+    auth: AuthService
+    users: UserService
+    queues: QueueService
+    inbound: InboundService
+    wrapup: WrapupService
+
+
+def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminServices:
+    """The administrative services over one unit of work (the API's, or the command line's)."""
+    passwords = Argon2PasswordHasher()
+    return AdminServices(
+        auth=AuthService(
+            uow, clock, passwords, session_ttl=timedelta(hours=settings.session_ttl_hours)
+        ),
+        users=UserService(uow, clock, passwords),
+        queues=QueueService(uow, clock),
+        inbound=InboundService(uow, clock, default_region=settings.default_region),
+        wrapup=WrapupService(uow, clock),
+    )
+
+
+@dataclass(frozen=True)
 class Services:
     """Everything a process shares between requests and background jobs."""
 
+    admin: AdminServices
     bus: LocalBus
     validator: HttpNumberValidator | NoValidator
     dispenser: Dispenser
@@ -88,6 +122,7 @@ def build(
     settings: Settings, db: Database, clock: Clock, *, loader_poll_s: float = DEFAULT_POLL_S
 ) -> Services:
     """Wire the services of one process around one database."""
+    uow = SqlUnitOfWork(db)
     bus = event_bus(db)
     loader = HopperLoader(db, clock, poll_s=loader_poll_s)
     webhooks = WebhookWorker(
@@ -111,6 +146,7 @@ def build(
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
     return Services(
+        admin=admin_services(settings, uow, clock),
         bus=bus,
         validator=validator,
         dispenser=dispenser,

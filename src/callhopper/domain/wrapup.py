@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callhopper.domain.errors import InvalidInput
 
 _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
@@ -63,3 +68,38 @@ DEFAULT_CODES: tuple[WrapupCodeSpec, ...] = (
     WrapupCodeSpec(code="do_not_call", label="Do not call", final=True, adds_to_dnc=True),
     WrapupCodeSpec(code="callback", label="Callback"),
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WrapupSet:
+    """A named set of wrap-up codes, in the order agents see them."""
+
+    id: int
+    name: str
+    description: str
+    codes: tuple[WrapupCodeSpec, ...]
+
+    def view(self) -> dict[str, Any]:
+        """The set as the API and the audit log show it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "codes": [c.model_dump(mode="json") for c in self.codes],
+        }
+
+
+def check_set_name(name: str) -> str:
+    """A set's name, stripped and not empty."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("the name is empty", field="name")
+    return name
+
+
+def check_unique_codes(codes: Sequence[WrapupCodeSpec]) -> None:
+    """:class:`InvalidInput` naming the codes given more than once."""
+    names = [c.code for c in codes]
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise InvalidInput(f"duplicate code(s): {', '.join(dupes)}", field="codes")

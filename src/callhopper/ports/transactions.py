@@ -18,6 +18,10 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from callhopper.ports.audit import AuditLog
+from callhopper.ports.inbound import InboundStore
+from callhopper.ports.queues import QueueStore, SkillStore
+from callhopper.ports.users import TokenStore, UserStore
+from callhopper.ports.wrapup import WrapupStore
 
 
 class Transaction(Protocol):
@@ -25,6 +29,24 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def users(self) -> UserStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def queues(self) -> QueueStore: ...
+
+    @property
+    def skills(self) -> SkillStore: ...
+
+    @property
+    def inbound(self) -> InboundStore: ...
+
+    @property
+    def wrapup(self) -> WrapupStore: ...
 
 
 class UnitOfWork(Protocol):

@@ -18,6 +18,10 @@ from sqlalchemy.orm import Session
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
 from callhopper.store.audit import SqlAuditLog
 from callhopper.store.db import Database
+from callhopper.store.inbound import SqlInboundStore
+from callhopper.store.queues import SqlQueueStore, SqlSkillStore
+from callhopper.store.users import SqlTokenStore, SqlUserStore
+from callhopper.store.wrapup import SqlWrapupStore
 
 #: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock, or because it
 #: could not be serialized with a concurrent one: running it again is safe.
@@ -69,6 +73,30 @@ class SqlTransaction:
     @cached_property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    @cached_property
+    def users(self) -> SqlUserStore:
+        return SqlUserStore(self.session)
+
+    @cached_property
+    def tokens(self) -> SqlTokenStore:
+        return SqlTokenStore(self.session)
+
+    @cached_property
+    def queues(self) -> SqlQueueStore:
+        return SqlQueueStore(self.session)
+
+    @cached_property
+    def skills(self) -> SqlSkillStore:
+        return SqlSkillStore(self.session)
+
+    @cached_property
+    def inbound(self) -> SqlInboundStore:
+        return SqlInboundStore(self.session)
+
+    @cached_property
+    def wrapup(self) -> SqlWrapupStore:
+        return SqlWrapupStore(self.session)
 
 
 class SqlUnitOfWork:

@@ -33,7 +33,7 @@ from callhopper.domain.contacts import (
     datetime_value,
 )
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from callhopper.security import new_secret
+from callhopper.domain.users import new_secret
 from callhopper.store.audit import audit
 from callhopper.store.models import (
     Campaign,
