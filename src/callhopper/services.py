@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.dispenser import Dispenser
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
@@ -60,6 +61,7 @@ class AdminServices:
     queues: QueueService
     inbound: InboundService
     wrapup: WrapupService
+    audit: AuditService
 
 
 def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminServices:
@@ -73,6 +75,7 @@ def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminSe
         queues=QueueService(uow, clock),
         inbound=InboundService(uow, clock, default_region=settings.default_region),
         wrapup=WrapupService(uow, clock),
+        audit=AuditService(uow),
     )
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.inbound import InboundService
 from callhopper.core.queues import QueueService
@@ -101,11 +102,17 @@ async def wrapup_service(request: Request) -> WrapupService:
     return service
 
 
+async def audit_service(request: Request) -> AuditService:
+    service: AuditService = request.app.state.services.admin.audit
+    return service
+
+
 AuthDep = Annotated[AuthService, Depends(auth_service)]
 UsersDep = Annotated[UserService, Depends(user_service)]
 QueuesDep = Annotated[QueueService, Depends(queue_service)]
 InboundDep = Annotated[InboundService, Depends(inbound_service)]
 WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
+AuditDep = Annotated[AuditService, Depends(audit_service)]
 
 
 def credential_of(request: Request) -> str | None:

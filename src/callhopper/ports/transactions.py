@@ -17,7 +17,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from callhopper.ports.audit import AuditLog
+from callhopper.ports.audit import AuditLog, AuditTrail
 from callhopper.ports.inbound import InboundStore
 from callhopper.ports.queues import QueueStore, SkillStore
 from callhopper.ports.users import TokenStore, UserStore
@@ -47,6 +47,9 @@ class Transaction(Protocol):
 
     @property
     def wrapup(self) -> WrapupStore: ...
+
+    @property
+    def audit_trail(self) -> AuditTrail: ...
 
 
 class UnitOfWork(Protocol):

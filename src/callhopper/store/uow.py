@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
-from callhopper.store.audit import SqlAuditLog
+from callhopper.store.audit import SqlAuditLog, SqlAuditTrail
 from callhopper.store.db import Database
 from callhopper.store.inbound import SqlInboundStore
 from callhopper.store.queues import SqlQueueStore, SqlSkillStore
@@ -97,6 +97,10 @@ class SqlTransaction:
     @cached_property
     def wrapup(self) -> SqlWrapupStore:
         return SqlWrapupStore(self.session)
+
+    @cached_property
+    def audit_trail(self) -> SqlAuditTrail:
+        return SqlAuditTrail(self.session)
 
 
 class SqlUnitOfWork:
