@@ -15,6 +15,7 @@ from datetime import timedelta
 from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.dispenser import Dispenser
+from callhopper.core.dnc import DncService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
 from callhopper.core.inbound import InboundService
 from callhopper.core.pusher import Pusher
@@ -62,6 +63,7 @@ class AdminServices:
     inbound: InboundService
     wrapup: WrapupService
     audit: AuditService
+    dnc: DncService
 
 
 def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminServices:
@@ -76,6 +78,12 @@ def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminSe
         inbound=InboundService(uow, clock, default_region=settings.default_region),
         wrapup=WrapupService(uow, clock),
         audit=AuditService(uow),
+        dnc=DncService(
+            uow,
+            clock,
+            default_region=settings.default_region,
+            import_batch_rows=settings.import_batch_rows,
+        ),
     )
 
 

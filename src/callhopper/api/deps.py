@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
+from callhopper.core.dnc import DncService
 from callhopper.core.inbound import InboundService
 from callhopper.core.queues import QueueService
 from callhopper.core.users import UserService
@@ -107,12 +108,18 @@ async def audit_service(request: Request) -> AuditService:
     return service
 
 
+async def dnc_service(request: Request) -> DncService:
+    service: DncService = request.app.state.services.admin.dnc
+    return service
+
+
 AuthDep = Annotated[AuthService, Depends(auth_service)]
 UsersDep = Annotated[UserService, Depends(user_service)]
 QueuesDep = Annotated[QueueService, Depends(queue_service)]
 InboundDep = Annotated[InboundService, Depends(inbound_service)]
 WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
 AuditDep = Annotated[AuditService, Depends(audit_service)]
+DncDep = Annotated[DncService, Depends(dnc_service)]
 
 
 def credential_of(request: Request) -> str | None:

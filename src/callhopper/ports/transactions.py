@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from callhopper.ports.audit import AuditLog, AuditTrail
+from callhopper.ports.dnc import DncStore
 from callhopper.ports.inbound import InboundStore
 from callhopper.ports.queues import QueueStore, SkillStore
 from callhopper.ports.users import TokenStore, UserStore
@@ -50,6 +51,9 @@ class Transaction(Protocol):
 
     @property
     def audit_trail(self) -> AuditTrail: ...
+
+    @property
+    def dnc(self) -> DncStore: ...
 
 
 class UnitOfWork(Protocol):

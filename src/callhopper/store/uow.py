@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
 from callhopper.store.audit import SqlAuditLog, SqlAuditTrail
 from callhopper.store.db import Database
+from callhopper.store.dnc import SqlDncStore
 from callhopper.store.inbound import SqlInboundStore
 from callhopper.store.queues import SqlQueueStore, SqlSkillStore
 from callhopper.store.users import SqlTokenStore, SqlUserStore
@@ -101,6 +102,10 @@ class SqlTransaction:
     @cached_property
     def audit_trail(self) -> SqlAuditTrail:
         return SqlAuditTrail(self.session)
+
+    @cached_property
+    def dnc(self) -> SqlDncStore:
+        return SqlDncStore(self.session)
 
 
 class SqlUnitOfWork:
