@@ -164,7 +164,7 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
 
 
 def tokens(url: str, first_agent: int, count: int) -> list[str]:
-    from callhopper.domain.users import new_secret, secret_hash
+    from callhopper.domain.credentials import new_secret, secret_hash
     from callhopper.store.db import Database
     from callhopper.store.models import AuthToken
 

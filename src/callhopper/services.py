@@ -23,6 +23,7 @@ from callhopper.core.queues import QueueService
 from callhopper.core.staleness import StalenessRunner
 from callhopper.core.users import UserService
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
+from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.events import LocalBus, PostgresBus
@@ -64,6 +65,7 @@ class AdminServices:
     wrapup: WrapupService
     audit: AuditService
     dnc: DncService
+    workflows: WorkflowService
 
 
 def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminServices:
@@ -84,6 +86,7 @@ def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminSe
             default_region=settings.default_region,
             import_batch_rows=settings.import_batch_rows,
         ),
+        workflows=WorkflowService(uow, clock),
     )
 
 
@@ -138,7 +141,7 @@ def build(
     loader = HopperLoader(db, clock, poll_s=loader_poll_s)
     webhooks = WebhookWorker(
         WebhookSender(
-            db,
+            uow,
             clock,
             max_attempts=settings.webhook_max_attempts,
             timeout_s=settings.webhook_timeout_s,

@@ -18,6 +18,7 @@ from callhopper.core.dnc import DncService
 from callhopper.core.inbound import InboundService
 from callhopper.core.queues import QueueService
 from callhopper.core.users import UserService
+from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput, NotAuthenticated
@@ -113,6 +114,11 @@ async def dnc_service(request: Request) -> DncService:
     return service
 
 
+async def workflows_service(request: Request) -> WorkflowService:
+    service: WorkflowService = request.app.state.services.admin.workflows
+    return service
+
+
 AuthDep = Annotated[AuthService, Depends(auth_service)]
 UsersDep = Annotated[UserService, Depends(user_service)]
 QueuesDep = Annotated[QueueService, Depends(queue_service)]
@@ -120,6 +126,7 @@ InboundDep = Annotated[InboundService, Depends(inbound_service)]
 WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
 AuditDep = Annotated[AuditService, Depends(audit_service)]
 DncDep = Annotated[DncService, Depends(dnc_service)]
+WorkflowsDep = Annotated[WorkflowService, Depends(workflows_service)]
 
 
 def credential_of(request: Request) -> str | None:

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.credentials import new_secret, secret_hash
 from callhopper.domain.errors import NotAuthenticated
 from callhopper.domain.users import (
     SESSION_PREFIX,
     TOKEN_PREFIX_CHARS,
     TokenHolder,
     TokenKind,
-    new_secret,
-    secret_hash,
 )
 from callhopper.ports.clock import Clock
 from callhopper.ports.passwords import PasswordHasher

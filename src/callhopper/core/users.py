@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.credentials import new_secret, secret_hash
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.rights import Right, parse_rights
 from callhopper.domain.users import (
@@ -25,11 +26,9 @@ from callhopper.domain.users import (
     check_password,
     check_role_name,
     check_user_id,
-    new_secret,
     new_user_id,
     require_manageable,
     require_within,
-    secret_hash,
 )
 from callhopper.ports.clock import Clock
 from callhopper.ports.passwords import PasswordHasher

@@ -7,7 +7,6 @@ rights: the built-in roles take theirs from code, a custom role keeps its own.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -217,13 +216,3 @@ def check_role_name(name: str) -> str:
 def new_user_id() -> str:
     """A user id for a user created without one."""
     return "u_" + secrets.token_hex(6)
-
-
-def new_secret(prefix: str) -> str:
-    """A fresh 256-bit secret, prefixed so that leaked tokens are recognisable."""
-    return prefix + secrets.token_urlsafe(32)
-
-
-def secret_hash(secret: str) -> str:
-    """What is stored for a secret: one this long needs no slow hash."""
-    return hashlib.sha256(secret.encode()).hexdigest()

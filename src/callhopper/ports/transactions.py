@@ -22,6 +22,7 @@ from callhopper.ports.dnc import DncStore
 from callhopper.ports.inbound import InboundStore
 from callhopper.ports.queues import QueueStore, SkillStore
 from callhopper.ports.users import TokenStore, UserStore
+from callhopper.ports.workflows import WebhookOutbox, WorkflowStore
 from callhopper.ports.wrapup import WrapupStore
 
 
@@ -54,6 +55,12 @@ class Transaction(Protocol):
 
     @property
     def dnc(self) -> DncStore: ...
+
+    @property
+    def workflows(self) -> WorkflowStore: ...
+
+    @property
+    def webhooks(self) -> WebhookOutbox: ...
 
 
 class UnitOfWork(Protocol):

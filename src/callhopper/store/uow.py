@@ -22,6 +22,8 @@ from callhopper.store.dnc import SqlDncStore
 from callhopper.store.inbound import SqlInboundStore
 from callhopper.store.queues import SqlQueueStore, SqlSkillStore
 from callhopper.store.users import SqlTokenStore, SqlUserStore
+from callhopper.store.webhooks import SqlWebhookOutbox
+from callhopper.store.workflows import SqlWorkflowStore
 from callhopper.store.wrapup import SqlWrapupStore
 
 #: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock, or because it
@@ -106,6 +108,14 @@ class SqlTransaction:
     @cached_property
     def dnc(self) -> SqlDncStore:
         return SqlDncStore(self.session)
+
+    @cached_property
+    def workflows(self) -> SqlWorkflowStore:
+        return SqlWorkflowStore(self.session)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookOutbox:
+        return SqlWebhookOutbox(self.session)
 
 
 class SqlUnitOfWork:
