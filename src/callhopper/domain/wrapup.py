@@ -1,4 +1,4 @@
-"""Wrap-up codes (dispositions) and the default set (SPEC §4.3)."""
+"""Wrap-up codes (dispositions), the default set, and the sets agents choose from."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ _CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
 
 class OwnerAction(StrEnum):
-    """What a workflow rule may do to a lead's owner when this code is used (SPEC §7.4)."""
+    """What a workflow rule may do to a lead's owner when this code is used (a rule's
+    ``code_owner_action``)."""
 
     SET_OWNER_TO_AGENT = "set_owner_to_agent"
     CLEAR_OWNER = "clear_owner"
@@ -26,7 +27,8 @@ class WrapupCodeSpec(BaseModel):
     """One disposition.
 
     ``counts_as_attempt`` marks a *valid attempt*: it increments the record's
-    attempts and is what makes a campaign take ownership of a record (SPEC §6).
+    attempts and is what makes a campaign take ownership of a record, when its list has
+    campaign ownership on.
     ``final`` closes the record for the campaign. ``retry_after_minutes`` keeps
     a non-final record from being dialled again too soon.
     """
