@@ -114,7 +114,7 @@ async def dnc_service(request: Request) -> DncService:
     return service
 
 
-async def workflows_service(request: Request) -> WorkflowService:
+async def workflow_service(request: Request) -> WorkflowService:
     service: WorkflowService = request.app.state.services.admin.workflows
     return service
 
@@ -126,7 +126,7 @@ InboundDep = Annotated[InboundService, Depends(inbound_service)]
 WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
 AuditDep = Annotated[AuditService, Depends(audit_service)]
 DncDep = Annotated[DncService, Depends(dnc_service)]
-WorkflowsDep = Annotated[WorkflowService, Depends(workflows_service)]
+WorkflowsDep = Annotated[WorkflowService, Depends(workflow_service)]
 
 
 def credential_of(request: Request) -> str | None:
