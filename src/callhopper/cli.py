@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from callhopper.clock import SystemClock
+from callhopper.core.users import UserService
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, TimezoneSource
 from callhopper.domain.errors import CallhopperError
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
-from callhopper.services import AdminServices, admin_services
+from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
@@ -263,9 +264,8 @@ def users_create(
     """Create a user."""
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings(database_url)
-    with _database(settings) as db, _errors():
-        created = _admin(settings, db).users.create_user(
+    with _database(_settings(database_url)) as db, _errors():
+        created = _users(db).create_user(
             CLI_ACTOR,
             email=email,
             display_name=name,
@@ -279,9 +279,8 @@ def users_create(
 @users_app.command("list")
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users."""
-    settings = _settings(database_url)
-    with _database(settings) as db:
-        for details in _admin(settings, db).users.users():
+    with _database(_settings(database_url)) as db:
+        for details in _users(db).users():
             user = details.user
             state = "active" if user.active else "deactivated"
             console.print(f"{user.user_id:<16} {user.role:<12} {state:<12} {user.email}")
@@ -295,9 +294,8 @@ def users_token(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it (it is shown only this once)."""
-    settings = _settings(database_url)
-    with _database(settings) as db, _errors():
-        users = _admin(settings, db).users
+    with _database(_settings(database_url)) as db, _errors():
+        users = _users(db)
         found = users.user_by_email(email)
         if found is None:
             raise CallhopperError(f"no user with email {email!r}")
@@ -305,9 +303,9 @@ def users_token(
     typer.echo(issued.secret)
 
 
-def _admin(settings: Settings, db: Database) -> AdminServices:
-    """The administrative services, acting at the console's clock."""
-    return admin_services(settings, SqlUnitOfWork(db), SystemClock())
+def _users(db: Database) -> UserService:
+    """The user service, acting at the console's clock."""
+    return UserService(SqlUnitOfWork(db), SystemClock(), Argon2PasswordHasher())
 
 
 # --- import ------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()
 
 #: A real hash of a random password, verified against when the email is unknown so
-#: that a login for a missing user costs as much time as one with a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: that a login for a missing user costs as much time as one with a wrong password. Made
+#: at the first such login rather than at import (a hash costs a noticeable fraction of a
+#: second, which every command of the console would pay).
+_DUMMY_HASH: str | None = None
 
 
 class Argon2PasswordHasher:
@@ -23,7 +25,14 @@ class Argon2PasswordHasher:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            matches = _hasher.verify(password_hash or _DUMMY_HASH, password)
+            matches = _hasher.verify(password_hash or _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return False
         return matches and password_hash is not None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
