@@ -14,11 +14,30 @@ RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 
 
-def speak(text: str, path: Path, *, voice: str = "en-us", speed: int = 160) -> Path:
-    """``text`` spoken by espeak-ng, as 8 kHz 16-bit mono WAV at ``path``."""
+def speak(
+    text: str, path: Path, *, voice: str = "en-us", speed: int = 160, pad_s: float = 0.0
+) -> Path:
+    """``text`` spoken by espeak-ng, as 8 kHz 16-bit mono WAV at ``path``, followed by
+    ``pad_s`` seconds of silence."""
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(path)], check=True)
+    subprocess.run(
+        [
+            "sox",
+            str(raw),
+            "-r",
+            str(RATE),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(path),
+            "pad",
+            "0",
+            str(pad_s),
+        ],
+        check=True,
+    )
     raw.unlink()
     return path
 
@@ -98,21 +117,43 @@ def _corr(a: list[float] | array[int], b: list[float] | array[int]) -> float:
     return num / (da * db) if da and db else 0.0
 
 
+CHUNK = RATE // 4  # 250 ms
+#: How far a jitter buffer may have moved the audio between two chunks, in samples.
+DRIFT = 480
+
+
 def similarity(source: array[int], received: array[int]) -> float:
-    """How well ``source`` is found in ``received`` (which may start and end with other
-    audio): the correlation of the samples at the best alignment, found first on 20 ms
-    energy envelopes, then refined sample by sample. 1.0 is the same waveform; G.711
-    round trips score above 0.99, different speech below 0.3."""
+    """The share of ``source``'s voiced quarter-seconds found intact in ``received`` (which
+    may start and end with other audio): each chunk must correlate above 0.9 with the
+    received samples at some alignment near the previous chunk's. Jitter buffers drop and
+    insert 10-20 ms on the way, so the alignment is followed chunk by chunk rather than fixed
+    once. G.711 through a conference bridge scores 1.0; different speech scores near 0."""
     env_s, env_r = _envelope(source), _envelope(received)
     if len(env_r) < len(env_s) // 2:
         return 0.0
-    best_frame = max(
+    lag = FRAME * max(
         range(max(1, len(env_r) - len(env_s) // 2)),
-        key=lambda lag: _corr(env_s, env_r[lag:]),
+        key=lambda frame: _corr(env_s, env_r[frame:]),
     )
-    # The loudest second of the source pins the alignment; the whole overlap is then scored.
-    start = max(range(0, max(1, len(env_s) - 50)), key=lambda i: sum(env_s[i : i + 50])) * FRAME
-    probe = source[start : start + RATE // 4]
-    lags = range(max(0, best_frame * FRAME - FRAME), best_frame * FRAME + FRAME)
-    lag = max(lags, key=lambda lag: _corr(probe, received[lag + start : lag + start + len(probe)]))
-    return _corr(source, received[lag:])
+    loudness = max(env_s)
+    voiced = found = 0
+    for start in range(0, len(source) - CHUNK + 1, CHUNK):
+        chunk = source[start : start + CHUNK]
+        if max(_envelope(chunk)) < loudness / 10:
+            continue
+        voiced += 1
+
+        def score(lag: int, chunk: array[int] = chunk, start: int = start) -> float:
+            at = start + lag
+            return _corr(chunk, received[at : at + CHUNK]) if at >= 0 else 0.0
+
+        if start + lag + CHUNK > len(received):
+            continue  # the recording ended: the chunk counts as lost
+        if score(lag) < 0.9:
+            probe = chunk[: CHUNK // 5]
+            lag = max(
+                range(max(-start, lag - DRIFT), lag + DRIFT + 1),
+                key=lambda lag: _corr(probe, received[start + lag : start + lag + len(probe)]),
+            )
+        found += score(lag) >= 0.9
+    return found / voiced if voiced else 0.0

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from callhopper.telephony.sip.deploy import PeerSettings, commands, write
+
 SCENARIOS = Path(__file__).parent / "scenarios"
 #: Debian packages (and the Python extra) the SIP tests need, by the command they provide.
 PEERS = {
@@ -177,7 +179,7 @@ class Sipp:
             argv += ["-set", name, value]
         self.errors_file = workdir / f"sipp-{scenario}-{port}.err"
         with self.errors_file.open("wb") as errors:
-            self.proc = ns.popen(argv, stdout=subprocess.DEVNULL, stderr=errors)
+            self.proc = ns.popen(argv, stdout=subprocess.DEVNULL, stderr=errors, cwd=workdir)
         self._wait_listening(ns)
 
     def _wait_listening(self, ns: NetNamespace) -> None:
@@ -221,3 +223,99 @@ class Sipp:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def wait_listening(ns: NetNamespace, port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    """Wait until something in ``ns`` listens on ``port`` (UDP or TCP)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        if f":{port} " in ns.run(["ss", "-lnut", "sport", "=", f":{port}"]).stdout:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening on {port}")
+
+
+class AgentPeers:
+    """rtpengine and Kamailio from the project's templates, running inside ``ns``."""
+
+    def __init__(self, ns: NetNamespace, workdir: Path, **settings: object) -> None:
+        self.settings = PeerSettings(run_dir=str(workdir), **settings)  # type: ignore[arg-type]
+        write(self.settings, workdir)
+        cmds = commands(self.settings, workdir)
+        self.logs = {name: workdir / f"{name}.log" for name in cmds}
+        with self.logs["rtpengine"].open("wb") as log:
+            rtpengine = ns.popen(cmds["rtpengine"], stdout=log, stderr=subprocess.STDOUT)
+        wait_listening(
+            ns, int(self.settings.rtpengine_ng.rsplit(":", 1)[1]), rtpengine, "rtpengine"
+        )
+        with self.logs["kamailio"].open("wb") as log:
+            kamailio = ns.popen(cmds["kamailio"], stdout=log, stderr=subprocess.STDOUT)
+        wait_listening(ns, self.settings.ws_port, kamailio, "kamailio")
+        wait_listening(ns, self.settings.sip_port, kamailio, "kamailio")
+
+
+class Baresip:
+    """baresip as an agent's softphone: registers to Kamailio, answers by itself, says what
+    is in ``speech`` (8 kHz mono WAV) and records what it hears (``heard``)."""
+
+    def __init__(
+        self, ns: NetNamespace, workdir: Path, agent: str, speech: Path, *, port: int = 5080
+    ) -> None:
+        self.dir = workdir / f"baresip-{agent}"
+        self.dir.mkdir()
+        (self.dir / "rec").mkdir()
+        (self.dir / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{port}",
+                    f"audio_player aufile,{self.dir / 'played.wav'}",
+                    f"audio_source aufile,{speech}",
+                    f"audio_alert aufile,{speech}",
+                    "audio_srate 8000",
+                    "audio_channels 1",
+                    "module_path /usr/lib/baresip/modules",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module sndfile.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    f"snd_path {self.dir / 'rec'}",
+                    "",
+                ]
+            )
+        )
+        (self.dir / "accounts").write_text(
+            f'<sip:{agent}@callhopper.local>;outbound="sip:127.0.0.1:5060;transport=udp";'
+            "regint=300;answermode=auto;audio_codecs=PCMU\n"
+        )
+        self.log = self.dir / "baresip.log"
+        with self.log.open("wb") as log:
+            self.proc = ns.popen(
+                ["baresip", "-4", "-n", "127.0.0.1", "-f", str(self.dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 15
+        while "200 OK" not in self.log.read_text(errors="replace"):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"baresip did not register: {self.log.read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """End baresip, which completes its recordings."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def heard(self) -> Path:
+        """The recording of what the agent heard (the decoded audio of the last call); call
+        :meth:`stop` first."""
+        return sorted((self.dir / "rec").glob("*-dec.wav"))[-1]
