@@ -79,16 +79,23 @@ class AgentProxyConfig:
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    """Answering-machine detection; see :mod:`callhopper.telephony.sip.amd`."""
+    """Answering-machine detection; see :mod:`callhopper.telephony.sip.amd` for each rule.
+
+    The names are Asterisk's ``amd.conf`` settings. The defaults differ where Asterisk's
+    (greeting 1500 ms, 2 words, 5000 ms) take a person who says more than "Hello?" for a
+    machine: here a person taken for a machine is an abandoned call, so the detector waits
+    for stronger evidence (measured in ``bench/sip_bench.py amd``).
+    """
 
     enabled: bool = False
     initial_silence_ms: int = 2500
-    greeting_ms: int = 1500
+    greeting_ms: int = 4500
     after_greeting_silence_ms: int = 800
-    total_analysis_ms: int = 5000
+    total_analysis_ms: int = 6000
     min_word_ms: int = 100
+    maximum_word_length_ms: int = 5000
     between_words_silence_ms: int = 50
-    maximum_words: int = 3
+    maximum_words: int = 8
     #: webrtcvad aggressiveness, 0 (lenient) to 3 (strict about what is speech).
     vad_mode: int = 2
 

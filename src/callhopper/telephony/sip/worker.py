@@ -52,6 +52,8 @@ POLL_MS = 5
 #: Codecs offered, best first. G.711 is what every trunk and softphone speaks.
 CODECS = ("PCMU/8000/1", "PCMA/8000/1")
 BUSY_CODES = frozenset({486, 600})
+#: How long past its analysis time the detector may wait for audio before giving up.
+NO_AUDIO_GRACE_S = 1.0
 
 Send = Callable[[Message], None]
 
@@ -103,6 +105,7 @@ class Leg:
     record: bool
     agent: Call | None = None
     answered: bool = False
+    answered_at: float = 0.0
     rang: bool = False
     ending_by: str | None = None
     cancelled_for_no_answer: bool = False
@@ -246,6 +249,9 @@ class Worker:
             detect=bool(message.get("detect")),
             record=bool(message.get("record")),
         )
+        if leg.detect:
+            detector_cfg = self.config.detector
+            leg.detector = amd.MachineDetector(detector_cfg, amd.webrtc_vad(detector_cfg.vad_mode))
         self.legs[call_id] = leg
         prm = pj.CallOpParam(True)
         identity = trunk.identity_uri(caller_id)
@@ -323,11 +329,7 @@ class Worker:
             self.send({"ev": "ringing", "call": leg.call_id, "code": code})
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and not leg.answered:
             leg.answered = True
-            if leg.detect:
-                detector_cfg = self.config.detector
-                leg.detector = amd.MachineDetector(
-                    detector_cfg, amd.webrtc_vad(detector_cfg.vad_mode)
-                )
+            leg.answered_at = time.monotonic()
             self.send({"ev": "answered", "call": leg.call_id})
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._on_customer_gone(leg, code)
@@ -434,30 +436,39 @@ class Worker:
                 if not leg.cancelled_for_no_answer:
                     leg.cancelled_for_no_answer = True
                     leg.customer.hangup(pj.CallOpParam(True))
-            if leg.detector is not None:
+            if leg.detector is not None and leg.answered:
+                budget_s = self.config.detector.total_analysis_ms / 1000 + NO_AUDIO_GRACE_S
+                if now - leg.answered_at > budget_s:
+                    # No audio reached the detector (a one-way media path): undecided.
+                    self._detected(leg, amd.Decision(amd.Verdict.UNKNOWN, 0, "NOAUDIO"))
+                    continue
                 while leg.frames:
                     frame = leg.frames.popleft()
                     if len(frame) != amd.FRAME_BYTES:
                         continue
                     decision = leg.detector.feed(frame)
                     if decision is not None:
-                        self.send(
-                            {
-                                "ev": "detected",
-                                "call": leg.call_id,
-                                "result": decision.verdict.value,
-                                "ms": decision.after_ms,
-                                "cause": decision.cause,
-                            }
-                        )
-                        leg.detector = None
-                        if leg.detector_port is not None:
-                            self.graveyard.append(leg.detector_port)
-                            leg.detector_port = None
+                        self._detected(leg, decision)
                         break
         while self.played:
             self.hang_up(self.played.popleft(), by="engine")
         self.graveyard.clear()
+
+    def _detected(self, leg: Leg, decision: amd.Decision) -> None:
+        self.send(
+            {
+                "ev": "detected",
+                "call": leg.call_id,
+                "result": decision.verdict.value,
+                "ms": decision.after_ms,
+                "cause": decision.cause,
+            }
+        )
+        leg.detector = None
+        leg.frames.clear()
+        if leg.detector_port is not None:
+            self.graveyard.append(leg.detector_port)
+            leg.detector_port = None
 
     def shutdown(self) -> None:
         for call_id in list(self.legs):
