@@ -8,6 +8,7 @@ The scenarios run at once (one SIPp and one adapter each), so that the no-answer
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ async def _run(case: Case, port: int, ns: object, timeline: Timeline) -> None:
         trunk["caller_id_header"] = CallerIdHeader(trunk["caller_id_header"])  # type: ignore[assignment]
     async with sip_telephony(ns, trunk_config(port, **trunk)) as telephony:  # type: ignore[arg-type]
         collector = asyncio.create_task(collect(telephony, timeline))
+        timeline.t0 = time.monotonic()
         await telephony.originate(dial("c1"))
         await wait_for(lambda: timeline.ended("c1") or bool(_answered(timeline)), 30)
         if _answered(timeline) and case.hang_up_after_s is not None:

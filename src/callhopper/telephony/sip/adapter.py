@@ -30,8 +30,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from callhopper.clock import SystemClock
 from callhopper.domain.calls import (
     AgentLine,
     Answered,
@@ -61,6 +61,11 @@ CUSTOMER_CALLS_PER_WORKER = PJSUA_MAX_CALLS // 2
 WORKER_LOST = "worker-lost"
 #: How long an agent's phone may take to answer a bridge before it counts as unreachable.
 BRIDGE_TIMEOUT_S = 10.0
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class AgentUnreachable(TelephonyError):
@@ -93,7 +98,7 @@ class SipTelephony:
         clock: Clock | None = None,
     ) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or _UtcClock()
         self.pool = WorkerPool(
             config,
             workers=workers,

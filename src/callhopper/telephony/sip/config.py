@@ -17,6 +17,8 @@ WORKER_CONFIG_ENV = "CALLHOPPER_SIP_WORKER_CONFIG"
 #: PJSUA2 from the ``pjsua2-python`` wheel holds at most this many calls per process
 #: (``PJSUA_MAX_CALLS``, compiled in; ``maxCalls`` cannot raise it).
 PJSUA_MAX_CALLS = 4
+#: RTP (and RTCP) ports one worker may bind: two per call, with room for PJSIP to skip some.
+RTP_PORTS_PER_WORKER = 40
 
 
 class Transport(StrEnum):
@@ -109,10 +111,14 @@ class WorkerConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     #: The address the worker's SIP and RTP sockets bind to.
     bind_address: str = "127.0.0.1"
+    #: Worker ``n`` takes its RTP ports from ``rtp_port_base + n * RTP_PORTS_PER_WORKER``, so
+    #: that workers never race for the same ports.
+    rtp_port_base: int = 20000
     #: A recording of the whole call (both parties) is written here for calls that ask.
     recordings_dir: str = ""
-    #: PJSIP's log level on the worker's standard error (0 to 6).
-    log_level: int = 1
+    #: PJSIP's log level on the worker's standard output (0 to 6; 0: only what the worker
+    #: itself reports).
+    log_level: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -128,6 +134,7 @@ class WorkerConfig:
             agents=AgentProxyConfig(**data["agents"]),
             detector=DetectorConfig(**data["detector"]),
             bind_address=data["bind_address"],
+            rtp_port_base=data["rtp_port_base"],
             recordings_dir=data["recordings_dir"],
             log_level=data["log_level"],
         )

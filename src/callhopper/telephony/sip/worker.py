@@ -40,6 +40,7 @@ import pjsua2 as pj
 from callhopper.telephony.sip import amd
 from callhopper.telephony.sip.config import (
     PJSUA_MAX_CALLS,
+    RTP_PORTS_PER_WORKER,
     WORKER_CONFIG_ENV,
     CallerIdHeader,
     Transport,
@@ -47,8 +48,12 @@ from callhopper.telephony.sip.config import (
 )
 from callhopper.telephony.sip.protocol import LineBuffer, Message, decode, encode
 
-#: How long one poll of PJSIP may block, in milliseconds: the latency of a command.
+#: How long one poll of PJSIP may block while the worker holds calls, in milliseconds: the
+#: latency of a command then.
 POLL_MS = 5
+#: How long an idle worker (no calls) sleeps on its socket between polls of PJSIP: a worker
+#: without calls has no SIP timers to serve, and dozens of idle workers must cost nothing.
+IDLE_WAIT_S = 0.1
 #: Codecs offered, best first. G.711 is what every trunk and softphone speaks.
 CODECS = ("PCMU/8000/1", "PCMA/8000/1")
 BUSY_CODES = frozenset({486, 600})
@@ -143,8 +148,9 @@ class Call(pj.Call):  # type: ignore[misc]
 class Worker:
     """The PJSUA2 endpoint, its two accounts (trunk and agents) and the calls it holds."""
 
-    def __init__(self, config: WorkerConfig, send: Send, scratch: Path) -> None:
+    def __init__(self, config: WorkerConfig, number: int, send: Send, scratch: Path) -> None:
         self.config = config
+        self.rtp_port = config.rtp_port_base + number * RTP_PORTS_PER_WORKER
         self.send = send
         self.legs: dict[str, Leg] = {}
         self.graveyard: list[Any] = []
@@ -210,6 +216,8 @@ class Worker:
         # A multi-codec answer would otherwise get a re-INVITE that some peers reject.
         cfg.mediaConfig.lockCodecEnabled = False
         cfg.mediaConfig.transportConfig.boundAddress = self.config.bind_address
+        cfg.mediaConfig.transportConfig.port = self.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = RTP_PORTS_PER_WORKER // 2
         account = pj.Account()
         account.create(cfg)
         if proxy is None:
@@ -494,14 +502,18 @@ def serve(sock: socket.socket, worker_no: int, config: WorkerConfig) -> None:
             outbox.clear()
 
     with tempfile.TemporaryDirectory(prefix="callhopper-sip-") as scratch:
-        worker = Worker(config, send, Path(scratch))
+        worker = Worker(config, worker_no, send, Path(scratch))
         send({"ev": "hello", "worker": worker_no, "pid": os.getpid()})
         flush()
         lines = LineBuffer()
         running = True
         while running:
-            worker.ep.libHandleEvents(POLL_MS)
-            readable, _, _ = select.select([sock], [], [], 0)
+            if worker.legs:
+                worker.ep.libHandleEvents(POLL_MS)
+                readable, _, _ = select.select([sock], [], [], 0)
+            else:
+                readable, _, _ = select.select([sock], [], [], IDLE_WAIT_S)
+                worker.ep.libHandleEvents(0)
             if readable:
                 data = sock.recv(65536)
                 if not data:  # the supervisor is gone: so are our calls
