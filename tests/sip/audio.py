@@ -157,3 +157,15 @@ def similarity(source: array[int], received: array[int]) -> float:
             )
         found += score(lag) >= 0.9
     return found / voiced if voiced else 0.0
+
+
+def envelope_similarity(source: array[int], received: array[int]) -> float:
+    """The correlation of the 20 ms loudness envelopes at the best alignment: the same words
+    at the same pace, whatever a browser's echo canceller, noise suppressor and gain control
+    did to the waveform. The same speech scores above 0.8; other speech or silence, below."""
+    env_s, env_r = _envelope(source), _envelope(received)
+    voiced = max(i for i, x in enumerate(env_s) if x > max(env_s) / 10) + 1
+    env_s = env_s[:voiced]
+    if len(env_r) < voiced:
+        return 0.0
+    return max(_corr(env_s, env_r[lag : lag + voiced]) for lag in range(len(env_r) - voiced + 1))
