@@ -108,7 +108,7 @@ def test_browser_softphone_answers_and_talks_through_rtpengine(
     reason = chromium_missing()
     if reason:
         require(reason)  # fails under CI, skips elsewhere, with the reason
-    from playwright.async_api import async_playwright  # noqa: PLC0415  (optional test dep)
+    from playwright.async_api import async_playwright
 
     customer_speech = speak(CUSTOMER_SAYS, workdir / "customer-pcm.wav", voice="en-gb")
     subprocess.run(

@@ -21,6 +21,7 @@ from callhopper.domain.calls import (
     Ringing,
     Unanswered,
 )
+from callhopper.telephony.sip.config import WorkerConfig
 from tests.sip.audio import read_wav, rtp_audio, similarity, speak
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
 from tests.sip.harness import NetNamespace, Sipp, require
@@ -161,3 +162,43 @@ def test_a_dead_worker_loses_only_its_calls_reported_once_and_is_replaced(
     # One INVITE per call placed: nothing was dialled again after the crash.
     assert len(sipp.invites()) == 3
     assert len(ringing.invites()) == 1
+
+
+def test_a_call_is_recorded_only_when_it_asks(ns: NetNamespace, workdir: Path) -> None:
+    """Two calls to a customer who speaks; the one placed with ``record`` leaves a WAV with
+    the customer's words and then the message played to them, the other leaves nothing."""
+    require("espeak-ng", "sox")
+    customer = speak("Hello, who is calling please?", workdir / "customer-pcm.wav")
+    subprocess.run(
+        ["sox", str(customer), "-e", "mu-law", str(workdir / "customer.wav")], check=True
+    )
+    message = speak("Sorry, all our agents are busy.", workdir / "message.wav")
+    recordings = workdir / "recordings"
+    recordings.mkdir()
+    sipp = Sipp(ns, "talk", workdir, port=5090, media_port=16000)
+    timeline = Timeline()
+    config = WorkerConfig(trunk=trunk_config(5090).trunk, recordings_dir=str(recordings))
+    speech_s = len(read_wav(customer)) / 8000
+
+    async def scenario() -> None:
+        async with sip_telephony(ns, config) as telephony:
+            collector = asyncio.create_task(collect(telephony, timeline))
+            await telephony.originate(dial("rec"), record=True)
+            await telephony.originate(dial("norec"))
+            await wait_for(
+                lambda: all(
+                    any(isinstance(e, Answered) for e in timeline.of(c)) for c in ("rec", "norec")
+                )
+            )
+            await asyncio.sleep(1.0 + speech_s + 0.3)  # the customer speaks a second in
+            for call in ("rec", "norec"):
+                await telephony.play_and_hang_up(CallId(call), str(message))
+            await wait_for(lambda: timeline.ended("rec") and timeline.ended("norec"), 20)
+        await collector
+
+    asyncio.run(scenario())
+    sipp.stop()
+    assert [p.name for p in recordings.iterdir()] == ["rec.wav"]
+    recorded = read_wav(recordings / "rec.wav")
+    assert similarity(read_wav(customer), recorded) > 0.95
+    assert similarity(read_wav(message), recorded) > 0.95

@@ -121,14 +121,22 @@ class SipTelephony:
 
     # --- the port -------------------------------------------------------------------
 
-    async def originate(self, request: DialRequest) -> None:
+    async def originate(
+        self, request: DialRequest, *, detect: bool | None = None, record: bool = False
+    ) -> None:
+        """The port's ``originate``; ``detect`` (default: the adapter's setting) and
+        ``record`` are the per-call options the port does not carry yet. A recording of both
+        parties goes to ``recordings_dir/<call id>.wav``; without ``record`` nothing is."""
         if request.call_id in self._calls:
             raise TelephonyError(f"call {request.call_id} was already originated")
         free = [w for w in self.pool.live() if len(w.calls) < CUSTOMER_CALLS_PER_WORKER]
         if not free:
             raise LinesExhausted(f"all {self.lines} SIP lines are in use")
         worker = min(free, key=lambda w: (len(w.calls), w.number))
-        call = _Call(request=request, worker=worker, detect=self.config.detector.enabled)
+        if record and not self.config.recordings_dir:
+            raise TelephonyError("recording asked for, but no recordings_dir is configured")
+        detect = self.config.detector.enabled if detect is None else detect
+        call = _Call(request=request, worker=worker, detect=detect)
         self._calls[request.call_id] = call
         worker.calls.add(request.call_id)
         try:
@@ -140,7 +148,7 @@ class SipTelephony:
                     "caller_id": request.caller_id,
                     "ring_timeout_s": request.ring_timeout_s,
                     "detect": call.detect,
-                    "record": False,
+                    "record": record,
                 }
             )
         except ConnectionError as exc:

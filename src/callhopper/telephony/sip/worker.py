@@ -49,8 +49,10 @@ from callhopper.telephony.sip.config import (
 from callhopper.telephony.sip.protocol import LineBuffer, Message, decode, encode
 
 #: How long one poll of PJSIP may block while the worker holds calls, in milliseconds: the
-#: latency of a command then.
-POLL_MS = 5
+#: longest a command waits then. (A SIP event ends the poll at once.) Each poll costs the
+#: Python loop a turn, so dozens of busy workers polling every few milliseconds would take a
+#: large share of a core for nothing.
+POLL_MS = 10
 #: How long an idle worker (no calls) sleeps on its socket between polls of PJSIP: a worker
 #: without calls has no SIP timers to serve, and dozens of idle workers must cost nothing.
 IDLE_WAIT_S = 0.1
@@ -240,8 +242,10 @@ class Worker:
                 self.hang_up(call_id, by="engine")
             else:
                 raise ValueError(f"unknown command {op!r}")
-        except Exception as exc:  # a command's failure is reported, the worker goes on
-            self.send({"ev": "error", "call": call_id, "op": op, "message": str(exc)})
+        except pj.Error as exc:  # a command's failure is reported, the worker goes on
+            self.send({"ev": "error", "call": call_id, "op": op, "message": exc.info()})
+        except (ValueError, KeyError) as exc:
+            self.send({"ev": "error", "call": call_id, "op": op, "message": repr(exc)})
 
     def originate(self, message: Message) -> None:
         call_id = str(message["call"])
@@ -305,6 +309,8 @@ class Worker:
         player.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
         self._stop_keepalive(leg)
         player.startTransmit(leg.customer.audio())
+        if leg.recorder is not None:
+            player.startTransmit(leg.recorder)
         leg.player = player
 
     def _answered(self, call_id: str) -> Leg:
