@@ -252,6 +252,7 @@ class AgentPeers:
         )
         with self.logs["kamailio"].open("wb") as log:
             kamailio = ns.popen(cmds["kamailio"], stdout=log, stderr=subprocess.STDOUT)
+        self.kamailio = kamailio
         wait_listening(ns, self.settings.ws_port, kamailio, "kamailio")
         wait_listening(ns, self.settings.sip_port, kamailio, "kamailio")
 

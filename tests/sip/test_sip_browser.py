@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from callhopper.domain.calls import AgentLine, Answered, CallId, HungUp, Party
+from callhopper.telephony.sip.adapter import AgentUnreachable
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.sip.audio import envelope_similarity, read_wav, rtp_audio, speak
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
@@ -176,3 +177,59 @@ def test_browser_softphone_answers_and_talks_through_rtpengine(
     heard = array("h", seen["heard"])  # type: ignore[arg-type]
     assert envelope_similarity(read_wav(customer_speech), heard) > SAME_SPEECH
     assert envelope_similarity(read_wav(agent_speech), rtp_audio(capture.path, 16000)) > SAME_SPEECH
+
+
+def test_browser_softphone_says_what_went_wrong_in_japanese(
+    ns: NetNamespace, workdir: Path
+) -> None:
+    """The microphone refused (no permission), then the registration lost (Kamailio stops):
+    each gets its message, in the page's language."""
+    require("kamailio", "rtpengine")
+    reason = chromium_missing()
+    if reason:
+        require(reason)
+    from playwright.async_api import async_playwright  # noqa: PLC0415  (optional test dep)
+
+    peers = AgentPeers(ns, workdir)
+    sipp = Sipp(ns, "answer", workdir, port=5090, media_port=16000)
+    page_file = softphone_page(workdir / "softphone.html", lang="ja")
+    timeline = Timeline()
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        async with async_playwright() as p:
+            # Without --use-fake-ui-for-media-stream, nobody grants the microphone.
+            args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
+            browser = await p.chromium.launch(
+                executable_path=str(chromium_in(ns, workdir)),
+                args=[
+                    *args,
+                    "--allow-file-access-from-files",
+                    "--allow-loopback-in-peer-connection",
+                ],
+            )
+            page = await browser.new_page()
+            await page.goto(page_file.as_uri())
+            await page.wait_for_selector("#softphone[data-state=registered]", timeout=15000)
+            seen["registered"] = await page.inner_text(".softphone-status")
+            async with sip_telephony(ns, trunk_config(5090)) as telephony:
+                collector = asyncio.create_task(collect(telephony, timeline))
+                await telephony.originate(dial("j1"))
+                await wait_for(lambda: any(isinstance(e, Answered) for e in timeline.of("j1")))
+                with pytest.raises(AgentUnreachable):
+                    await telephony.bridge(CallId("j1"), AgentLine("7", "agent-7"))
+                await page.wait_for_selector(".softphone-alert:not([hidden])", timeout=5000)
+                seen["mic"] = await page.inner_text(".softphone-alert")
+                await telephony.hang_up(CallId("j1"))
+                await wait_for(lambda: timeline.ended("j1"))
+            await collector
+            peers.kamailio.terminate()
+            await page.wait_for_selector("#softphone[data-state=unregistered]", timeout=10000)
+            seen["lost"] = await page.inner_text(".softphone-alert")
+            await browser.close()
+
+    asyncio.run(scenario())
+    sipp.stop()
+    assert seen["registered"] == MESSAGES["registered"][1]
+    assert seen["mic"] == MESSAGES["mic-denied"][1]
+    assert seen["lost"] == MESSAGES["registration-lost"][1]
