@@ -118,6 +118,10 @@ def _corr(a: list[float] | array[int], b: list[float] | array[int]) -> float:
 
 
 CHUNK = RATE // 4  # 250 ms
+#: The share of voiced quarter-seconds that must arrive intact through a jitter buffer. Jitter
+#: buffers drop or insert 10-20 ms now and then (more often on a loaded machine), spoiling the
+#: quarter-second each cut falls in; a wrong or missing stream scores near 0.
+INTACT = 0.75
 #: How far a jitter buffer may have moved the audio between two chunks, in samples.
 DRIFT = 480
 

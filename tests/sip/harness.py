@@ -30,6 +30,9 @@ import pytest
 from callhopper.telephony.sip.deploy import PeerSettings, commands, write
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+#: The talk scenario's customer waits this long after answering before speaking, so that the
+#: bridge to the agent (which on a loaded machine may take a second) is up by then.
+SPEAK_AFTER = {"speak_after": "2000"}
 #: Debian packages (and the Python extra) the SIP tests need, by the command they provide.
 PEERS = {
     "sipp": "sip-tester",

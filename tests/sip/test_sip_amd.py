@@ -140,7 +140,15 @@ def test_a_worker_tells_a_person_from_a_machine(ns: NetNamespace, tmp_path: Path
             ["sox", str(recordings[kind].path), "-e", "mu-law", str(workdir / "customer.wav")],
             check=True,
         )
-        sipps[kind] = Sipp(ns, "talk", workdir, port=5090 + i, media_port=16000 + 100 * i)
+        # The recordings start at the answer, with their own pick-up delay.
+        sipps[kind] = Sipp(
+            ns,
+            "talk",
+            workdir,
+            port=5090 + i,
+            media_port=16000 + 100 * i,
+            variables={"speak_after": "0"},
+        )
     timeline = Timeline()
 
     async def scenario() -> None:
