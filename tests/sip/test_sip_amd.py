@@ -48,7 +48,7 @@ def test_a_short_hello_then_silence_is_a_person() -> None:
 
 
 def test_a_long_greeting_is_a_machine() -> None:
-    greeting = (frames(900, "#") + frames(200, ".")) * 6
+    greeting = (frames(900, "#") + frames(200, ".")) * 8
     decision = decide(greeting)
     assert decision is not None and decision.verdict is amd.Verdict.MACHINE
     assert decision.cause == f"LONGGREETING-{CONFIG.greeting_ms}"

@@ -91,9 +91,9 @@ class DetectorConfig:
 
     enabled: bool = False
     initial_silence_ms: int = 2500
-    greeting_ms: int = 4500
+    greeting_ms: int = 5500
     after_greeting_silence_ms: int = 800
-    total_analysis_ms: int = 6000
+    total_analysis_ms: int = 7000
     min_word_ms: int = 100
     maximum_word_length_ms: int = 5000
     between_words_silence_ms: int = 50
