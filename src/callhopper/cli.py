@@ -37,6 +37,7 @@ from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
+from callhopper.telephony.cli import app as telephony_app
 
 app = typer.Typer(
     help="callhopper: outbound campaign engine. Every option can also be set as CALLHOPPER_<NAME>.",
@@ -47,6 +48,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(telephony_app, name="telephony")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
