@@ -11,9 +11,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callhopper.core.dispenser import Dispenser
+from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
-from callhopper.core.pusher import Pusher
 from callhopper.core.staleness import StalenessRunner
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
@@ -21,6 +20,7 @@ from callhopper.events import LocalBus, PostgresBus
 from callhopper.ports import Clock
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
@@ -101,7 +101,7 @@ def build(
     )
     validator = make_validator(settings.dnc_service_url, settings.dnc_service_timeout_s)
     dispenser = Dispenser(
-        db,
+        SqlUnitOfWork(db),
         clock,
         bus=bus,
         on_agents_change=lambda _: loader.wake(),

@@ -196,9 +196,10 @@ def test_no_cap_of_200_agents(api: TestClient, app_client: TestClient, db: Any, 
     assert progress["campaign"]["errors"] == 0 and progress["campaign"]["remaining"] == 600
     with db.read() as session:
         actor = users.actor_of(session, users.get_user(session, "ag299"))
-    from callhopper.core.dispenser import Delivery, Dispenser
+    from callhopper.core.dispensing import Delivery, Dispenser
+    from callhopper.store.uow import SqlUnitOfWork
 
-    dispenser = Dispenser(db, clock)
+    dispenser = Dispenser(SqlUnitOfWork(db), clock)
     first = dispenser.get_record(actor, campaign_id)
     assert isinstance(first, Delivery)
     # The owner column is not on the agent's form (SPEC §1): the record's data says whose.

@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from callhopper.clock import FrozenClock
 from callhopper.domain.calling_window import CallingWindow
+from callhopper.store.claims.statements import ClaimRequest, claim_params, claim_statement
 from callhopper.store.db import Database
-from callhopper.store.dispensing import ClaimRequest, claim_params, claim_statement
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser
 

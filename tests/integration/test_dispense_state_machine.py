@@ -57,7 +57,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callhopper.clock import FrozenClock
-from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
+from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.errors import InvalidInput, NotFound
@@ -66,6 +66,7 @@ from callhopper.store import campaigns, queues
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Record, User
 from callhopper.store.records import record_data_update
+from callhopper.store.uow import SqlUnitOfWork
 from callhopper.store.users import actor_of
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
@@ -154,7 +155,7 @@ class DispenseMachine(RuleBasedStateMachine):
     def __init__(self, world: World) -> None:
         super().__init__()
         self.world = world
-        self.dispenser = Dispenser(world.db, world.clock)
+        self.dispenser = Dispenser(SqlUnitOfWork(world.db), world.clock)
         self.campaign_id = 0
         self.queue_id = 0
         self.record_ids: list[int] = []

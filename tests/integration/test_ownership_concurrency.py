@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callhopper.clock import SystemClock
-from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.errors import Conflict
 from callhopper.store import users
 from callhopper.store.db import Database
 from callhopper.store.models import Interaction, RecordOwnership
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import make_campaign, make_list, owned_rows, start
 
 RECORDS = 10_000
@@ -94,7 +95,7 @@ def test_two_campaigns_never_dial_a_record_the_other_owns(db_url: str, api: Test
     setup_db.dispose()
 
     db = Database(db_url, pool_size=20, pool_timeout_s=600)
-    dispenser = Dispenser(db, SystemClock())
+    dispenser = Dispenser(SqlUnitOfWork(db), SystemClock())
     barrier = threading.Barrier(2 * AGENTS_PER_CAMPAIGN)
     failures: list[BaseException] = []
     refusals: list[str] = []

@@ -32,7 +32,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
 from callhopper.clock import FrozenClock
-from callhopper.core.pusher import Pusher
+from callhopper.core.dispensing import Pusher
 from callhopper.store import agent_state
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, Record, User

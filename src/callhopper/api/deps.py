@@ -102,6 +102,16 @@ class Credentials:
         return found.actor
 
 
+def actor_for_secret(db: Database, clock: Clock, secret: str | None) -> Actor | None:
+    """The user a token or session secret stands for, or ``None`` (the real-time channel
+    checks its credentials once, when it connects)."""
+    if not secret:
+        return None
+    with db.lookup() as session:
+        found = authenticate(session, secret, now=clock.now())
+    return found.actor if found is not None else None
+
+
 async def credentials(request: Request, db: DbDep, clock: ClockDep) -> Credentials:
     """401 at once when the request carries no credentials (before its body is read)."""
     secret = credential_of(request)

@@ -14,10 +14,16 @@ break a deadlock or a serialization conflict raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from callhopper.ports.agents import AgentSessions
 from callhopper.ports.audit import AuditLog
+from callhopper.ports.callbacks import Callbacks
+from callhopper.ports.claims import Claims
+from callhopper.ports.outcomes import Outcomes
+from callhopper.ports.records import Records
 
 
 class Transaction(Protocol):
@@ -25,6 +31,26 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def claims(self) -> Claims: ...
+
+    @property
+    def agents(self) -> AgentSessions: ...
+
+    @property
+    def callbacks(self) -> Callbacks: ...
+
+    @property
+    def records(self) -> Records: ...
+
+    @property
+    def outcomes(self) -> Outcomes: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transaction has committed; never if it rolls back
+        (a savepoint released is not the commit)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import SESSION_COOKIE, DbDep, authenticated_in_thread
+from callhopper.api.deps import SESSION_COOKIE, actor_for_secret, authenticated_in_thread
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     AcceptPublic,
@@ -28,16 +27,14 @@ from callhopper.api.schemas import (
     ReceivingIn,
     WrapupIn,
 )
-from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import Actor
-from callhopper.domain.campaigns import Channel
+from callhopper.domain.callbacks import ScheduledCallback
+from callhopper.domain.campaigns import CampaignState, Channel
 from callhopper.domain.errors import NotFound
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.rights import Right
-from callhopper.events import AgentEvent, LocalBus
-from callhopper.ports import Clock
-from callhopper.store.db import Database
-from callhopper.store.models import Callback, User
-from callhopper.store.users import authenticate
+from callhopper.events import LocalBus
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -68,7 +65,7 @@ def my_campaigns(agent: Actor, dispenser: DispenserDep) -> list[MyCampaignPublic
             id=c.id,
             name=c.name,
             description=c.description,
-            status="running" if c.state == "on" else c.state,
+            status="running" if c.state is CampaignState.ON else c.state.value,
             mode=c.mode,
             delivery=c.delivery,
             logged_in=c.logged_in,
@@ -242,7 +239,6 @@ def schedule_callback(
     body: CallbackIn,
     agent: Actor,
     dispenser: DispenserDep,
-    db: DbDep,
 ) -> CallbackPublic:
     """Schedule (or change) a callback; it applies when you mark the record Done. The time
     must be in the future and inside the calling window in the contact's time zone."""
@@ -255,8 +251,7 @@ def schedule_callback(
         number=body.number,
         note=body.note,
     )
-    with db.read() as session:
-        return callback_public(session, callback)
+    return callback_public(callback)
 
 
 @router.delete(f"{_RECORD}/callback", status_code=status.HTTP_204_NO_CONTENT)
@@ -291,18 +286,17 @@ def set_channel(
     return AgentStatePublic(channels={c.value: r for c, r in channels.items()})
 
 
-def callback_public(session: Session, callback: Callback) -> CallbackPublic:
-    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
+def callback_public(callback: ScheduledCallback) -> CallbackPublic:
     return CallbackPublic(
         id=callback.id,
         campaign_id=callback.campaign_id,
         record_id=callback.record_id,
-        kind=callback.kind,
-        agent_user_id=user.user_id if user is not None else None,
+        kind=callback.kind.value,
+        agent_user_id=callback.agent_user_id,
         due_at=callback.due_at,
         number=callback.number,
         note=callback.note,
-        status=callback.status,
+        status=callback.status.value,
     )
 
 
@@ -321,7 +315,7 @@ async def channel(websocket: WebSocket) -> None:
         or _bearer(websocket.headers.get("authorization"))
         or websocket.cookies.get(SESSION_COOKIE)
     )
-    actor = await run_in_threadpool(_actor_for, app.state.db, app.state.clock, secret)
+    actor = await run_in_threadpool(actor_for_secret, app.state.db, app.state.clock, secret)
     await websocket.accept()
     if actor is None or actor.id is None:
         # Closed after the handshake, so that a browser sees the code (a refused handshake
@@ -391,14 +385,6 @@ def _bearer(header: str | None) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _actor_for(db: Database, clock: Clock, secret: str | None) -> Actor | None:
-    if not secret:
-        return None
-    with db.lookup() as session:
-        found = authenticate(session, secret, now=clock.now())
-    return found.actor if found is not None else None
 
 
 def _jsonable(delivery: Delivery) -> dict[str, Any]:

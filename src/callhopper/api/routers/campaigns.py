@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from callhopper.api.deps import ClockDep, DbDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.routers.agent import callback_public
 from callhopper.api.schemas import (
     AgentProgressPublic,
     AssignmentPublic,
+    CallbackPublic,
     CampaignCreate,
     CampaignProgressPublic,
     CampaignPublic,
@@ -28,11 +28,13 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaigns import CampaignAction, CampaignSettings
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.rights import Right
-from callhopper.events import AgentEvent, LocalBus
+from callhopper.events import LocalBus
 from callhopper.store import callbacks as callback_store
 from callhopper.store import campaigns, queues
-from callhopper.store.models import Campaign, User
+from callhopper.store.models import Callback, Campaign, User
+from callhopper.store.uow import SqlTransaction
 from callhopper.store.users import get_user
 
 router = APIRouter(tags=["campaigns"])
@@ -141,11 +143,9 @@ def _action(action: CampaignAction, summary: str) -> None:
         with db.write() as session:
             campaign = campaigns.change_state(session, actor, campaign_id, action, now=clock.now())
             # The queue's agents hear of it (SPEC §4.1: "Campaign Started" …).
+            tx = SqlTransaction(session)
             for member in queues.queue_members(session, campaign.queue_id):
-                bus.publish(
-                    AgentEvent(member.id, "campaign", campaign.id, reason=action.value),
-                    session,
-                )
+                bus.publish(AgentEvent(member.id, "campaign", campaign.id, reason=action.value), tx)
             public = campaign_public(campaign)
         request.app.state.pusher.wake()
         return public
@@ -305,3 +305,18 @@ def callbacks_report(
             )
             for callback, logged_in in rows
         ]
+
+
+def callback_public(session: Session, callback: Callback) -> CallbackPublic:
+    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
+    return CallbackPublic(
+        id=callback.id,
+        campaign_id=callback.campaign_id,
+        record_id=callback.record_id,
+        kind=callback.kind,
+        agent_user_id=user.user_id if user is not None else None,
+        due_at=callback.due_at,
+        number=callback.number,
+        note=callback.note,
+        status=callback.status,
+    )

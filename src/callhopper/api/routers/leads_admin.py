@@ -20,8 +20,8 @@ from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_a
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.rights import Right
-from callhopper.events import AgentEvent
 from callhopper.store import inbound, lead_owners
 from callhopper.store.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
@@ -32,6 +32,7 @@ from callhopper.store.lead_owners import (
     StalenessRuleSpec,
 )
 from callhopper.store.models import InboundRoute, StalenessRule
+from callhopper.store.uow import SqlTransaction
 
 router = APIRouter(tags=["lead owners"])
 
@@ -108,12 +109,13 @@ def _tell_agents(request: Request, session: Session, ended: Sequence[EndedLease]
     bus = getattr(request.app.state, "bus", None)
     if bus is None:
         return
+    tx = SqlTransaction(session)
     for lease in ended:
         bus.publish(
             AgentEvent(
                 lease.agent_id, "delivery_ended", lease.campaign_id, lease.record_id, OWNER_CHANGED
             ),
-            session,
+            tx,
         )
 
 
