@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from callhopper.domain.events import AgentEvent
@@ -16,3 +17,15 @@ class AgentEvents(Protocol):
         a transaction. Dispatched earlier, a channel could read the database before the
         change is visible."""
         ...
+
+
+class AgentChannels(Protocol):
+    """Where the real-time channel of each connected agent listens (in this process)."""
+
+    def subscribe(
+        self, agent_id: int, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Queue[AgentEvent]:
+        """A queue that receives the agent's events, on ``loop``."""
+        ...
+
+    def unsubscribe(self, agent_id: int, queue: asyncio.Queue[AgentEvent]) -> None: ...

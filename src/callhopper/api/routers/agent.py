@@ -34,7 +34,7 @@ from callhopper.domain.campaigns import CampaignState, Channel
 from callhopper.domain.errors import NotFound
 from callhopper.domain.events import AgentEvent
 from callhopper.domain.rights import Right
-from callhopper.events import LocalBus
+from callhopper.ports.events import AgentChannels
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -325,7 +325,7 @@ async def channel(websocket: WebSocket) -> None:
     if not actor.can(Right.AGENT_WORK):
         await websocket.close(code=4403, reason=f"the right {Right.AGENT_WORK.value} is needed")
         return
-    bus: LocalBus = app.state.bus
+    bus: AgentChannels = app.state.bus
     dispenser: Dispenser = app.state.dispenser
     queue = bus.subscribe(actor.id, asyncio.get_running_loop())
     receiver: asyncio.Task[str] | None = None
