@@ -1,4 +1,4 @@
-.PHONY: install lint types test check
+.PHONY: install lint types test check messages
 
 install:
 	python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
@@ -14,3 +14,8 @@ test:
 	.venv/bin/pytest
 
 check: lint types test
+
+# Extract the pages' strings and merge them into the catalogues (then translate the new ones).
+messages:
+	.venv/bin/pybabel extract -F babel.cfg --no-location -o /tmp/callhopper-messages.pot .
+	.venv/bin/pybabel update -N --no-location -i /tmp/callhopper-messages.pot -d src/callhopper/web/locale -D messages -l ja

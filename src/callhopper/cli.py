@@ -8,23 +8,35 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from callhopper.clock import SystemClock
+from callhopper.core.importer import parse_mapping
+from callhopper.core.lists import create_list, import_rows
+from callhopper.core.users import UserService
 from callhopper.domain.actors import Actor
-from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, TimezoneSource
-from callhopper.domain.errors import CallhopperError
+from callhopper.domain.contacts import (
+    ColumnSpec,
+    ListSchema,
+    PhoneColumnSpec,
+    TimezoneSource,
+    validation_message,
+)
+from callhopper.domain.csvtext import open_text, read_header
+from callhopper.domain.errors import CallhopperError, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
+from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 app = typer.Typer(
     help="callhopper: outbound campaign engine. Every option can also be set as CALLHOPPER_<NAME>.",
@@ -260,34 +272,28 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user."""
-    from callhopper.store.users import create_user
-
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
-        user = create_user(
-            session,
+    with _database(_settings(database_url)) as db, _errors():
+        created = _users(db).create_user(
             CLI_ACTOR,
             email=email,
             display_name=name,
             role=role,
             password=password,
             user_id=user_id,
-            now=SystemClock().now(),
         )
-        console.print(f"created {role} {user.email} (user_id {user.user_id})")
+        console.print(f"created {role} {created.user.email} (user_id {created.user.user_id})")
 
 
 @users_app.command("list")
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users."""
-    from callhopper.store.users import list_users, user_view
-
-    with _database(_settings(database_url)) as db, db.read() as session:
-        for user in list_users(session):
-            view = user_view(session, user)
+    with _database(_settings(database_url)) as db:
+        for details in _users(db).users():
+            user = details.user
             state = "active" if user.active else "deactivated"
-            console.print(f"{view['user_id']:<16} {view['role']:<12} {state:<12} {view['email']}")
+            console.print(f"{user.user_id:<16} {user.role:<12} {state:<12} {user.email}")
 
 
 @users_app.command("token")
@@ -298,17 +304,18 @@ def users_token(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it (it is shown only this once)."""
-    from callhopper.store.users import create_api_token, get_user_by_email
-
-    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
-        user = get_user_by_email(session, email)
-        if user is None:
+    with _database(_settings(database_url)) as db, _errors():
+        users = _users(db)
+        found = users.user_by_email(email)
+        if found is None:
             raise CallhopperError(f"no user with email {email!r}")
-        ttl = timedelta(days=days) if days else None
-        _, secret = create_api_token(
-            session, CLI_ACTOR, user, name, now=SystemClock().now(), ttl=ttl
-        )
-    typer.echo(secret)
+        issued = users.create_token(CLI_ACTOR, found.user.user_id, name, expires_in_days=days)
+    typer.echo(issued.secret)
+
+
+def _users(db: Database) -> UserService:
+    """The user service, acting at the console's clock."""
+    return UserService(SqlUnitOfWork(db), SystemClock(), Argon2PasswordHasher())
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -363,9 +370,6 @@ def import_csv(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Append a CSV file to a contact list, with a progress bar and a rejection report."""
-    from callhopper.core.importer import parse_mapping
-    from callhopper.store import contact_lists as lists
-
     settings = _settings(database_url, default_region=region, import_workers=workers)
     size = file.stat().st_size
     with _errors():
@@ -396,12 +400,12 @@ def import_csv(
                 transient=True,
             ) as progress,
             file.open("rb") as stream,
-            db.write() as session,
+            SqlUnitOfWork(db).write() as tx,
         ):
             task = progress.add_task("import", total=size)
-            contact_list = lists.get_list_by_name(session, list_name)
-            outcome = lists.import_rows(
-                session,
+            contact_list = tx.lists.by_name(list_name)
+            outcome = import_rows(
+                tx,
                 CLI_ACTOR,
                 contact_list.id,
                 source=file.name,
@@ -415,7 +419,7 @@ def import_csv(
             )
     report = outcome.report
     console.print(
-        f"import {outcome.job.id} into {list_name!r}: {report.rows_total} rows, "
+        f"import {outcome.job.import_id} into {list_name!r}: {report.rows_total} rows, "
         f"{report.rows_accepted} accepted, {report.rows_rejected} rejected"
         + (
             f" ({report.rows_updated} of the accepted updated existing records)"
@@ -428,7 +432,7 @@ def import_csv(
     if report.rejections_truncated:
         console.print(
             f"  … and {report.rows_rejected - len(report.rejections)} more: GET "
-            f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.id}/rejections"
+            f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.import_id}/rejections"
         )
 
 
@@ -447,16 +451,10 @@ def _create_list_from_header(
     default_timezone: str | None,
     mapping: dict[str, str | None] | None,
 ) -> None:
-    from pydantic import ValidationError
-
-    from callhopper.domain.contacts import validation_message
-    from callhopper.domain.csvtext import open_text, read_header
-    from callhopper.domain.errors import InvalidInput, NotFound
-    from callhopper.store import contact_lists as lists
-
-    with db.read() as session:
+    uow = SqlUnitOfWork(db)
+    with uow.read() as tx:
         try:
-            lists.get_list_by_name(session, name)
+            tx.lists.by_name(name)
             return
         except NotFound:
             pass
@@ -522,9 +520,9 @@ def _create_list_from_header(
         )
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc), field="header") from None
-    with db.write() as session:
-        lists.create_list(
-            session,
+    with uow.write() as tx:
+        create_list(
+            tx,
             CLI_ACTOR,
             name=name,
             description=f"created from {file.name}",

@@ -42,10 +42,9 @@ from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import Actor
 from callhopper.ports import Clock
 from callhopper.store import dispensing, users
-from callhopper.store.campaigns import get_campaign
 from callhopper.store.claims import statements as claims
 from callhopper.store.db import Database
-from callhopper.store.models import Assignment, CampaignRecord, Record, User
+from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record, User
 from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import append, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
@@ -635,7 +634,8 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
                 unowned_claim(campaign_id, b, now),
             )
             assert taken == first.record_id
-            campaign = get_campaign(session, campaign_id)
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
             dispensing.deliver(
                 session,
                 campaign_id=campaign.id,

@@ -20,6 +20,7 @@ from callhopper.api.routers import (
     contact_lists,
     dnc,
     hopper,
+    inbound,
     leads,
     leads_admin,
     ownership,
@@ -33,6 +34,7 @@ from callhopper.ports import Clock
 from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.web import app as web
 
 API_PREFIX = "/api/v1"
 
@@ -76,7 +78,9 @@ def create_app(
         title="callhopper",
         version=__version__,
         summary="Outbound campaign engine: which record each agent works next.",
-        docs_url="/docs",
+        # /docs is served by callhopper.web with the vendored Swagger UI (no CDN).
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
         # Off, FastAPI still looks for configured providers on every request (4 % of a
@@ -109,10 +113,13 @@ def create_app(
         hopper,
         leads,
         leads_admin,
+        inbound,
         workflows,
         audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=_URL_CHECKS)
+
+    web.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -12,13 +12,27 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from callhopper.core.audit import AuditService
+from callhopper.core.auth import AuthService
+from callhopper.core.campaigns import CampaignService
+from callhopper.core.dnc import DncService
+from callhopper.core.hopper import HopperService
+from callhopper.core.inbound import InboundService
+from callhopper.core.leads import LeadService
+from callhopper.core.lists import ListService
+from callhopper.core.owners import OwnerService
+from callhopper.core.ownership import OwnershipService
+from callhopper.core.queues import QueueService
+from callhopper.core.users import UserService
+from callhopper.core.workflows import WorkflowService
+from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput, NotAuthenticated
 from callhopper.domain.rights import Right
 from callhopper.ports import Clock
+from callhopper.services import Services
 from callhopper.settings import Settings
 from callhopper.store.db import Database
-from callhopper.store.users import TOKEN_TOUCH_INTERVAL, authenticate, touch_token
 
 SESSION_COOKIE = "callhopper_session"
 
@@ -69,6 +83,59 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+# The administrative services, built once per process (:func:`callhopper.services.build`).
+
+
+async def auth_service(request: Request) -> AuthService:
+    service: AuthService = request.app.state.services.admin.auth
+    return service
+
+
+async def user_service(request: Request) -> UserService:
+    service: UserService = request.app.state.services.admin.users
+    return service
+
+
+async def queue_service(request: Request) -> QueueService:
+    service: QueueService = request.app.state.services.admin.queues
+    return service
+
+
+async def inbound_service(request: Request) -> InboundService:
+    service: InboundService = request.app.state.services.admin.inbound
+    return service
+
+
+async def wrapup_service(request: Request) -> WrapupService:
+    service: WrapupService = request.app.state.services.admin.wrapup
+    return service
+
+
+async def audit_service(request: Request) -> AuditService:
+    service: AuditService = request.app.state.services.admin.audit
+    return service
+
+
+async def dnc_service(request: Request) -> DncService:
+    service: DncService = request.app.state.services.admin.dnc
+    return service
+
+
+async def workflow_service(request: Request) -> WorkflowService:
+    service: WorkflowService = request.app.state.services.admin.workflows
+    return service
+
+
+AuthDep = Annotated[AuthService, Depends(auth_service)]
+UsersDep = Annotated[UserService, Depends(user_service)]
+QueuesDep = Annotated[QueueService, Depends(queue_service)]
+InboundDep = Annotated[InboundService, Depends(inbound_service)]
+WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
+AuditDep = Annotated[AuditService, Depends(audit_service)]
+DncDep = Annotated[DncService, Depends(dnc_service)]
+WorkflowsDep = Annotated[WorkflowService, Depends(workflow_service)]
+
+
 def credential_of(request: Request) -> str | None:
     """The bearer token, else the session cookie."""
     header = request.headers.get("authorization")
@@ -86,38 +153,22 @@ class Credentials:
     database, so it runs in a worker thread)."""
 
     secret: str
-    db: Database
-    clock: Clock
+    auth: AuthService
 
     def actor(self) -> Actor:
         """The authenticated user; 401 when the credentials are wrong, expired or revoked."""
-        now = self.clock.now()
-        with self.db.lookup() as session:
-            found = authenticate(session, self.secret, now=now)
-        if found is None:
-            raise NotAuthenticated("the token or session is invalid, expired or revoked")
-        if found.last_used_at is None or now - found.last_used_at > TOKEN_TOUCH_INTERVAL:
-            with self.db.write() as session:
-                touch_token(session, found.token_id, now=now)
-        return found.actor
+        return self.auth.authenticate(self.secret)
 
 
-def actor_for_secret(db: Database, clock: Clock, secret: str | None) -> Actor | None:
-    """The user a token or session secret stands for, or ``None`` (the real-time channel
-    checks its credentials once, when it connects)."""
-    if not secret:
-        return None
-    with db.lookup() as session:
-        found = authenticate(session, secret, now=clock.now())
-    return found.actor if found is not None else None
-
-
-async def credentials(request: Request, db: DbDep, clock: ClockDep) -> Credentials:
+async def credentials(request: Request) -> Credentials:
     """401 at once when the request carries no credentials (before its body is read)."""
     secret = credential_of(request)
     if secret is None:
         raise NotAuthenticated("authentication required: send a bearer token or log in")
-    return Credentials(secret, db, clock)
+    # The service straight from the application's state: a dependency of its own would cost
+    # every request another step of FastAPI's resolution.
+    auth: AuthService = request.app.state.services.admin.auth
+    return Credentials(secret, auth)
 
 
 CredentialsDep = Annotated[Credentials, Depends(credentials)]
@@ -195,3 +246,43 @@ def require_any(*rights: Right) -> Callable[[Actor], Awaitable[Actor]]:
         return actor
 
     return check
+
+
+# --- services (built once per process in ``callhopper.services``) ------------------------------
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def campaign_service(request: Request) -> CampaignService:
+    return _services(request).campaigns
+
+
+async def list_service(request: Request) -> ListService:
+    return _services(request).lists
+
+
+async def owner_service(request: Request) -> OwnerService:
+    return _services(request).owners
+
+
+async def ownership_service(request: Request) -> OwnershipService:
+    return _services(request).ownership
+
+
+async def lead_service(request: Request) -> LeadService:
+    return _services(request).leads
+
+
+async def hopper_service(request: Request) -> HopperService:
+    return _services(request).hopper
+
+
+CampaignsDep = Annotated[CampaignService, Depends(campaign_service)]
+ListsDep = Annotated[ListService, Depends(list_service)]
+OwnersDep = Annotated[OwnerService, Depends(owner_service)]
+OwnershipDep = Annotated[OwnershipService, Depends(ownership_service)]
+LeadsDep = Annotated[LeadService, Depends(lead_service)]
+HopperDep = Annotated[HopperService, Depends(hopper_service)]

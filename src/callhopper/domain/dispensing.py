@@ -17,9 +17,6 @@ from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.records import CallbackStatus, RecordStatus
 from callhopper.domain.wrapup import WrapupCodeSpec
 
-#: Modes whose records are pushed to agents on the real-time channel.
-PUSHED_MODES = frozenset({DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW})
-
 
 class LeaseRace(Conflict):
     """A second Get Record of the same agent leased a record of the campaign first: an
@@ -61,7 +58,7 @@ class CampaignContext:
 
     @property
     def is_pushed(self) -> bool:
-        return self.mode in PUSHED_MODES
+        return self.mode.is_pushed
 
     def lease_until(self, now: datetime) -> datetime:
         """When a lease renewed now runs out (the campaign's lease timeout)."""

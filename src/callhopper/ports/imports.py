@@ -32,4 +32,3 @@ class RecordSink(Protocol):
     def reject(self, rejections: Sequence[Rejection]) -> None:
         """Keep rejected rows' line numbers and reasons for the import report."""
         ...
-

@@ -19,11 +19,27 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from callhopper.ports.agents import AgentSessions
-from callhopper.ports.audit import AuditLog
+from callhopper.ports.audit import AuditLog, AuditTrail
 from callhopper.ports.callbacks import Callbacks
+from callhopper.ports.campaigns import CampaignStore
 from callhopper.ports.claims import Claims
+from callhopper.ports.dnc import DncStore
+from callhopper.ports.hopper import HopperStore
+from callhopper.ports.import_jobs import ImportStore
+from callhopper.ports.inbound import InboundStore
+from callhopper.ports.leads import LeadStore
+from callhopper.ports.lists import ContactListStore
 from callhopper.ports.outcomes import Outcomes
+from callhopper.ports.owners import LeadOwnerStore
+from callhopper.ports.ownership import OwnershipStore
+from callhopper.ports.queues import QueueStore, SkillStore
 from callhopper.ports.records import Records
+from callhopper.ports.snapshots import SnapshotStore
+from callhopper.ports.staleness import StalenessRuleStore
+from callhopper.ports.users import TokenStore, UserStore
+from callhopper.ports.workers import WorkerLeases
+from callhopper.ports.workflows import WebhookOutbox, WorkflowStore
+from callhopper.ports.wrapup import WrapupStore
 
 
 class Transaction(Protocol):
@@ -46,6 +62,66 @@ class Transaction(Protocol):
 
     @property
     def outcomes(self) -> Outcomes: ...
+
+    @property
+    def campaigns(self) -> CampaignStore: ...
+
+    @property
+    def snapshots(self) -> SnapshotStore: ...
+
+    @property
+    def lists(self) -> ContactListStore: ...
+
+    @property
+    def imports(self) -> ImportStore: ...
+
+    @property
+    def owners(self) -> LeadOwnerStore: ...
+
+    @property
+    def staleness_rules(self) -> StalenessRuleStore: ...
+
+    @property
+    def ownership(self) -> OwnershipStore: ...
+
+    @property
+    def hopper(self) -> HopperStore: ...
+
+    @property
+    def leads(self) -> LeadStore: ...
+
+    @property
+    def workers(self) -> WorkerLeases: ...
+
+    @property
+    def users(self) -> UserStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def queues(self) -> QueueStore: ...
+
+    @property
+    def skills(self) -> SkillStore: ...
+
+    @property
+    def inbound(self) -> InboundStore: ...
+
+    @property
+    def wrapup(self) -> WrapupStore: ...
+
+    @property
+    def audit_trail(self) -> AuditTrail: ...
+
+    @property
+    def dnc(self) -> DncStore: ...
+
+    @property
+    def workflows(self) -> WorkflowStore: ...
+
+    @property
+    def webhooks(self) -> WebhookOutbox: ...
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the transaction has committed; never if it rolls back

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from callhopper.domain.actors import Actor
-from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
-from callhopper.domain.dispensing import PUSHED_MODES, AgentCampaign
+from callhopper.domain.campaigns import PUSH_MODES, CampaignState, Channel, DialingMode
+from callhopper.domain.dispensing import AgentCampaign
 from callhopper.domain.errors import NotFound
 from callhopper.domain.records import RecordStatus
 from callhopper.store.models import (
@@ -27,7 +27,7 @@ from callhopper.store.models import (
 from callhopper.store.types import UTCDateTime
 from callhopper.store.users import actor_of
 
-_PUSHED = [mode.value for mode in PUSHED_MODES]
+_PUSHED = [mode.value for mode in PUSH_MODES]
 #: Campaign states in which agents work a campaign.
 _ACTIVE = (CampaignState.ON.value, CampaignState.STOPPING.value)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
 
-from callhopper.api.deps import SESSION_COOKIE, actor_for_secret, authenticated_in_thread
+from callhopper.api.deps import SESSION_COOKIE, authenticated_in_thread
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     AcceptPublic,
@@ -27,6 +27,7 @@ from callhopper.api.schemas import (
     ReceivingIn,
     WrapupIn,
 )
+from callhopper.core.auth import AuthService
 from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import Actor
 from callhopper.domain.callbacks import ScheduledCallback
@@ -315,7 +316,7 @@ async def channel(websocket: WebSocket) -> None:
         or _bearer(websocket.headers.get("authorization"))
         or websocket.cookies.get(SESSION_COOKIE)
     )
-    actor = await run_in_threadpool(actor_for_secret, app.state.db, app.state.clock, secret)
+    actor = await run_in_threadpool(_actor_for, app.state.services.admin.auth, secret)
     await websocket.accept()
     if actor is None or actor.id is None:
         # Closed after the handshake, so that a browser sees the code (a refused handshake
@@ -385,6 +386,10 @@ def _bearer(header: str | None) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _actor_for(auth: AuthService, secret: str | None) -> Actor | None:
+    return auth.identify(secret) if secret else None
 
 
 def _jsonable(delivery: Delivery) -> dict[str, Any]:

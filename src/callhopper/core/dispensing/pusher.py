@@ -13,7 +13,6 @@ import logging
 import threading
 
 from callhopper.core.dispensing.dispenser import Dispenser
-from callhopper.domain.dispensing import PUSHED_MODES
 from callhopper.domain.errors import CallhopperError
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class Pusher:
         if pushed is None and campaign_id:
             with self.uow.read() as tx:
                 mode = tx.claims.mode(campaign_id)
-            pushed = self._pushed[campaign_id] = mode in PUSHED_MODES
+            pushed = self._pushed[campaign_id] = mode is not None and mode.is_pushed
         if pushed is None or pushed:
             self.wake()
 

@@ -1,0 +1,80 @@
+"""Fixtures of the page tests: one server process per module, one browser per session.
+
+The server runs ``callhopper serve`` on a database that ``callhopper demo --no-serve``
+filled, on SQLite, and on PostgreSQL too when ``CALLHOPPER_TEST_POSTGRES_URL`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import BACKENDS, PostgresTemplates
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from tests.e2e.server import LiveServer, cli
+
+_MISSING = chromium_missing()
+if _MISSING is not None:
+    pytest.skip(_MISSING, allow_module_level=True)
+
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_templates: PostgresTemplates | None,
+) -> Iterator[LiveServer]:
+    """A demo server for the tests of one module."""
+    folder = tmp_path_factory.mktemp("server")
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'callhopper.db'}"
+    else:
+        assert pg_templates is not None
+        pg_name = pg_templates.create()
+        url = pg_templates.url_for(pg_name)
+    live = LiveServer(database_url=url, log_path=folder / "server.log")
+    cli("demo", "--no-serve", env=live.env)
+    live.start()
+    yield live
+    live.stop()
+    if pg_name is not None:
+        assert pg_templates is not None
+        pg_templates.drop(pg_name)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def new_context(browser: Browser, server: LiveServer, locale: str = "en-US") -> BrowserContext:
+    """A fresh browser profile (no cookies) in ``locale``, every request to another
+    origin refused and recorded in ``context.foreign_requests``."""
+    context = browser.new_context(base_url=server.url, locale=locale)
+    foreign: list[str] = []
+
+    def refuse_foreign(route: Any) -> None:
+        foreign.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not url.startswith(server.url), refuse_foreign)
+    context.foreign_requests = foreign  # type: ignore[attr-defined]
+    return context
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    context = new_context(browser, server)
+    page = context.new_page()
+    yield page
+    context.close()
