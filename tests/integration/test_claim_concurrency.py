@@ -1,4 +1,5 @@
-"""Concurrent claims against the dispensing core (SPEC invariants 1 and 2).
+"""Concurrent claims against the dispensing core: a record reaches one agent at a time, and an
+owned record only its owner.
 
 Invariant 1: a record is delivered to at most one agent at a time.
 Invariant 2: an agent-owned record is never delivered to a non-owner.

@@ -1,4 +1,5 @@
-"""Dial compliance against the real store (SPEC §4.5; §10, invariants 4 and 5).
+"""Dial compliance against the real store (no call outside the
+calling window, none to a number on a do-not-call list or not validated).
 
 4. A number on a DNC list, or one that could not be validated, is never dialled.
 5. No dial happens outside the calling window in the contact's time zone.
@@ -103,7 +104,7 @@ class Window:
         return {"start": self.start, "end": self.end, "days": list(self.days)}
 
     def open_at(self, instant: datetime, zone: str) -> bool:
-        """SPEC §4.5 on its own: the local wall-clock minute and weekday of the contact;
+        """The calling window on its own: the local wall-clock minute and weekday of the contact;
         an overnight window belongs to the day it starts on."""
         local = instant.astimezone(ZoneInfo(zone))
         minute = local.hour * 60 + local.minute

@@ -1,4 +1,4 @@
-"""Push delivery modes and the agent's real-time channel (SPEC §2, §4.1, §4.2), through the
+"""Push delivery modes and the agent's real-time channel, through the
 real WebSocket.
 
 Every test watches what the agent's client receives on ``/api/v1/agent/ws`` while it drives
