@@ -7,7 +7,7 @@
 One agent-owned preview campaign with ``--agents`` agents owning ``--records``
 records (evenly). For each database it measures:
 
-* **bare**: the claim statement (``callhopper.store.dispensing.claim``) and the
+* **bare**: the claim statement (``callhopper.store.claims.statements.claim``) and the
   release of the record, executed directly: from ``--clients`` connections at
   once on PostgreSQL, serially on SQLite (one writer at a time is all SQLite
   has). No HTTP, no Python web stack.
@@ -204,6 +204,7 @@ def bare(
     connection for all on SQLite. Returns (claims/s, latencies of claim + release)."""
     from callhopper.domain.calling_window import CallingWindow
     from callhopper.store import dispensing
+    from callhopper.store.claims import statements as claims
     from callhopper.store.db import Database
 
     db = Database(url, pool_size=len(agent_ids))
@@ -221,7 +222,7 @@ def bare(
             now = datetime.now(UTC)
             began = time.perf_counter()
             with db.write() as session:
-                request = dispensing.ClaimRequest(
+                request = claims.ClaimRequest(
                     campaign_id=campaign_id,
                     agent_id=agent_id,
                     owned=True,
@@ -230,7 +231,7 @@ def bare(
                     zones=sorted(window.open_zones(now)),
                     pass_no=1,
                 )
-                record = dispensing.claim(session, request)
+                record = claims.claim(session, request)
                 if record is None:
                     agents.remove(agent_id)
                     continue
@@ -375,13 +376,14 @@ def shared_list(url: str, first_agent: int, clients: int, seconds: float) -> tup
 
 def _dispense(url: str, work: list[tuple[int, int]], seconds: float) -> float:
     from callhopper.clock import SystemClock
-    from callhopper.core.dispenser import Delivery, Dispenser
+    from callhopper.core.dispensing import Delivery, Dispenser
     from callhopper.store.db import Database
     from callhopper.store.models import User
+    from callhopper.store.uow import SqlUnitOfWork
     from callhopper.store.users import actor_of
 
     db = Database(url, pool_size=min(40, len(work)), pool_timeout_s=600)
-    dispenser = Dispenser(db, SystemClock())
+    dispenser = Dispenser(SqlUnitOfWork(db), SystemClock())
     with db.read() as session:
         actors = {a: actor_of(session, session.get(User, a)) for _, a in work}  # type: ignore[arg-type]
     done = [0]

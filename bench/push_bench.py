@@ -21,7 +21,7 @@ bench share:
   loading the delivery, the frame).
 
 Beside it, in the same run and against the same campaign, the **bare claim statement**
-(``callhopper.store.dispensing.claim``, then rolled back) is timed from this process every
+(``callhopper.store.claims.statements.claim``, then rolled back) is timed from this process every
 ``--bare-every-ms``. Target (issue 6): claimable → push arrived p99 < 100 ms.
 """
 
@@ -161,14 +161,14 @@ def bare_claims(
     """Time the claim statement alone (its transaction already begun) into ``latencies``
     (seconds) until ``stop``."""
     from callhopper.domain.calling_window import CallingWindow
-    from callhopper.store import dispensing
+    from callhopper.store.claims import statements as claims
     from callhopper.store.db import Database
 
     db = Database(url, pool_size=1)
     window = CallingWindow(start="00:00", end="24:00")
     while not stop.wait(every_s):
         now = datetime.now(UTC)
-        request = dispensing.ClaimRequest(
+        request = claims.ClaimRequest(
             campaign_id=campaign_id,
             agent_id=agent_id,
             owned=False,
@@ -181,7 +181,7 @@ def bare_claims(
             with db.write() as session:
                 session.execute(text("SELECT 1"))  # BEGIN (IMMEDIATE on SQLite) is not timed
                 began = time.perf_counter()
-                dispensing.claim(session, request)
+                claims.claim(session, request)
                 latencies.append(time.perf_counter() - began)
                 raise _Undo
         except _Undo:

@@ -1,4 +1,5 @@
-"""External pre-dial validation: the :class:`NumberValidator` port and its HTTP adapter.
+"""External pre-dial validation: the HTTP adapter of the
+:class:`~callhopper.ports.validation.NumberValidator` port.
 
 Wire format (one request per dial attempt, every candidate number of the record
 at once)::
@@ -25,7 +26,8 @@ a timeout (connect, read, or the whole exchange taking longer than
 ``timeout_s``), a connection error, a non-2xx status, a body that is not JSON
 or not of this shape, a number missing from ``results`` or given any other
 value, an answer larger than :data:`MAX_RESPONSE_BYTES` — the numbers
-concerned are ``unavailable`` and are not dialled (SPEC §4.5, §10.4).
+concerned are ``unavailable`` and are not dialled: a number that could not be
+validated is never dialled, whatever the reason.
 :meth:`HttpNumberValidator.check` never raises.
 """
 
@@ -37,7 +39,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import httpx
 
@@ -50,14 +52,6 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 #: Requests at once when the numbers of a failed batch are asked about one by one.
 MAX_PARALLEL_REQUESTS = 8
 _ANSWERS = {"allowed": Verdict.ALLOWED, "dnc": Verdict.DNC}
-
-
-class NumberValidator(Protocol):
-    """Tells, for each number, whether it may be dialled. Must not raise."""
-
-    def check(self, numbers: Sequence[str]) -> dict[str, Verdict]:
-        """A verdict for every number given (``unavailable`` when it cannot tell)."""
-        ...
 
 
 class NoValidator:
@@ -126,7 +120,7 @@ class HttpNumberValidator:
 
         Used when the service failed on the batch as a whole (a timeout, an error): one
         number it cannot answer in time must not keep the record's other numbers from
-        being dialled (SPEC §4.5, *the next number is used*). The requests run in
+        being dialled (the next number is used instead). The requests run in
         parallel, so a check takes at most about twice ``timeout_s``.
         """
         workers = min(len(numbers), MAX_PARALLEL_REQUESTS)

@@ -1,11 +1,12 @@
-"""Events for agents' real-time channel: deliveries, timers, state changes (SPEC §8).
+"""The agent event bus: the adapter of :class:`callhopper.ports.events.AgentEvents`.
 
-An event names an agent and says what changed; the WebSocket handler of the process the
-agent is connected to loads what it needs from the database and sends it. An event is
-never the only copy of a delivery: a client that reconnects is sent every record still
-leased to it. A delivery event dispatched in the process that made the delivery may carry
-the delivery as that transaction saw it (``snapshot``), so that its handler sends it
-without reading it back; other processes never receive the snapshot and read the database.
+An event (:class:`~callhopper.domain.events.AgentEvent`) names an agent and says what
+changed; the WebSocket handler of the process the agent is connected to loads what it
+needs from the database and sends it. An event is never the only copy of a delivery: a
+client that reconnects is sent every record still leased to it. A delivery event
+dispatched in the process that made the delivery may carry the delivery as that
+transaction saw it (``snapshot``), so that its handler sends it without reading it back;
+other processes never receive the snapshot and read the database.
 
 * :class:`LocalBus` delivers to the WebSocket connections of this process.
 * :class:`PostgresBus` also sends them with ``NOTIFY`` (once the publishing transaction
@@ -22,38 +23,19 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import psycopg
-from sqlalchemy import event as orm_event
-from sqlalchemy.orm import Session, SessionTransaction
+
+from callhopper.domain.events import AgentEvent
+from callhopper.ports.transactions import Transaction
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "callhopper_events"
-#: ``Session.info`` key of the events waiting for the session's commit.
-_PENDING = "callhopper.events.pending"
 #: One notification per payload, in the array's order.
 _NOTIFY_ALL = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
-
-
-@dataclass(frozen=True)
-class AgentEvent:
-    """Something an agent's client should know about."""
-
-    agent_id: int
-    #: ``delivery``, ``delivery_ended``, ``state`` or ``campaign``.
-    kind: str
-    campaign_id: int | None = None
-    record_id: int | None = None
-    #: A short reason (``accept_timeout``, ``auto_dial``, ``started`` …).
-    reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: What the publishing transaction already read (a ``Delivery``), for this process's
-    #: handlers only: it is dropped from the notification other processes receive.
-    snapshot: Any = field(default=None, compare=False, repr=False)
-
 
 Listener = Callable[[AgentEvent], None]
 
@@ -101,41 +83,22 @@ class LocalBus:
         for listener in self._listeners:
             listener(event)
 
-    def publish(self, event: AgentEvent, session: Session | None = None) -> None:
-        """Publish an event: once ``session``'s transaction commits (never if it rolls back),
-        or at once. Dispatched earlier, a handler could read the database before the change
-        is visible, and send stale state or drop a delivery it cannot find yet.
+    def publish(self, event: AgentEvent, tx: Transaction | None = None) -> None:
+        """Publish an event: once ``tx`` commits (never if it rolls back), or at once.
+        Dispatched earlier, a handler could read the database before the change is
+        visible, and send stale state or drop a delivery it cannot find yet.
 
-        SQLAlchemy reports a savepoint's release as a commit too: those are not the commit.
         An event published inside a savepoint that rolls back is still sent: publish after
         the savepoint."""
-        if session is None:
+        if tx is None:
             self._send([event])
             return
-        pending: list[AgentEvent] | None = session.info.get(_PENDING)
-        if pending is None:
-            pending = session.info[_PENDING] = []
-            orm_event.listen(session, "after_commit", self._committed)
-            orm_event.listen(session, "after_transaction_end", self._ended)
-        pending.append(event)
-
-    def _committed(self, session: Session) -> None:
-        if session.in_nested_transaction():
-            return  # a savepoint released: the transaction goes on
-        pending: list[AgentEvent] = session.info[_PENDING]
-        events = list(pending)
-        pending.clear()
-        self._send(events)
+        tx.on_commit(lambda: self._send([event]))
 
     def _send(self, events: list[AgentEvent]) -> None:
         """Hand on events that have happened (committed): to this process's subscribers."""
         for event in events:
             self.dispatch(event)
-
-    @staticmethod
-    def _ended(session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:  # rolled back (a commit has dispatched already)
-            session.info[_PENDING].clear()
 
     def start(self) -> None:
         pass

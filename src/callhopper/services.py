@@ -15,7 +15,7 @@ from datetime import timedelta
 from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
-from callhopper.core.dispenser import Dispenser
+from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
 from callhopper.core.inbound import InboundService
@@ -23,7 +23,6 @@ from callhopper.core.leads import LeadService
 from callhopper.core.lists import ListService
 from callhopper.core.owners import OwnerService
 from callhopper.core.ownership import OwnershipService
-from callhopper.core.pusher import Pusher
 from callhopper.core.queues import QueueService
 from callhopper.core.staleness import StalenessRunner
 from callhopper.core.users import UserService
@@ -31,8 +30,9 @@ from callhopper.core.webhooks import WebhookSender, WebhookWorker
 from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.lead_owners import EndedLease
-from callhopper.events import AgentEvent, LocalBus, PostgresBus
+from callhopper.events import LocalBus, PostgresBus
 from callhopper.ports import Clock, UnitOfWork
 from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
@@ -182,7 +182,7 @@ def build(
     )
     validator = make_validator(settings.dnc_service_url, settings.dnc_service_timeout_s)
     dispenser = Dispenser(
-        db,
+        uow,
         clock,
         bus=bus,
         on_agents_change=lambda _: loader.wake(),

@@ -1,4 +1,4 @@
-"""What an agent does with a delivered record (SPEC §4.2), through the API."""
+"""What an agent does with a delivered record, through the API."""
 
 from __future__ import annotations
 
@@ -126,8 +126,8 @@ def test_get_record_is_idempotent_and_others_get_404(
 def test_the_owner_column_is_not_on_the_agents_record_form(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
-    """SPEC §1: the agent-owned column is neither in Get Record's fields, nor in the record
-    read again, nor in the deliveries to resume."""
+    """No agent is shown an owner: the agent-owned column is neither in Get Record's
+    fields, nor in the record read again, nor in the deliveries to resume."""
     campaign_id, (alice, _) = setup(api, make_user, ["alice"])
     first = get_record(app_client, alice, campaign_id)
     assert first is not None
@@ -316,7 +316,7 @@ def test_skip_can_be_forbidden(
     assert response.json()["error"]["code"] == "skip_not_allowed"
     # Bob holds nothing: not being allowed to skip does not tell him the record exists.
     assert act(app_client, bob, campaign_id, delivery["record_id"], "skip").status_code == 404
-    # After a recycle the record handled in the first pass may be skipped (SPEC §4.4).
+    # After a recycle the record handled in the first pass may be skipped.
     done(app_client, alice, campaign_id, delivery["record_id"], code="busy")
     assert api.post(f"/api/v1/campaigns/{campaign_id}/recycle").status_code == 200
     again = get_record(app_client, alice, campaign_id)
@@ -446,7 +446,7 @@ def test_call_picks_a_number_and_respects_the_window(
     assert manual.json()["number"] == "+16029991234"
     bad_index = act(app_client, alice, campaign_id, record_id, "call", {"phone_index": 3})
     assert bad_index.status_code == 422
-    # Leased inside the window, dialled outside it: refused (SPEC §4.5).
+    # Leased inside the window, dialled outside it: refused.
     clock.advance(timedelta(hours=1))
     late = app_client.post(  # no body at all: the first number
         f"/api/v1/agent/campaigns/{campaign_id}/records/{record_id}/call", headers=alice.headers

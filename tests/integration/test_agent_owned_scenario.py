@@ -1,4 +1,4 @@
-"""SPEC §5 end to end: agent-owned records on a preview campaign, through the API."""
+"""Agent ownership end to end: agent-owned records on a preview campaign, through the API."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_deactivated_owner_is_not_matched(
 
 
 def test_no_cap_of_200_agents(api: TestClient, app_client: TestClient, db: Any, clock: Any) -> None:
-    """No cap of 200 agents (SPEC §5): 300 agents, two records each, all delivered."""
+    """No cap of 200 agents : 300 agents, two records each, all delivered."""
     from callhopper.core.users import UserService
     from callhopper.domain.actors import SYSTEM
     from callhopper.security import Argon2PasswordHasher
@@ -197,12 +197,13 @@ def test_no_cap_of_200_agents(api: TestClient, app_client: TestClient, db: Any, 
     assert progress["campaign"]["errors"] == 0 and progress["campaign"]["remaining"] == 600
     with db.read() as session:
         actor = users.actor_of(session, users.get_user(session, "ag299"))
-    from callhopper.core.dispenser import Delivery, Dispenser
+    from callhopper.core.dispensing import Delivery, Dispenser
+    from callhopper.store.uow import SqlUnitOfWork
 
-    dispenser = Dispenser(db, clock)
+    dispenser = Dispenser(SqlUnitOfWork(db), clock)
     first = dispenser.get_record(actor, campaign_id)
     assert isinstance(first, Delivery)
-    # The owner column is not on the agent's form (SPEC §1): the record's data says whose.
+    # The owner column is not on the agent's form : the record's data says whose.
     assert "agent" not in {f.name for f in first.fields}
     from callhopper.store.models import Record
 

@@ -1,4 +1,4 @@
-"""Callbacks (SPEC §4.2) through the API, on SQLite and PostgreSQL.
+"""Callbacks through the API, on SQLite and PostgreSQL.
 
 An agent schedules a callback on the record delivered to them: a date-time in the
 contact's time zone (not in the past, inside the calling window there), optionally
@@ -110,7 +110,7 @@ def floor(api: TestClient, make_user: MakeUser, zones: list[str], **campaign: An
 def lead_floor(
     api: TestClient, app_client: TestClient, people: list[Person], *, leads: int
 ) -> tuple[int, int]:
-    """A lead-ownership campaign (SPEC §7) on general leads L0…, the people logged in and
+    """A lead-ownership campaign on general leads L0…, the people logged in and
     the hopper loaded; the list's and the campaign's ids."""
     created = api.post(
         f"{API}/contact-lists",
@@ -317,7 +317,7 @@ def test_a_personal_callback_of_an_agent_owned_record_waits_for_its_owner(
 def test_a_personal_callback_of_an_owned_lead_goes_to_the_owner_not_the_scheduler(
     api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:
-    """Lead ownership (SPEC §7): bob works two general leads. While he is on a call with
+    """Lead ownership: bob works two general leads. While he is on a call with
     the first an admin gives it to alice (bob keeps it to wrap the call up; a lead not
     dialled yet would leave him at once): bob's personal callback on it is alice's. His
     personal callback on the second, still general, is his own. Neither goes to the
@@ -559,8 +559,9 @@ def test_refused_in_the_past_or_outside_the_window_in_the_contact_zone(
 def test_a_personal_callback_follows_the_owner_after_a_recycle(
     api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:
-    """SPEC §4.2 and §5: the owner value changes from alice to bob and the campaign is
-    recycled; alice's personal callback on the record is now for its owner, bob."""
+    """A personal callback follows its owner: the owner value changes from alice to bob and
+    the campaign is recycled; alice's personal callback on the record is now for its owner,
+    bob."""
     alice, bob = agents(make_user, "alice", "bob")
     list_id = make_list(api, owned_rows(["alice", "bob"]))
     campaign_id = make_campaign(api, list_id, make_queue(api, [alice, bob]), calling_window=WINDOW)

@@ -1,4 +1,5 @@
-"""Concurrent claims against the dispensing core (SPEC invariants 1 and 2).
+"""Concurrent claims against the dispensing core: a record reaches one agent at a time, and an
+owned record only its owner.
 
 Invariant 1: a record is delivered to at most one agent at a time.
 Invariant 2: an agent-owned record is never delivered to a non-owner.
@@ -38,12 +39,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from callhopper.clock import FrozenClock, SystemClock
-from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
+from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import Actor
 from callhopper.ports import Clock
 from callhopper.store import dispensing, users
+from callhopper.store.claims import statements as claims
 from callhopper.store.db import Database
 from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record, User
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import append, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
 
@@ -196,7 +199,7 @@ def work_until_empty(
     run = AgentRun(agent.user_id)
     db = Database(url, pool_size=2)
     try:
-        dispenser = Dispenser(db, clock)
+        dispenser = Dispenser(SqlUnitOfWork(db), clock)
         barrier.wait(BARRIER_TIMEOUT_S)
         for _ in range(max_deliveries + 5):
             try:
@@ -388,7 +391,7 @@ def test_threads_agent_owned_records_reach_only_their_owner(
         run = AgentRun(agent.user_id)
         idle_db = Database(db_url, pool_size=2)
         try:
-            dispenser = Dispenser(idle_db, clock)
+            dispenser = Dispenser(SqlUnitOfWork(idle_db), clock)
             barrier.wait(BARRIER_TIMEOUT_S)
             while not finished.is_set():
                 result = dispenser.get_record(agent, campaign_id)
@@ -445,7 +448,7 @@ def claim_in_process(
     delivered: dict[str, list[int]] = {u: [] for u in user_ids}
     errors: list[str] = []
     try:
-        dispenser = Dispenser(db, SystemClock())
+        dispenser = Dispenser(SqlUnitOfWork(db), SystemClock())
         with db.read() as session:
             agents = [users.actor_of(session, users.get_user(session, u)) for u in user_ids]
         barrier.wait(BARRIER_TIMEOUT_S)
@@ -542,9 +545,9 @@ def wait_for_lock_wait(db: Database, timeout_s: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def unowned_claim(campaign_id: int, agent: Actor, now: datetime) -> dispensing.ClaimRequest:
+def unowned_claim(campaign_id: int, agent: Actor, now: datetime) -> claims.ClaimRequest:
     """A claim in a campaign without owners, open all day, of the first pass."""
-    return dispensing.ClaimRequest(
+    return claims.ClaimRequest(
         campaign_id=campaign_id,
         agent_id=agent.id or 0,
         owned=False,
@@ -569,12 +572,12 @@ def test_a_claim_in_flight_is_not_blamed_on_the_calling_window(
     (record_id,) = campaign_record_ids(db, campaign_id)
     now = clock.now()
     with db.write() as session:  # Bob's claim, not yet committed
-        taken = dispensing.claim(
+        taken = claims.claim(
             session,
             unowned_claim(campaign_id, b, now),
         )
         assert taken == record_id
-        result = Dispenser(db, clock).get_record(a, campaign_id)
+        result = Dispenser(SqlUnitOfWork(db), clock).get_record(a, campaign_id)
     assert isinstance(result, NoRecord)
     assert result.reason != "outside_calling_window", result.message
 
@@ -598,7 +601,7 @@ def test_a_claim_skips_a_held_record_without_locking_its_campaign_row(
     with db.engine.connect() as holder, db.engine.connect() as probe:
         holder.execute(text("SELECT id FROM records WHERE id = :r FOR UPDATE"), row)
         with db.write() as session:
-            assert dispensing.claim(session, request) is None  # the record is skipped
+            assert claims.claim(session, request) is None  # the record is skipped
             # While the claim's transaction is still open, its campaign row is free.
             probe.execute(
                 text(
@@ -620,23 +623,28 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
     alice, bob = make_agents(make_user, 2)
     campaign_id = started_campaign(api, [alice, bob], ["", ""], owned=False)
     a, b = actors(db, [alice, bob])
-    dispenser = Dispenser(db, clock)
+    dispenser = Dispenser(SqlUnitOfWork(db), clock)
     first = dispenser.get_record(a, campaign_id)
     assert isinstance(first, Delivery)
     clock.advance(timedelta(minutes=31))  # past the default lease timeout (30 min)
     now = clock.now()
     with ThreadPoolExecutor(max_workers=1) as pool:
         with db.write() as session:  # Bob's claim of the lapsed lease, not yet committed
-            taken = dispensing.claim(
+            taken = claims.claim(
                 session,
                 unowned_claim(campaign_id, b, now),
             )
             assert taken == first.record_id
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
             dispensing.deliver(
                 session,
-                session.get(Campaign, campaign_id),
-                first.record_id,
-                b.id or 0,
+                campaign_id=campaign.id,
+                campaign_name=campaign.name,
+                list_id=campaign.list_id,
+                pass_no=campaign.pass_no,
+                record_id=first.record_id,
+                agent_id=b.id or 0,
                 now=now,
             )
             again = pool.submit(dispenser.get_record, a, campaign_id)

@@ -1,4 +1,5 @@
-"""Dial compliance against the real store (SPEC §4.5; §10, invariants 4 and 5).
+"""Dial compliance against the real store (no call outside the
+calling window, none to a number on a do-not-call list or not validated).
 
 4. A number on a DNC list, or one that could not be validated, is never dialled.
 5. No dial happens outside the calling window in the contact's time zone.
@@ -44,13 +45,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from callhopper.clock import FrozenClock
-from callhopper.core.dispenser import Delivery, DialResult, Dispenser
+from callhopper.core.dispensing import Delivery, DialResult, Dispenser
 from callhopper.dnc_service import HttpNumberValidator
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.predial import Verdict
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, User
+from callhopper.store.uow import SqlUnitOfWork
 from callhopper.store.users import actor_of
 from tests.campaign_helpers import agents, make_campaign, make_queue, phone, start
 from tests.support import MakeUser, Person
@@ -102,7 +104,7 @@ class Window:
         return {"start": self.start, "end": self.end, "days": list(self.days)}
 
     def open_at(self, instant: datetime, zone: str) -> bool:
-        """SPEC §4.5 on its own: the local wall-clock minute and weekday of the contact;
+        """The calling window on its own: the local wall-clock minute and weekday of the contact;
         an overnight window belongs to the day it starts on."""
         local = instant.astimezone(ZoneInfo(zone))
         minute = local.hour * 60 + local.minute
@@ -418,7 +420,7 @@ def run(world: World, s: Scenario) -> None:
     }
     answers = {built.numbers[k]: s.answers[k] for k in range(POOL)}
     validator = FakeValidator(clock, answers)
-    dispenser = Dispenser(world.db, clock, validator=validator)
+    dispenser = Dispenser(SqlUnitOfWork(world.db), clock, validator=validator)
     verdict = {n: verdict_of(s, built, n) for n in built.numbers}
     # A service that raises (breaking the port's promise) validated nothing: only the
     # numbers on a list are known, as DNC; every other is unavailable.
@@ -483,11 +485,11 @@ def _dial(
 ) -> DialResult | None:
     if step.how == "auto":
         # The preview timeout has run out: the pusher's timer dials for the agent.
-        before = _dials(dispenser.db, campaign_id)
+        before = _dials(dispenser.uow.db, campaign_id)
         dispenser.auto_dial_due()
-        after = _dials(dispenser.db, campaign_id)
+        after = _dials(dispenser.uow.db, campaign_id)
         new = after[len(before) :]
-        closed = _closed(dispenser.db, campaign_id, record_id)
+        closed = _closed(dispenser.uow.db, campaign_id, record_id)
         if not new and closed is None:
             return None  # refused (outside the window): auto-dial says nothing
         return DialResult(record_id, new[0][1] if new else None, None, "", "", [], closed)
@@ -707,7 +709,7 @@ def _timeout_world(
 def _call_with(
     world: World, built: Built, validator: HttpNumberValidator
 ) -> tuple[DialResult, float]:
-    dispenser = Dispenser(world.db, world.clock, validator=validator)
+    dispenser = Dispenser(SqlUnitOfWork(world.db), world.clock, validator=validator)
     delivery = dispenser.get_record(world.actor, built.campaign_id)
     assert isinstance(delivery, Delivery)
     started = wall.monotonic()
@@ -755,7 +757,7 @@ def test_a_service_timing_out_on_every_number_closes_the_record_not_validated(
     assert _dials(world.db, built.campaign_id) == []
     assert _closed(world.db, built.campaign_id, built.record_ids[0]) == "not_validated"
     # Closed: Get Record has nothing more for the agent.
-    dispenser = Dispenser(world.db, world.clock)
+    dispenser = Dispenser(SqlUnitOfWork(world.db), world.clock)
     assert not isinstance(dispenser.get_record(world.actor, built.campaign_id), Delivery)
 
 
@@ -783,7 +785,7 @@ def test_a_validator_that_raises_counts_as_unavailable(
 ) -> None:
     world, built = _timeout_world(api, db, clock, make_user, phones=1)
     validator = FakeValidator(clock, {}, fails=True)
-    dispenser = Dispenser(world.db, world.clock, validator=validator)
+    dispenser = Dispenser(SqlUnitOfWork(world.db), world.clock, validator=validator)
     delivery = dispenser.get_record(world.actor, built.campaign_id)
     assert isinstance(delivery, Delivery)
     result = dispenser.call(world.actor, built.campaign_id, delivery.record_id)

@@ -1,11 +1,12 @@
-"""A stateful property test of the dispensing core against the real store (SPEC §10: 1, 2, 6).
+"""A stateful property test of the dispensing core against the real store (one agent per record,
+owned records to their owner only, every change applied whole).
 
 A Hypothesis ``RuleBasedStateMachine`` drives random sequences of agent and
 supervisor operations against an agent-owned preview campaign — Get Record,
 wrap-up, Done with every default code, Skip, Decline, keepalive, logout, lease
 expiry, recycle, owner values edited mid-run, queue membership changes, time
 passing — and keeps its own model of the campaign: each record's status, owner
-snapshot (taken at start and at each recycle, SPEC §5), lease holder, lease
+snapshot (taken at start and at each recycle), lease holder, lease
 expiry, retry time, attempts and pending wrap-up. After every step the
 ``campaign_records`` rows must equal the model, so that:
 
@@ -58,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from callhopper.clock import FrozenClock
 from callhopper.core.campaigns import change_state
-from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
+from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.core.queues import QueueService
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaigns import CampaignAction
@@ -156,7 +157,7 @@ class DispenseMachine(RuleBasedStateMachine):
     def __init__(self, world: World) -> None:
         super().__init__()
         self.world = world
-        self.dispenser = Dispenser(world.db, world.clock)
+        self.dispenser = Dispenser(SqlUnitOfWork(world.db), world.clock)
         self.campaign_id = 0
         self.queue_id = 0
         self.record_ids: list[int] = []
@@ -217,7 +218,7 @@ class DispenseMachine(RuleBasedStateMachine):
     # --- the model ------------------------------------------------------------------------------
 
     def resolve(self, value: str) -> tuple[int | None, str | None]:
-        """SPEC §5: email in any case, or user id; the user must be in the queue."""
+        """An owner value is an email in any case, or a user id; the user must be in the queue."""
         text = value.strip()
         if not text:
             return None, "missing_value"
@@ -270,7 +271,7 @@ class DispenseMachine(RuleBasedStateMachine):
             setattr(row, key, value)
 
     def take_snapshot(self) -> None:
-        """Start/recycle (SPEC §4.4, §5): owners re-resolved against the queue now, records
+        """Start/recycle: owners re-resolved against the queue now, records
         not final start the pass again; a lease stays only with an agent who still owns the
         record, any other lease goes back (its pending wrap-up with it)."""
         for record_id, row in self.rows.items():

@@ -8,9 +8,11 @@ import queue
 import pytest
 from sqlalchemy import text
 
-from callhopper.events import AgentEvent, LocalBus, PostgresBus
+from callhopper.domain.events import AgentEvent
+from callhopper.events import LocalBus, PostgresBus
 from callhopper.services import event_bus
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlTransaction
 
 
 def bus_and_seen() -> tuple[LocalBus, list[AgentEvent]]:
@@ -25,12 +27,12 @@ def test_an_event_waits_for_the_commit_not_for_a_savepoint(db: Database) -> None
     first, second = AgentEvent(1, "delivery", 7, 100), AgentEvent(2, "delivery", 7, 101)
     with db.write() as session:
         session.execute(text("SELECT 1"))
-        bus.publish(first, session)
+        bus.publish(first, SqlTransaction(session))
         # A savepoint released later (the pusher takes one per agent) is not the commit.
         with session.begin_nested():
             session.execute(text("SELECT 1"))
         assert seen == []
-        bus.publish(second, session)
+        bus.publish(second, SqlTransaction(session))
         with session.begin_nested():
             session.execute(text("SELECT 1"))
         assert seen == []
@@ -44,12 +46,12 @@ def test_an_event_of_a_rolled_back_transaction_is_never_sent(db: Database) -> No
     bus, seen = bus_and_seen()
     with pytest.raises(RuntimeError), db.write() as session:
         session.execute(text("SELECT 1"))
-        bus.publish(AgentEvent(1, "delivery", 7, 100), session)
+        bus.publish(AgentEvent(1, "delivery", 7, 100), SqlTransaction(session))
         raise RuntimeError("the wrap-up failed")
     later = AgentEvent(1, "state")
     with db.write() as session:
         session.execute(text("SELECT 1"))
-        bus.publish(later, session)
+        bus.publish(later, SqlTransaction(session))
     assert seen == [later]
 
 
@@ -81,7 +83,7 @@ def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
         event = AgentEvent(1, "delivery", 7, 100, extra={"resumed": False}, snapshot=snapshot)
         with db.write() as session:
             session.execute(text("SELECT 1"))
-            here.publish(event, session)
+            here.publish(event, SqlTransaction(session))
             assert seen_here.empty() and seen_there.empty()
         assert seen_here.get_nowait().snapshot is snapshot  # no wait for the notification
         arrived = seen_there.get(timeout=10)
@@ -95,12 +97,12 @@ def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
 
         # A rolled-back transaction notifies nobody; a committed burst arrives whole, in order.
         with pytest.raises(RuntimeError), db.write() as session:
-            here.publish(AgentEvent(3, "delivery", 7, 999), session)
+            here.publish(AgentEvent(3, "delivery", 7, 999), SqlTransaction(session))
             raise RuntimeError("rolled back")
         burst = [AgentEvent(4, "delivery", 7, 200 + n) for n in range(50)]
         with db.write() as session:
             for item in burst:
-                here.publish(item, session)
+                here.publish(item, SqlTransaction(session))
         assert [seen_there.get(timeout=10) for _ in burst] == burst
         with pytest.raises(queue.Empty):
             seen_there.get(timeout=1)

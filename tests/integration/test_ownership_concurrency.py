@@ -1,4 +1,5 @@
-"""Two campaigns racing over one shared list with campaign ownership on (SPEC §6, §10.3).
+"""Two campaigns racing over one shared list with campaign ownership on (no campaign dials
+a record another campaign owns).
 
 Fifty agents per campaign claim, dial and wrap up at once with valid and non-valid codes.
 Afterwards the database must show that no record was dialled by one campaign while another
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callhopper.clock import SystemClock
-from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.core.users import UserService
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.errors import Conflict
@@ -93,7 +94,7 @@ def test_two_campaigns_never_dial_a_record_the_other_owns(db_url: str, api: Test
     setup_db.dispose()
 
     db = Database(db_url, pool_size=20, pool_timeout_s=600)
-    dispenser = Dispenser(db, SystemClock())
+    dispenser = Dispenser(SqlUnitOfWork(db), SystemClock())
     barrier = threading.Barrier(2 * AGENTS_PER_CAMPAIGN)
     failures: list[BaseException] = []
     refusals: list[str] = []
@@ -143,7 +144,7 @@ def test_two_campaigns_never_dial_a_record_the_other_owns(db_url: str, api: Test
     for thread in threads:
         thread.join()
     assert not failures, failures[:3]
-    # SPEC §10.1 across campaigns: no record out with two agents at once.
+    # One agent per record across campaigns: no record out with two agents at once.
     assert not doubles, doubles[:5]
 
     with db.read() as session:
@@ -176,7 +177,7 @@ def test_two_campaigns_never_dial_a_record_the_other_owns(db_url: str, api: Test
         spans.sort(key=lambda s: s[1])
         for (_, _, end), (_, begin, _) in itertools.pairwise(spans):
             assert end <= begin, (record_id, spans)
-    # SPEC §10.3: no record dialled by a campaign while another owned it.
+    # No record dialled by a campaign while another owned it.
     for record_id, campaign_id, at in calls:
         for owner, begin, end in owned.get(record_id, []):
             assert owner == campaign_id or not begin <= at < end, (record_id, campaign_id, at)

@@ -1,4 +1,4 @@
-"""Push delivery modes and the agent's real-time channel (SPEC §2, §4.1, §4.2), through the
+"""Push delivery modes and the agent's real-time channel, through the
 real WebSocket.
 
 Every test watches what the agent's client receives on ``/api/v1/agent/ws`` while it drives
@@ -32,7 +32,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
 from callhopper.clock import FrozenClock
-from callhopper.core.pusher import Pusher
+from callhopper.core.dispensing import Pusher
 from callhopper.store import agent_state
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, Record, User

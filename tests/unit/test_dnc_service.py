@@ -13,13 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from callhopper.dnc_service import (
-    HttpNumberValidator,
-    NoValidator,
-    NumberValidator,
-    make_validator,
-)
+from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.domain.predial import Verdict
+from callhopper.ports.validation import NumberValidator
 
 A, B, C = "+16025550100", "+16025550101", "+16025550102"
 TIMEOUT_S = 1.0  # generous: a loaded CI machine must still answer /ok in time

@@ -14,20 +14,26 @@ break a deadlock or a serialization conflict raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from callhopper.ports.agents import AgentSessions
 from callhopper.ports.audit import AuditLog, AuditTrail
+from callhopper.ports.callbacks import Callbacks
 from callhopper.ports.campaigns import CampaignStore
+from callhopper.ports.claims import Claims
 from callhopper.ports.dnc import DncStore
 from callhopper.ports.hopper import HopperStore
 from callhopper.ports.import_jobs import ImportStore
 from callhopper.ports.inbound import InboundStore
 from callhopper.ports.leads import LeadStore
 from callhopper.ports.lists import ContactListStore
+from callhopper.ports.outcomes import Outcomes
 from callhopper.ports.owners import LeadOwnerStore
 from callhopper.ports.ownership import OwnershipStore
 from callhopper.ports.queues import QueueStore, SkillStore
+from callhopper.ports.records import Records
 from callhopper.ports.snapshots import SnapshotStore
 from callhopper.ports.staleness import StalenessRuleStore
 from callhopper.ports.users import TokenStore, UserStore
@@ -41,6 +47,21 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def claims(self) -> Claims: ...
+
+    @property
+    def agents(self) -> AgentSessions: ...
+
+    @property
+    def callbacks(self) -> Callbacks: ...
+
+    @property
+    def records(self) -> Records: ...
+
+    @property
+    def outcomes(self) -> Outcomes: ...
 
     @property
     def campaigns(self) -> CampaignStore: ...
@@ -101,6 +122,11 @@ class Transaction(Protocol):
 
     @property
     def webhooks(self) -> WebhookOutbox: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transaction has committed; never if it rolls back
+        (a savepoint released is not the commit)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -1,16 +1,20 @@
-"""Agents' channel state (ready / not ready per channel, SPEC §2), and which agents of
-pushed campaigns wait for a record."""
+"""Agents' sessions in campaigns, their channel state (ready or not ready on each
+channel), and which agents of pushed campaigns wait for a record."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, literal, select, text
+from sqlalchemy import and_, bindparam, case, delete, literal, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from callhopper.domain.campaigns import CampaignState, Channel, DialingMode
+from callhopper.domain.actors import Actor
+from callhopper.domain.campaigns import PUSH_MODES, CampaignState, Channel, DialingMode
+from callhopper.domain.dispensing import AgentCampaign
+from callhopper.domain.errors import NotFound
+from callhopper.domain.records import RecordStatus
 from callhopper.store.models import (
     AgentChannel,
     AgentSession,
@@ -21,8 +25,22 @@ from callhopper.store.models import (
     User,
 )
 from callhopper.store.types import UTCDateTime
+from callhopper.store.users import actor_of
 
-PUSH_MODES = (DialingMode.PUSH_PREVIEW.value, DialingMode.DIRECT_PUSH_PREVIEW.value)
+_PUSHED = [mode.value for mode in PUSH_MODES]
+#: Campaign states in which agents work a campaign.
+_ACTIVE = (CampaignState.ON.value, CampaignState.STOPPING.value)
+
+#: Log an agent into a campaign if needed and set Get Record / Stop (one upsert).
+SESSION_UPSERT = text(
+    "INSERT INTO agent_sessions (campaign_id, user_id, logged_in_at, receiving, receiving_since) "
+    "VALUES (:campaign, :agent, :now, :receiving, :now) "
+    "ON CONFLICT (campaign_id, user_id) DO UPDATE SET receiving = excluded.receiving, "
+    "receiving_since = CASE WHEN excluded.receiving AND NOT agent_sessions.receiving "
+    "THEN excluded.receiving_since ELSE agent_sessions.receiving_since END "
+    # unchanged (a Get Record while receiving): no new row version, the row locked all the same
+    "WHERE agent_sessions.receiving <> excluded.receiving"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 _SET = text(
     "INSERT INTO agent_channels (user_id, channel, ready, changed_at) "
@@ -70,7 +88,7 @@ def _waiting_statement() -> Select[Any]:
         .where(
             CampaignRecord.campaign_id == AgentSession.campaign_id,
             CampaignRecord.lease_agent_id == AgentSession.user_id,
-            CampaignRecord.status == "leased",
+            CampaignRecord.status == RecordStatus.LEASED.value,
         )
         .limit(1)
         .scalar_subquery()
@@ -118,7 +136,7 @@ def _waiting_statement() -> Select[Any]:
         .where(
             User.active.is_(True),  # a deactivated agent's session outlives them
             Campaign.state == CampaignState.ON.value,
-            Campaign.mode.in_(PUSH_MODES),
+            Campaign.mode.in_(_PUSHED),
             in_queue,
             no_lease,
             (
@@ -167,3 +185,85 @@ def first_in_line(session: Session, campaign_id: int, agent_id: int, *, alone: b
         return session.execute(_WAITING_AGENT, params).first() is not None
     found = session.scalars(_TWO_WAITING_IN, {"campaign": campaign_id}).all()
     return list(found) == [agent_id]
+
+
+_MY_CAMPAIGNS = (
+    select(Campaign, AgentSession)
+    .join(QueueMember, QueueMember.queue_id == Campaign.queue_id)
+    .outerjoin(
+        AgentSession,
+        and_(
+            AgentSession.campaign_id == Campaign.id,
+            AgentSession.user_id == bindparam("agent"),
+        ),
+    )
+    .where(QueueMember.user_id == bindparam("agent"), Campaign.state.in_(_ACTIVE))
+    .order_by(Campaign.name)
+)
+_MY_LEASES = select(CampaignRecord.campaign_id, CampaignRecord.record_id).where(
+    CampaignRecord.lease_agent_id == bindparam("agent"),
+    CampaignRecord.status == RecordStatus.LEASED.value,
+)
+_RECEIVING = select(AgentSession.receiving).where(
+    AgentSession.campaign_id == bindparam("campaign"),
+    AgentSession.user_id == bindparam("agent"),
+)
+
+
+class SqlAgentSessions:
+    """Agents' sessions and channels in one session's transaction
+    (:class:`callhopper.ports.agents.AgentSessions`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def enter(self, campaign_id: int, agent_id: int, now: datetime, *, receiving: bool) -> None:
+        params = {"campaign": campaign_id, "agent": agent_id, "now": now, "receiving": receiving}
+        self.session.execute(SESSION_UPSERT, params)
+
+    def leave(self, campaign_id: int, agent_id: int) -> None:
+        self.session.execute(
+            delete(AgentSession).where(
+                AgentSession.campaign_id == campaign_id, AgentSession.user_id == agent_id
+            )
+        )
+
+    def receiving(self, campaign_id: int, agent_id: int) -> bool:
+        return bool(self.session.scalar(_RECEIVING, {"campaign": campaign_id, "agent": agent_id}))
+
+    def set_ready(self, agent_id: int, channel: Channel, ready: bool, now: datetime) -> None:
+        set_ready(self.session, agent_id, channel, ready, now)
+
+    def channels(self, agent_id: int) -> dict[Channel, bool]:
+        return channels(self.session, agent_id)
+
+    def waiting(self, campaign_id: int | None = None) -> list[tuple[int, int]]:
+        return waiting(self.session, campaign_id)
+
+    def first_in_line(self, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
+        return first_in_line(self.session, campaign_id, agent_id, alone=alone)
+
+    def my_campaigns(self, agent_id: int) -> list[AgentCampaign]:
+        rows = self.session.execute(_MY_CAMPAIGNS, {"agent": agent_id}).all()
+        leases: dict[int, int] = {
+            int(c): int(r) for c, r in self.session.execute(_MY_LEASES, {"agent": agent_id})
+        }
+        return [
+            AgentCampaign(
+                id=c.id,
+                name=c.name,
+                description=c.description,
+                state=CampaignState(c.state),
+                mode=DialingMode(c.mode),
+                logged_in=s is not None,
+                receiving=s.receiving if s is not None else False,
+                record_id=leases.get(c.id),
+            )
+            for c, s in rows
+        ]
+
+    def actor(self, agent_id: int) -> Actor:
+        user = self.session.get(User, agent_id)
+        if user is None or not user.active:
+            raise NotFound(f"no active agent {agent_id}")
+        return actor_of(self.session, user)

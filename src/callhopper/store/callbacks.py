@@ -1,156 +1,191 @@
-"""Callbacks scheduled by agents (SPEC §4.2).
+"""Callbacks scheduled by agents, in SQL (the rules are :mod:`callhopper.domain.callbacks`).
 
-A callback is scheduled while the record is with the agent, can be changed or cancelled
-until the record is closed, and takes effect at Done: the record then waits, reserved
-for whoever the callback is for, until its time, when claims serve it before every other
-record of the campaign. A personal callback of an owned record is for the owner: it waits
-for them, and shows on the callbacks report while it does; it is never given to another
-agent.
+A record has at most one pending callback per campaign (scheduled, or delivered now); a
+claim that takes a record whose callback is due marks it delivered (:data:`MARK_DUE_DELIVERED`,
+run by the claim's bookkeeping), and Done closes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from callhopper.domain.calling_window import CallingWindow
-from callhopper.domain.errors import InvalidInput
-from callhopper.domain.phones import PhoneError, normalise_phone
-from callhopper.store.models import AgentSession, Callback, CampaignRecord, Record, table_of
+from callhopper.domain.callbacks import CallbackPlan, ScheduledCallback
+from callhopper.domain.dispensing import CallbackView
+from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
+from callhopper.store.models import AgentSession, Callback, CampaignRecord, User, table_of
 from callhopper.store.types import UTCDateTime
 
-PENDING = ("scheduled", "delivered")
+_CALLBACKS = table_of(Callback)
+_OPEN = [status.value for status in OPEN_CALLBACK_STATUSES]
+_SCHEDULED = CallbackStatus.SCHEDULED.value
+_NOW = bindparam("now", type_=UTCDateTime())
+_THE_RECORDS = (
+    _CALLBACKS.c.campaign_id == bindparam("campaign"),
+    _CALLBACKS.c.record_id == bindparam("record"),
+)
 
+_PENDING = select(
+    _CALLBACKS.c.id,
+    _CALLBACKS.c.kind,
+    _CALLBACKS.c.status,
+    _CALLBACKS.c.due_at,
+    _CALLBACKS.c.number,
+    _CALLBACKS.c.note,
+    _CALLBACKS.c.agent_id,
+).where(*_THE_RECORDS, _CALLBACKS.c.status.in_(_OPEN))
+#: The pending callback is now ``status`` (parameters ``campaign``, ``record``, ``status``).
+_MARK = (
+    update(_CALLBACKS)
+    .where(*_THE_RECORDS, _CALLBACKS.c.status.in_(_OPEN))
+    .values(status=bindparam("new_status"), updated_at=_NOW)
+)
+_UNMARK_DELIVERED = (
+    update(_CALLBACKS)
+    .where(*_THE_RECORDS, _CALLBACKS.c.status == CallbackStatus.DELIVERED.value)
+    .values(status=_SCHEDULED, updated_at=_NOW)
+)
+_NEW = (
+    insert(_CALLBACKS)
+    .values(
+        campaign_id=bindparam("campaign"),
+        record_id=bindparam("record"),
+        created_by=bindparam("creator"),
+        created_at=_NOW,
+        status=_SCHEDULED,
+        kind=bindparam("callback_kind"),
+        agent_id=bindparam("target"),
+        due_at=bindparam("due", type_=UTCDateTime()),
+        number=bindparam("e164"),
+        note=bindparam("text"),
+        updated_at=_NOW,
+    )
+    .returning(_CALLBACKS.c.id)
+)
+_CHANGE = (
+    update(_CALLBACKS)
+    .where(_CALLBACKS.c.id == bindparam("callback"))
+    .values(
+        kind=bindparam("callback_kind"),
+        agent_id=bindparam("target"),
+        due_at=bindparam("due", type_=UTCDateTime()),
+        number=bindparam("e164"),
+        note=bindparam("text"),
+        updated_at=_NOW,
+    )
+)
+_USER_ID = select(User.user_id).where(User.id == bindparam("user"))
 
-@dataclass(frozen=True)
-class CallbackPlan:
-    due_at: datetime
-    kind: str
-    #: Who gets it (``None``: any agent of the queue).
-    agent_id: int | None
-
-
-def plan(
-    *,
-    at: datetime,
-    kind: str,
-    record: Record,
-    owner_id: int | None,
-    agent_id: int,
-    window: CallingWindow,
-    now: datetime,
-) -> CallbackPlan:
-    """Check a callback time and work out who gets the callback.
-
-    ``at`` without a zone is the contact's local time. The time must be in the future
-    and inside the campaign's calling window in the contact's zone. A personal callback
-    goes to the record's owner when it has one, else to the agent scheduling it.
-    """
-    if kind not in ("personal", "any"):
-        raise InvalidInput(f"a callback is 'personal' or 'any', not {kind!r}", field="kind")
-    if record.tz is None:
-        raise InvalidInput("the contact's time zone is unknown", field="at")
-    zone = ZoneInfo(record.tz)
-    due = (at.replace(tzinfo=zone) if at.tzinfo is None else at).astimezone(UTC)
-    if due <= now:
-        raise InvalidInput(
-            f"the callback time {due.astimezone(zone):%Y-%m-%d %H:%M} ({record.tz}) is in the past",
-            field="at",
-        )
-    if not window.is_open(due, record.tz):
-        raise InvalidInput(
-            f"{due.astimezone(zone):%Y-%m-%d %H:%M} is outside the calling window "
-            f"({window.describe()}) in the contact's zone {record.tz}",
-            field="at",
-        )
-    target = None
-    if kind == "personal":
-        target = owner_id if owner_id is not None else agent_id
-    return CallbackPlan(due, kind, target)
-
-
-def schedule(
-    session: Session,
-    *,
-    campaign_id: int,
-    record: Record,
-    created_by: int,
-    plan_: CallbackPlan,
-    number: str | None,
-    region: str,
-    note: str,
-    now: datetime,
-) -> Callback:
-    """Schedule (or change) the callback of a record in a campaign."""
-    e164 = None
-    if number:
-        try:
-            e164 = normalise_phone(number, region)
-        except PhoneError as exc:
-            raise InvalidInput(str(exc), field="number") from None
-    existing = pending(session, campaign_id, record.id)
-    if existing is not None and existing.status == "delivered":
-        # The callback being handled now is over: the contact asked for a new one, which
-        # must stand after Done (Done closes a delivered callback instead of applying it).
-        existing.status = "done"
-        existing.updated_at = now
-        session.flush()
-        existing = None
-    if existing is None:
-        existing = Callback(
-            campaign_id=campaign_id,
-            record_id=record.id,
-            created_by=created_by,
-            created_at=now,
-            status="scheduled",
-        )
-        session.add(existing)
-    existing.kind = plan_.kind
-    existing.agent_id = plan_.agent_id
-    existing.due_at = plan_.due_at
-    existing.number = e164
-    existing.note = note
-    existing.updated_at = now
-    session.flush()
-    return existing
-
-
-_PENDING = select(Callback).where(
-    Callback.campaign_id == bindparam("campaign"),
-    Callback.record_id == bindparam("record"),
-    Callback.status.in_(PENDING),
+#: A claimed record's callback whose time had come is that callback's delivery.
+MARK_DUE_DELIVERED = (
+    update(_CALLBACKS)
+    .where(
+        *_THE_RECORDS,
+        _CALLBACKS.c.status == _SCHEDULED,
+        _CALLBACKS.c.due_at <= _NOW,
+    )
+    .values(status=CallbackStatus.DELIVERED.value, updated_at=_NOW)
 )
 
 
-def pending(session: Session, campaign_id: int, record_id: int) -> Callback | None:
-    """The record's callback not done or cancelled yet, if any (one per record and campaign)."""
-    return session.scalar(_PENDING, {"campaign": campaign_id, "record": record_id})
+class SqlCallbacks:
+    """Callbacks in one session's transaction (:class:`callhopper.ports.callbacks.Callbacks`)."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-def cancel(session: Session, campaign_id: int, record_id: int, now: datetime) -> bool:
-    callback = pending(session, campaign_id, record_id)
-    if callback is None:
-        return False
-    callback.status = "cancelled"
-    callback.updated_at = now
-    return True
-
-
-def mark(session: Session, campaign_id: int, record_id: int, status: str, now: datetime) -> None:
-    session.execute(
-        update(Callback)
-        .where(
-            Callback.campaign_id == campaign_id,
-            Callback.record_id == record_id,
-            Callback.status.in_(PENDING),
+    def pending(self, campaign_id: int, record_id: int) -> CallbackView | None:
+        row = self._pending(campaign_id, record_id)
+        if row is None:
+            return None
+        return CallbackView(
+            kind=row.kind,
+            status=CallbackStatus(row.status),
+            due_at=row.due_at,
+            number=row.number,
+            note=row.note,
+            agent_id=row.agent_id,
         )
-        .values(status=status, updated_at=now)
-    )
+
+    def _pending(self, campaign_id: int, record_id: int) -> Any:
+        found = self.session.execute(_PENDING, {"campaign": campaign_id, "record": record_id})
+        return found.one_or_none()
+
+    def schedule(
+        self,
+        campaign_id: int,
+        record_id: int,
+        *,
+        created_by: int,
+        plan: CallbackPlan,
+        number: str | None,
+        note: str,
+        now: datetime,
+    ) -> ScheduledCallback:
+        where = {"campaign": campaign_id, "record": record_id}
+        existing = self._pending(campaign_id, record_id)
+        if existing is not None and existing.status == CallbackStatus.DELIVERED:
+            # The callback being handled now is over: the contact asked for a new one, which
+            # must stand after Done (Done closes a delivered callback instead of applying it).
+            done = {**where, "new_status": CallbackStatus.DONE.value, "now": now}
+            self.session.execute(_MARK, done)
+            existing = None
+        values = {
+            **where,
+            "callback_kind": plan.kind.value,
+            "target": plan.agent_id,
+            "due": plan.due_at,
+            "e164": number,
+            "text": note,
+            "now": now,
+        }
+        if existing is None:
+            callback_id = int(self.session.scalar(_NEW, {**values, "creator": created_by}))
+        else:
+            callback_id = int(existing.id)
+            self.session.execute(_CHANGE, {**values, "callback": callback_id})
+        user_id = (
+            self.session.scalar(_USER_ID, {"user": plan.agent_id})
+            if plan.agent_id is not None
+            else None
+        )
+        return ScheduledCallback(
+            id=callback_id,
+            campaign_id=campaign_id,
+            record_id=record_id,
+            kind=plan.kind,
+            agent_id=plan.agent_id,
+            agent_user_id=user_id,
+            due_at=plan.due_at,
+            number=number,
+            note=note,
+            status=CallbackStatus.SCHEDULED,
+        )
+
+    def cancel(self, campaign_id: int, record_id: int, now: datetime) -> bool:
+        params = {
+            "campaign": campaign_id,
+            "record": record_id,
+            "new_status": CallbackStatus.CANCELLED.value,
+            "now": now,
+        }
+        return bool(self.session.execute(_MARK, params).rowcount)  # type: ignore[attr-defined]
+
+    def mark(self, campaign_id: int, record_id: int, status: CallbackStatus, now: datetime) -> None:
+        params = {"campaign": campaign_id, "record": record_id, "new_status": status.value}
+        self.session.execute(_MARK, params | {"now": now})
+
+    def unmark_delivered(self, campaign_id: int, record_id: int, now: datetime) -> None:
+        params = {"campaign": campaign_id, "record": record_id, "now": now}
+        self.session.execute(_UNMARK_DELIVERED, params)
+
+
+# --- reports ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -176,9 +211,9 @@ def due(session: Session, campaign_id: int, now: datetime) -> Sequence[WaitingCa
         )
         .where(
             Callback.campaign_id == campaign_id,
-            Callback.status == "scheduled",
+            Callback.status == _SCHEDULED,
             Callback.due_at <= now,
-            CampaignRecord.status == "waiting",
+            CampaignRecord.status == RecordStatus.WAITING.value,
         )
         .order_by(Callback.due_at)
     ).all()
@@ -188,33 +223,6 @@ def due(session: Session, campaign_id: int, now: datetime) -> Sequence[WaitingCa
 def scheduled(session: Session, campaign_id: int) -> Sequence[Callback]:
     return session.scalars(
         select(Callback)
-        .where(Callback.campaign_id == campaign_id, Callback.status.in_(PENDING))
+        .where(Callback.campaign_id == campaign_id, Callback.status.in_(_OPEN))
         .order_by(Callback.due_at)
     ).all()
-
-
-_CALLBACKS = table_of(Callback)
-#: A claimed record's callback whose time had come is that callback's delivery.
-MARK_DUE_DELIVERED = (
-    update(_CALLBACKS)
-    .where(
-        _CALLBACKS.c.campaign_id == bindparam("campaign"),
-        _CALLBACKS.c.record_id == bindparam("record"),
-        _CALLBACKS.c.status == "scheduled",
-        _CALLBACKS.c.due_at <= bindparam("now", type_=UTCDateTime()),
-    )
-    .values(status="delivered", updated_at=bindparam("now", type_=UTCDateTime()))
-)
-
-
-def unmark_delivered(session: Session, campaign_id: int, record_id: int, now: datetime) -> None:
-    """A delivered callback the agent did not take (rejected, timed out) is scheduled again."""
-    session.execute(
-        update(Callback)
-        .where(
-            Callback.campaign_id == campaign_id,
-            Callback.record_id == record_id,
-            Callback.status == "delivered",
-        )
-        .values(status="scheduled", updated_at=now)
-    )

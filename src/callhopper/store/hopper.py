@@ -1,21 +1,20 @@
 """The hopper of lead-ownership campaigns: which leads may be staged and claimed, who they
-are staged for, the claim, re-inserts and what the hopper holds. Loads are in
-:mod:`callhopper.store.hopper_load`; DNC and calling windows are checked before a lead
-enters the hopper, and the claim checks them again."""
+are staged for, re-inserts and what the hopper holds. Loads are in
+:mod:`callhopper.store.hopper_load`, the claim in :mod:`callhopper.store.claims`; DNC and
+calling windows are checked before a lead enters the hopper, and the claim checks them
+again."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVarTuple
+from typing import TypeVarTuple
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
     and_,
-    case,
-    delete,
     false,
     func,
     insert,
@@ -24,8 +23,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union_all,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -156,123 +153,6 @@ def next_position(session: Session, campaign_id: int) -> int:
     (negative positions, see ``store.hopper_store.PRIORITY_STEP``)."""
     found = session.scalar(select(func.max(h.position)).where(h.campaign_id == campaign_id))
     return max(int(found or 0), 0)
-
-
-# --- the claim --------------------------------------------------------------------------------
-
-
-def claim_statement(
-    dialect: str,
-    campaign_id: int,
-    agent_id: int,
-    lead_filter: Filter | None,
-    *,
-    now: datetime,
-    until: datetime,
-    zones: Sequence[str],
-    pass_no: int,
-) -> Any:
-    """Lease the agent's next hopper lead: their owned leads first, then general leads
-    their skills match (SPEC §7.2). One statement on each database."""
-    # A due callback first (SPEC §4.2), then hopper order.
-    due_first = case((and_(cr.status == "waiting", cr.retry_at <= now), 0), else_=1)
-    position = h.position.asc()
-
-    def branch(owned: bool) -> Any:
-        mine = (
-            and_(h.owner_id == agent_id, Record.owner_id == agent_id)
-            if owned
-            else and_(h.owner_id.is_(None), Record.owner_id.is_(None), _matches(lead_filter))
-        )
-        query = (
-            select(cr.record_id)
-            .select_from(h)
-            .join(cr, and_(cr.campaign_id == h.campaign_id, cr.record_id == h.record_id))
-            .join(Record, Record.id == h.record_id)
-            .where(
-                h.campaign_id == campaign_id,
-                mine,
-                deliverable(campaign_id, now, zones),
-                or_(cr.reserved_for.is_(None), cr.reserved_for == agent_id),
-            )
-            .order_by(due_first, position)
-            .limit(1)
-        )
-        if dialect == "postgresql":
-            # The record first (see dispensing._LOCK).
-            query = query.with_for_update(of=[Record, cr], skip_locked=True)
-        return query
-
-    lease = {
-        "status": "leased",
-        "lease_agent_id": agent_id,
-        "lease_expires_at": until,
-        "leased_at": now,
-        "delivered_pass": pass_no,
-        "blocked_until": None,
-    }
-    if dialect != "postgresql":
-        first = func.coalesce(branch(True).scalar_subquery(), branch(False).scalar_subquery())
-        return (
-            update(cr)
-            .where(cr.campaign_id == campaign_id, cr.record_id == first)
-            .values(**lease)
-            .returning(cr.record_id)
-            .execution_options(synchronize_session=False)
-        )
-    owned, general = branch(True).cte("owned"), branch(False).cte("general")
-    pick = union_all(select(owned.c.record_id), select(general.c.record_id)).limit(1).cte("pick")
-    out = (
-        update(Record)
-        .where(Record.id == pick.c.record_id)
-        .values(out_campaign_id=campaign_id, out_until=until)
-        .cte("out")
-    )
-    gone = (
-        delete(h).where(h.campaign_id == campaign_id, h.record_id == pick.c.record_id).cte("gone")
-    )
-    return (
-        update(cr)
-        .where(cr.campaign_id == campaign_id, cr.record_id == pick.c.record_id)
-        .values(**lease)
-        .returning(cr.record_id)
-        .add_cte(out, gone)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def claim(
-    session: Session,
-    campaign: Campaign,
-    agent_id: int,
-    lead_filter: Filter | None,
-    *,
-    now: datetime,
-    until: datetime,
-    zones: Sequence[str],
-) -> int | None:
-    dialect = session.get_bind().dialect.name
-    statement = claim_statement(
-        dialect,
-        campaign.id,
-        agent_id,
-        lead_filter,
-        now=now,
-        until=until,
-        zones=zones,
-        pass_no=campaign.pass_no,
-    )
-    record_id = session.scalar(statement)
-    if record_id is None:
-        return None
-    if dialect != "postgresql":  # PostgreSQL did both in the claim statement
-        session.execute(
-            update(Record)
-            .where(Record.id == record_id)
-            .values(out_campaign_id=campaign.id, out_until=until)
-        )
-        session.execute(delete(h).where(h.campaign_id == campaign.id, h.record_id == record_id))
-    return int(record_id)
 
 
 def reinsert(

@@ -1,4 +1,6 @@
-"""Bulk writing of imported records: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+"""Contact records: bulk writing of imported records (``COPY`` on PostgreSQL,
+``executemany`` on SQLite), edits of their fields, and the records of the
+:class:`callhopper.ports.records.Records` port (:class:`SqlRecords`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     literal,
     select,
     text,
@@ -22,7 +25,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
 from callhopper.domain.contacts import NormalisedRow, Rejection, StoredRecord
-from callhopper.store.models import Record, RecordPhone
+from callhopper.domain.dispensing import ContactRecord
+from callhopper.domain.errors import NotFound
+from callhopper.domain.records import InteractionKind
+from callhopper.store.models import CampaignRecord, Interaction, Record, RecordPhone, table_of
 from callhopper.store.types import UTCDateTime
 
 _RECORD_COLUMNS = (
@@ -289,3 +295,87 @@ def index_phones(
     session.execute(delete(RecordPhone).where(RecordPhone.record_id.in_(scope)))
     dialect = session.get_bind().dialect.name
     session.execute(text(_PHONES_FROM_JSON[dialect].format(where=where)), params)
+
+
+_RECORDS = table_of(Record)
+_RECORD = select(
+    _RECORDS.c.id, _RECORDS.c.tz, _RECORDS.c.phones, _RECORDS.c.data, _RECORDS.c.owner_id
+).where(_RECORDS.c.id == bindparam("record"))
+_RECORD_LOCKED = _RECORD.with_for_update()
+_INTERACTIONS = table_of(Interaction)
+_CALL = insert(_INTERACTIONS).values(
+    record_id=bindparam("record"),
+    campaign_id=bindparam("campaign"),
+    campaign_name=bindparam("name"),
+    agent_id=bindparam("agent"),
+    kind=InteractionKind.CALL.value,
+    at=bindparam("now", type_=UTCDateTime()),
+    number=bindparam("dialled"),
+    caller_id=bindparam("shown"),
+    note=bindparam("text"),
+)
+
+
+class SqlRecords:
+    """Contact records in one session's transaction (:class:`callhopper.ports.records.Records`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, record_id: int, *, lock: bool = False) -> ContactRecord:
+        query = _RECORD_LOCKED if lock else _RECORD
+        row = self.session.execute(query, {"record": record_id}).one_or_none()
+        if row is None:
+            raise NotFound(f"no record {record_id}", field="record_id")
+        return ContactRecord(
+            id=int(row.id), tz=row.tz, phones=row.phones, data=row.data, owner_id=row.owner_id
+        )
+
+    def edit(self, record_id: int, changes: dict[str, str], now: datetime) -> None:
+        record_data_update(self.session, record_id, changes, now)
+
+    def add_call(
+        self,
+        *,
+        campaign_id: int,
+        campaign_name: str,
+        record_id: int,
+        agent_id: int,
+        number: str,
+        caller_id: str | None,
+        note: str,
+        now: datetime,
+    ) -> None:
+        params = {
+            "record": record_id,
+            "campaign": campaign_id,
+            "name": campaign_name,
+            "agent": agent_id,
+            "now": now,
+            "dialled": number,
+            "shown": caller_id,
+            "text": note,
+        }
+        self.session.execute(_CALL, params)
+
+    def numbers_of_lease(self, campaign_id: int, record_id: int) -> list[str]:
+        leased_at = self.session.scalar(
+            select(CampaignRecord.leased_at).where(
+                CampaignRecord.campaign_id == campaign_id, CampaignRecord.record_id == record_id
+            )
+        )
+        dialled = self.session.scalar(
+            select(Interaction.number)
+            .where(
+                Interaction.campaign_id == campaign_id,
+                Interaction.record_id == record_id,
+                Interaction.kind == InteractionKind.CALL.value,
+                Interaction.at >= leased_at,
+            )
+            .order_by(Interaction.id.desc())
+            .limit(1)
+        )
+        if dialled is not None:
+            return [dialled]
+        record = self.session.get(Record, record_id)
+        return [n for n in record.phones if n] if record is not None else []

@@ -8,16 +8,20 @@ service or router needs to know the driver's exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
+from callhopper.store.agent_state import SqlAgentSessions
 from callhopper.store.audit import SqlAuditLog, SqlAuditTrail
+from callhopper.store.callbacks import SqlCallbacks
 from callhopper.store.campaigns import SqlCampaignStore
+from callhopper.store.claims.adapter import SqlClaims
 from callhopper.store.contact_lists import SqlContactListStore
 from callhopper.store.db import Database
 from callhopper.store.dnc import SqlDncStore
@@ -26,8 +30,10 @@ from callhopper.store.imports import SqlImportStore
 from callhopper.store.inbound import SqlInboundStore
 from callhopper.store.lead_owners import SqlLeadOwnerStore
 from callhopper.store.leads import SqlLeadStore
+from callhopper.store.outcomes import SqlOutcomes
 from callhopper.store.ownership_admin import SqlOwnershipStore
 from callhopper.store.queues import SqlQueueStore, SqlSkillStore
+from callhopper.store.records import SqlRecords
 from callhopper.store.snapshots import SqlSnapshotStore
 from callhopper.store.staleness import SqlStalenessRuleStore
 from callhopper.store.users import SqlTokenStore, SqlUserStore
@@ -86,6 +92,26 @@ class SqlTransaction:
     @cached_property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    @cached_property
+    def claims(self) -> SqlClaims:
+        return SqlClaims(self.session)
+
+    @cached_property
+    def agents(self) -> SqlAgentSessions:
+        return SqlAgentSessions(self.session)
+
+    @cached_property
+    def callbacks(self) -> SqlCallbacks:
+        return SqlCallbacks(self.session)
+
+    @cached_property
+    def records(self) -> SqlRecords:
+        return SqlRecords(self.session)
+
+    @cached_property
+    def outcomes(self) -> SqlOutcomes:
+        return SqlOutcomes(self.session)
 
     @cached_property
     def campaigns(self) -> SqlCampaignStore:
@@ -166,6 +192,36 @@ class SqlTransaction:
     @cached_property
     def webhooks(self) -> SqlWebhookOutbox:
         return SqlWebhookOutbox(self.session)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the session's transaction has committed (SQLAlchemy
+        reports a savepoint's release as a commit too: that is not the commit); never when
+        it rolls back."""
+        pending: list[Callable[[], None]] | None = self.session.info.get(_ON_COMMIT)
+        if pending is None:
+            pending = self.session.info[_ON_COMMIT] = []
+            event.listen(self.session, "after_commit", _committed)
+            event.listen(self.session, "after_transaction_end", _ended)
+        pending.append(callback)
+
+
+#: ``Session.info`` key of the callbacks waiting for the session's commit.
+_ON_COMMIT = "callhopper.on_commit"
+
+
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction goes on
+    pending: list[Callable[[], None]] = session.info[_ON_COMMIT]
+    callbacks = list(pending)
+    pending.clear()
+    for callback in callbacks:
+        callback()
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back (a commit has called them already)
+        session.info[_ON_COMMIT].clear()
 
 
 class SqlUnitOfWork:

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import SESSION_COOKIE, DbDep, authenticated_in_thread
+from callhopper.api.deps import SESSION_COOKIE, authenticated_in_thread
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     AcceptPublic,
@@ -29,13 +28,14 @@ from callhopper.api.schemas import (
     WrapupIn,
 )
 from callhopper.core.auth import AuthService
-from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import Actor
-from callhopper.domain.campaigns import Channel
+from callhopper.domain.callbacks import ScheduledCallback
+from callhopper.domain.campaigns import CampaignState, Channel
 from callhopper.domain.errors import NotFound
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.rights import Right
-from callhopper.events import AgentEvent, LocalBus
-from callhopper.store.models import Callback, User
+from callhopper.ports.events import AgentChannels
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -66,7 +66,7 @@ def my_campaigns(agent: Actor, dispenser: DispenserDep) -> list[MyCampaignPublic
             id=c.id,
             name=c.name,
             description=c.description,
-            status="running" if c.state == "on" else c.state,
+            status="running" if c.state is CampaignState.ON else c.state.value,
             mode=c.mode,
             delivery=c.delivery,
             logged_in=c.logged_in,
@@ -240,7 +240,6 @@ def schedule_callback(
     body: CallbackIn,
     agent: Actor,
     dispenser: DispenserDep,
-    db: DbDep,
 ) -> CallbackPublic:
     """Schedule (or change) a callback; it applies when you mark the record Done. The time
     must be in the future and inside the calling window in the contact's time zone."""
@@ -253,8 +252,7 @@ def schedule_callback(
         number=body.number,
         note=body.note,
     )
-    with db.read() as session:
-        return callback_public(session, callback)
+    return callback_public(callback)
 
 
 @router.delete(f"{_RECORD}/callback", status_code=status.HTTP_204_NO_CONTENT)
@@ -289,18 +287,17 @@ def set_channel(
     return AgentStatePublic(channels={c.value: r for c, r in channels.items()})
 
 
-def callback_public(session: Session, callback: Callback) -> CallbackPublic:
-    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
+def callback_public(callback: ScheduledCallback) -> CallbackPublic:
     return CallbackPublic(
         id=callback.id,
         campaign_id=callback.campaign_id,
         record_id=callback.record_id,
-        kind=callback.kind,
-        agent_user_id=user.user_id if user is not None else None,
+        kind=callback.kind.value,
+        agent_user_id=callback.agent_user_id,
         due_at=callback.due_at,
         number=callback.number,
         note=callback.note,
-        status=callback.status,
+        status=callback.status.value,
     )
 
 
@@ -329,7 +326,7 @@ async def channel(websocket: WebSocket) -> None:
     if not actor.can(Right.AGENT_WORK):
         await websocket.close(code=4403, reason=f"the right {Right.AGENT_WORK.value} is needed")
         return
-    bus: LocalBus = app.state.bus
+    bus: AgentChannels = app.state.bus
     dispenser: Dispenser = app.state.dispenser
     queue = bus.subscribe(actor.id, asyncio.get_running_loop())
     receiver: asyncio.Task[str] | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy.orm import Session
 
 from callhopper.api.deps import CampaignsDep, ClockDep, DbDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.routers.agent import callback_public
 from callhopper.api.schemas import (
     AgentProgressPublic,
     AssignmentPublic,
+    CallbackPublic,
     CampaignCreate,
     CampaignProgressPublic,
     CampaignPublic,
@@ -27,6 +28,7 @@ from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.rights import Right
 from callhopper.store import callbacks as callback_store
 from callhopper.store.campaigns import SqlCampaignStore
+from callhopper.store.models import Callback, User
 
 router = APIRouter(tags=["campaigns"])
 
@@ -209,3 +211,18 @@ def callbacks_report(
             )
             for callback, logged_in in rows
         ]
+
+
+def callback_public(session: Session, callback: Callback) -> CallbackPublic:
+    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
+    return CallbackPublic(
+        id=callback.id,
+        campaign_id=callback.campaign_id,
+        record_id=callback.record_id,
+        kind=callback.kind,
+        agent_user_id=user.user_id if user is not None else None,
+        due_at=callback.due_at,
+        number=callback.number,
+        note=callback.note,
+        status=callback.status,
+    )

@@ -1,13 +1,10 @@
-"""The pusher: delivers records of push-preview and direct-push-preview campaigns (SPEC §4.1),
-and runs the timers of preview-type modes (accept timeout, preview timeout auto-dial).
+"""The pusher: delivers records of push-preview and direct-push-preview campaigns, and
+runs the timers of preview-type modes (accept timeout, preview timeout auto-dial).
 
-Push preview delivers to agents logged into the campaign and ready on ``outbound_preview``;
-direct push preview to agents whose Get Record / Stop toggle is on, whatever their ready
-state. An agent gets one record at a time. The pusher wakes when a record or an agent
-becomes free in this process, on events from other processes, and every ``poll_s``.
-Several pushers (one per server process) may run: each push is the same atomic claim,
-and an agent holds one record per campaign at most (a unique index), so none can push a
-record twice or give an agent two.
+The pusher wakes when a record or an agent becomes free in this process, on events from
+other processes, and every ``poll_s``. Several pushers (one per server process) may run:
+each push is the same atomic claim, and an agent holds one record per campaign at most (a
+unique index), so none can push a record twice or give an agent two.
 """
 
 from __future__ import annotations
@@ -15,13 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import select
-
-from callhopper.core.dispenser import Dispenser
+from callhopper.core.dispensing.dispenser import Dispenser
 from callhopper.domain.errors import CallhopperError
-from callhopper.store import agent_state
-from callhopper.store.agent_state import PUSH_MODES
-from callhopper.store.models import Campaign, CampaignRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +24,7 @@ PUSH_BATCH = 25
 class Pusher:
     def __init__(self, dispenser: Dispenser, *, poll_s: float = 1.0) -> None:
         self.dispenser = dispenser
-        self.db = dispenser.db
+        self.uow = dispenser.uow
         self.poll_s = poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -48,9 +40,9 @@ class Pusher:
         looked up once."""
         pushed = self._pushed.get(campaign_id)
         if pushed is None and campaign_id:
-            with self.db.read() as session:
-                mode = session.scalar(select(Campaign.mode).where(Campaign.id == campaign_id))
-            pushed = self._pushed[campaign_id] = mode in PUSH_MODES
+            with self.uow.read() as tx:
+                mode = tx.claims.mode(campaign_id)
+            pushed = self._pushed[campaign_id] = mode is not None and mode.is_pushed
         if pushed is None or pushed:
             self.wake()
 
@@ -60,8 +52,8 @@ class Pusher:
 
     def waiting_agents(self) -> list[tuple[int, int]]:
         """(campaign, agent) pairs of agents who should get a record now, longest wait first."""
-        with self.db.read() as session:
-            return agent_state.waiting(session)
+        with self.uow.read() as tx:
+            return tx.agents.waiting()
 
     def run_once(self) -> int:
         """Push what can be pushed and run the timers; returns how many records were pushed."""
@@ -72,7 +64,8 @@ class Pusher:
             by_campaign.setdefault(campaign_id, []).append(agent_id)
         pushed = 0
         for campaign_id, agent_ids in by_campaign.items():
-            shared = not _per_agent(campaign_id, self)
+            with self.uow.read() as tx:
+                shared = not tx.claims.per_agent(campaign_id)
             # Batches keep each write transaction (SQLite's writer lock) short.
             for start in range(0, len(agent_ids), PUSH_BATCH):
                 batch = agent_ids[start : start + PUSH_BATCH]
@@ -94,24 +87,3 @@ class Pusher:
                 log.exception("push round failed")
             self._wake.wait(self.poll_s)
             self._wake.clear()
-
-
-def _per_agent(campaign_id: int, pusher: Pusher) -> bool:
-    """Whether what one agent can get says nothing about another (owned records, skills,
-    personal callbacks)."""
-    with pusher.db.read() as session:
-        campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
-            return False
-        if campaign.agent_owned_column is not None or campaign.enforce_lead_ownership:
-            return True
-        reserved = session.scalar(
-            select(CampaignRecord.record_id)
-            .where(
-                CampaignRecord.campaign_id == campaign_id,
-                CampaignRecord.reserved_for.is_not(None),
-                CampaignRecord.status == "waiting",
-            )
-            .limit(1)
-        )
-        return reserved is not None

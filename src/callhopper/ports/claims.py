@@ -1,0 +1,194 @@
+"""The claims port: a campaign's records as its agents get them, hold them and give them
+back (the leases of the dispensing core)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from callhopper.domain.campaigns import DialingMode
+from callhopper.domain.dispensing import (
+    Backlog,
+    CampaignContext,
+    Delivered,
+    Lease,
+    LeaseChange,
+    LeaseView,
+)
+
+
+class Claims(Protocol):
+    """Leases of one transaction. Every transition names the lease it expects (campaign,
+    record, agent) and raises :class:`~callhopper.domain.errors.NotFound` when the record
+    is no longer delivered to that agent."""
+
+    def context(self, campaign_id: int, agent_id: int | None) -> CampaignContext | None:
+        """The campaign as the dispensing core works it (``member``: whether ``agent_id``
+        is in its queue), or ``None`` when there is no such campaign. One statement."""
+        ...
+
+    def claim(
+        self,
+        ctx: CampaignContext,
+        agent_id: int,
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+        isolated: bool = False,
+    ) -> int | None:
+        """Lease the agent's next record of the campaign whose contact is in one of
+        ``zones`` until ``until`` (``accept_by``: a push to accept before then), and
+        append the delivery to the history; ``None`` when none is deliverable now.
+
+        Records of an agent-owned campaign go to their owner only; a lead-ownership
+        campaign's come from its hopper (the agent's leads, then general leads their
+        skills match). Raises :class:`~callhopper.domain.dispensing.LeaseRace` when the
+        agent already holds a record of the campaign (a concurrent claim leased first);
+        with ``isolated`` the transaction stays usable after that."""
+        ...
+
+    def backlog(
+        self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
+    ) -> Backlog:
+        """Why a claim found nothing for an agent: the records that wait only for the
+        calling window (open now in ``zones``), else the next retry due later. ``owner_id``:
+        the agent of an agent-owned campaign, ``None`` for records without an owner."""
+        ...
+
+    def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
+        """Get Record's first step: the agent logged into the campaign if needed and
+        receiving, and the record they already hold there (even if its time ran out),
+        locked. One statement on PostgreSQL."""
+        ...
+
+    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
+        """The record the agent holds in the campaign (even if its time ran out), if any."""
+        ...
+
+    def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
+        """(campaign, record) of every record delivered to the agent now, by campaign."""
+        ...
+
+    def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
+        """The lease of a record delivered to the agent (``lock``: its row held until the
+        transaction ends)."""
+        ...
+
+    def lease_with_record(self, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
+        """The lease, the contact record and its pending callback, both rows locked; one
+        statement (Done)."""
+        ...
+
+    def delivered(self, campaign_id: int, record_id: int) -> Delivered | None:
+        """The campaign's record with its contact record, its pending callback and the
+        newest lines of its history, whoever holds it; one statement."""
+        ...
+
+    def renew(self, campaign_id: int, record_id: int, agent_id: int, until: datetime) -> None:
+        """The lease runs until ``until``."""
+        ...
+
+    def accept(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        """A pushed record accepted: no accept deadline any more, the preview starts now,
+        and the lease runs until ``until``."""
+        ...
+
+    def set_pending(
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int,
+        pending: dict[str, Any],
+        until: datetime,
+    ) -> None:
+        """The wrap-up chosen for Done (``code``, ``note``, ``fields``); the lease runs
+        until ``until``."""
+        ...
+
+    def dialled(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        """A call placed now: the first call of this lease, the contact's last call, and
+        the lease renewed until ``until``."""
+        ...
+
+    def release(
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int = 0,
+        lead_status: str | None = None,
+    ) -> None:
+        """End the lease, setting ``change`` and adding ``attempts_added`` attempts; the
+        contact is free for other campaigns again (``lead_status``: the lead's status
+        across campaigns becomes this wrap-up code)."""
+        ...
+
+    def end_delivery(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        *,
+        kind: str,
+        code: str | None,
+        note: str,
+        now: datetime,
+        outcome: str,
+        history_code: str | None = None,
+        edits: dict[str, Any] | None = None,
+    ) -> None:
+        """The end of a delivery: its interaction written, and its row of the history
+        closed with ``outcome`` (and ``history_code``)."""
+        ...
+
+    def close_assignment(
+        self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
+    ) -> None:
+        """The delivery's row of the history closed with ``outcome``."""
+        ...
+
+    def return_to_hopper(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, *, first: bool
+    ) -> None:
+        """A lead given back goes into the campaign's hopper again, as the agent's lead if
+        they own it, else as a general one: ``first`` (a push not taken) or last (a skip)."""
+        ...
+
+    def out_elsewhere(self, campaign_id: int, record_id: int, now: datetime) -> bool:
+        """Whether an agent of another campaign holds the contact now (a live lease)."""
+        ...
+
+    def unaccepted(self, now: datetime) -> list[tuple[int, int, int]]:
+        """(campaign, record, agent) of pushes not accepted in time."""
+        ...
+
+    def still_unaccepted(self, campaign_id: int, record_id: int, agent_id: int) -> bool:
+        """Whether the push is still the agent's and still not accepted."""
+        ...
+
+    def due_previews(self, now: datetime) -> list[tuple[int, int, int]]:
+        """(campaign, record, agent) of records previewed longer than their campaign's
+        preview timeout and not dialled yet, for agents still active."""
+        ...
+
+    def mode(self, campaign_id: int) -> DialingMode | None:
+        """The campaign's dialing mode (fixed at creation), or ``None`` if it is gone."""
+        ...
+
+    def per_agent(self, campaign_id: int) -> bool:
+        """Whether what one agent can get says nothing about another (owned records,
+        lead ownership, personal callbacks waiting)."""
+        ...
+
+    def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
+        """A stopping campaign completes once no record is leased."""
+        ...

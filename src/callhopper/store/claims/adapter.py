@@ -1,0 +1,254 @@
+"""The SQL implementation of :class:`callhopper.ports.claims.Claims`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callhopper.domain.campaigns import DialingMode
+from callhopper.domain.dispensing import (
+    Backlog,
+    CampaignContext,
+    Delivered,
+    Lease,
+    LeaseChange,
+    LeaseRace,
+    LeaseView,
+)
+from callhopper.store import dispensing, hopper
+from callhopper.store.agent_state import SESSION_UPSERT
+from callhopper.store.campaigns import complete_if_drained
+from callhopper.store.claims import reads
+from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
+from callhopper.store.models import Campaign, Record
+
+#: The partial unique index that gives an agent one lease per campaign.
+ONE_LEASE_PER_AGENT = "uq_campaign_records_one_lease_per_agent"
+
+#: Get Record's first step on PostgreSQL: the session upserted (logged in, receiving) in a
+#: CTE of the statement that reads the agent's current lease, locked.
+_RECEIVING_AND_HELD_POSTGRESQL = dispensing.CURRENT_LEASE_LOCKED.add_cte(
+    SESSION_UPSERT.columns().cte("receiving")
+)
+
+
+class SqlClaims:
+    """Leases in one session's transaction (:class:`callhopper.ports.claims.Claims`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        #: The campaign rows this transaction read: kept loaded, so that the stores of
+        #: other areas that look a campaign up again in this transaction find it in the
+        #: session without a statement.
+        self._campaigns: dict[int, Campaign] = {}
+
+    def context(self, campaign_id: int, agent_id: int | None) -> CampaignContext | None:
+        found = reads.context(self.session, campaign_id, agent_id)
+        if found is None:
+            return None
+        ctx, row = found
+        self._campaigns[ctx.id] = row
+        return ctx
+
+    def claim(
+        self,
+        ctx: CampaignContext,
+        agent_id: int,
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+        isolated: bool = False,
+    ) -> int | None:
+        request = ClaimRequest(
+            campaign_id=ctx.id,
+            agent_id=agent_id,
+            owned=ctx.agent_owned_column is not None,
+            now=now,
+            lease_until=until,
+            zones=zones,
+            pass_no=ctx.pass_no,
+            accept_by=accept_by,
+        )
+        try:
+            if not isolated:
+                return self._claim(ctx, request)
+            with self.session.begin_nested():
+                return self._claim(ctx, request)
+        except IntegrityError as exc:
+            # A second claim for the same agent raced this one and leased first: the
+            # one-lease-per-agent index refused ours. (In a savepoint, whatever the
+            # constraint: the transaction goes on without this claim.)
+            if isolated or ONE_LEASE_PER_AGENT in str(exc.orig):
+                raise LeaseRace(
+                    f"agent {agent_id} already holds a record of campaign {ctx.id}"
+                ) from exc
+            raise
+
+    def _claim(self, ctx: CampaignContext, request: ClaimRequest) -> int | None:
+        if ctx.enforce_lead_ownership:
+            agent = request.agent_id
+            lead_filter = hopper.agent_filters(self.session, [agent], ctx.settings)[agent]
+            record_id = claim_hopper(self.session, request, lead_filter)
+        else:
+            record_id = claim(self.session, request)
+        if record_id is not None:
+            dispensing.deliver(
+                self.session,
+                campaign_id=ctx.id,
+                campaign_name=ctx.name,
+                list_id=ctx.list_id,
+                pass_no=ctx.pass_no,
+                record_id=record_id,
+                agent_id=request.agent_id,
+                now=request.now,
+            )
+        return record_id
+
+    def backlog(
+        self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
+    ) -> Backlog:
+        return reads.backlog(self.session, campaign_id, owner_id, zones, now)
+
+    def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
+        params: dict[str, Any] = {
+            "campaign": campaign_id,
+            "agent": agent_id,
+            "now": now,
+            "receiving": True,
+        }
+        if self.postgres:
+            found = self.session.scalar(_RECEIVING_AND_HELD_POSTGRESQL, params)
+            return int(found) if found is not None else None
+        self.session.execute(SESSION_UPSERT, params)
+        return dispensing.current_lease(self.session, campaign_id, agent_id, lock=True)
+
+    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
+        return dispensing.current_lease(self.session, campaign_id, agent_id)
+
+    def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
+        return reads.leases_of(self.session, agent_id)
+
+    def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
+        return dispensing.lease(self.session, campaign_id, record_id, agent_id, lock=lock)
+
+    def lease_with_record(self, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
+        return dispensing.leased_locked(self.session, campaign_id, record_id, agent_id)
+
+    def delivered(self, campaign_id: int, record_id: int) -> Delivered | None:
+        return reads.delivered(self.session, campaign_id, record_id)
+
+    def renew(self, campaign_id: int, record_id: int, agent_id: int, until: datetime) -> None:
+        dispensing.renew(self.session, campaign_id, record_id, agent_id, until)
+
+    def accept(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        dispensing.accept(self.session, campaign_id, record_id, agent_id, now, until)
+
+    def set_pending(
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int,
+        pending: dict[str, Any],
+        until: datetime,
+    ) -> None:
+        dispensing.set_pending(self.session, campaign_id, record_id, agent_id, pending, until)
+
+    def dialled(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        dispensing.dialled(self.session, campaign_id, record_id, agent_id, now, until)
+
+    def release(
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int = 0,
+        lead_status: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = dict(change)
+        rank = values.pop("rank", None)
+        dispensing.release(
+            self.session,
+            campaign_id,
+            record_id,
+            agent_id,
+            attempts_added=attempts_added,
+            lead_status=lead_status,
+            rank=rank,
+            **values,
+        )
+
+    def end_delivery(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        *,
+        kind: str,
+        code: str | None,
+        note: str,
+        now: datetime,
+        outcome: str,
+        history_code: str | None = None,
+        edits: dict[str, Any] | None = None,
+    ) -> None:
+        dispensing.end_delivery(
+            self.session,
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            record_id=record_id,
+            agent_id=agent_id,
+            kind=kind,
+            code=code,
+            note=note,
+            now=now,
+            outcome=outcome,
+            history_code=history_code,
+            edits=edits,
+        )
+
+    def close_assignment(
+        self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
+    ) -> None:
+        dispensing.close_assignment(self.session, campaign_id, record_id, now=now, outcome=outcome)
+
+    def return_to_hopper(
+        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, *, first: bool
+    ) -> None:
+        owner = self.session.scalar(select(Record.owner_id).where(Record.id == record_id))
+        owned = agent_id if owner == agent_id else None
+        hopper.reinsert(self.session, campaign_id, record_id, owned, now, first=first)
+
+    def out_elsewhere(self, campaign_id: int, record_id: int, now: datetime) -> bool:
+        return dispensing.out_elsewhere(self.session, campaign_id, record_id, now)
+
+    def unaccepted(self, now: datetime) -> list[tuple[int, int, int]]:
+        return reads.unaccepted(self.session, now)
+
+    def still_unaccepted(self, campaign_id: int, record_id: int, agent_id: int) -> bool:
+        return reads.still_unaccepted(self.session, campaign_id, record_id, agent_id)
+
+    def due_previews(self, now: datetime) -> list[tuple[int, int, int]]:
+        return reads.due_previews(self.session, now)
+
+    def mode(self, campaign_id: int) -> DialingMode | None:
+        return reads.mode(self.session, campaign_id)
+
+    def per_agent(self, campaign_id: int) -> bool:
+        return reads.per_agent(self.session, campaign_id)
+
+    def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
+        return complete_if_drained(self.session, campaign_id, now=now)
