@@ -6,6 +6,7 @@ install:
 lint:
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports
 
 types:
 	.venv/bin/mypy

@@ -6,20 +6,25 @@ import gc
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from sqlalchemy.engine import make_url
 
+from callhopper.api.app import create_app
 from callhopper.clock import SystemClock
 from callhopper.core.importer import parse_mapping
 from callhopper.core.lists import create_list, import_rows
 from callhopper.core.users import UserService
+from callhopper.demo import DEMO_PASSWORD, create_demo
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import (
     ColumnSpec,
@@ -34,8 +39,16 @@ from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
 from callhopper.security import Argon2PasswordHasher
+from callhopper.services import build, pool_size
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.migrate import (
+    current_revision,
+    ensure_schema,
+    head_revision,
+    schema_state,
+    upgrade,
+)
 from callhopper.store.uow import SqlUnitOfWork
 from callhopper.telephony.cli import app as telephony_app
 
@@ -89,8 +102,6 @@ def _errors() -> Iterator[None]:
 @contextmanager
 def _database(settings: Settings, *, check_schema: bool = True) -> Iterator[Database]:
     """The database, its schema created if empty (or refused if behind); closed afterwards."""
-    from callhopper.services import pool_size
-    from callhopper.store.migrate import ensure_schema
 
     db = Database(
         settings.database_url,
@@ -128,9 +139,6 @@ def serve(
 
 
 def _serve(settings: Settings, db: Database) -> None:
-    import uvicorn
-
-    from callhopper.api.app import create_app
 
     console.print(
         f"callhopper on http://{settings.host}:{settings.port}  (API docs: /docs)  "
@@ -191,7 +199,6 @@ def _redacted(arg: object) -> object:
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
 
@@ -210,9 +217,6 @@ def loader(
     CALLHOPPER_RUN_WORKERS=false): leases and row locks make one process at a time do
     each piece of work.
     """
-    import threading
-
-    from callhopper.services import build
 
     settings = _settings(database_url)
     with _database(settings) as db:
@@ -237,7 +241,6 @@ def loader(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to this version of callhopper."""
-    from callhopper.store.migrate import current_revision, head_revision, upgrade
 
     with _database(_settings(database_url), check_schema=False) as db:
         before = current_revision(db)
@@ -248,7 +251,6 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 @db_app.command("status")
 def db_status(database_url: DatabaseUrl = None) -> None:
     """Say whether the schema is empty, current or behind."""
-    from callhopper.store.migrate import current_revision, head_revision, schema_state
 
     with _database(_settings(database_url), check_schema=False) as db:
         state = schema_state(db)
@@ -558,7 +560,6 @@ def demo(
     no_serve: Annotated[bool, typer.Option(help="Create the demo data and exit.")] = False,
 ) -> None:
     """Create demo users, a queue, skills, a contact list and wrap-up codes, then serve."""
-    from callhopper.demo import DEMO_PASSWORD, create_demo
 
     settings = _settings(database_url, host=host, port=port)
     with _database(settings) as db:

@@ -38,6 +38,7 @@ from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
+from callhopper.webhook_poster import HttpxWebhookPoster
 
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
@@ -175,6 +176,7 @@ def build(
         WebhookSender(
             uow,
             clock,
+            HttpxWebhookPoster(),
             max_attempts=settings.webhook_max_attempts,
             timeout_s=settings.webhook_timeout_s,
         ),

@@ -184,7 +184,7 @@ def test_custom_role_drops_rights(
 def test_nobody_grants_rights_they_do_not_hold(
     app_client: TestClient, admin: Person, make_user: MakeUser
 ) -> None:
-    """Holding user.manage is not holding every right (SPEC §1: roles drop rights)."""
+    """Holding user.manage is not holding every right (custom roles drop rights)."""
     for name, body in (
         ("helpdesk", {"rights": ["user.manage"]}),
         ("limited", {"based_on": "admin", "without": ["lead.mass_edit"]}),

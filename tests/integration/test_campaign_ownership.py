@@ -1,4 +1,4 @@
-"""Campaign ownership of records on a list shared by two campaigns (SPEC §6)."""
+"""Campaign ownership of records on a list shared by two campaigns."""
 
 from __future__ import annotations
 

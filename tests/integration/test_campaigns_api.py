@@ -1,4 +1,4 @@
-"""Campaign definition and life cycle through the API (SPEC §4, §5)."""
+"""Campaign definition and life cycle through the API, agent-owned campaigns included."""
 
 from __future__ import annotations
 

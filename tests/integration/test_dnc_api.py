@@ -1,4 +1,4 @@
-"""Do-not-call lists through the API and the store, on SQLite and PostgreSQL (SPEC §4.5)."""
+"""Do-not-call lists through the API and the store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §8: every error is JSON ``{"error": {"code", "message"}}`` with its status, even a
+"""Every error is JSON ``{"error": {"code", "message"}}`` with its status, even a
 bug's 500; ids no row can have and text PostgreSQL cannot hold are answered, not crashed on."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from callhopper.api.app import create_app
 from callhopper.api.schemas import RecordsIn
 from callhopper.clock import FrozenClock
 from callhopper.core.queues import QueueService
+from callhopper.domain.ids import BIGINT_MAX, INTEGER_MAX
 from callhopper.settings import Settings
 from callhopper.store.db import Database
-from callhopper.store.types import BIGINT_MAX, INTEGER_MAX
 from tests.campaign_helpers import make_list, make_queue
 from tests.support import Person
 

@@ -1,4 +1,4 @@
-"""Lead owners and the per-agent hopper (SPEC §7.1, §7.2), with SPEC's own numbers."""
+"""Lead owners and the per-agent hopper, with the numbers of the documented examples."""
 
 from __future__ import annotations
 
@@ -682,7 +682,7 @@ def test_a_lead_reassigned_while_its_old_owner_holds_it_goes_to_the_new_owner(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
     """Not dialled yet: the old owner's delivery ends (Call is 404 for them), and the next
-    load stages the lead for the new owner (SPEC §10.2)."""
+    load stages the lead for the new owner (an owned record reaches only its owner)."""
     alice, bob, list_id, campaign_id, held = alice_holds_her_lead(api, app_client, make_user)
     give(api, list_id, held["record_id"], "bob")
     assert call(app_client, alice, campaign_id, held["record_id"]).status_code == 404
@@ -750,7 +750,7 @@ def test_a_mass_edit_ends_the_old_owners_deliveries_of_the_leads_it_moves(
 def test_the_lead_owner_column_is_not_on_the_agents_record_form(
     api: TestClient, app_client: TestClient, make_user: MakeUser
 ) -> None:
-    """SPEC §1: not shown, so an agent never sees a stale owner either."""
+    """Agents are not shown owners, so an agent never sees a stale owner either."""
     (alice,) = agents(make_user, "alice")
     list_id = lead_list(api, leads("alice", "AZ", 1, 0))
     campaign_id = lead_campaign(api, list_id, [alice], hopper_level=10)

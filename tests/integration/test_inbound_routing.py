@@ -1,4 +1,4 @@
-"""Inbound calls to owned leads (SPEC §7.3): one test per case, plus the routes' CRUD."""
+"""Inbound calls to owned leads: one test per case, plus the routes' CRUD."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def route(client: TestClient, caller: str, called: str = DID, **headers: str) ->
     return dict(response.json())
 
 
-# --- SPEC §7.3, case by case ---------------------------------------------------------------------
+# --- the routing rules, case by case ---------------------------------------------------------
 
 
 def test_a_call_from_an_owned_lead_goes_to_its_available_owner(

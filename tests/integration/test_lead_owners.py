@@ -1,4 +1,4 @@
-"""Lead owners set by admins: one lead, mass edit, staleness rules (SPEC §7.1, §7.4)."""
+"""Lead owners set by admins: one lead, mass edit, staleness rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agents never change a lead's owner, through any endpoint (SPEC §1, §7.1).
+"""Agents never change a lead's owner, through any endpoint.
 
 The test walks every route of the application (its OpenAPI document), so a route
 added later is tried too: each is called by an agent, on every record, with bodies that

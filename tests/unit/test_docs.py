@@ -45,16 +45,19 @@ NOT_SOURCE = frozenset(
 )
 CHECKED_SUFFIXES = frozenset({".py", ".md", ".html", ".toml"})
 
-# Written so that this file does not match them itself.
+# Written so that this file does not match them itself: a folder outside the repository that
+# holds a specification, the specification's file name, its name, and a section sign (a
+# citation of one of its sections). The documentation states every rule in its own words.
 _SPEC = "S" + "PEC"
+_OUTSIDE = r"\.\./" + "sha" + "red/"
 OUTSIDE_REFERENCES = re.compile(
     "|".join(
         [
-            r"\.\./shared/",  # the team's private folder beside the repository
-            r"shared/\S*" + _SPEC,
+            _OUTSIDE,
+            "sha" + r"red/\S*" + _SPEC,
             _SPEC + r"\.md",
-            r"\b" + _SPEC + r"\b",  # its name, with a section number or without
-            "\u00a7",  # a section sign: a citation of a section of that specification
+            r"\b" + _SPEC + r"\b",
+            "\u00a7",
         ]
     )
 )

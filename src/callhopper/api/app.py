@@ -88,7 +88,6 @@ def create_app(
         telemetry=None if settings.opentelemetry else _NO_TELEMETRY,
     )
     app.state.settings = settings
-    app.state.db = database
     app.state.clock = time
     app.state.services = services
     app.state.bus = services.bus

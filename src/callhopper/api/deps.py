@@ -32,7 +32,6 @@ from callhopper.domain.rights import Right
 from callhopper.ports import Clock
 from callhopper.services import Services
 from callhopper.settings import Settings
-from callhopper.store.db import Database
 
 SESSION_COOKIE = "callhopper_session"
 
@@ -41,11 +40,6 @@ _T = TypeVar("_T")
 # Dependencies that only read the application's state or the actor are ``async def``: FastAPI
 # runs them on the event loop, where a plain ``def`` would cost a trip through the thread pool
 # on every request. Those that touch the database stay ``def`` (they block).
-
-
-async def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 async def get_clock(request: Request) -> Clock:
@@ -78,7 +72,6 @@ def _nul_in(name: str) -> InvalidInput:
     return InvalidInput(f"{field}: contains a NUL character, which text cannot hold", field=field)
 
 
-DbDep = Annotated[Database, Depends(get_db)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

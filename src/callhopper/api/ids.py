@@ -15,10 +15,10 @@ from typing import Annotated
 
 from annotated_types import Interval
 
-from callhopper.store.types import BIGINT_MAX, INTEGER_MAX
+from callhopper.domain.ids import BIGINT_MAX, INTEGER_MAX
 
 #: An id of an ``Integer`` column: users, queues, skills, lists, imports, campaigns, rules….
 IntId = Annotated[int, Interval(ge=-INTEGER_MAX - 1, le=INTEGER_MAX)]
-#: An id of a :data:`~callhopper.store.types.BigId` column: records, audit entries,
+#: An id of a ``bigint`` column: records, audit entries,
 #: assignments, webhook messages; also an offset into rows.
 BigIntId = Annotated[int, Interval(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.callbacks import CampaignCallback
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_values import (
     ACTIVE_STATES,
@@ -283,6 +284,13 @@ class CampaignService:
     def all(self) -> list[Campaign]:
         with self.uow.read() as tx:
             return tx.campaigns.all()
+
+    def callbacks(self, campaign_id: int, *, due: bool) -> list[CampaignCallback]:
+        """The campaign's scheduled callbacks; with ``due``, those whose time has come and
+        that wait for their agent now (a personal callback is never given to another)."""
+        with self.uow.read() as tx:
+            tx.campaigns.get(campaign_id)
+            return tx.callbacks.report(campaign_id, due_at=self.clock.now() if due else None)
 
     def get(self, campaign_id: int) -> Campaign:
         """The campaign; a stopping one whose last lease lapsed completes when looked at."""

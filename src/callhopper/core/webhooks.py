@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from callhopper import __version__
 from callhopper.domain.webhooks import ClaimedWebhook
 from callhopper.ports.clock import Clock
 from callhopper.ports.transactions import Transaction, UnitOfWork
+from callhopper.ports.webhooks import WebhookPoster, WebhookPosts
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ BATCH_SIZE = 10
 BACKOFF_BASE_S = 10.0
 BACKOFF_FACTOR = 3.0
 BACKOFF_CAP_S = 3600.0
-#: How much of a failed answer's body is kept in ``last_error``.
-ERROR_BODY_CHARS = 300
 #: A stop request without a wake-up is noticed within this many seconds.
 STOP_CHECK_S = 0.5
 #: Extra lease time beyond the worst case of a batch, for the bookkeeping around it.
@@ -102,11 +99,11 @@ class WebhookSender:
         self,
         uow: UnitOfWork,
         clock: Clock,
+        poster: WebhookPoster,
         *,
         max_attempts: int = MAX_ATTEMPTS,
         timeout_s: float = TIMEOUT_S,
         batch_size: int = BATCH_SIZE,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if max_attempts < 1 or batch_size < 1 or timeout_s <= 0:
             raise ValueError("max_attempts and batch_size must be >= 1, timeout_s > 0")
@@ -115,7 +112,7 @@ class WebhookSender:
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
         self.batch_size = batch_size
-        self._transport = transport
+        self.poster = poster
         # A POST reads at most the status line, headers and one chunk of the body, each
         # within the timeout, after connecting and sending within it: four phases.
         self._per_message_s = 4 * timeout_s
@@ -143,9 +140,7 @@ class WebhookSender:
         # The lease must outlive the batch: a message that might not be done before the
         # lease lapses is given back unattempted rather than risk a second sender's copy.
         results: list[_Result] = []
-        with httpx.Client(
-            timeout=self.timeout_s, follow_redirects=False, transport=self._transport
-        ) as client:
+        with self.poster.open(timeout_s=self.timeout_s) as client:
             for claimed in batch:
                 if time.monotonic() + self._per_message_s > give_up_at:
                     results.append(_Result(claimed, None, attempted=False))
@@ -153,7 +148,7 @@ class WebhookSender:
                 results.append(_Result(claimed, self._post(client, claimed)))
         return results
 
-    def _post(self, client: httpx.Client, claimed: ClaimedWebhook) -> str | None:
+    def _post(self, client: WebhookPosts, claimed: ClaimedWebhook) -> str | None:
         """POST one message; ``None`` when the endpoint answered 2xx, else the error."""
         if claimed.secret is None:
             return "its workflow rule was deleted: there is no secret to sign it with"
@@ -165,16 +160,7 @@ class WebhookSender:
             DELIVERY_HEADER: str(claimed.id),
             EVENT_HEADER: str(claimed.payload.get("event", "")),
         }
-        try:
-            with client.stream("POST", claimed.url, content=body, headers=headers) as response:
-                if response.is_success:
-                    return None
-                # One chunk at most: a slow endpoint cannot hold the sender for long.
-                chunk = next(response.iter_bytes(), b"")
-                text = chunk.decode("utf-8", "replace")[:ERROR_BODY_CHARS].strip()
-                return f"HTTP {response.status_code}" + (f": {text}" if text else "")
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return client.post(claimed.url, body, headers)
 
     def _record(self, tx: Transaction, result: _Result, now: datetime) -> None:
         claimed = result.claimed

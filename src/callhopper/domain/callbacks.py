@@ -80,3 +80,22 @@ def plan(
     if kind == CallbackKind.PERSONAL:
         target = owner_id if owner_id is not None else agent_id
     return CallbackPlan(due, CallbackKind(kind), target)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCallback:
+    """A callback as the campaign's callbacks report lists it."""
+
+    id: int
+    campaign_id: int
+    record_id: int
+    kind: str
+    #: Whom it goes to (``None``: any agent of the queue).
+    agent_user_id: str | None
+    due_at: datetime
+    number: str | None
+    note: str
+    status: str
+    #: Whether the agent it waits for is logged into the campaign (always False for a
+    #: callback that goes to any agent, and in the report of every scheduled callback).
+    agent_logged_in: bool = False

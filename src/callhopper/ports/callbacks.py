@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from callhopper.domain.callbacks import CallbackPlan, ScheduledCallback
+from callhopper.domain.callbacks import CallbackPlan, CampaignCallback, ScheduledCallback
 from callhopper.domain.dispensing import CallbackView
 from callhopper.domain.records import CallbackStatus
 
@@ -43,4 +43,9 @@ class Callbacks(Protocol):
     def unmark_delivered(self, campaign_id: int, record_id: int, now: datetime) -> None:
         """A delivered callback the agent did not take (rejected, timed out) is scheduled
         again."""
+        ...
+
+    def report(self, campaign_id: int, *, due_at: datetime | None) -> list[CampaignCallback]:
+        """The campaign's open callbacks by due time; with ``due_at``, only those due by then
+        whose record waits for them (no agent has taken them yet)."""
         ...

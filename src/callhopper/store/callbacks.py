@@ -7,15 +7,13 @@ run by the claim's bookkeeping), and Done closes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from callhopper.domain.callbacks import CallbackPlan, ScheduledCallback
+from callhopper.domain.callbacks import CallbackPlan, CampaignCallback, ScheduledCallback
 from callhopper.domain.dispensing import CallbackView
 from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
 from callhopper.store.models import AgentSession, Callback, CampaignRecord, User, table_of
@@ -112,6 +110,47 @@ class SqlCallbacks:
             agent_id=row.agent_id,
         )
 
+    def report(self, campaign_id: int, *, due_at: datetime | None) -> list[CampaignCallback]:
+        query = (
+            select(Callback, User.user_id, AgentSession.user_id)
+            .outerjoin(User, User.id == Callback.agent_id)
+            .outerjoin(
+                AgentSession,
+                (AgentSession.campaign_id == Callback.campaign_id)
+                & (AgentSession.user_id == Callback.agent_id),
+            )
+            .where(Callback.campaign_id == campaign_id)
+            .order_by(Callback.due_at, Callback.id)
+        )
+        if due_at is None:
+            query = query.where(Callback.status.in_(_OPEN))
+        else:
+            # A personal callback waits for its agent, however long that is.
+            query = query.join(
+                CampaignRecord,
+                (CampaignRecord.campaign_id == Callback.campaign_id)
+                & (CampaignRecord.record_id == Callback.record_id),
+            ).where(
+                Callback.status == _SCHEDULED,
+                Callback.due_at <= due_at,
+                CampaignRecord.status == RecordStatus.WAITING.value,
+            )
+        return [
+            CampaignCallback(
+                id=callback.id,
+                campaign_id=callback.campaign_id,
+                record_id=callback.record_id,
+                kind=callback.kind,
+                agent_user_id=user_id,
+                due_at=callback.due_at,
+                number=callback.number,
+                note=callback.note,
+                status=callback.status,
+                agent_logged_in=due_at is not None and logged_in is not None,
+            )
+            for callback, user_id, logged_in in self.session.execute(query).all()
+        ]
+
     def _pending(self, campaign_id: int, record_id: int) -> Any:
         found = self.session.execute(_PENDING, {"campaign": campaign_id, "record": record_id})
         return found.one_or_none()
@@ -183,46 +222,3 @@ class SqlCallbacks:
     def unmark_delivered(self, campaign_id: int, record_id: int, now: datetime) -> None:
         params = {"campaign": campaign_id, "record": record_id, "now": now}
         self.session.execute(_UNMARK_DELIVERED, params)
-
-
-# --- reports ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WaitingCallback:
-    callback: Callback
-    agent_logged_in: bool
-
-
-def due(session: Session, campaign_id: int, now: datetime) -> Sequence[WaitingCallback]:
-    """Callbacks whose time has come and that no agent has taken yet (the callbacks report:
-    a personal callback waits for its agent, however long that is)."""
-    rows = session.execute(
-        select(Callback, AgentSession.user_id)
-        .join(
-            CampaignRecord,
-            (CampaignRecord.campaign_id == Callback.campaign_id)
-            & (CampaignRecord.record_id == Callback.record_id),
-        )
-        .outerjoin(
-            AgentSession,
-            (AgentSession.campaign_id == Callback.campaign_id)
-            & (AgentSession.user_id == Callback.agent_id),
-        )
-        .where(
-            Callback.campaign_id == campaign_id,
-            Callback.status == _SCHEDULED,
-            Callback.due_at <= now,
-            CampaignRecord.status == RecordStatus.WAITING.value,
-        )
-        .order_by(Callback.due_at)
-    ).all()
-    return [WaitingCallback(cb, logged_in is not None) for cb, logged_in in rows]
-
-
-def scheduled(session: Session, campaign_id: int) -> Sequence[Callback]:
-    return session.scalars(
-        select(Callback)
-        .where(Callback.campaign_id == campaign_id, Callback.status.in_(_OPEN))
-        .order_by(Callback.due_at)
-    ).all()

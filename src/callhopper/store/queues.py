@@ -11,9 +11,9 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import NotFound
+from callhopper.domain.ids import INTEGER_MAX
 from callhopper.domain.queues import QueueInfo, SkillInfo
 from callhopper.store.models import Campaign, Queue, QueueMember, Skill, User, UserSkill
-from callhopper.store.types import INTEGER_MAX
 
 
 def get_queue(session: Session, queue_id: int) -> Queue:

@@ -18,12 +18,6 @@ JSONDoc = JSON().with_variant(JSONB(), "postgresql")
 #: A 64-bit key that is still SQLite's auto-incrementing rowid alias.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-#: The largest value of an ``Integer`` column on PostgreSQL (``integer``, 32 bits). SQLite
-#: holds 64 bits in any integer column, but the API keeps PostgreSQL's range on both.
-INTEGER_MAX = 2**31 - 1
-#: The largest value of a :data:`BigId` column (``bigint`` on PostgreSQL, SQLite's integer).
-BIGINT_MAX = 2**63 - 1
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime in Python, ``timestamptz`` on PostgreSQL.

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import CampaignsDep, ClockDep, DbDep, require, require_any
+from callhopper.api.deps import CampaignsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     AgentProgressPublic,
     AssignmentPublic,
-    CallbackPublic,
     CampaignCreate,
     CampaignProgressPublic,
     CampaignPublic,
@@ -26,9 +24,6 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.campaign_values import Campaign, CampaignSpec
 from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.rights import Right
-from callhopper.store import callbacks as callback_store
-from callhopper.store.campaigns import SqlCampaignStore
-from callhopper.store.models import Callback, User
 
 router = APIRouter(tags=["campaigns"])
 
@@ -188,41 +183,14 @@ def assignment_history(
 def callbacks_report(
     campaign_id: IntId,
     _actor: CampaignReader,
-    db: DbDep,
-    clock: ClockDep,
+    campaigns: CampaignsDep,
     due: Annotated[
         bool, Query(description="Only callbacks whose time has come, still waiting.")
     ] = False,
 ) -> list[WaitingCallbackPublic]:
     """Scheduled callbacks; with ``due``, those waiting for their agent now (a personal
     callback waits for its agent and is never given to another)."""
-    with db.read() as session:
-        SqlCampaignStore(session).get(campaign_id)
-        if due:
-            rows = [
-                (w.callback, w.agent_logged_in)
-                for w in callback_store.due(session, campaign_id, clock.now())
-            ]
-        else:
-            rows = [(c, False) for c in callback_store.scheduled(session, campaign_id)]
-        return [
-            WaitingCallbackPublic(
-                **callback_public(session, callback).model_dump(), agent_logged_in=logged_in
-            )
-            for callback, logged_in in rows
-        ]
-
-
-def callback_public(session: Session, callback: Callback) -> CallbackPublic:
-    user = session.get(User, callback.agent_id) if callback.agent_id is not None else None
-    return CallbackPublic(
-        id=callback.id,
-        campaign_id=callback.campaign_id,
-        record_id=callback.record_id,
-        kind=callback.kind,
-        agent_user_id=user.user_id if user is not None else None,
-        due_at=callback.due_at,
-        number=callback.number,
-        note=callback.note,
-        status=callback.status,
-    )
+    return [
+        WaitingCallbackPublic.model_validate(c, from_attributes=True)
+        for c in campaigns.callbacks(campaign_id, due=due)
+    ]

@@ -1,8 +1,7 @@
-"""Lead owners for admins (SPEC §7.1, §7.4) and inbound routing to owners (SPEC §7.3).
+"""Lead owners for admins: one lead, mass edit, staleness rules.
 
-Only holders of ``lead.mass_edit`` change lead owners; agents have no way to. Inbound
-routes are managed with ``campaign.manage``; the routing decision is also open to
-``agent.work`` tokens, which is what a telephony integration uses.
+Only holders of ``lead.mass_edit`` change lead owners; agents have no way to (the rules are
+in docs/concepts/lead-ownership.md). Inbound routing is in :mod:`.inbound`.
 """
 
 from __future__ import annotations

@@ -302,7 +302,7 @@ def upgrade() -> None:
 
 
 def _seed() -> None:
-    """Built-in roles and the default wrap-up code set (SPEC §1, §4.3), as of this revision."""
+    """Built-in roles and the default wrap-up code set (see docs/concepts/users-and-rights.md), as of this revision."""
     now = datetime.now(UTC)
     roles = sa.table(
         "roles",

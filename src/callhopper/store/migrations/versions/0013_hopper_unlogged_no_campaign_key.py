@@ -4,7 +4,7 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-30 17:20:00.000000
 
-The hopper is a stage that every load rebuilds from the leads (SPEC §7.2), so PostgreSQL
+The hopper is a stage that every load rebuilds from the leads, so PostgreSQL
 need not write it to its log: a load's insert of 200,000 entries takes half the time. After
 a crash PostgreSQL empties an unlogged table, and a standby has it empty: the next load
 fills it again (a lead inserted with ``hopper=1`` then goes through normal routing).

@@ -5,7 +5,7 @@ Revises: 0013
 Create Date: 2026-11-30 21:00:00.000000
 
 A campaign may offer several caller IDs; the agent picks one on Call, else the campaign's
-default is used (SPEC §4.2). Each call records the one it showed.
+default is used. Each call records the one it showed.
 """
 
 from __future__ import annotations
