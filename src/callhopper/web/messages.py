@@ -76,7 +76,6 @@ CHANNEL_STATE = {
     ("outbound_preview", True): N_("You are Ready on the outbound preview channel."),
     ("outbound_preview", False): N_("You are Not Ready on the outbound preview channel."),
 }
-RECORD_DELIVERED = N_("A record of %(campaign)s is on your screen.")
 
 _NO_RECORD = {
     "campaign_not_running": N_(

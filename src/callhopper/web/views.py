@@ -37,8 +37,6 @@ CHANNELS = {"voice": N_("Voice"), "outbound_preview": N_("Outbound preview")}
 PHONE_TYPES = {"cell": N_("Cell"), "home": N_("Home"), "work": N_("Work"), "other": N_("Other")}
 HISTORY_KINDS = {"call": N_("Call"), "wrapup": N_("Wrap-up"), "decline": N_("Decline")}
 ORIGINS = {"callback": N_("Callback"), "personal callback": N_("Personal Callback")}
-CALLBACK_KINDS = {"personal": N_("Personal"), "any": N_("Any agent")}
-CALLBACK_STATES = {"scheduled": N_("Scheduled"), "delivered": N_("Due now")}
 #: Results that are not wrap-up codes of a set: what Decline and a closed Call write.
 RESULTS = {
     "call_later": N_("Call later"),

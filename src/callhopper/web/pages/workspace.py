@@ -45,8 +45,6 @@ from callhopper.web.pages.common import (
     zone,
 )
 from callhopper.web.views import (
-    CALLBACK_KINDS,
-    CALLBACK_STATES,
     CHANNELS,
     DELIVERY,
     HISTORY_KINDS,
@@ -136,8 +134,6 @@ def page_values(request: Request) -> dict[str, Any]:
         "phone_types": PHONE_TYPES,
         "history_kinds": HISTORY_KINDS,
         "origins": ORIGINS,
-        "callback_kinds": CALLBACK_KINDS,
-        "callback_states": CALLBACK_STATES,
         "code_label": code_label,
         "result_label": result_label,
         "field_form_value": field_form_value,
