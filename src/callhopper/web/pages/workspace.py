@@ -278,11 +278,16 @@ async def records_part(request: Request) -> Response:
 async def record_part(request: Request, campaign_id: IntId, record_id: BigIntId) -> Response:
     """One record delivered to the agent (404 for any other); the whole workspace without
     htmx."""
-    if not is_htmx(request):
-        return await workspace(request)
-    actor, record = await as_agent(
-        request, lambda agent: dispenser_of(request).delivery(agent, campaign_id, record_id)
-    )
+    dispenser = dispenser_of(request)
+    full = not is_htmx(request)
+
+    def read(agent: Actor) -> tuple[Delivery, View | None]:
+        record = dispenser.delivery(agent, campaign_id, record_id)
+        return record, gather(dispenser, agent, records=True) if full else None
+
+    actor, (record, view) = await as_agent(request, read)
+    if view is not None:
+        return workspace_page(request, actor, view, notices=[])
     return render(request, "_record.html", actor=actor, record=record, **page_values(request))
 
 
