@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from pydantic import ValidationError
 
@@ -362,7 +363,8 @@ FLASH_COOKIE = "callhopper_flash"
 
 
 def dump_flash(notices: list[Notice]) -> str:
-    return json.dumps([[n.text, n.params, n.level] for n in notices], separators=(",", ":"))
+    """The notices as a cookie value (JSON, percent-encoded)."""
+    return quote(json.dumps([[n.text, n.params, n.level] for n in notices], separators=(",", ":")))
 
 
 def load_flash(raw: str | None) -> list[Notice]:
@@ -371,7 +373,7 @@ def load_flash(raw: str | None) -> list[Notice]:
     if not raw:
         return []
     try:
-        items = json.loads(raw)
+        items = json.loads(unquote(raw))
     except ValueError:
         return []
     notices = []

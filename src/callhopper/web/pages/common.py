@@ -190,7 +190,7 @@ def redirect(url: str, notices: Sequence[Notice] = ()) -> RedirectResponse:
     """See other (after a form), carrying ``notices`` to the next page."""
     response = RedirectResponse(url, status_code=303)
     if notices:
-        response.set_cookie(FLASH_COOKIE, quote(dump_flash(list(notices))), samesite="lax")
+        response.set_cookie(FLASH_COOKIE, dump_flash(list(notices)), samesite="lax", httponly=True)
     return response
 
 
