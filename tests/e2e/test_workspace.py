@@ -114,10 +114,13 @@ class Walk:
     def record_of(self, campaign_id: int) -> Locator:
         return self.page.locator(f'section.record[data-campaign="{campaign_id}"]')
 
-    def get_record(self, campaign_id: int) -> Locator:
-        before = self.record_of(campaign_id).count()
-        assert before == 0
-        self.button("Get Record", self.campaign_row(campaign_id)).click()
+    def get_record(self, campaign_id: int, *, by_key: bool = False) -> Locator:
+        """Get Record (``by_key``: with its shortcut); the record comes with the focus."""
+        assert self.record_of(campaign_id).count() == 0
+        if by_key:
+            self.page.keyboard.press("Alt+Shift+G")
+        else:
+            self.button("Get Record", self.campaign_row(campaign_id)).click()
         record = self.record_of(campaign_id)
         expect(record).to_have_count(1)
         expect(record.locator("h2")).to_be_focused()  # the new record gets the focus
@@ -208,7 +211,7 @@ def demo_campaign(walk: Walk) -> None:
     walk.button("Save wrap-up", record).click()
     walk.notice(m.WRAPUP_SAVED)
     walk.shot("record-fields-edited")
-    walk.button("Done", record).click()
+    page.keyboard.press("Alt+Shift+D")  # Done
     walk.notice(m.DONE)
     walk.gone(record)
     data = walk.admin.record(DEMO_LIST, record_id)["data"]
@@ -224,7 +227,11 @@ def demo_campaign(walk: Walk) -> None:
     walk.gone(record)
     walk.shot("skipped")
 
-    record = walk.get_record(DEMO_CAMPAIGN)
+    record = walk.get_record(DEMO_CAMPAIGN, by_key=True)
+    first_number = record.locator(".call label span[translate=no]").first.inner_text()
+    page.keyboard.press("Alt+Shift+C")  # Call
+    walk.notice(m.CALLING, number=first_number)
+    expect(record.locator(".history")).to_contain_text(first_number)
     record.get_by_label(t("Do not call this contact")).check()
     walk.button("Decline", record).click()
     walk.notice(m.DECLINED_DNC)
