@@ -16,7 +16,14 @@ from fastapi.testclient import TestClient
 from callhopper.clock import FrozenClock
 from callhopper.web import messages as m
 from callhopper.web.i18n import translations
-from tests.campaign_helpers import make_campaign, make_list, make_queue, owned_rows, start
+from tests.campaign_helpers import (
+    append,
+    make_campaign,
+    make_list,
+    make_queue,
+    owned_rows,
+    start,
+)
 from tests.support import MakeUser, Person
 
 PASSWORD = "correct horse"
@@ -293,3 +300,96 @@ def test_only_the_fields_the_agent_changed_are_written(
         assert done.status_code == 303
         data = api.get(f"/api/v1/contact-lists/{workspace.list_id}/records/{record_id}").json()
         assert data["data"].get("paid") == ("true" if changed else None), data
+
+
+def two_number_campaign(api: TestClient, agent: Person, **settings: Any) -> tuple[int, int]:
+    """A started preview campaign of ``agent``: accounts in Phoenix with a cell and a home
+    number each; the list and the campaign."""
+    created = api.post(
+        "/api/v1/contact-lists",
+        json={
+            "name": "Two numbers",
+            "columns": ["account", "cell", "home", "agent"],
+            "phone_columns": [
+                {"column": "cell", "type": "cell"},
+                {"column": "home", "type": "home"},
+            ],
+            "agent_owned_column": "agent",
+            "key_column": "account",
+            "default_timezone": "America/Phoenix",
+        },
+    )
+    assert created.status_code == 201, created.text
+    list_id = int(created.json()["id"])
+    rows = [
+        {"account": f"T{n}", "cell": f"(602) 555-01{n}0", "home": f"(602) 555-02{n}0"}
+        for n in range(3)
+    ]
+    append(api, list_id, [{**row, "agent": agent.user_id} for row in rows])
+    campaign_id = make_campaign(
+        api,
+        list_id,
+        make_queue(api, [agent]),
+        sort=[{"column": "account"}],
+        calling_window={"start": "07:00", "end": "21:00"},
+        settings=settings,
+    )
+    start(api, campaign_id)
+    return list_id, campaign_id
+
+
+def test_the_do_not_call_cases_are_told_as_the_agents_guide_words_them(
+    pages: TestClient, api: TestClient, agent: Person
+) -> None:
+    _, campaign_id = two_number_campaign(api, agent)
+    dnc = api.post("/api/v1/dnc-lists", json={"name": "Opted out"}).json()["id"]
+    numbers = ["+16025550100", "+16025550110", "+16025550210"]  # T0's cell, T1's two
+    assert api.post(f"/api/v1/dnc-lists/{dnc}/numbers", json={"numbers": numbers}).is_success
+    assert api.put(
+        f"/api/v1/campaigns/{campaign_id}/dnc-lists", json={"dnc_list_ids": [dnc]}
+    ).is_success
+    sign_in(pages, agent)
+    workspace = Workspace(0, campaign_id, token_of(pages.get("/workspace").text))
+
+    record, _ = get_record(pages, workspace)
+    next_number = act(pages, f"{record}/call", workspace.token)
+    assert next_number.status_code == 200
+    assert english(m._DIAL_CASES["dnc_next"]) in next_number.text
+    assert english(m.CALLING) % {"number": "+16025550200"} in _text(next_number.text)
+    pages.post(f"{record}/done", data={"csrf_token": workspace.token, "code": "no_answer"})
+
+    record, _ = get_record(pages, workspace)
+    closed = act(pages, f"{record}/call", workspace.token)
+    assert closed.status_code == 200
+    assert english(m._CLOSED["dnc"]) in closed.text
+    assert '"callhopper:ended"' in closed.headers["hx-trigger"]  # the record leaves the screen
+    assert 'class="panel record"' not in closed.text
+
+
+def test_a_callback_comes_back_marked_in_its_origin_with_the_caller_id_choice(
+    pages: TestClient, api: TestClient, agent: Person, clock: FrozenClock
+) -> None:
+    caller_ids = ["+14155550100", "+14155550101"]
+    _, campaign_id = two_number_campaign(api, agent, caller_ids=caller_ids)
+    sign_in(pages, agent)
+    workspace = Workspace(0, campaign_id, token_of(pages.get("/workspace").text))
+    record, _ = get_record(pages, workspace)
+    panel = pages.get(record, headers={"HX-Request": "true"}).text
+    assert all(f'<option value="{c}"' in panel for c in caller_ids)
+    assert english("Campaign list") in panel
+    called = act(pages, f"{record}/call", workspace.token, caller_id=caller_ids[1])
+    expected = english(m.CALLING_FROM) % {"number": "+16025550100", "caller_id": caller_ids[1]}
+    assert expected in _text(called.text)
+    # 10:00 in Phoenix, two hours from now, back to this agent.
+    scheduled = act(pages, f"{record}/callback", workspace.token, at="2026-03-02T10:00")
+    assert scheduled.status_code == 200 and english("back to you") in scheduled.text
+    pages.post(f"{record}/done", data={"csrf_token": workspace.token, "code": "callback"})
+    clock.advance(timedelta(hours=2))
+    back, _ = get_record(pages, workspace)
+    assert back == record
+    assert english("Personal Callback") in pages.get(record, headers={"HX-Request": "true"}).text
+
+
+def _text(html: str) -> str:
+    """The words of ``html`` without its tags (the page marks data with spans)."""
+    return re.sub(r"<[^>]+>", "", html)

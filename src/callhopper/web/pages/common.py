@@ -182,7 +182,8 @@ def render(
     if carried:
         response.delete_cookie(FLASH_COOKIE)
     if nonce is not None and request.cookies.get(NONCE_COOKIE) != nonce:
-        response.set_cookie(NONCE_COOKIE, nonce, httponly=True, samesite="lax")
+        secure = request.app.state.settings.cookie_secure
+        response.set_cookie(NONCE_COOKIE, nonce, httponly=True, samesite="lax", secure=secure)
     return response
 
 

@@ -130,6 +130,11 @@ async def choose_language(request: Request) -> Response:
     response = redirect(local_path(text_of(form, "next"), "/"))
     if chosen in LANGUAGES:
         response.set_cookie(
-            LANG_COOKIE, chosen, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax", httponly=True
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE_S,
+            samesite="lax",
+            httponly=True,
+            secure=request.app.state.settings.cookie_secure,
         )
     return response
