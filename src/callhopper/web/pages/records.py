@@ -9,10 +9,10 @@ callback times are allowed); its refusals come back as notices.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +28,8 @@ from callhopper.web.pages.common import WORKSPACE_PATH, PageRoute, checked_form,
 from callhopper.web.pages.workspace import Outcome, act, when
 
 router = APIRouter(prefix=WORKSPACE_PATH, route_class=PageRoute, include_in_schema=False)
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 RECORD = "/campaigns/{campaign_id}/records/{record_id}"
 #: The form's names of a field's input and of the value it showed (see :func:`edits`).
@@ -51,20 +53,20 @@ def edits(form: FormData) -> dict[str, str]:
     return changed
 
 
-def parsed(model: type[Any], values: dict[str, Any]) -> Any:
-    """``values`` checked by an API request schema; a refusal is a notice (422)."""
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise Refused(m.validation_notice(exc)) from None
-
-
 class Refused(Exception):
     """A form whose values the schema refused."""
 
     def __init__(self, notice: Notice) -> None:
         super().__init__(notice.text)
         self.notice = notice
+
+
+def parsed(model: type[_Body], values: dict[str, Any]) -> _Body:
+    """``values`` checked by an API request schema; a refusal is a notice (422)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise Refused(m.validation_notice(exc)) from None
 
 
 Work = Callable[[Actor, Dispenser], Outcome]

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -60,6 +60,8 @@ from callhopper.web.views import (
     result_label,
     shown_value,
 )
+
+_T = TypeVar("_T")
 
 router = APIRouter(prefix=WORKSPACE_PATH, route_class=PageRoute, include_in_schema=False)
 
@@ -114,14 +116,14 @@ class Outcome:
     status: int = 200
 
 
-def as_agent(request: Request, work: Callable[[Actor], Any]) -> Any:
+async def as_agent(request: Request, work: Callable[[Actor], _T]) -> tuple[Actor, _T]:
     """``work`` for a user who may work campaigns (others get the 403 page)."""
 
-    def checked(actor: Actor) -> Any:
+    def checked(actor: Actor) -> _T:
         actor.require(Right.AGENT_WORK)
         return work(actor)
 
-    return as_user(request, checked)
+    return await as_user(request, checked)
 
 
 def page_values(request: Request) -> dict[str, Any]:
@@ -180,17 +182,19 @@ def answer(
     request: Request,
     actor: Actor,
     outcome: Outcome,
-    view: View,
+    view: View | None,
     *,
     record_key: tuple[int, int] | None = None,
 ) -> Response:
     """The answer to an action: with htmx, the part of the page the form lives in (the
     record of ``record_key``, else My Campaigns) and, out of band, the notices and My
-    Campaigns; without, the workspace (after a redirect when the action succeeded)."""
+    Campaigns (when ``view`` has it); without, the workspace (after a redirect when the
+    action succeeded)."""
     if not is_htmx(request):
         if outcome.status < 400:
             anchor = "#record-{}-{}".format(*outcome.show) if outcome.show else ""
             return redirect(WORKSPACE_PATH + anchor, outcome.notices)
+        assert view is not None
         return workspace_page(request, actor, view, status=outcome.status, notices=outcome.notices)
     headers: dict[str, str] = {}
     triggers: dict[str, Any] = {}
@@ -223,18 +227,23 @@ async def act(
     record_key: tuple[int, int] | None = None,
 ) -> Response:
     """Run an action of the workspace and answer it (see :func:`answer`). An error of the
-    service is a notice with the error's status."""
+    service is a notice with the error's status. My Campaigns is read again only when the
+    action may have changed it (an action on a campaign, a record that left)."""
     dispenser = dispenser_of(request)
     full = not is_htmx(request)
 
-    def run(agent: Actor) -> tuple[Outcome, View]:
+    def run(agent: Actor) -> tuple[Outcome, View | None]:
         try:
             outcome = work(agent, dispenser)
         except CallhopperError as exc:
             outcome = Outcome([m.error_notice(exc)], status=status_of(exc))
             gone = isinstance(exc, NotFound) and exc.details.get("field") == "record_id"
             outcome.ended = gone  # a record that is not the agent's any more leaves the screen
-        return outcome, gather(dispenser, agent, records=full and outcome.status >= 400)
+        if full and outcome.status >= 400:
+            return outcome, gather(dispenser, agent, records=True)
+        if full or (record_key is not None and not outcome.ended):
+            return outcome, None
+        return outcome, gather(dispenser, agent, records=False)
 
     actor, (outcome, view) = await as_agent(request, run)
     return answer(request, actor, outcome, view, record_key=record_key)
