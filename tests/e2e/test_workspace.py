@@ -139,8 +139,17 @@ WALKS = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("lang", "agent", "zone"), WALKS)
 def test_an_agents_day_in_the_workspace(
-    browser: Browser, server: LiveServer, admin: Admin, lang: str, agent: str, zone: str
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    server: LiveServer,
+    admin: Admin,
+    lang: str,
+    agent: str,
+    zone: str,
 ) -> None:
+    if lang != "en" and "postgresql" in request.node.callspec.id:
+        # The database behind the page is walked in English; the language, on SQLite.
+        pytest.skip("the walk in Japanese runs on SQLite; in English, on both databases")
     context = new_context(
         browser,
         server,

@@ -191,8 +191,10 @@
         if (message.reason === "auto_dial") {
           notify(fill(text.autoDialled, { number: message.number || "" }), "warning");
           showRecord(campaign, record, { focus: false, refresh: true });
+        } else if (message.resumed) {
+          showRecord(campaign, record, { focus: false }); // on screen already, as a rule
         } else {
-          showRecord(campaign, record, { focus: !message.resumed });
+          showRecord(campaign, record);
           refreshCampaigns();
         }
         break;
