@@ -48,8 +48,11 @@ PHOENIX = "America/Phoenix"
 
 def setup(url: str, agents: int, records: int) -> tuple[int, float]:
     """Users, queue, list, records and a started campaign; returns (campaign id, start s)."""
+    from callhopper.core import campaigns as core_campaigns
+    from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
     from callhopper.domain.calling_window import CallingWindow
+    from callhopper.domain.campaign_values import CampaignSpec
     from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
     from callhopper.domain.contacts import (
         ColumnSpec,
@@ -59,12 +62,12 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
         PhoneColumnSpec,
     )
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import campaigns, queues
-    from callhopper.store import contact_lists as lists
+    from callhopper.store import queues
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import ImportJob, QueueMember, User
     from callhopper.store.records import SqlRecordSink
+    from callhopper.store.uow import SqlTransaction
 
     db = Database(url)
     ensure_schema(db)
@@ -104,8 +107,8 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
             agent_owned_column="agent",
             default_timezone=PHOENIX,
         )
-        contact_list = lists.create_list(
-            session, SYSTEM, name="bench", description="", schema=schema, now=now
+        contact_list = core_lists.create_list(
+            SqlTransaction(session), SYSTEM, name="bench", description="", schema=schema, now=now
         )
         job = ImportJob(list_id=contact_list.id, source="bench", format="json", started_at=now)
         session.add(job)
@@ -132,10 +135,10 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
                 batch = []
         if batch:
             sink.write(batch)
-        campaign = campaigns.create_campaign(
-            session,
+        campaign = core_campaigns.create_campaign(
+            SqlTransaction(session),
             SYSTEM,
-            campaigns.CampaignSpec(
+            CampaignSpec(
                 name="bench",
                 description="",
                 list_id=contact_list.id,
@@ -153,7 +156,9 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
         campaign_id = campaign.id
     started = time.perf_counter()
     with db.write() as session:
-        campaigns.change_state(session, SYSTEM, campaign_id, CampaignAction.START, now=now)
+        core_campaigns.change_state(
+            SqlTransaction(session), SYSTEM, campaign_id, CampaignAction.START, now=now
+        )
     start_s = time.perf_counter() - started
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -309,22 +314,25 @@ def shared_list(url: str, first_agent: int, clients: int, seconds: float) -> tup
     """Get Record → Done(sale) through the dispenser (no HTTP): one campaign alone, then two
     campaigns on the same list with campaign ownership on, ``clients`` agents in all.
     Returns (claims/s alone, claims/s shared)."""
+    from callhopper.core import campaigns as core_campaigns
+    from callhopper.core import ownership as core_ownership
     from callhopper.domain.actors import SYSTEM
     from callhopper.domain.calling_window import CallingWindow
     from callhopper.domain.campaign_ownership import OwnershipSettings
+    from callhopper.domain.campaign_values import CampaignSpec
     from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import campaigns, ownership
     from callhopper.store.db import Database
+    from callhopper.store.uow import SqlTransaction
 
     def campaign(name: str) -> int:
         db = Database(url)
         now = datetime.now(UTC)
         with db.write() as session:
-            created = campaigns.create_campaign(
-                session,
+            created = core_campaigns.create_campaign(
+                SqlTransaction(session),
                 SYSTEM,
-                campaigns.CampaignSpec(
+                CampaignSpec(
                     name=name,
                     description="",
                     list_id=1,
@@ -339,7 +347,9 @@ def shared_list(url: str, first_agent: int, clients: int, seconds: float) -> tup
                 ),
                 now=now,
             )
-            campaigns.change_state(session, SYSTEM, created.id, CampaignAction.START, now=now)
+            core_campaigns.change_state(
+                SqlTransaction(session), SYSTEM, created.id, CampaignAction.START, now=now
+            )
             campaign_id = created.id
         db.dispose()
         return campaign_id
@@ -349,8 +359,12 @@ def shared_list(url: str, first_agent: int, clients: int, seconds: float) -> tup
     rate_alone = _dispense(url, [(alone, a) for a in agents], seconds)
     db = Database(url)
     with db.write() as session:
-        ownership.update_settings(
-            session, SYSTEM, 1, OwnershipSettings(enabled=True, hours=8), now=datetime.now(UTC)
+        core_ownership.update_settings(
+            SqlTransaction(session),
+            SYSTEM,
+            1,
+            OwnershipSettings(enabled=True, hours=8),
+            now=datetime.now(UTC),
         )
     db.dispose()
     shared = (campaign("shared A"), campaign("shared B"))

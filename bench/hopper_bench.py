@@ -108,8 +108,11 @@ def _phone(n: int) -> str:
 def setup(url: str, size: Size) -> tuple[float, float]:
     """Agents, skills, queue, list, leads, DNC numbers, a started campaign and every agent
     logged in. Returns (set-up seconds, of which campaign start)."""
+    from callhopper.core import campaigns as core_campaigns
+    from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
     from callhopper.domain.calling_window import CallingWindow
+    from callhopper.domain.campaign_values import CampaignSpec
     from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
     from callhopper.domain.contacts import (
         ColumnSpec,
@@ -119,8 +122,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         PhoneColumnSpec,
     )
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import campaigns, dnc, queues
-    from callhopper.store import contact_lists as lists
+    from callhopper.store import dnc, queues
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import (
@@ -133,6 +135,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         UserSkill,
     )
     from callhopper.store.records import SqlRecordSink, index_phones
+    from callhopper.store.uow import SqlTransaction
 
     began = time.perf_counter()
     db = Database(url)
@@ -193,8 +196,8 @@ def setup(url: str, size: Size) -> tuple[float, float]:
             key_column="lead",
             default_timezone=PHOENIX,
         )
-        contact_list = lists.create_list(
-            session, SYSTEM, name="leads", description="", schema=schema, now=now
+        contact_list = core_lists.create_list(
+            SqlTransaction(session), SYSTEM, name="leads", description="", schema=schema, now=now
         )
         job = ImportJob(list_id=contact_list.id, source="bench", format="json", started_at=now)
         session.add(job)
@@ -228,10 +231,10 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         if batch:
             sink.write(batch)
         index_phones(session, import_id=job.id)
-        campaign = campaigns.create_campaign(
-            session,
+        campaign = core_campaigns.create_campaign(
+            SqlTransaction(session),
             SYSTEM,
-            campaigns.CampaignSpec(
+            CampaignSpec(
                 name="floor",
                 description="",
                 list_id=contact_list.id,
@@ -259,7 +262,9 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         )
     started = time.perf_counter()
     with db.write() as session:
-        campaigns.change_state(session, SYSTEM, campaign_id, CampaignAction.START, now=now)
+        core_campaigns.change_state(
+            SqlTransaction(session), SYSTEM, campaign_id, CampaignAction.START, now=now
+        )
     start_s = time.perf_counter() - started
     with db.write() as session:
         session.execute(
@@ -415,7 +420,7 @@ def handwritten(url: str, bench: Bench, size: Size) -> float:
     from callhopper.domain.filters import NUMERIC_PATTERN
     from callhopper.domain.hopper import general_quota, owned_quota
     from callhopper.store.db import Database
-    from callhopper.store.hopper import tune_load_transaction
+    from callhopper.store.hopper_load import tune_load_transaction
     from callhopper.store.records import sqlite_timestamp
 
     db = Database(url)
@@ -538,11 +543,12 @@ def measure(url: str, bench: Bench, size: Size, repeat: int, give_up: float) -> 
     from callhopper.clock import SystemClock
     from callhopper.core.hopper import HopperLoader
     from callhopper.store.db import Database
+    from callhopper.store.uow import SqlUnitOfWork
 
     db = Database(url)
     watchdog = Watchdog(db.engine)
     # One loader for all runs: its worker lease on the campaign stays its own.
-    loader = HopperLoader(db, SystemClock())
+    loader = HopperLoader(SqlUnitOfWork(db), SystemClock())
     timings = Timings()
     for run in range(repeat):
         empty_hopper(url)

@@ -6,7 +6,7 @@ For a generated CSV (8 columns, 2 phone columns, national and international
 formats mixed) it measures, each in a child process whose peak memory (with its
 worker processes) is sampled:
 
-* (a) the full import (``callhopper.store.contact_lists.import_rows``) into a
+* (a) the full import (``callhopper.core.lists.import_rows``) into a
   fresh SQLite file and a fresh PostgreSQL database;
 * (b) the CPU floor: reading and normalising the same file, storing nothing;
 * (c) the storage floor: bulk-writing the already-normalised rows into a bare
@@ -177,17 +177,18 @@ def phase_cpu(file: Path, workers: int) -> dict[str, float]:
 
 
 def phase_import(file: Path, url: str, workers: int) -> dict[str, float]:
+    from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
-    from callhopper.store import contact_lists as lists
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
+    from callhopper.store.uow import SqlTransaction
 
     db = Database(url)
     ensure_schema(db)
     now = datetime.now(UTC)
     with db.write() as session:
-        contact_list = lists.create_list(
-            session,
+        contact_list = core_lists.create_list(
+            SqlTransaction(session),
             SYSTEM,
             name="bench",
             description="",
@@ -196,8 +197,8 @@ def phase_import(file: Path, url: str, workers: int) -> dict[str, float]:
         )
     started = time.perf_counter()
     with file.open("rb") as stream, db.write() as session:
-        outcome = lists.import_rows(
-            session, SYSTEM, contact_list.id, source=file.name, csv_stream=stream,
+        outcome = core_lists.import_rows(
+            SqlTransaction(session), SYSTEM, contact_list.id, source=file.name, csv_stream=stream,
             workers=workers, batch_rows=5000, now=now,
         )  # fmt: skip
     seconds = time.perf_counter() - started

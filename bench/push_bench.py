@@ -51,17 +51,20 @@ PHOENIX = "America/Phoenix"
 
 def setup(url: str, agents: int, records: int, mode: str) -> int:
     """Agents (user ids 1 … agents), a queue, a shared list and a started campaign."""
+    from callhopper.core import campaigns as core_campaigns
+    from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
     from callhopper.domain.calling_window import CallingWindow
+    from callhopper.domain.campaign_values import CampaignSpec
     from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
     from callhopper.domain.contacts import ColumnSpec, ListSchema, NormalisedRow, PhoneColumnSpec
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import campaigns, queues
-    from callhopper.store import contact_lists as lists
+    from callhopper.store import queues
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import ImportJob, QueueMember, User
     from callhopper.store.records import SqlRecordSink
+    from callhopper.store.uow import SqlTransaction
 
     db = Database(url)
     ensure_schema(db)
@@ -93,8 +96,8 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
             phone_columns=(PhoneColumnSpec(column="phone"),),
             default_timezone=PHOENIX,
         )
-        contact_list = lists.create_list(
-            session, SYSTEM, name="bench", description="", schema=schema, now=now
+        contact_list = core_lists.create_list(
+            SqlTransaction(session), SYSTEM, name="bench", description="", schema=schema, now=now
         )
         job = ImportJob(list_id=contact_list.id, source="bench", format="json", started_at=now)
         session.add(job)
@@ -111,10 +114,10 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
                 for n in range(records)
             ]
         )
-        campaign = campaigns.create_campaign(
-            session,
+        campaign = core_campaigns.create_campaign(
+            SqlTransaction(session),
             SYSTEM,
-            campaigns.CampaignSpec(
+            CampaignSpec(
                 name="push bench",
                 description="",
                 list_id=contact_list.id,
@@ -129,7 +132,9 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
             ),
             now=now,
         )
-        campaigns.change_state(session, SYSTEM, campaign.id, CampaignAction.START, now=now)
+        core_campaigns.change_state(
+            SqlTransaction(session), SYSTEM, campaign.id, CampaignAction.START, now=now
+        )
         campaign_id = campaign.id
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

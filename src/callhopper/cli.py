@@ -13,18 +13,29 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from callhopper.clock import SystemClock
+from callhopper.core.importer import parse_mapping
+from callhopper.core.lists import create_list, import_rows
 from callhopper.domain.actors import Actor
-from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, TimezoneSource
-from callhopper.domain.errors import CallhopperError
+from callhopper.domain.contacts import (
+    ColumnSpec,
+    ListSchema,
+    PhoneColumnSpec,
+    TimezoneSource,
+    validation_message,
+)
+from callhopper.domain.csvtext import open_text, read_header
+from callhopper.domain.errors import CallhopperError, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 app = typer.Typer(
     help="callhopper: outbound campaign engine. Every option can also be set as CALLHOPPER_<NAME>.",
@@ -363,9 +374,6 @@ def import_csv(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Append a CSV file to a contact list, with a progress bar and a rejection report."""
-    from callhopper.core.importer import parse_mapping
-    from callhopper.store import contact_lists as lists
-
     settings = _settings(database_url, default_region=region, import_workers=workers)
     size = file.stat().st_size
     with _errors():
@@ -396,12 +404,12 @@ def import_csv(
                 transient=True,
             ) as progress,
             file.open("rb") as stream,
-            db.write() as session,
+            SqlUnitOfWork(db).write() as tx,
         ):
             task = progress.add_task("import", total=size)
-            contact_list = lists.get_list_by_name(session, list_name)
-            outcome = lists.import_rows(
-                session,
+            contact_list = tx.lists.by_name(list_name)
+            outcome = import_rows(
+                tx,
                 CLI_ACTOR,
                 contact_list.id,
                 source=file.name,
@@ -415,7 +423,7 @@ def import_csv(
             )
     report = outcome.report
     console.print(
-        f"import {outcome.job.id} into {list_name!r}: {report.rows_total} rows, "
+        f"import {outcome.job.import_id} into {list_name!r}: {report.rows_total} rows, "
         f"{report.rows_accepted} accepted, {report.rows_rejected} rejected"
         + (
             f" ({report.rows_updated} of the accepted updated existing records)"
@@ -428,7 +436,7 @@ def import_csv(
     if report.rejections_truncated:
         console.print(
             f"  … and {report.rows_rejected - len(report.rejections)} more: GET "
-            f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.id}/rejections"
+            f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.import_id}/rejections"
         )
 
 
@@ -447,16 +455,10 @@ def _create_list_from_header(
     default_timezone: str | None,
     mapping: dict[str, str | None] | None,
 ) -> None:
-    from pydantic import ValidationError
-
-    from callhopper.domain.contacts import validation_message
-    from callhopper.domain.csvtext import open_text, read_header
-    from callhopper.domain.errors import InvalidInput, NotFound
-    from callhopper.store import contact_lists as lists
-
-    with db.read() as session:
+    uow = SqlUnitOfWork(db)
+    with uow.read() as tx:
         try:
-            lists.get_list_by_name(session, name)
+            tx.lists.by_name(name)
             return
         except NotFound:
             pass
@@ -522,9 +524,9 @@ def _create_list_from_header(
         )
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc), field="header") from None
-    with db.write() as session:
-        lists.create_list(
-            session,
+    with uow.write() as tx:
+        create_list(
+            tx,
             CLI_ACTOR,
             name=name,
             description=f"created from {file.name}",

@@ -7,8 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from callhopper.core.campaigns import change_state, create_campaign
+from callhopper.core.lists import create_list, import_rows
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.calling_window import CallingWindow
+from callhopper.domain.campaign_values import CampaignSpec
 from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
 from callhopper.domain.contacts import (
     ColumnSpec,
@@ -20,10 +23,10 @@ from callhopper.domain.contacts import (
 from callhopper.domain.ownership import OwnerOrder
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.timezones import TimezoneSourceKind
-from callhopper.store import campaigns, queues, users, wrapup
-from callhopper.store import contact_lists as lists
+from callhopper.store import queues, users, wrapup
 from callhopper.store.db import Database
 from callhopper.store.models import ContactList, User
+from callhopper.store.uow import SqlUnitOfWork
 
 DEMO_PASSWORD = "callhopper-demo"
 DOMAIN = "demo.callhopper.dev"
@@ -144,7 +147,8 @@ def demo_rows(count: int = 60, seed: int = 7) -> list[dict[str, str]]:
 
 def create_demo(db: Database, now: datetime) -> str:
     """Create the demo data once; later runs find it and leave it alone."""
-    with db.write() as session:
+    with SqlUnitOfWork(db).write() as tx:
+        session = tx.session
         if session.scalar(select(ContactList.id).where(ContactList.name == LIST_NAME)):
             return f"demo data already present in {db.url}"
         people = [("admin", "admin", "Ada Admin"), ("supervisor", "supervisor", "Sol Supervisor")]
@@ -192,21 +196,21 @@ def create_demo(db: Database, now: datetime) -> str:
             codes=None,
             now=now,
         )
-        contact_list = lists.create_list(
-            session,
+        contact_list = create_list(
+            tx,
             SYSTEM,
             name=LIST_NAME,
             description="Accounts owned by the demo agents",
             schema=demo_schema(),
             now=now,
         )
-        outcome = lists.import_rows(
-            session, SYSTEM, contact_list.id, source="demo", items=demo_rows(), now=now
+        outcome = import_rows(
+            tx, SYSTEM, contact_list.id, source="demo", items=demo_rows(), now=now
         )
-        campaign = campaigns.create_campaign(
-            session,
+        campaign = create_campaign(
+            tx,
             SYSTEM,
-            campaigns.CampaignSpec(
+            CampaignSpec(
                 name=CAMPAIGN_NAME,
                 description="Each agent works the accounts the agent column gives them",
                 list_id=contact_list.id,
@@ -223,7 +227,7 @@ def create_demo(db: Database, now: datetime) -> str:
             ),
             now=now,
         )
-        campaigns.change_state(session, SYSTEM, campaign.id, CampaignAction.START, now=now)
+        change_state(tx, SYSTEM, campaign.id, CampaignAction.START, now=now)
     return (
         f"demo: users admin, supervisor, {', '.join(AGENTS)} and dave (@{DOMAIN}); queue "
         f"{QUEUE_NAME!r}; contact list {LIST_NAME!r} with {outcome.report.rows_accepted} records; "

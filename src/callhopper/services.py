@@ -8,19 +8,26 @@ run the same set.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from callhopper.core.campaigns import CampaignService
 from callhopper.core.dispenser import Dispenser
-from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader
+from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
+from callhopper.core.leads import LeadService
+from callhopper.core.lists import ListService
+from callhopper.core.owners import OwnerService
+from callhopper.core.ownership import OwnershipService
 from callhopper.core.pusher import Pusher
 from callhopper.core.staleness import StalenessRunner
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
-from callhopper.events import LocalBus, PostgresBus
+from callhopper.domain.lead_owners import EndedLease
+from callhopper.events import AgentEvent, LocalBus, PostgresBus
 from callhopper.ports import Clock
 from callhopper.settings import Settings
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
@@ -43,6 +50,25 @@ def event_bus(db: Database) -> LocalBus:
     return LocalBus()
 
 
+class BusNotices:
+    """:class:`callhopper.ports.notices.AgentNotices` sent as events on the bus."""
+
+    def __init__(self, bus: LocalBus) -> None:
+        self.bus = bus
+
+    def campaign_changed(self, agent_ids: Sequence[int], campaign_id: int, action: str) -> None:
+        for agent_id in agent_ids:
+            self.bus.publish(AgentEvent(agent_id, "campaign", campaign_id, reason=action))
+
+    def deliveries_ended(self, leases: Sequence[EndedLease], reason: str) -> None:
+        for lease in leases:
+            self.bus.publish(
+                AgentEvent(
+                    lease.agent_id, "delivery_ended", lease.campaign_id, lease.record_id, reason
+                )
+            )
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything a process shares between requests and background jobs."""
@@ -54,6 +80,12 @@ class Services:
     pusher: Pusher
     webhooks: WebhookWorker
     staleness: StalenessRunner
+    campaigns: CampaignService
+    lists: ListService
+    owners: OwnerService
+    ownership: OwnershipService
+    leads: LeadService
+    hopper: HopperService
 
     @property
     def jobs(self) -> list[Job]:
@@ -89,7 +121,9 @@ def build(
 ) -> Services:
     """Wire the services of one process around one database."""
     bus = event_bus(db)
-    loader = HopperLoader(db, clock, poll_s=loader_poll_s)
+    uow = SqlUnitOfWork(db)
+    notices = BusNotices(bus)
+    loader = HopperLoader(uow, clock, poll_s=loader_poll_s)
     webhooks = WebhookWorker(
         WebhookSender(
             db,
@@ -117,5 +151,16 @@ def build(
         loader=loader,
         pusher=pusher,
         webhooks=webhooks,
-        staleness=StalenessRunner(db, clock),
+        staleness=StalenessRunner(uow, clock),
+        campaigns=CampaignService(uow, clock, notices, on_state_change=pusher.wake),
+        lists=ListService(
+            uow,
+            clock,
+            import_workers=settings.import_workers,
+            batch_rows=settings.import_batch_rows,
+        ),
+        owners=OwnerService(uow, clock, notices, on_owners_changed=loader.wake),
+        ownership=OwnershipService(uow, clock),
+        leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
+        hopper=HopperService(uow, clock, loader),
     )

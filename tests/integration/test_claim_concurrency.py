@@ -42,9 +42,8 @@ from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import Actor
 from callhopper.ports import Clock
 from callhopper.store import dispensing, users
-from callhopper.store.campaigns import get_campaign
 from callhopper.store.db import Database
-from callhopper.store.models import Assignment, CampaignRecord, Record, User
+from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record, User
 from tests.campaign_helpers import append, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
 
@@ -635,7 +634,7 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
             assert taken == first.record_id
             dispensing.deliver(
                 session,
-                get_campaign(session, campaign_id),
+                session.get(Campaign, campaign_id),
                 first.record_id,
                 b.id or 0,
                 now=now,

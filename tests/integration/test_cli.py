@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from callhopper.cli import app
-from callhopper.store import contact_lists as lists
 from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 
 DATA = Path(__file__).parent.parent / "data"
 runner = CliRunner()
@@ -52,9 +52,9 @@ def test_import_keeps_good_rows_and_prints_every_rejection(db_url: str, db: Data
     assert "line 12: wrong column count: expected 8, found 6" in output
     assert "line 13: column 'home_phone': 'not a phone' is not a phone number" in output
     assert "line 14: " in output  # missing key: the required account
-    with db.read() as session:
-        contact_list = lists.get_list_by_name(session, "Accounts")
-        assert lists.record_count(session, contact_list.id) == 10
+    with SqlUnitOfWork(db).read() as tx:
+        contact_list = tx.lists.by_name("Accounts")
+        assert tx.lists.record_count(contact_list.id) == 10
 
 
 def test_reimport_reports_duplicates_instead_of_doubling(db_url: str, db: Database) -> None:
@@ -62,9 +62,9 @@ def test_reimport_reports_duplicates_instead_of_doubling(db_url: str, db: Databa
     output = invoke(db_url, *create_args())
     assert "13 rows, 0 accepted, 13 rejected" in output
     assert "line 2: duplicate key 'A-001' (already in the list)" in output
-    with db.read() as session:
-        contact_list = lists.get_list_by_name(session, "Accounts")
-        assert lists.record_count(session, contact_list.id) == 10
+    with SqlUnitOfWork(db).read() as tx:
+        contact_list = tx.lists.by_name("Accounts")
+        assert tx.lists.record_count(contact_list.id) == 10
 
 
 def test_import_with_worker_processes_gives_the_same_report(
@@ -138,16 +138,14 @@ def test_users_create_refuses_a_short_password(db_url: str) -> None:
 
 
 def test_demo_creates_its_data_once(db_url: str, db: Database) -> None:
-    from callhopper.store.campaigns import error_counts, get_campaign
-
     first = invoke(db_url, "demo", "--no-serve")
     assert "60 records" in first and "campaign 'Demo collections', running" in first
     second = invoke(db_url, "demo", "--no-serve")
     assert "already present" in second
-    with db.read() as session:
-        campaign = get_campaign(session, 1)
+    with SqlUnitOfWork(db).read() as tx:
+        campaign = tx.campaigns.get(1)
         assert (campaign.state, campaign.agent_owned_column) == ("on", "agent")
-        counts = error_counts(session, 1)
+        counts = tx.campaigns.error_counts(1)
         assert (counts["invalid_email"], counts["not_in_queue"]) == (1, 1)
 
 
@@ -193,8 +191,8 @@ def test_create_uses_the_mapping_for_columns_and_options(
     assert code == 0, output
     assert "with columns account, first_name, cell_phone\n" in output
     assert "2 rows, 2 accepted, 0 rejected" in output
-    with db.read() as session:
-        schema = lists.schema_of(lists.get_list_by_name(session, "Mapped"))
+    with SqlUnitOfWork(db).read() as tx:
+        schema = tx.lists.by_name("Mapped").schema
     assert schema.column_names == ["account", "first_name", "cell_phone"]
     assert schema.key_column == "account"
 
@@ -215,8 +213,8 @@ def test_create_matches_option_columns_in_any_case(
         '{"Extra": null}',
     )
     assert code == 0, output
-    with db.read() as session:
-        schema = lists.schema_of(lists.get_list_by_name(session, "Mapped"))
+    with SqlUnitOfWork(db).read() as tx:
+        schema = tx.lists.by_name("Mapped").schema
     assert schema.column_names == ["Acct", "Vorname", "Handy"]
     assert (schema.key_column, schema.phone_columns[0].column) == ("Acct", "Handy")
 

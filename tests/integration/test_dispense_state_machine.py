@@ -57,15 +57,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callhopper.clock import FrozenClock
+from callhopper.core.campaigns import change_state
 from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.errors import InvalidInput, NotFound
 from callhopper.domain.wrapup import DEFAULT_CODES, WrapupCodeSpec
-from callhopper.store import campaigns, queues
+from callhopper.store import queues
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Record, User
 from callhopper.store.records import record_data_update
+from callhopper.store.uow import SqlTransaction
 from callhopper.store.users import actor_of
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
@@ -376,8 +378,12 @@ class DispenseMachine(RuleBasedStateMachine):
 
     def recycle(self) -> None:
         with self.write() as session:
-            campaigns.change_state(
-                session, SYSTEM, self.campaign_id, CampaignAction.RECYCLE, now=self.now
+            change_state(
+                SqlTransaction(session),
+                SYSTEM,
+                self.campaign_id,
+                CampaignAction.RECYCLE,
+                now=self.now,
             )
         self.take_snapshot()
 

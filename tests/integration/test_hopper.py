@@ -11,10 +11,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, func, select, text
 
+from callhopper.core.campaigns import delete_campaign
 from callhopper.domain.actors import SYSTEM
-from callhopper.store import campaigns, hopper
+from callhopper.store import hopper
 from callhopper.store.db import Database
 from callhopper.store.models import HopperEntry, Record
+from callhopper.store.uow import SqlTransaction
 from tests.campaign_helpers import agents, done, get_record, phone
 from tests.support import MakeUser, Person
 
@@ -628,7 +630,7 @@ def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
     def delete_it() -> None:
         try:
             with db.write() as session:
-                campaigns.delete_campaign(session, SYSTEM, campaign_id, now=datetime.now(UTC))
+                delete_campaign(SqlTransaction(session), SYSTEM, campaign_id, now=datetime.now(UTC))
         except BaseException as error:  # reported by the test's thread
             errors.append(error)
 

@@ -14,14 +14,15 @@ from sqlalchemy import func, select, update
 
 from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
+from callhopper.core import owners as owners_core
 from callhopper.core.staleness import StalenessRunner
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.lead_owners import MAX_MASS_EDIT_RECORDS, MassAction, MassEdit
 from callhopper.settings import Settings
-from callhopper.store import lead_owners
 from callhopper.store.db import Database
-from callhopper.store.lead_owners import MassAction, MassEdit
 from callhopper.store.models import AuditEntry, HopperEntry, Record, StalenessRule, User
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows
 from tests.support import MakeUser, Person
 
@@ -366,10 +367,10 @@ def test_a_mass_edit_failing_after_the_update_leaves_nothing_behind(
         raise RuntimeError("disk full")
 
     # The summary entry is written after the leads changed: failing there must undo them.
-    monkeypatch.setattr(lead_owners, "audit", broken_audit)
     edit = MassEdit(action=MassAction.DISTRIBUTE, agents=("ann", "ben"))
-    with pytest.raises(RuntimeError), db.write() as session:
-        lead_owners.mass_edit(session, SYSTEM, list_id, edit, dry_run=False, now=clock.now())
+    with pytest.raises(RuntimeError), SqlUnitOfWork(db).write() as tx:
+        monkeypatch.setattr(tx.audit, "add", broken_audit)
+        owners_core.mass_edit(tx, SYSTEM, list_id, edit, dry_run=False, now=clock.now())
 
     assert set(owners(db, list_id).values()) == {"ann"}
     assert owner_audit(db) == []
@@ -382,17 +383,15 @@ def test_a_mass_edit_is_capped(
     list_id = leads(client, 4)
     edit = MassEdit(action=MassAction.SET_OWNER, owner_user_id="ann")
 
-    with pytest.raises(InvalidInput, match="matches 4 leads"), db.write() as session:
-        lead_owners.mass_edit(
-            session, SYSTEM, list_id, edit, dry_run=False, now=clock.now(), limit=3
-        )
-    with db.write() as session:
-        done = lead_owners.mass_edit(
-            session, SYSTEM, list_id, edit, dry_run=False, now=clock.now(), limit=4
+    with pytest.raises(InvalidInput, match="matches 4 leads"), SqlUnitOfWork(db).write() as tx:
+        owners_core.mass_edit(tx, SYSTEM, list_id, edit, dry_run=False, now=clock.now(), limit=3)
+    with SqlUnitOfWork(db).write() as tx:
+        done = owners_core.mass_edit(
+            tx, SYSTEM, list_id, edit, dry_run=False, now=clock.now(), limit=4
         )
 
     assert done.changed == 4
-    assert lead_owners.MAX_MASS_EDIT_RECORDS == 1_000_000
+    assert MAX_MASS_EDIT_RECORDS == 1_000_000
 
 
 def test_a_changed_owner_takes_the_lead_out_of_the_hopper(
@@ -620,13 +619,13 @@ def test_run_due_runs_enabled_rules_every_n_minutes(
     set_status(db, ids[0], code="sale")
     set_status(db, ids[1], code="dnc")
 
-    assert lead_owners.run_due(db, SYSTEM, clock.now()) == {hourly["id"]: 1}
+    assert owners_core.run_due(SqlUnitOfWork(db), SYSTEM, clock.now()) == {hourly["id"]: 1}
     set_status(db, ids[2], code="sale")
     clock.advance(timedelta(minutes=59))
-    assert lead_owners.run_due(db, SYSTEM, clock.now()) == {}
+    assert owners_core.run_due(SqlUnitOfWork(db), SYSTEM, clock.now()) == {}
     clock.advance(timedelta(minutes=1))
-    assert lead_owners.run_due(db, SYSTEM, clock.now()) == {hourly["id"]: 1}
-    assert lead_owners.run_due(db, SYSTEM, clock.now()) == {}
+    assert owners_core.run_due(SqlUnitOfWork(db), SYSTEM, clock.now()) == {hourly["id"]: 1}
+    assert owners_core.run_due(SqlUnitOfWork(db), SYSTEM, clock.now()) == {}
 
     assert [owners(db, list_id)[i] for i in ids] == [None, "ann", None, "ann"]
     with db.read() as session:
@@ -643,7 +642,7 @@ def test_the_staleness_runner_runs_due_rules_until_stopped(
     set_status(db, ids[1], code="sale")
     make_rule(client, statuses=["sale"])
     stop = threading.Event()
-    runner = StalenessRunner(db, clock)
+    runner = StalenessRunner(SqlUnitOfWork(db), clock)
     thread = threading.Thread(target=runner.run_forever, args=(stop, 0.02))
 
     thread.start()
@@ -693,11 +692,11 @@ def test_staleness_rules_crud(client: TestClient, make_user: MakeUser) -> None:
 
 
 def test_a_stopped_runner_returns_at_once(db: Database, clock: FrozenClock) -> None:
-    runner = StalenessRunner(db, clock, poll_s=3600)
+    runner = StalenessRunner(SqlUnitOfWork(db), clock, poll_s=3600)
     thread = threading.Thread(target=runner.run)
     thread.start()
     runner.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
     with pytest.raises(ValueError, match="poll_s"):
-        StalenessRunner(db, clock, poll_s=0)
+        StalenessRunner(SqlUnitOfWork(db), clock, poll_s=0)

@@ -9,11 +9,16 @@ from callhopper.domain.contacts import (
     FieldType,
     ListSchema,
     NormalisedRow,
+    OnDuplicate,
     PhoneColumnSpec,
     Rejection,
     RowNormaliser,
     TimezoneSource,
+    check_filter_fields,
     check_schema_change,
+    checkbox_value,
+    datetime_value,
+    filter_values,
 )
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.phones import PhoneType
@@ -174,3 +179,48 @@ def test_schema_changes_once_records_exist() -> None:
     with pytest.raises(InvalidInput, match="cannot be removed"):
         check_schema_change(old, shrunk, has_records=True)
     check_schema_change(old, shrunk, has_records=False)
+
+
+def test_a_lead_filter_sees_the_columns_and_the_record_s_properties() -> None:
+    values = filter_values({"state": "AZ"}, tz="America/Phoenix", owner=None)
+    assert values == {"state": "AZ", "@timezone": "America/Phoenix", "@owner": ""}
+    check_filter_fields(frozenset({"state", "@owner", "@timezone", "any column"}))
+    with pytest.raises(InvalidInput, match="unknown record property @colour; known: @owner"):
+        check_filter_fields(frozenset({"@colour"}))
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("Yes", "true"), (" x ", "true"), ("ON", "true"), ("0", "false"), ("n", "false")],
+)
+def test_a_tick_box_takes_the_usual_spellings(raw: str, value: str) -> None:
+    assert checkbox_value(raw) == value
+
+
+def test_a_date_time_is_kept_in_iso_form() -> None:
+    assert datetime_value(" 2026-03-02 ") == "2026-03-02T00:00:00"
+    assert datetime_value("2026-03-02T08:30+01:00") == "2026-03-02T08:30:00+01:00"
+    with pytest.raises(ValueError, match="is not an ISO 8601 date-time"):
+        datetime_value("tomorrow")
+
+
+def test_the_key_of_a_row_is_its_normalised_key_value() -> None:
+    normaliser = RowNormaliser(
+        schema(
+            key_column="amount",
+            columns=(
+                ColumnSpec(name="amount", type=FieldType.NUMBER),
+                ColumnSpec(name="phone"),
+                ColumnSpec(name="mobile"),
+                ColumnSpec(name="state"),
+            ),
+        )
+    )
+    assert normaliser.key_of({"amount": " 12.50 "}) == "12.50"
+    assert normaliser.key_of({"amount": "twelve"}) is None
+    assert normaliser.key_of({}) is None
+    assert RowNormaliser(schema(key_column=None)).key_of({"id": "7"}) is None
+
+
+def test_an_import_either_refuses_or_updates_a_row_whose_key_exists() -> None:
+    assert [o.value for o in OnDuplicate] == ["reject", "update"]

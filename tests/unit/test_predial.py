@@ -1,4 +1,4 @@
-"""Pre-dial validation: which number is dialled, and what the agent is told (SPEC §4.5)."""
+"""Pre-dial validation: which number is dialled, and what the agent is told (no database)."""
 
 from __future__ import annotations
 

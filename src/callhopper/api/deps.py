@@ -12,10 +12,17 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from callhopper.core.campaigns import CampaignService
+from callhopper.core.hopper import HopperService
+from callhopper.core.leads import LeadService
+from callhopper.core.lists import ListService
+from callhopper.core.owners import OwnerService
+from callhopper.core.ownership import OwnershipService
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput, NotAuthenticated
 from callhopper.domain.rights import Right
 from callhopper.ports import Clock
+from callhopper.services import Services
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.users import TOKEN_TOUCH_INTERVAL, authenticate, touch_token
@@ -185,3 +192,43 @@ def require_any(*rights: Right) -> Callable[[Actor], Awaitable[Actor]]:
         return actor
 
     return check
+
+
+# --- services (built once per process in ``callhopper.services``) ------------------------------
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def campaign_service(request: Request) -> CampaignService:
+    return _services(request).campaigns
+
+
+async def list_service(request: Request) -> ListService:
+    return _services(request).lists
+
+
+async def owner_service(request: Request) -> OwnerService:
+    return _services(request).owners
+
+
+async def ownership_service(request: Request) -> OwnershipService:
+    return _services(request).ownership
+
+
+async def lead_service(request: Request) -> LeadService:
+    return _services(request).leads
+
+
+async def hopper_service(request: Request) -> HopperService:
+    return _services(request).hopper
+
+
+CampaignsDep = Annotated[CampaignService, Depends(campaign_service)]
+ListsDep = Annotated[ListService, Depends(list_service)]
+OwnersDep = Annotated[OwnerService, Depends(owner_service)]
+OwnershipDep = Annotated[OwnershipService, Depends(ownership_service)]
+LeadsDep = Annotated[LeadService, Depends(lead_service)]
+HopperDep = Annotated[HopperService, Depends(hopper_service)]

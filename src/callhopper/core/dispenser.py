@@ -33,6 +33,7 @@ from callhopper.domain.dispositions import check_edits, check_note, dispose
 from callhopper.domain.errors import CallhopperError, Conflict, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneError, normalise_phone
 from callhopper.domain.predial import DialPlan, combine_verdicts, dialling_order, plan_dial
+from callhopper.domain.records import RecordStatus
 from callhopper.domain.rights import Right
 from callhopper.domain.wrapup import WrapupCodeSpec
 from callhopper.events import AgentEvent, LocalBus
@@ -1173,7 +1174,11 @@ class Dispenser:
                         "the callback time has passed: change or cancel the callback first",
                         field="callback",
                     )
-                status, retry_at, reserved_for = "waiting", callback.due_at, callback.agent_id
+                status, retry_at, reserved_for = (
+                    RecordStatus.WAITING,
+                    callback.due_at,
+                    callback.agent_id,
+                )
             if spec.adds_to_dnc:
                 numbers = _numbers_of_lease(session, campaign_id, record_id)
                 dnc.add_to_campaign_list(session, agent, campaign_id, numbers, "wrapup", now)

@@ -132,7 +132,7 @@ class Importer:
         """Import JSON objects; item ``n`` (1-based) is reported as line ``n``.
 
         An item's ``user_id`` (when the import resolves owners) names its lead owner,
-        as the lead API of SPEC §7.1 does; it is not a column.
+        as the lead API does; it is not a column.
         """
         known = set(self.schema.column_names)
         rows: list[ReadRow] = []

@@ -1,4 +1,4 @@
-"""The background loop that runs staleness rules when they are due (SPEC §7.4)."""
+"""The background loop that runs staleness rules when they are due."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import logging
 import threading
 from typing import Final
 
+from callhopper.core.owners import run_due
 from callhopper.domain.actors import SYSTEM, Actor
-from callhopper.ports import Clock
-from callhopper.store.db import Database
-from callhopper.store.lead_owners import run_due
+from callhopper.ports import Clock, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class StalenessRunner:
 
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         clock: Clock,
         *,
         actor: Actor = SYSTEM,
@@ -36,7 +35,7 @@ class StalenessRunner:
     ) -> None:
         if poll_s <= 0:
             raise ValueError("poll_s must be positive")
-        self.db = db
+        self.uow = uow
         self.clock = clock
         self.actor = actor
         self.poll_s = poll_s
@@ -44,7 +43,7 @@ class StalenessRunner:
 
     def run_once(self) -> dict[int, int]:
         """Run the rules that are due now; returns how many leads each released."""
-        released = run_due(self.db, self.actor, self.clock.now())
+        released = run_due(self.uow, self.actor, self.clock.now())
         for rule_id, count in released.items():
             logger.info("staleness rule %s released %s lead(s)", rule_id, count)
         return released

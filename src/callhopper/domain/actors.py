@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from callhopper.domain.errors import PermissionDenied
 from callhopper.domain.rights import ALL_RIGHTS, Right
+
+
+class TokenKind(StrEnum):
+    """How a user's credentials were issued: a login session (cookie) or an API token."""
+
+    SESSION = "session"
+    API = "api"
 
 
 @dataclass(frozen=True, slots=True)

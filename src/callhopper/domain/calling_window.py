@@ -1,4 +1,5 @@
-"""Calling windows, evaluated in the contact's own time zone (SPEC §4.5).
+"""Calling windows, evaluated in the contact's own time zone: no record is delivered or
+dialled outside its campaign's window in the contact's zone.
 
 A window is a local start and end time and the local weekdays it applies on,
 e.g. 08:00-21:00 Monday to Saturday. ``end`` may be ``24:00``; a window whose
@@ -20,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from callhopper.domain.timezones import available_zones
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+#: A time of day as ``HH:MM`` (the whole text), or the end of the day.
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
 
 
@@ -36,7 +38,7 @@ class CallingWindow(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _check_time(cls, value: str) -> str:
-        if not _HHMM.match(value):
+        if not _HHMM.fullmatch(value):
             raise ValueError(f"{value!r} is not a time of day as HH:MM (00:00 to 24:00)")
         return value
 

@@ -1,4 +1,4 @@
-"""Campaigns (SPEC §4): modes, the state machine, settings and contact sorting."""
+"""Campaigns: dialing modes, the state machine, settings and contact sorting."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ DEFAULT_LEASE_TIMEOUT_S = 30 * 60
 
 
 class DialingMode(StrEnum):
+    """Who starts a record's delivery and who dials it.
+
+    * ``preview``: the agent pulls a record with Get Record and clicks Call (or the call is
+      dialled when the campaign's preview timeout runs out);
+    * ``push_preview``: the system pushes a record to an agent who is ready on the
+      ``outbound_preview`` channel; the agent accepts it within the accept timeout, then
+      calls. A rejection, or no answer in time, puts the record back on top of the list and
+      sets the agent not ready;
+    * ``direct_push_preview``: the system pushes records, whatever the agent's ready state,
+      while their Get Record / Stop toggle is on; accepting dials;
+    * ``progressive``: the system dials one call per available agent;
+    * ``predictive``: the system dials ahead of the agents, pacing to an abandon-rate target.
+    """
+
     PREVIEW = "preview"
     PUSH_PREVIEW = "push_preview"
     DIRECT_PUSH_PREVIEW = "direct_push_preview"
@@ -24,11 +38,31 @@ class DialingMode(StrEnum):
 
     @property
     def is_preview_type(self) -> bool:
-        return self in (
-            DialingMode.PREVIEW,
-            DialingMode.PUSH_PREVIEW,
-            DialingMode.DIRECT_PUSH_PREVIEW,
-        )
+        """The agent sees the record before the call is dialled (the modes that agent-owned
+        records and lead ownership need)."""
+        return not self.dials_by_itself
+
+    @property
+    def is_pushed(self) -> bool:
+        """The system pushes records to agents on the real-time channel; Get Record only
+        turns receiving on."""
+        return self in (DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW)
+
+    @property
+    def dials_by_itself(self) -> bool:
+        """The system places the calls and connects answered ones to agents."""
+        return self in (DialingMode.PROGRESSIVE, DialingMode.PREDICTIVE)
+
+    @property
+    def pushes_to_ready_agents(self) -> bool:
+        """Records go to agents ready on the ``outbound_preview`` channel, who must accept
+        each within the accept timeout; a rejection sets the agent not ready."""
+        return self is DialingMode.PUSH_PREVIEW
+
+    @property
+    def dials_on_accept(self) -> bool:
+        """Accepting a pushed record dials it."""
+        return self is DialingMode.DIRECT_PUSH_PREVIEW
 
     @property
     def delivery(self) -> str:
@@ -40,20 +74,34 @@ class DialingMode(StrEnum):
 SUPPORTED_MODES = frozenset(
     {DialingMode.PREVIEW, DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW}
 )
+#: The modes whose records are pushed (:attr:`DialingMode.is_pushed`).
+PUSH_MODES = frozenset(m for m in DialingMode if m.is_pushed)
 
 
 class Channel(StrEnum):
-    """An agent's media channels (SPEC §2): each is ready or not ready."""
+    """An agent's media channels: on each the agent is ready or not ready."""
 
     VOICE = "voice"
     OUTBOUND_PREVIEW = "outbound_preview"
 
 
 class CampaignState(StrEnum):
+    """``off`` → ``on`` → ``stopping`` (until no record is leased) → ``complete``."""
+
     OFF = "off"
     ON = "on"
     STOPPING = "stopping"
     COMPLETE = "complete"
+
+    @property
+    def is_active(self) -> bool:
+        """Agents still work its records (on, or stopping until the last lease ends): it
+        shows in My Campaigns and cannot be deleted."""
+        return self in (CampaignState.ON, CampaignState.STOPPING)
+
+
+#: The states of a campaign that agents still work in (:attr:`CampaignState.is_active`).
+ACTIVE_STATES = frozenset(s for s in CampaignState if s.is_active)
 
 
 class CampaignAction(StrEnum):
@@ -98,7 +146,8 @@ class SortKey(BaseModel):
 def check_sort(
     sort: tuple[SortKey, ...], schema: ListSchema, agent_owned_column: str | None
 ) -> None:
-    """Sort columns must exist; the agent-owned column cannot be one (SPEC §5)."""
+    """Sort columns must exist and be named once; the agent-owned column cannot be one
+    (each agent gets their own records, so sorting by the owner would sort nothing)."""
     names = set(schema.column_names)
     seen: set[str] = set()
     for key in sort:

@@ -1,4 +1,4 @@
-"""Contact lists: the shape of a list (SPEC §3) and the row rules of import.
+"""Contact lists: the shape of a list and the row rules of import.
 
 A :class:`ListSchema` says which columns a list has, which hold phone numbers,
 where a contact's time zone comes from, which column names the owning agent
@@ -24,12 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from callhopper.domain.errors import InvalidInput
 from callhopper.domain.phones import PhoneError, PhoneType, check_region, normalise_phone
 from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
 MAX_COLUMNS = 200
-#: The longest value one field of a row may hold; a longer one rejects the row (SPEC §3).
+#: The longest value one field of a row may hold; a longer one rejects the row (with its
+#: reason, like every rejected row: nothing is dropped silently).
 MAX_VALUE_CHARS = 131_072
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _TRUE = frozenset({"true", "yes", "y", "1", "x", "on"})
@@ -37,7 +39,7 @@ _FALSE = frozenset({"false", "no", "n", "0", "off"})
 
 
 class FieldType(StrEnum):
-    """Type of a column, which decides how an agent may edit it (SPEC §4.2)."""
+    """Type of a column, which decides how an agent may edit it at wrap-up."""
 
     TEXT = "text"
     NUMBER = "number"
@@ -99,9 +101,11 @@ class ListSchema(BaseModel):
     columns: tuple[ColumnSpec, ...] = Field(min_length=1, max_length=MAX_COLUMNS)
     phone_columns: tuple[PhoneColumnSpec, ...] = Field(min_length=1)
     timezone_source: TimezoneSource | None = None
-    #: Column whose values are agent emails or user ids (SPEC §5).
+    #: Column whose values are agent emails or user ids: an agent-owned campaign delivers each
+    #: record only to the agent it names.
     agent_owned_column: str | None = None
-    #: Column naming each lead's owner (SPEC §7.1) by user id or email; set at import.
+    #: Column naming each lead's owner (the agent of a lead-ownership campaign who alone
+    #: receives it) by user id or email; set at import.
     lead_owner_column: str | None = None
     #: Column whose values must be unique within the list.
     key_column: str | None = None
@@ -188,6 +192,19 @@ class StoredRecord:
     id: int
     data: dict[str, str]
     owner_id: int | None
+
+
+class OnDuplicate(StrEnum):
+    """What an import does with a row whose key is already in the list."""
+
+    #: Refuse the row (it is listed with the import's rejections).
+    REJECT = "reject"
+    #: Update the record that has the key.
+    UPDATE = "update"
+
+
+#: How many rejected rows an import report lists (its counts cover all of them).
+REPORT_REJECTIONS_MAX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,8 +373,6 @@ def check_schema_change(old: ListSchema, new: ListSchema, *, has_records: bool) 
     and existing columns stay as they are, because stored values were checked
     and derived under them.
     """
-    from callhopper.domain.errors import InvalidInput
-
     if not has_records:
         return
     old_columns = {c.name: c for c in old.columns}
@@ -403,7 +418,8 @@ def check_schema_change(old: ListSchema, new: ListSchema, *, has_records: bool) 
             raise InvalidInput(f"{field} cannot change once the list has records", field=field)
 
 
-#: Record properties a lead filter may name besides columns (SPEC §2, §7).
+#: Record properties a lead filter (a skill, or a campaign's default lead filter) may name
+#: besides columns: the lead's owner and time zone.
 RECORD_PROPERTIES = frozenset({"@owner", "@timezone"})
 
 
@@ -417,8 +433,6 @@ def filter_values(data: Mapping[str, str], *, tz: str | None, owner: str | None)
 
 def check_filter_fields(fields: frozenset[str]) -> None:
     """Refuse ``@`` names that are not record properties (column names are free)."""
-    from callhopper.domain.errors import InvalidInput
-
     unknown = sorted(f for f in fields if f.startswith("@") and f not in RECORD_PROPERTIES)
     if unknown:
         raise InvalidInput(

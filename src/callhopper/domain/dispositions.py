@@ -1,4 +1,5 @@
-"""What an agent's wrap-up does to a record (SPEC §4.2, §4.3)."""
+"""What an agent's wrap-up does to a record: its state after the code, and the field edits
+and note it may carry."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from callhopper.domain.contacts import (
     datetime_value,
 )
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.records import RecordStatus
 from callhopper.domain.wrapup import WrapupCodeSpec
 
 MAX_NOTE_LENGTH = 10_000
@@ -24,7 +26,8 @@ MAX_NOTE_LENGTH = 10_000
 class Disposition:
     """The record's state for the campaign after a wrap-up."""
 
-    status: str  # "final", or "waiting" (handled in this pass)
+    #: ``final``, or ``waiting`` (handled in this pass).
+    status: RecordStatus
     retry_at: datetime | None
     counts_as_attempt: bool
 
@@ -32,13 +35,13 @@ class Disposition:
 def dispose(code: WrapupCodeSpec, now: datetime) -> Disposition:
     """Final codes close the record; others wait for ``retry_after`` or for the next pass."""
     if code.final:
-        return Disposition("final", None, code.counts_as_attempt)
+        return Disposition(RecordStatus.FINAL, None, code.counts_as_attempt)
     retry_at = (
         now + timedelta(minutes=code.retry_after_minutes)
         if code.retry_after_minutes is not None
         else None
     )
-    return Disposition("waiting", retry_at, code.counts_as_attempt)
+    return Disposition(RecordStatus.WAITING, retry_at, code.counts_as_attempt)
 
 
 def check_edits(

@@ -1,11 +1,13 @@
-"""The per-agent hopper of lead-ownership campaigns (SPEC §7.2): the pure rules of a load.
+"""The per-agent hopper of lead-ownership campaigns: the pure rules of a load.
 
 A load tops up, for each agent logged into the campaign, their **owned** leads
 and the **general** (ownerless) leads matching their skills. It adds in chunks of
 the level: whoever has fewer than ``level`` leads of a kind gets ``level`` more.
 General leads are shared by the agents whose skills are the same: a group of n
 agents gets ``n * level``. Nobody has more than :data:`HARD_CAP_PER_AGENT` leads
-in the hopper, whatever the level.
+in the hopper, whatever the level: a load adds owned leads to an agent only while
+they and the agent's even share of the general leads stay within the cap, and keeps
+a group's owned and general leads within the cap times its agents.
 """
 
 from __future__ import annotations
@@ -36,6 +38,26 @@ def owned_quota(level: int, in_hopper: int, general_share: int = 0) -> int:
     if in_hopper >= level:
         return 0
     return max(0, min(level, HARD_CAP_PER_AGENT - in_hopper - general_share))
+
+
+def owned_quotas(level: int, owned: Sequence[int], general: int, extra: int = 0) -> list[int]:
+    """How many owned leads a load adds for each agent of one group (agents with the same
+    skills), who own ``owned`` leads each in the hopper, share ``general`` general leads, and
+    each count ``extra`` more towards the cap (their share of the general leads that every
+    agent of the campaign shares).
+
+    Each agent is topped up by :func:`owned_quota`, and the group as a whole stays within
+    its agents' caps: the general leads are shared, so an agent whose owned leads and even
+    share pass the cap takes room from the others. The group's room goes to its agents in
+    the order given."""
+    share = general_share(general, len(owned)) + extra
+    room = sum(max(0, HARD_CAP_PER_AGENT - o - extra) for o in owned) - general
+    quotas = []
+    for in_hopper in owned:
+        quota = min(owned_quota(level, in_hopper, share), max(0, room))
+        room -= quota
+        quotas.append(quota)
+    return quotas
 
 
 def general_share(in_hopper: int, agents: int) -> int:

@@ -1,4 +1,4 @@
-"""Agent-owned records (SPEC §5): who a record's owner value names, or why it names nobody.
+"""Agent-owned records: who a record's owner value names, or why it names nobody.
 
 The owner column holds agent emails (matched in any case) or user ids. A value
 resolves to a deliverable owner only if it names an active user who is in the

@@ -1,11 +1,12 @@
-"""Pre-dial do-not-call validation: which of a record's numbers may be dialled (SPEC §4.5).
+"""Pre-dial do-not-call validation: which of a record's numbers may be dialled.
 
 Before a number is dialled it is checked against the campaign's internal
 do-not-call lists and, when one is configured, an external validation
 service. Each number gets a :class:`Verdict`; :func:`plan_dial` then walks the
 record's numbers in dialling order and picks the first one that is
 ``allowed``. A number whose verdict is anything else is **never** the number
-to dial (SPEC §10, invariant 4).
+to dial: a number on a do-not-call list, or one that could not be validated, is
+never dialled.
 
 The agent is told which of the four cases of the seed happened (:data:`MESSAGES`):
 

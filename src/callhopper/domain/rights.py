@@ -1,8 +1,10 @@
-"""Rights (fine-grained permissions) and the built-in roles (SPEC §1)."""
+"""Rights (fine-grained permissions) and the built-in roles."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from callhopper.domain.errors import InvalidInput
 
 
 class Right(StrEnum):
@@ -35,8 +37,6 @@ BUILTIN_ROLES: dict[str, frozenset[Right]] = {
 
 def parse_rights(names: list[str]) -> frozenset[Right]:
     """Turn right names into :class:`Right` values, naming any unknown one."""
-    from callhopper.domain.errors import InvalidInput
-
     known = {r.value for r in Right}
     unknown = [n for n in names if n not in known]
     if unknown:

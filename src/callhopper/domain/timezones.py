@@ -1,4 +1,4 @@
-"""Time zone of a contact: from an IANA zone, a US state or a US postal code (SPEC §3).
+"""Time zone of a contact: from an IANA zone, a US state or a US postal code.
 
 States map to their predominant zone. Postal codes map through their
 three-digit prefix (ZIP3) to a state, and for states that span two zones the

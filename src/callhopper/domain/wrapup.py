@@ -1,4 +1,4 @@
-"""Wrap-up codes (dispositions) and the default set (SPEC §4.3)."""
+"""Wrap-up codes (dispositions) and the default set."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+#: The longest wrap-up code (the width of every ``code`` column).
+MAX_CODE_LENGTH = 64
+#: A wrap-up code: lower-case letters, digits and underscores, not starting with ``_``.
+CODE_RE = re.compile(rf"[a-z0-9][a-z0-9_]{{0,{MAX_CODE_LENGTH - 1}}}")
+
+
+def is_code(value: object) -> bool:
+    """Whether ``value`` is written like a wrap-up code (:data:`CODE_RE`, the whole text:
+    ``$`` would also let a final newline through)."""
+    return isinstance(value, str) and CODE_RE.fullmatch(value) is not None
 
 
 class OwnerAction(StrEnum):
-    """What a workflow rule may do to a lead's owner when this code is used (SPEC §7.4)."""
+    """What a workflow rule may do to a lead's owner when this code is used."""
 
     SET_OWNER_TO_AGENT = "set_owner_to_agent"
     CLEAR_OWNER = "clear_owner"
@@ -21,7 +30,8 @@ class WrapupCodeSpec(BaseModel):
     """One disposition.
 
     ``counts_as_attempt`` marks a *valid attempt*: it increments the record's
-    attempts and is what makes a campaign take ownership of a record (SPEC §6).
+    attempts and is what makes a campaign take ownership of a record on a list shared by
+    several campaigns.
     ``final`` closes the record for the campaign. ``retry_after_minutes`` keeps
     a non-final record from being dialled again too soon.
     """
@@ -39,7 +49,7 @@ class WrapupCodeSpec(BaseModel):
     @field_validator("code")
     @classmethod
     def _check_code(cls, value: str) -> str:
-        if not _CODE_RE.match(value):
+        if not is_code(value):
             raise ValueError(
                 f"{value!r} is not a valid code: use lower-case letters, digits and underscores"
             )

@@ -18,6 +18,16 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from callhopper.ports.audit import AuditLog
+from callhopper.ports.campaigns import CampaignStore
+from callhopper.ports.hopper import HopperStore
+from callhopper.ports.import_jobs import ImportStore
+from callhopper.ports.leads import LeadStore
+from callhopper.ports.lists import ContactListStore
+from callhopper.ports.owners import LeadOwnerStore
+from callhopper.ports.ownership import OwnershipStore
+from callhopper.ports.snapshots import SnapshotStore
+from callhopper.ports.staleness import StalenessRuleStore
+from callhopper.ports.workers import WorkerLeases
 
 
 class Transaction(Protocol):
@@ -25,6 +35,36 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def campaigns(self) -> CampaignStore: ...
+
+    @property
+    def snapshots(self) -> SnapshotStore: ...
+
+    @property
+    def lists(self) -> ContactListStore: ...
+
+    @property
+    def imports(self) -> ImportStore: ...
+
+    @property
+    def owners(self) -> LeadOwnerStore: ...
+
+    @property
+    def staleness_rules(self) -> StalenessRuleStore: ...
+
+    @property
+    def ownership(self) -> OwnershipStore: ...
+
+    @property
+    def hopper(self) -> HopperStore: ...
+
+    @property
+    def leads(self) -> LeadStore: ...
+
+    @property
+    def workers(self) -> WorkerLeases: ...
 
 
 class UnitOfWork(Protocol):

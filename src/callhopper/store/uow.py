@@ -17,7 +17,17 @@ from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
 from callhopper.store.audit import SqlAuditLog
+from callhopper.store.campaigns import SqlCampaignStore
+from callhopper.store.contact_lists import SqlContactListStore
 from callhopper.store.db import Database
+from callhopper.store.hopper_store import SqlHopperStore
+from callhopper.store.imports import SqlImportStore
+from callhopper.store.lead_owners import SqlLeadOwnerStore
+from callhopper.store.leads import SqlLeadStore
+from callhopper.store.ownership_admin import SqlOwnershipStore
+from callhopper.store.snapshots import SqlSnapshotStore
+from callhopper.store.staleness import SqlStalenessRuleStore
+from callhopper.store.workers import SqlWorkerLeases
 
 #: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock, or because it
 #: could not be serialized with a concurrent one: running it again is safe.
@@ -69,6 +79,46 @@ class SqlTransaction:
     @cached_property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    @cached_property
+    def campaigns(self) -> SqlCampaignStore:
+        return SqlCampaignStore(self.session)
+
+    @cached_property
+    def snapshots(self) -> SqlSnapshotStore:
+        return SqlSnapshotStore(self.session)
+
+    @cached_property
+    def lists(self) -> SqlContactListStore:
+        return SqlContactListStore(self.session)
+
+    @cached_property
+    def imports(self) -> SqlImportStore:
+        return SqlImportStore(self.session)
+
+    @cached_property
+    def owners(self) -> SqlLeadOwnerStore:
+        return SqlLeadOwnerStore(self.session)
+
+    @cached_property
+    def staleness_rules(self) -> SqlStalenessRuleStore:
+        return SqlStalenessRuleStore(self.session)
+
+    @cached_property
+    def ownership(self) -> SqlOwnershipStore:
+        return SqlOwnershipStore(self.session)
+
+    @cached_property
+    def hopper(self) -> SqlHopperStore:
+        return SqlHopperStore(self.session)
+
+    @cached_property
+    def leads(self) -> SqlLeadStore:
+        return SqlLeadStore(self.session)
+
+    @cached_property
+    def workers(self) -> SqlWorkerLeases:
+        return SqlWorkerLeases(self.session)
 
 
 class SqlUnitOfWork:

@@ -30,3 +30,16 @@ def give_up(session: Session, name: str, holder: str) -> None:
         text("DELETE FROM worker_leases WHERE name = :name AND holder = :holder"),
         {"name": name, "holder": holder},
     )
+
+
+class SqlWorkerLeases:
+    """Worker leases in a session's transaction (:class:`callhopper.ports.workers.WorkerLeases`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        return take(self.session, name, holder, now, ttl)
+
+    def give_up(self, name: str, holder: str) -> None:
+        give_up(self.session, name, holder)

@@ -1,16 +1,14 @@
-"""Contact lists: definition, CSV import and append, JSON insert, records (SPEC §3)."""
+"""Contact lists: definition, CSV import and append, JSON insert, records."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import IO, Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.deps import ListsDep, SettingsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
     CampaignOwnerPublic,
@@ -28,17 +26,11 @@ from callhopper.api.schemas import (
 )
 from callhopper.api.uploads import read_csv_upload
 from callhopper.core.importer import parse_mapping
+from callhopper.core.lists import ImportOutcome, ListSummary, RecordView
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, validation_message
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.rights import Right
-from callhopper.settings import Settings
-from callhopper.store import contact_lists as lists
-from callhopper.store.contact_lists import ImportOutcome
-from callhopper.store.db import Database
-from callhopper.store.models import ContactList, ImportJob, Record, User
-from callhopper.store.ownership import active_owner
-from callhopper.store.ownership import settings_of as ownership_settings
 
 router = APIRouter(tags=["contact lists"])
 
@@ -67,8 +59,9 @@ def to_schema(body: ListSchemaIn, default_region: str) -> ListSchema:
         raise InvalidInput(validation_message(exc), field="schema") from None
 
 
-def list_public(session: Session, contact_list: ContactList) -> ContactListPublic:
-    schema = lists.schema_of(contact_list)
+def list_public(summary: ListSummary) -> ContactListPublic:
+    contact_list = summary.contact_list
+    schema = contact_list.schema
     return ContactListPublic(
         id=contact_list.id,
         name=contact_list.name,
@@ -81,42 +74,32 @@ def list_public(session: Session, contact_list: ContactList) -> ContactListPubli
         key_column=schema.key_column,
         default_region=schema.default_region,
         default_timezone=schema.default_timezone,
-        ownership=ownership_settings(contact_list),
-        record_count=lists.record_count(session, contact_list.id),
+        ownership=contact_list.ownership,
+        record_count=summary.record_count,
         created_at=contact_list.created_at,
         updated_at=contact_list.updated_at,
     )
 
 
 @router.get("/contact-lists", response_model=list[ContactListPublic])
-def list_lists(_actor: ListReader, db: DbDep) -> list[ContactListPublic]:
-    with db.read() as session:
-        return [list_public(session, c) for c in lists.list_lists(session)]
+def list_lists(_actor: ListReader, lists: ListsDep) -> list[ContactListPublic]:
+    return [list_public(c) for c in lists.all()]
 
 
 @router.post(
     "/contact-lists", response_model=ContactListPublic, status_code=status.HTTP_201_CREATED
 )
 def create_list(
-    body: ContactListCreate, actor: ListManager, db: DbDep, clock: ClockDep, settings: SettingsDep
+    body: ContactListCreate, actor: ListManager, lists: ListsDep, settings: SettingsDep
 ) -> ContactListPublic:
     schema = to_schema(body, settings.default_region)
-    with db.write() as session:
-        contact_list = lists.create_list(
-            session,
-            actor,
-            name=body.name,
-            description=body.description,
-            schema=schema,
-            now=clock.now(),
-        )
-        return list_public(session, contact_list)
+    created = lists.create(actor, name=body.name, description=body.description, schema=schema)
+    return list_public(created)
 
 
 @router.get("/contact-lists/{list_id}", response_model=ContactListPublic)
-def get_list(list_id: IntId, _actor: ListReader, db: DbDep) -> ContactListPublic:
-    with db.read() as session:
-        return list_public(session, lists.get_list(session, list_id))
+def get_list(list_id: IntId, _actor: ListReader, lists: ListsDep) -> ContactListPublic:
+    return list_public(lists.get(list_id))
 
 
 @router.patch("/contact-lists/{list_id}", response_model=ContactListPublic)
@@ -124,30 +107,21 @@ def update_list(
     list_id: IntId,
     body: ContactListUpdate,
     actor: ListManager,
-    db: DbDep,
-    clock: ClockDep,
+    lists: ListsDep,
     settings: SettingsDep,
 ) -> ContactListPublic:
     """Rename or redescribe a list, or change its schema (limited once it has records)."""
     schema = to_schema(body.schema_, settings.default_region) if body.schema_ else None
-    with db.write() as session:
-        contact_list = lists.update_list(
-            session,
-            actor,
-            list_id,
-            name=body.name,
-            description=body.description,
-            schema=schema,
-            now=clock.now(),
-        )
-        return list_public(session, contact_list)
+    updated = lists.update(
+        actor, list_id, name=body.name, description=body.description, schema=schema
+    )
+    return list_public(updated)
 
 
 @router.delete("/contact-lists/{list_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_list(list_id: IntId, actor: ListManager, db: DbDep, clock: ClockDep) -> None:
+def delete_list(list_id: IntId, actor: ListManager, lists: ListsDep) -> None:
     """Delete a list with its records and imports (audited)."""
-    with db.write() as session:
-        lists.delete_list(session, actor, list_id, now=clock.now())
+    lists.delete(actor, list_id)
 
 
 # --- imports -----------------------------------------------------------------------------------
@@ -155,27 +129,12 @@ def delete_list(list_id: IntId, actor: ListManager, db: DbDep, clock: ClockDep) 
 
 def report_public(outcome: ImportOutcome) -> ImportReportPublic:
     return ImportReportPublic(
-        **import_public(outcome.job).model_dump(),
+        **ImportPublic.model_validate(outcome.job, from_attributes=True).model_dump(),
         rejections=[
-            RejectionPublic(line=r.line, column=r.column, reason=r.reason)
+            RejectionPublic.model_validate(r, from_attributes=True)
             for r in outcome.report.rejections
         ],
         rejections_truncated=outcome.report.rejections_truncated,
-    )
-
-
-def import_public(job: ImportJob) -> ImportPublic:
-    return ImportPublic(
-        import_id=job.id,
-        list_id=job.list_id,
-        source=job.source,
-        format=job.format,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        rows_total=job.rows_total,
-        rows_accepted=job.rows_accepted,
-        rows_updated=job.rows_updated,
-        rows_rejected=job.rows_rejected,
     )
 
 
@@ -206,9 +165,7 @@ async def import_csv(
     list_id: IntId,
     request: Request,
     actor: ListManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    lists: ListsDep,
     mapping: Annotated[
         str | None,
         Query(description='JSON {"CSV header": "list column" or null to ignore it}.'),
@@ -217,7 +174,7 @@ async def import_csv(
     on_duplicate: Annotated[
         OnDuplicate,
         Query(description="A key already in the list: reject the row, or update the record."),
-    ] = "reject",
+    ] = OnDuplicate.REJECT,
 ) -> ImportReportPublic:
     """Append a CSV file to the list (the first import of an empty list is an append too).
 
@@ -232,16 +189,14 @@ async def import_csv(
     stream = upload.stream
     try:
         outcome = await run_in_threadpool(
-            _run_import,
-            db,
-            actor,
-            list_id,
-            settings,
-            clock.now(),
-            source or "upload.csv",
-            csv_stream=stream,
-            mapping=parse_mapping(mapping),
-            on_duplicate=on_duplicate,
+            lambda: lists.import_rows(
+                actor,
+                list_id,
+                source=source or "upload.csv",
+                csv_stream=stream,
+                mapping=parse_mapping(mapping),
+                on_duplicate=on_duplicate,
+            )
         )
     finally:
         stream.close()
@@ -254,67 +209,25 @@ async def import_csv(
     status_code=status.HTTP_201_CREATED,
 )
 def insert_records(
-    list_id: IntId,
-    body: RecordsIn,
-    actor: ListManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    list_id: IntId, body: RecordsIn, actor: ListManager, lists: ListsDep
 ) -> ImportReportPublic:
     """Append records given as JSON objects of column → value (item *n* reports as line *n*)."""
-    outcome = _run_import(
-        db,
-        actor,
-        list_id,
-        settings,
-        clock.now(),
-        "api",
-        items=body.records,
-        on_duplicate=body.on_duplicate,
+    outcome = lists.import_rows(
+        actor, list_id, source="api", items=body.records, on_duplicate=body.on_duplicate
     )
     return report_public(outcome)
 
 
-def _run_import(
-    db: Database,
-    actor: Actor,
-    list_id: int,
-    settings: Settings,
-    now: Any,
-    source: str,
-    *,
-    csv_stream: IO[bytes] | None = None,
-    items: list[dict[str, Any]] | None = None,
-    mapping: dict[str, str | None] | None = None,
-    on_duplicate: str = "reject",
-) -> ImportOutcome:
-    with db.write() as session:
-        return lists.import_rows(
-            session,
-            actor,
-            list_id,
-            source=source,
-            csv_stream=csv_stream,
-            items=items,
-            mapping=mapping,
-            workers=settings.import_workers,
-            batch_rows=settings.import_batch_rows,
-            on_duplicate=on_duplicate,
-            now=now,
-        )
-
-
 @router.get("/contact-lists/{list_id}/imports", response_model=list[ImportPublic])
-def list_imports(list_id: IntId, _actor: ListReader, db: DbDep) -> list[ImportPublic]:
-    with db.read() as session:
-        lists.get_list(session, list_id)
-        return [import_public(j) for j in lists.list_imports(session, list_id)]
+def list_imports(list_id: IntId, _actor: ListReader, lists: ListsDep) -> list[ImportPublic]:
+    return [ImportPublic.model_validate(j, from_attributes=True) for j in lists.imports(list_id)]
 
 
 @router.get("/contact-lists/{list_id}/imports/{import_id}", response_model=ImportPublic)
-def get_import(list_id: IntId, import_id: IntId, _actor: ListReader, db: DbDep) -> ImportPublic:
-    with db.read() as session:
-        return import_public(lists.get_import(session, list_id, import_id))
+def get_import(
+    list_id: IntId, import_id: IntId, _actor: ListReader, lists: ListsDep
+) -> ImportPublic:
+    return ImportPublic.model_validate(lists.import_job(list_id, import_id), from_attributes=True)
 
 
 @router.get(
@@ -325,35 +238,24 @@ def get_rejections(
     list_id: IntId,
     import_id: IntId,
     _actor: ListReader,
-    db: DbDep,
+    lists: ListsDep,
     offset: Annotated[BigIntId, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[RejectionPublic]:
     """Every rejected row of an import, by line."""
-    with db.read() as session:
-        lists.get_import(session, list_id, import_id)
-        return [
-            RejectionPublic(line=r.line, column=r.column, reason=r.reason)
-            for r in lists.import_rejections(session, import_id, offset=offset, limit=limit)
-        ]
+    return [
+        RejectionPublic.model_validate(r, from_attributes=True)
+        for r in lists.rejections(list_id, import_id, offset=offset, limit=limit)
+    ]
 
 
 # --- records -----------------------------------------------------------------------------------
 
 
-def record_public(session: Session, record: Record, actor: Actor, now: datetime) -> RecordPublic:
-    """A record; its owning campaign is shown only to users with ownership control."""
-    owner = session.get(User, record.owner_id) if record.owner_id is not None else None
-    campaign_owner = None
-    if actor.can(Right.CONTACT_LIST_OWNERSHIP_CONTROL):
-        held = active_owner(session, record.id, now)
-        if held is not None:
-            campaign_owner = CampaignOwnerPublic(
-                campaign_id=held.campaign_id,
-                campaign_name=held.campaign_name,
-                owned_at=held.owned_at,
-                expires_at=held.expires_at,
-            )
+def record_public(view: RecordView) -> RecordPublic:
+    """A record; its owning campaign is there only for users with ownership control."""
+    record = view.record
+    owner = view.campaign_owner
     return RecordPublic(
         id=record.id,
         list_id=record.list_id,
@@ -361,10 +263,14 @@ def record_public(session: Session, record: Record, actor: Actor, now: datetime)
         data=record.data,
         phones=record.phones,
         tz=record.tz,
-        owner_user_id=owner.user_id if owner is not None else None,
+        owner_user_id=record.owner_user_id,
         created_at=record.created_at,
         updated_at=record.updated_at,
-        campaign_owner=campaign_owner,
+        campaign_owner=(
+            CampaignOwnerPublic.model_validate(owner, from_attributes=True)
+            if owner is not None
+            else None
+        ),
     )
 
 
@@ -372,44 +278,28 @@ def record_public(session: Session, record: Record, actor: Actor, now: datetime)
 def list_records(
     list_id: IntId,
     actor: ListReader,
-    db: DbDep,
-    clock: ClockDep,
+    lists: ListsDep,
     after_id: Annotated[
         BigIntId, Query(ge=0, description="Page on: the last id of the page before.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RecordPublic]:
-    with db.read() as session:
-        lists.get_list(session, list_id)
-        return [
-            record_public(session, r, actor, clock.now())
-            for r in lists.page_records(session, list_id, after_id=after_id, limit=limit)
-        ]
+    return [record_public(r) for r in lists.records(actor, list_id, after_id=after_id, limit=limit)]
 
 
 @router.get("/contact-lists/{list_id}/records/{record_id}", response_model=RecordPublic)
 def get_record(
-    list_id: IntId, record_id: BigIntId, actor: ListReader, db: DbDep, clock: ClockDep
+    list_id: IntId, record_id: BigIntId, actor: ListReader, lists: ListsDep
 ) -> RecordPublic:
-    with db.read() as session:
-        record = lists.get_record(session, list_id, record_id)
-        return record_public(session, record, actor, clock.now())
+    return record_public(lists.record(actor, list_id, record_id))
 
 
 @router.patch("/contact-lists/{list_id}/records/{record_id}", response_model=RecordPublic)
 def update_record(
-    list_id: IntId,
-    record_id: BigIntId,
-    body: RecordUpdate,
-    actor: ListManager,
-    db: DbDep,
-    clock: ClockDep,
+    list_id: IntId, record_id: BigIntId, body: RecordUpdate, actor: ListManager, lists: ListsDep
 ) -> RecordPublic:
     """Change values of one record (any column, checked like an import row; audited).
 
     A new agent-owned value takes effect in running campaigns at their next recycle.
     """
-    with db.write() as session:
-        now = clock.now()
-        record = lists.update_record(session, actor, list_id, record_id, body.data, now=now)
-        return record_public(session, record, actor, now)
+    return record_public(lists.update_record(actor, list_id, record_id, body.data))

@@ -8,30 +8,26 @@ routes are managed with ``campaign.manage``; the routing decision is also open t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.deps import ClockDep, DbDep, OwnersDep, SettingsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
-from callhopper.domain.rights import Right
-from callhopper.events import AgentEvent
-from callhopper.store import inbound, lead_owners
-from callhopper.store.lead_owners import (
+from callhopper.domain.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
-    OWNER_CHANGED,
-    EndedLease,
     MassAction,
     MassEdit,
+    StalenessRule,
     StalenessRuleSpec,
 )
-from callhopper.store.models import InboundRoute, StalenessRule
+from callhopper.domain.rights import Right
+from callhopper.store import inbound
+from callhopper.store.models import InboundRoute
 
 router = APIRouter(tags=["lead owners"])
 
@@ -61,60 +57,14 @@ class OwnerPublic(BaseModel):
 
 @router.put("/contact-lists/{list_id}/records/{record_id}/owner", response_model=OwnerPublic)
 def set_owner(
-    list_id: IntId,
-    record_id: BigIntId,
-    body: OwnerIn,
-    actor: LeadEditor,
-    request: Request,
-    db: DbDep,
-    clock: ClockDep,
+    list_id: IntId, record_id: BigIntId, body: OwnerIn, actor: LeadEditor, owners: OwnersDep
 ) -> OwnerPublic:
     """Give one lead to an agent (an active user with ``agent.work``), or clear its owner
     (``null``: back to the general pool). Audited as ``record.owner``. Another agent who
     holds the lead in a lead-ownership campaign and has not dialled it yet loses it
     (``delivery_ended``, reason ``owner_changed``)."""
-    with db.write() as session:
-        ended: list[EndedLease] = []
-        record = lead_owners.set_owner(
-            session,
-            actor,
-            list_id,
-            record_id,
-            body.owner,
-            reason=body.reason,
-            now=clock.now(),
-            ended=ended,
-        )
-        _tell_agents(request, session, ended)
-        answer = OwnerPublic(
-            list_id=record.list_id,
-            record_id=record.id,
-            owner_user_id=body.owner if record.owner_id is not None else None,
-            updated_at=record.updated_at,
-        )
-    _reload_hoppers(request)
-    return answer
-
-
-def _reload_hoppers(request: Request) -> None:
-    """Leads that changed owner left the hoppers: a load now stages them for their owner."""
-    loader = getattr(request.app.state, "hopper_loader", None)
-    if loader is not None:
-        loader.wake()
-
-
-def _tell_agents(request: Request, session: Session, ended: Sequence[EndedLease]) -> None:
-    """Tell each agent who lost a lead to its new owner, once the change commits."""
-    bus = getattr(request.app.state, "bus", None)
-    if bus is None:
-        return
-    for lease in ended:
-        bus.publish(
-            AgentEvent(
-                lease.agent_id, "delivery_ended", lease.campaign_id, lease.record_id, OWNER_CHANGED
-            ),
-            session,
-        )
+    change = owners.set_owner(actor, list_id, record_id, body.owner, reason=body.reason)
+    return OwnerPublic.model_validate(change, from_attributes=True)
 
 
 # --- mass edit -----------------------------------------------------------------------------------
@@ -147,12 +97,7 @@ class MassEditPublic(BaseModel):
 
 @router.post("/contact-lists/{list_id}/mass-edit", response_model=MassEditPublic)
 def mass_edit(
-    list_id: IntId,
-    body: MassEditIn,
-    actor: LeadEditor,
-    request: Request,
-    db: DbDep,
-    clock: ClockDep,
+    list_id: IntId, body: MassEditIn, actor: LeadEditor, owners: OwnersDep
 ) -> MassEditPublic:
     """Set, clear or distribute the owner of the leads of a list that match ``filter`` and
     ``owner``, in one transaction, each change audited. ``dry_run`` only counts. At most
@@ -165,20 +110,8 @@ def mass_edit(
         agents=tuple(body.agents),
         note=body.note,
     )
-    scope = db.read() if body.dry_run else db.write()
-    with scope as session:
-        result = lead_owners.mass_edit(
-            session, actor, list_id, edit, dry_run=body.dry_run, now=clock.now()
-        )
-        _tell_agents(request, session, result.ended_leases)
-    if result.changed and not result.dry_run:
-        _reload_hoppers(request)
-    return MassEditPublic(
-        matched=result.matched,
-        changed=result.changed,
-        per_agent=result.per_agent,
-        dry_run=result.dry_run,
-    )
+    result = owners.mass_edit(actor, list_id, edit, dry_run=body.dry_run)
+    return MassEditPublic.model_validate(result, from_attributes=True)
 
 
 # --- staleness rules -----------------------------------------------------------------------------
@@ -238,31 +171,30 @@ def rule_public(rule: StalenessRule) -> StalenessRulePublic:
     """A stored rule as the API shows it."""
     return StalenessRulePublic(
         id=rule.id,
-        name=rule.name,
-        list_id=rule.list_id,
-        statuses=list(rule.statuses),
-        not_called_days=rule.not_called_days,
-        owner_deactivated=rule.owner_deactivated,
-        every_minutes=rule.every_minutes,
-        enabled=rule.enabled,
+        name=rule.spec.name,
+        list_id=rule.spec.list_id,
+        statuses=list(rule.spec.statuses),
+        not_called_days=rule.spec.not_called_days,
+        owner_deactivated=rule.spec.owner_deactivated,
+        every_minutes=rule.spec.every_minutes,
+        enabled=rule.spec.enabled,
         last_run_at=rule.last_run_at,
-        next_run_at=lead_owners.next_run_at(rule),
+        next_run_at=rule.next_run_at,
         created_at=rule.created_at,
     )
 
 
 @router.get("/staleness-rules", response_model=list[StalenessRulePublic])
-def list_rules(_actor: RuleReader, db: DbDep) -> list[StalenessRulePublic]:
+def list_rules(_actor: RuleReader, owners: OwnersDep) -> list[StalenessRulePublic]:
     """Every staleness rule, with its last and next run."""
-    with db.read() as session:
-        return [rule_public(r) for r in lead_owners.list_rules(session)]
+    return [rule_public(r) for r in owners.rules()]
 
 
 @router.post(
     "/staleness-rules", response_model=StalenessRulePublic, status_code=status.HTTP_201_CREATED
 )
 def create_rule(
-    body: StalenessRuleCreate, actor: LeadEditor, db: DbDep, clock: ClockDep
+    body: StalenessRuleCreate, actor: LeadEditor, owners: OwnersDep
 ) -> StalenessRulePublic:
     """A rule that releases stale owned leads back to the general pool, every
     ``every_minutes`` (the first run is due at once)."""
@@ -275,20 +207,18 @@ def create_rule(
         every_minutes=body.every_minutes,
         enabled=body.enabled,
     )
-    with db.write() as session:
-        return rule_public(lead_owners.create_rule(session, actor, spec, now=clock.now()))
+    return rule_public(owners.create_rule(actor, spec))
 
 
 @router.get("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
-def get_rule(rule_id: IntId, _actor: RuleReader, db: DbDep) -> StalenessRulePublic:
+def get_rule(rule_id: IntId, _actor: RuleReader, owners: OwnersDep) -> StalenessRulePublic:
     """One staleness rule."""
-    with db.read() as session:
-        return rule_public(lead_owners.get_rule(session, rule_id))
+    return rule_public(owners.rule(rule_id))
 
 
 @router.patch("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)
 def update_rule(
-    rule_id: IntId, body: StalenessRuleUpdate, actor: LeadEditor, db: DbDep, clock: ClockDep
+    rule_id: IntId, body: StalenessRuleUpdate, actor: LeadEditor, owners: OwnersDep
 ) -> StalenessRulePublic:
     """Change the fields given; ``"list_id": null`` makes the rule apply to every list and
     ``"not_called_days": null`` drops that condition."""
@@ -298,27 +228,20 @@ def update_rule(
     for field in ("name", "owner_deactivated", "every_minutes", "enabled"):
         if field in changes and changes[field] is None:
             del changes[field]  # not nullable: null keeps the current value
-    with db.write() as session:
-        spec = lead_owners.rule_spec(lead_owners.get_rule(session, rule_id))
-        rule = lead_owners.update_rule(
-            session, actor, rule_id, dataclasses.replace(spec, **changes), now=clock.now()
-        )
-        return rule_public(rule)
+    return rule_public(owners.update_rule(actor, rule_id, changes))
 
 
 @router.delete("/staleness-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: IntId, actor: LeadEditor, db: DbDep, clock: ClockDep) -> None:
+def delete_rule(rule_id: IntId, actor: LeadEditor, owners: OwnersDep) -> None:
     """Delete a rule; the leads it released stay in the general pool."""
-    with db.write() as session:
-        lead_owners.delete_rule(session, actor, rule_id, now=clock.now())
+    owners.delete_rule(actor, rule_id)
 
 
 @router.post("/staleness-rules/{rule_id}/run", response_model=RunPublic)
-def run_rule(rule_id: IntId, actor: LeadEditor, db: DbDep, clock: ClockDep) -> RunPublic:
+def run_rule(rule_id: IntId, actor: LeadEditor, owners: OwnersDep) -> RunPublic:
     """Run the rule now (even when disabled): release the owned leads it matches and
     answer how many. Audited per lead and for the run."""
-    with db.write() as session:
-        return RunPublic(released=lead_owners.run_rule(session, actor, rule_id, clock.now()))
+    return RunPublic(released=owners.run_rule(actor, rule_id))
 
 
 # --- inbound routes ------------------------------------------------------------------------------

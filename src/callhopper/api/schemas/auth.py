@@ -1,0 +1,41 @@
+"""Logging in, the current user, and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from callhopper.api.schemas.base import Body
+
+
+class LoginIn(Body):
+    email: str
+    password: str
+
+
+class MePublic(BaseModel):
+    user_id: str
+    email: str
+    display_name: str
+    role: str
+    rights: list[str]
+
+
+class TokenCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="Unset: never expires.")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret. Shown once; only a hash is stored.")

@@ -1,0 +1,56 @@
+"""What every request body shares: unknown fields and NUL characters are refused."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, and so is a NUL character in any text.
+
+    PostgreSQL's text and JSON cannot hold NUL (``\\u0000``), and SQLite would store it where
+    PostgreSQL refuses it, so a request carrying one is refused on both: a 422 naming the
+    field (and the place inside it) rather than the database's error.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Fields whose items are checked one by one by the code they go to (an import rejects a
+    #: row with NUL and keeps the others): not refused here as a whole.
+    checked_per_item: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.checked_per_item:
+            where = nul_in(value)
+            if where is not None:
+                raise PydanticCustomError(
+                    "nul_character",
+                    "contains a NUL character{where}, which text cannot hold",
+                    {"where": f" at {where}" if where else ""},
+                )
+        return value
+
+
+def nul_in(value: Any) -> str | None:
+    """Where ``value`` (as parsed from JSON) holds a NUL character: ``""`` for ``value``
+    itself, else the path to it (``columns.2.name``); ``None`` when nowhere."""
+    if isinstance(value, str):
+        return "" if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"key {key!r}"
+        inner = nul_in(item)
+        if inner is not None:
+            return f"{key}.{inner}" if inner else str(key)
+    return None

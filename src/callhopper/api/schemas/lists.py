@@ -1,0 +1,122 @@
+"""Contact lists, their imports and their records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.ownership import CampaignOwnerPublic
+from callhopper.domain.campaign_ownership import OwnershipSettings
+from callhopper.domain.contacts import ColumnSpec, OnDuplicate, PhoneColumnSpec, TimezoneSource
+
+
+class ListSchemaIn(Body):
+    columns: list[ColumnSpec | str] = Field(
+        min_length=1, description="Column names, or full column specs (type, required, editable)."
+    )
+    phone_columns: list[PhoneColumnSpec | str] = Field(min_length=1)
+    timezone_source: TimezoneSource | None = None
+    agent_owned_column: str | None = None
+    lead_owner_column: str | None = Field(
+        None, description="Column naming each lead's owner (user id or email), set at import."
+    )
+    key_column: str | None = None
+    default_region: str | None = Field(None, description="Unset: the server's default region.")
+    default_timezone: str | None = None
+
+
+class ContactListCreate(ListSchemaIn):
+    name: str
+    description: str = ""
+
+
+class ContactListUpdate(Body):
+    name: str | None = None
+    description: str | None = None
+    schema_: ListSchemaIn | None = Field(None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ContactListPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    columns: list[ColumnSpec]
+    phone_columns: list[PhoneColumnSpec]
+    timezone_source: TimezoneSource | None
+    agent_owned_column: str | None
+    lead_owner_column: str | None
+    key_column: str | None
+    default_region: str
+    default_timezone: str | None
+    ownership: OwnershipSettings = Field(
+        description="Campaign ownership of records: the first campaign that makes a valid attempt "
+        "on a record owns it for this long, or without expiry."
+    )
+    record_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RejectionPublic(BaseModel):
+    line: int = Field(description="CSV line (header = 1), or 1-based item number of a JSON batch.")
+    column: str | None
+    reason: str
+
+
+class ImportPublic(BaseModel):
+    import_id: int
+    list_id: int
+    source: str
+    format: str
+    started_at: datetime
+    finished_at: datetime | None
+    rows_total: int
+    rows_accepted: int = Field(description="Rows stored: new records, plus records updated.")
+    rows_updated: int = Field(description="Rows that updated a record with the same key.")
+    rows_rejected: int
+
+
+class ImportReportPublic(ImportPublic):
+    rejections: list[RejectionPublic]
+    rejections_truncated: bool = Field(
+        description="True when more rejections exist than listed here; page through "
+        "GET /contact-lists/{list_id}/imports/{import_id}/rejections."
+    )
+
+
+class RecordsIn(Body):
+    checked_per_item = frozenset({"records"})
+
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=10000)
+    on_duplicate: OnDuplicate = Field(
+        OnDuplicate.REJECT,
+        description="A key already in the list: reject the row, or update the record.",
+    )
+
+
+class RecordUpdate(Body):
+    data: dict[str, Any] = Field(
+        min_length=1, description="Column → new value (empty or null clears it)."
+    )
+
+
+class RecordPublic(BaseModel):
+    id: int
+    list_id: int
+    key: str | None
+    data: dict[str, str]
+    phones: list[str | None]
+    tz: str | None
+    owner_user_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    campaign_owner: CampaignOwnerPublic | None = Field(
+        None,
+        description="The campaign that owns the record now (campaign ownership); shown only "
+        "to users with contact_list.ownership_control.",
+    )
