@@ -62,10 +62,10 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
         PhoneColumnSpec,
     )
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import queues
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import ImportJob, QueueMember, User
+    from callhopper.store.queues import SqlQueueStore
     from callhopper.store.records import SqlRecordSink
     from callhopper.store.uow import SqlTransaction
 
@@ -90,7 +90,7 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
                 for n in range(agents)
             ],
         )
-        queue = queues.create_queue(session, SYSTEM, name="bench", description="", now=now)
+        queue = SqlQueueStore(session).add_queue(name="bench", description="", now=now)
         session.execute(
             insert(QueueMember),
             [{"queue_id": queue.id, "user_id": n + 1, "added_at": now} for n in range(agents)],
@@ -168,7 +168,7 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
 
 
 def tokens(url: str, first_agent: int, count: int) -> list[str]:
-    from callhopper.security import new_secret, secret_hash
+    from callhopper.domain.credentials import new_secret, secret_hash
     from callhopper.store.db import Database
     from callhopper.store.models import AuthToken
 

@@ -122,7 +122,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         PhoneColumnSpec,
     )
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import dnc, queues
+    from callhopper.store import dnc
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import (
@@ -134,6 +134,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         User,
         UserSkill,
     )
+    from callhopper.store.queues import SqlQueueStore
     from callhopper.store.records import SqlRecordSink, index_phones
     from callhopper.store.uow import SqlTransaction
 
@@ -162,7 +163,7 @@ def setup(url: str, size: Size) -> tuple[float, float]:
         )
         ids: dict[str, int] = dict(session.execute(text("SELECT user_id, id FROM users")).all())
         agent_ids = [int(ids[f"ag{n}"]) for n in range(size.agents)]
-        queue = queues.create_queue(session, SYSTEM, name="floor", description="", now=now)
+        queue = SqlQueueStore(session).add_queue(name="floor", description="", now=now)
         session.execute(
             insert(QueueMember),
             [{"queue_id": queue.id, "user_id": a, "added_at": now} for a in agent_ids],

@@ -59,10 +59,10 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
     from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
     from callhopper.domain.contacts import ColumnSpec, ListSchema, NormalisedRow, PhoneColumnSpec
     from callhopper.domain.ownership import OwnerOrder
-    from callhopper.store import queues
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import ImportJob, QueueMember, User
+    from callhopper.store.queues import SqlQueueStore
     from callhopper.store.records import SqlRecordSink
     from callhopper.store.uow import SqlTransaction
 
@@ -86,7 +86,7 @@ def setup(url: str, agents: int, records: int, mode: str) -> int:
                 for n in range(agents + 1)  # the last one only times the bare claim
             ],
         )
-        queue = queues.create_queue(session, SYSTEM, name="bench", description="", now=now)
+        queue = SqlQueueStore(session).add_queue(name="bench", description="", now=now)
         session.execute(
             insert(QueueMember),
             [{"queue_id": queue.id, "user_id": n + 1, "added_at": now} for n in range(agents + 1)],

@@ -25,11 +25,12 @@ from sqlalchemy.engine import make_url
 from callhopper import security
 from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
+from callhopper.core.users import UserService
 from callhopper.domain.actors import SYSTEM
 from callhopper.settings import Settings
-from callhopper.store import users
 from callhopper.store.db import Database
 from callhopper.store.migrate import upgrade
+from callhopper.store.uow import SqlUnitOfWork
 from tests.support import MakeUser, Person
 
 PG_URL_ENV = "CALLHOPPER_TEST_POSTGRES_URL"
@@ -166,25 +167,21 @@ def app_client(settings: Settings, db: Database, clock: FrozenClock) -> Iterator
 def make_user(db: Database, clock: FrozenClock) -> MakeUser:
     """Create a user with an API token; ``role`` defaults to agent."""
     counter = itertools.count(1)
+    users = UserService(SqlUnitOfWork(db), clock, security.Argon2PasswordHasher())
 
     def make(role: str = "agent", *, password: str | None = "correct horse", **kw: Any) -> Person:
         n = next(counter)
         email = kw.pop("email", f"{role}{n}@example.com")
-        with db.write() as session:
-            user = users.create_user(
-                session,
-                SYSTEM,
-                email=email,
-                display_name=kw.pop("display_name", f"{role.title()} {n}"),
-                role=role,
-                password=password,
-                user_id=kw.pop("user_id", None),
-                now=clock.now(),
-            )
-            _, secret = users.create_api_token(
-                session, SYSTEM, user, "test", now=clock.now(), ttl=None
-            )
-        return Person(user.user_id, email, secret)
+        user = users.create_user(
+            SYSTEM,
+            email=email,
+            display_name=kw.pop("display_name", f"{role.title()} {n}"),
+            role=role,
+            password=password,
+            user_id=kw.pop("user_id", None),
+        ).user
+        issued = users.create_token(SYSTEM, user.user_id, "test")
+        return Person(user.user_id, email, issued.secret)
 
     return make
 

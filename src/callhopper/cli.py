@@ -8,7 +8,6 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, 
 from callhopper.clock import SystemClock
 from callhopper.core.importer import parse_mapping
 from callhopper.core.lists import create_list, import_rows
+from callhopper.core.users import UserService
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import (
     ColumnSpec,
@@ -33,6 +33,7 @@ from callhopper.domain.errors import CallhopperError, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
+from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
@@ -271,34 +272,28 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user."""
-    from callhopper.store.users import create_user
-
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
-        user = create_user(
-            session,
+    with _database(_settings(database_url)) as db, _errors():
+        created = _users(db).create_user(
             CLI_ACTOR,
             email=email,
             display_name=name,
             role=role,
             password=password,
             user_id=user_id,
-            now=SystemClock().now(),
         )
-        console.print(f"created {role} {user.email} (user_id {user.user_id})")
+        console.print(f"created {role} {created.user.email} (user_id {created.user.user_id})")
 
 
 @users_app.command("list")
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users."""
-    from callhopper.store.users import list_users, user_view
-
-    with _database(_settings(database_url)) as db, db.read() as session:
-        for user in list_users(session):
-            view = user_view(session, user)
+    with _database(_settings(database_url)) as db:
+        for details in _users(db).users():
+            user = details.user
             state = "active" if user.active else "deactivated"
-            console.print(f"{view['user_id']:<16} {view['role']:<12} {state:<12} {view['email']}")
+            console.print(f"{user.user_id:<16} {user.role:<12} {state:<12} {user.email}")
 
 
 @users_app.command("token")
@@ -309,17 +304,18 @@ def users_token(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it (it is shown only this once)."""
-    from callhopper.store.users import create_api_token, get_user_by_email
-
-    with _database(_settings(database_url)) as db, _errors(), db.write() as session:
-        user = get_user_by_email(session, email)
-        if user is None:
+    with _database(_settings(database_url)) as db, _errors():
+        users = _users(db)
+        found = users.user_by_email(email)
+        if found is None:
             raise CallhopperError(f"no user with email {email!r}")
-        ttl = timedelta(days=days) if days else None
-        _, secret = create_api_token(
-            session, CLI_ACTOR, user, name, now=SystemClock().now(), ttl=ttl
-        )
-    typer.echo(secret)
+        issued = users.create_token(CLI_ACTOR, found.user.user_id, name, expires_in_days=days)
+    typer.echo(issued.secret)
+
+
+def _users(db: Database) -> UserService:
+    """The user service, acting at the console's clock."""
+    return UserService(SqlUnitOfWork(db), SystemClock(), Argon2PasswordHasher())
 
 
 # --- import ------------------------------------------------------------------------------------

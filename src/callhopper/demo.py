@@ -7,8 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from callhopper.clock import FrozenClock
 from callhopper.core.campaigns import change_state, create_campaign
 from callhopper.core.lists import create_list, import_rows
+from callhopper.core.queues import QueueService
+from callhopper.core.users import UserService
+from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_values import CampaignSpec
@@ -23,9 +27,9 @@ from callhopper.domain.contacts import (
 from callhopper.domain.ownership import OwnerOrder
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.timezones import TimezoneSourceKind
-from callhopper.store import queues, users, wrapup
+from callhopper.security import Argon2PasswordHasher
 from callhopper.store.db import Database
-from callhopper.store.models import ContactList, User
+from callhopper.store.models import ContactList
 from callhopper.store.uow import SqlUnitOfWork
 
 DEMO_PASSWORD = "callhopper-demo"
@@ -147,55 +151,39 @@ def demo_rows(count: int = 60, seed: int = 7) -> list[dict[str, str]]:
 
 def create_demo(db: Database, now: datetime) -> str:
     """Create the demo data once; later runs find it and leave it alone."""
-    with SqlUnitOfWork(db).write() as tx:
-        session = tx.session
+    with db.read() as session:
         if session.scalar(select(ContactList.id).where(ContactList.name == LIST_NAME)):
             return f"demo data already present in {db.url}"
-        people = [("admin", "admin", "Ada Admin"), ("supervisor", "supervisor", "Sol Supervisor")]
-        people += [(a, "agent", f"{a.title()} Agent") for a in (*AGENTS, "dave")]
-        created: dict[str, User] = {}
-        for login, role, name in people:
-            email = f"{login}@{DOMAIN}"
-            existing = users.get_user_by_email(session, email)
-            created[login] = existing or users.create_user(
-                session,
+    uow, clock = SqlUnitOfWork(db), FrozenClock(now)
+    users = UserService(uow, clock, Argon2PasswordHasher())
+    people = [("admin", "admin", "Ada Admin"), ("supervisor", "supervisor", "Sol Supervisor")]
+    people += [(a, "agent", f"{a.title()} Agent") for a in (*AGENTS, "dave")]
+    for login, role, name in people:
+        email = f"{login}@{DOMAIN}"
+        if users.user_by_email(email) is None:
+            users.create_user(
                 SYSTEM,
                 email=email,
                 display_name=name,
                 role=role,
                 password=DEMO_PASSWORD,
                 user_id=login,
-                now=now,
             )
-        queue = queues.create_queue(
-            session, SYSTEM, name=QUEUE_NAME, description="Demo collections queue", now=now
-        )
-        queues.add_queue_members(session, SYSTEM, queue.id, list(AGENTS), now=now)
-        arizona = queues.create_skill(
-            session,
-            SYSTEM,
-            name="Licensed: Arizona",
-            expression='state == "AZ"',
-            description="Agents licensed for Arizona",
-            now=now,
-        )
-        queues.create_skill(
-            session,
-            SYSTEM,
-            name="West coast",
-            expression='state in ("CA", "WA")',
-            description="",
-            now=now,
-        )
-        queues.set_user_skills(session, SYSTEM, "alice", [arizona.id], now=now)
-        collections = wrapup.create_set(
-            session,
-            SYSTEM,
-            name="Collections",
-            description="Default codes plus a promise to pay",
-            codes=None,
-            now=now,
-        )
+    queues = QueueService(uow, clock)
+    queue = queues.create_queue(SYSTEM, name=QUEUE_NAME, description="Demo collections queue")
+    queues.add_members(SYSTEM, queue.id, list(AGENTS))
+    arizona = queues.create_skill(
+        SYSTEM,
+        name="Licensed: Arizona",
+        expression='state == "AZ"',
+        description="Agents licensed for Arizona",
+    )
+    queues.create_skill(SYSTEM, name="West coast", expression='state in ("CA", "WA")')
+    users.set_skills(SYSTEM, "alice", [arizona.id])
+    collections = WrapupService(uow, clock).create_set(
+        SYSTEM, name="Collections", description="Default codes plus a promise to pay"
+    )
+    with SqlUnitOfWork(db).write() as tx:
         contact_list = create_list(
             tx,
             SYSTEM,

@@ -1,8 +1,7 @@
-"""Password hashing (argon2) and opaque secrets for sessions and API tokens."""
+"""Password hashing with argon2 (:class:`callhopper.ports.passwords.PasswordHasher`)."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -10,32 +9,30 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-API_TOKEN_PREFIX = "chp_"
-SESSION_PREFIX = "chs_"
-MIN_PASSWORD_LENGTH = 8
-
 #: A real hash of a random password, verified against when the email is unknown so
-#: that a login for a missing user costs as much time as one with a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: that a login for a missing user costs as much time as one with a wrong password. Made
+#: at the first such login rather than at import (a hash costs a noticeable fraction of a
+#: second, which every command of the console would pay).
+_DUMMY_HASH: str | None = None
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Argon2PasswordHasher:
+    """argon2id hashes with the library's default cost (the module's hasher, which the test
+    suite swaps for a cheap one)."""
+
+    def hash(self, password: str) -> str:
+        return _hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            matches = _hasher.verify(password_hash or _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return matches and password_hash is not None
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """True if ``password`` matches; false for a missing or malformed hash."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def new_secret(prefix: str) -> str:
-    """A fresh 256-bit secret, prefixed so that leaked tokens are recognisable."""
-    return prefix + secrets.token_urlsafe(32)
-
-
-def secret_hash(secret: str) -> str:
-    """What is stored for a token: a secret this long needs no slow hash."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH

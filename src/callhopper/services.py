@@ -10,21 +10,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from callhopper.core.audit import AuditService
+from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.dispenser import Dispenser
+from callhopper.core.dnc import DncService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
+from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
 from callhopper.core.lists import ListService
 from callhopper.core.owners import OwnerService
 from callhopper.core.ownership import OwnershipService
 from callhopper.core.pusher import Pusher
+from callhopper.core.queues import QueueService
 from callhopper.core.staleness import StalenessRunner
+from callhopper.core.users import UserService
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
+from callhopper.core.workflows import WorkflowService
+from callhopper.core.wrapup import WrapupService
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.domain.lead_owners import EndedLease
 from callhopper.events import AgentEvent, LocalBus, PostgresBus
-from callhopper.ports import Clock
+from callhopper.ports import Clock, UnitOfWork
+from callhopper.security import Argon2PasswordHasher
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
@@ -70,9 +80,46 @@ class BusNotices:
 
 
 @dataclass(frozen=True)
+class AdminServices:
+    """Signing in, and the administration of users, queues and the other settings."""
+
+    auth: AuthService
+    users: UserService
+    queues: QueueService
+    inbound: InboundService
+    wrapup: WrapupService
+    audit: AuditService
+    dnc: DncService
+    workflows: WorkflowService
+
+
+def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminServices:
+    """The administrative services over one unit of work (the API's, or the command line's)."""
+    passwords = Argon2PasswordHasher()
+    return AdminServices(
+        auth=AuthService(
+            uow, clock, passwords, session_ttl=timedelta(hours=settings.session_ttl_hours)
+        ),
+        users=UserService(uow, clock, passwords),
+        queues=QueueService(uow, clock),
+        inbound=InboundService(uow, clock, default_region=settings.default_region),
+        wrapup=WrapupService(uow, clock),
+        audit=AuditService(uow),
+        dnc=DncService(
+            uow,
+            clock,
+            default_region=settings.default_region,
+            import_batch_rows=settings.import_batch_rows,
+        ),
+        workflows=WorkflowService(uow, clock),
+    )
+
+
+@dataclass(frozen=True)
 class Services:
     """Everything a process shares between requests and background jobs."""
 
+    admin: AdminServices
     bus: LocalBus
     validator: HttpNumberValidator | NoValidator
     dispenser: Dispenser
@@ -120,13 +167,13 @@ def build(
     settings: Settings, db: Database, clock: Clock, *, loader_poll_s: float = DEFAULT_POLL_S
 ) -> Services:
     """Wire the services of one process around one database."""
-    bus = event_bus(db)
     uow = SqlUnitOfWork(db)
+    bus = event_bus(db)
     notices = BusNotices(bus)
     loader = HopperLoader(uow, clock, poll_s=loader_poll_s)
     webhooks = WebhookWorker(
         WebhookSender(
-            db,
+            uow,
             clock,
             max_attempts=settings.webhook_max_attempts,
             timeout_s=settings.webhook_timeout_s,
@@ -145,6 +192,7 @@ def build(
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
     return Services(
+        admin=admin_services(settings, uow, clock),
         bus=bus,
         validator=validator,
         dispenser=dispenser,

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callhopper.domain.phones import check_region
+
 DEFAULT_DATABASE_URL = "sqlite:///./callhopper.db"
 
 
@@ -82,8 +84,6 @@ class Settings(BaseSettings):
     @field_validator("default_region")
     @classmethod
     def _check_region(cls, value: str) -> str:
-        from callhopper.domain.phones import check_region
-
         return check_region(value)
 
 

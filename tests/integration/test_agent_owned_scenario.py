@@ -169,21 +169,22 @@ def test_deactivated_owner_is_not_matched(
 
 def test_no_cap_of_200_agents(api: TestClient, app_client: TestClient, db: Any, clock: Any) -> None:
     """No cap of 200 agents (SPEC §5): 300 agents, two records each, all delivered."""
+    from callhopper.core.users import UserService
     from callhopper.domain.actors import SYSTEM
+    from callhopper.security import Argon2PasswordHasher
     from callhopper.store import users
+    from callhopper.store.uow import SqlUnitOfWork
 
-    with db.write() as session:
-        for n in range(300):
-            users.create_user(
-                session,
-                SYSTEM,
-                email=f"agent{n}@example.com",
-                display_name="",
-                role="agent",
-                password=None,
-                user_id=f"ag{n}",
-                now=clock.now(),
-            )
+    service = UserService(SqlUnitOfWork(db), clock, Argon2PasswordHasher())
+    for n in range(300):
+        service.create_user(
+            SYSTEM,
+            email=f"agent{n}@example.com",
+            display_name="",
+            role="agent",
+            password=None,
+            user_id=f"ag{n}",
+        )
     list_id = make_list(api, owned_rows([f"ag{n % 300}" for n in range(600)]))
     queue = api.post("/api/v1/queues", json={"name": "Big"}).json()
     api.post(

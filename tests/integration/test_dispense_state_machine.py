@@ -59,15 +59,15 @@ from sqlalchemy.orm import Session
 from callhopper.clock import FrozenClock
 from callhopper.core.campaigns import change_state
 from callhopper.core.dispenser import Delivery, Dispenser, NoRecord
+from callhopper.core.queues import QueueService
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.errors import InvalidInput, NotFound
 from callhopper.domain.wrapup import DEFAULT_CODES, WrapupCodeSpec
-from callhopper.store import queues
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Record, User
 from callhopper.store.records import record_data_update
-from callhopper.store.uow import SqlTransaction
+from callhopper.store.uow import SqlTransaction, SqlUnitOfWork
 from callhopper.store.users import actor_of
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, start
 from tests.support import MakeUser, Person
@@ -553,17 +553,13 @@ class DispenseMachine(RuleBasedStateMachine):
 
     def change_queue(self, name: str, *, join: bool) -> None:
         agent = self.agent(name)
-        with self.write() as session:
-            if join:
-                queues.add_queue_members(
-                    session, SYSTEM, self.queue_id, [agent.person.user_id], now=self.now
-                )
-                self.members.add(agent.id)
-            else:
-                queues.remove_queue_members(
-                    session, SYSTEM, self.queue_id, [agent.person.user_id], now=self.now
-                )
-                self.members.discard(agent.id)
+        queues = QueueService(SqlUnitOfWork(self.world.db), self.world.clock)
+        if join:
+            queues.add_members(SYSTEM, self.queue_id, [agent.person.user_id])
+            self.members.add(agent.id)
+        else:
+            queues.remove_members(SYSTEM, self.queue_id, [agent.person.user_id])
+            self.members.discard(agent.id)
 
     def owner_values(self) -> st.SearchStrategy[str]:
         return st.sampled_from(NAMING_VALUES + NAMELESS_VALUES)

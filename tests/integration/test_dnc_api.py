@@ -14,12 +14,14 @@ from sqlalchemy import event, insert, select, text
 
 from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
+from callhopper.core.dnc import DncService
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.settings import Settings
 from callhopper.store import dnc
 from callhopper.store.db import Database
 from callhopper.store.models import DncList, DncNumber
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import agents, make_campaign, make_list, make_queue, owned_rows, phone
 from tests.support import MakeUser, Person
 
@@ -29,6 +31,10 @@ API = "/api/v1"
 def e164(n: int) -> str:
     """The E.164 form of :func:`tests.campaign_helpers.phone`."""
     return f"+1602{200 + n // 10000:03d}{n % 10000:04d}"
+
+
+def dnc_service(db: Database, clock: FrozenClock) -> DncService:
+    return DncService(SqlUnitOfWork(db), clock, default_region="US", import_batch_rows=5000)
 
 
 @pytest.fixture
@@ -238,19 +244,16 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(api: TestClient) ->
 
 
 def test_import_batches_keep_reports_in_line_order(db: Database, clock: FrozenClock) -> None:
-    with db.write() as session:
-        list_id = dnc.create_dnc_list(session, SYSTEM, name="L", now=clock.now()).id
+    service = dnc_service(db, clock)
+    list_id = service.create_list(SYSTEM, name="L").list.id
     rows = ["NUMBER"] + [phone(n % 7) if n % 3 else "junk" for n in range(40)]
-    with db.write() as session:
-        report = dnc.import_numbers(
-            session,
-            SYSTEM,
-            list_id,
-            io.BytesIO("\n".join(rows).encode()),
-            region="US",
-            batch_rows=4,
-            now=clock.now(),
-        )
+    report = service.import_numbers(
+        SYSTEM,
+        list_id,
+        io.BytesIO("\n".join(rows).encode()),
+        region="US",
+        batch_rows=4,
+    )
     assert report.rows_total == 40
     assert report.rows_accepted == 7
     assert report.rows_accepted + report.rows_rejected == report.rows_total
@@ -438,8 +441,8 @@ def test_campaign_own_list(
     assert dropped.status_code == 409
     assert dropped.json()["error"]["details"] == {"field": "dnc_list_ids"}
     assert api.delete(f"{API}/dnc-lists/{own_id}").status_code == 409
-    with db.write() as session, pytest.raises(Conflict):
-        dnc.detach_list(session, SYSTEM, campaign_id, own_id, now=clock.now())
+    with pytest.raises(Conflict):
+        dnc_service(db, clock).detach_list(SYSTEM, campaign_id, own_id)
 
     # The campaign goes; its list stays, as an ordinary list that may now be deleted.
     assert api.delete(f"{API}/campaigns/{campaign_id}").status_code == 204
@@ -457,12 +460,11 @@ def test_attach_and_detach_one_list(
 ) -> None:
     campaign_id = campaign(api, make_user)
     list_id = create(api)["id"]
-    with db.write() as session:
-        assert dnc.attach_list(session, SYSTEM, campaign_id, list_id, now=clock.now())
-        assert not dnc.attach_list(session, SYSTEM, campaign_id, list_id, now=clock.now())
-    with db.write() as session:
-        assert dnc.detach_list(session, SYSTEM, campaign_id, list_id, now=clock.now())
-        assert not dnc.detach_list(session, SYSTEM, campaign_id, list_id, now=clock.now())
+    service = dnc_service(db, clock)
+    assert service.attach_list(SYSTEM, campaign_id, list_id)
+    assert not service.attach_list(SYSTEM, campaign_id, list_id)
+    assert service.detach_list(SYSTEM, campaign_id, list_id)
+    assert not service.detach_list(SYSTEM, campaign_id, list_id)
     assert actions(api, "dnc_list.") == ["dnc_list.create", "dnc_list.attach", "dnc_list.detach"]
 
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from callhopper.api.app import create_app
-from callhopper.api.routers import queues as queues_router
 from callhopper.api.schemas import RecordsIn
 from callhopper.clock import FrozenClock
+from callhopper.core.queues import QueueService
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.types import BIGINT_MAX, INTEGER_MAX
@@ -59,7 +59,7 @@ def broken(*_args: Any, **_kwargs: Any) -> Any:
 def test_an_unexpected_error_is_a_json_500_that_tells_nothing(
     lenient_api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queues_router.queues, "list_queues", broken)
+    monkeypatch.setattr(QueueService, "queues", broken)
     error = error_of(lenient_api.get("/api/v1/queues"), 500)
     assert error["code"] == "internal_error"
     assert "SELECT" not in str(error) and "secret" not in str(error)
@@ -70,7 +70,7 @@ def test_an_unexpected_error_still_reaches_the_server_to_be_logged(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Starlette raises it again after the 500 is sent: uvicorn logs it with its traceback.
-    monkeypatch.setattr(queues_router.queues, "list_queues", broken)
+    monkeypatch.setattr(QueueService, "queues", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         api.get("/api/v1/queues")
 

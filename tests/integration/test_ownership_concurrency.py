@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 from callhopper.clock import SystemClock
 from callhopper.core.dispenser import Delivery, Dispenser
+from callhopper.core.users import UserService
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.errors import Conflict
-from callhopper.store import users
+from callhopper.security import Argon2PasswordHasher
 from callhopper.store.db import Database
 from callhopper.store.models import Interaction, RecordOwnership
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import make_campaign, make_list, owned_rows, start
 
 RECORDS = 10_000
@@ -37,22 +39,19 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _agents(db: Database, prefix: str) -> list[Actor]:
-    now = datetime.now(UTC)
-    with db.write() as session:
-        created = [
-            users.create_user(
-                session,
-                SYSTEM,
-                email=f"{prefix}{n}@example.com",
-                display_name="",
-                role="agent",
-                password=None,
-                user_id=f"{prefix}{n}",
-                now=now,
-            )
-            for n in range(AGENTS_PER_CAMPAIGN)
-        ]
-        return [users.actor_of(session, u) for u in created]
+    service = UserService(SqlUnitOfWork(db), SystemClock(), Argon2PasswordHasher())
+    created = [
+        service.create_user(
+            SYSTEM,
+            email=f"{prefix}{n}@example.com",
+            display_name="",
+            role="agent",
+            password=None,
+            user_id=f"{prefix}{n}",
+        )
+        for n in range(AGENTS_PER_CAMPAIGN)
+    ]
+    return [c.user.actor for c in created]
 
 
 def _queue(api: TestClient, name: str, people: list[Actor]) -> int:

@@ -30,11 +30,12 @@ from callhopper.core.webhooks import (
     body_of,
     verify_signature,
 )
+from callhopper.domain.workflows import FiredAction
 from callhopper.settings import Settings
 from callhopper.store import users, workflows
 from callhopper.store.db import Database
 from callhopper.store.models import Record, WebhookMessage
-from callhopper.store.workflows import FiredAction
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import (
     agents,
     done,
@@ -516,7 +517,7 @@ def test_delivery_retries_with_backoff_and_signs_each_attempt(
             [{"type": "set_owner_to_agent"}, {"type": "webhook", "url": hook.url}],
         )
         fire(db, clock, f, record_id, "interested")
-        sender = WebhookSender(db, clock, timeout_s=5)
+        sender = WebhookSender(SqlUnitOfWork(db), clock, timeout_s=5)
 
         assert sender.run_once(clock.now()) == 1  # 500
         assert sender.run_once(clock.now()) == 0  # not due again yet
@@ -562,7 +563,7 @@ def test_a_failing_endpoint_ends_failed_and_can_be_retried(
     with hook_server(Hook([503])) as hook:
         rule = create_rule(wf_api, "Tell", ["interested"], [{"type": "webhook", "url": hook.url}])
         fire(db, clock, f, record_id, "interested")
-        sender = WebhookSender(db, clock, max_attempts=4, timeout_s=5)
+        sender = WebhookSender(SqlUnitOfWork(db), clock, max_attempts=4, timeout_s=5)
         for _ in range(4):
             assert sender.run_once(clock.now()) == 1
             clock.advance(timedelta(seconds=BACKOFF_CAP_S))
@@ -603,7 +604,7 @@ def test_an_unreachable_endpoint_is_an_attempt_with_its_error(
         wf_api, "Tell", ["interested"], [{"type": "webhook", "url": f"http://127.0.0.1:{port}/h"}]
     )
     fire(db, clock, f, record_id, "interested")
-    assert WebhookSender(db, clock, timeout_s=5).run_once(clock.now()) == 1
+    assert WebhookSender(SqlUnitOfWork(db), clock, timeout_s=5).run_once(clock.now()) == 1
     (message,) = outbox(db)
     assert (message.status, message.attempts) == ("pending", 1)
     assert message.last_error.startswith("ConnectError")
@@ -642,7 +643,7 @@ def test_two_senders_never_send_one_message_twice(
         def sender() -> None:
             own = Database(db_url)
             try:
-                worker = WebhookSender(own, clock, batch_size=4, timeout_s=5)
+                worker = WebhookSender(SqlUnitOfWork(own), clock, batch_size=4, timeout_s=5)
                 barrier.wait()
                 while (n := worker.run_once(clock.now())) > 0:
                     sent.append(n)
@@ -670,7 +671,7 @@ def test_the_worker_wakes_on_new_work_and_stops_cleanly(
     record_id = work(wf_api, f, "interested")
     with hook_server(Hook([200])) as hook:
         create_rule(wf_api, "Tell", ["interested"], [{"type": "webhook", "url": hook.url}])
-        worker = WebhookWorker(WebhookSender(db, clock, timeout_s=5), poll_s=3600)
+        worker = WebhookWorker(WebhookSender(SqlUnitOfWork(db), clock, timeout_s=5), poll_s=3600)
         thread = threading.Thread(target=worker.run)
         thread.start()
         try:
@@ -689,7 +690,9 @@ def test_the_worker_wakes_on_new_work_and_stops_cleanly(
 
 def test_run_forever_stops_without_a_wake_up(db: Database, clock: FrozenClock) -> None:
     stop, wake = threading.Event(), threading.Event()
-    thread = threading.Thread(target=WebhookSender(db, clock).run_forever, args=(stop, wake, 3600))
+    thread = threading.Thread(
+        target=WebhookSender(SqlUnitOfWork(db), clock).run_forever, args=(stop, wake, 3600)
+    )
     thread.start()
     stop.set()
     thread.join(timeout=5)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import literal, select
 
 from callhopper.clock import FrozenClock
+from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.wrapup import DEFAULT_CODES, OwnerAction, WrapupCodeSpec
 from callhopper.store.db import Database
-from callhopper.store.wrapup import code_spec, codes_json, codes_of, specs_from_json, update_set
-from callhopper.store.wrapup import create_set as create_code_set
+from callhopper.store.uow import SqlUnitOfWork
+from callhopper.store.wrapup import code_spec, codes_json, codes_of, specs_from_json
 
 
 def test_codes_read_as_json_equal_the_rows_in_their_order(db: Database, clock: FrozenClock) -> None:
@@ -23,22 +24,12 @@ def test_codes_read_as_json_equal_the_rows_in_their_order(db: Database, clock: F
         adds_to_dnc=True,
         owner_action=OwnerAction.SET_OWNER_TO_AGENT,
     )
-    with db.write() as session:
-        code_set = create_code_set(
-            session, SYSTEM, name="Collections", description="", codes=None, now=clock.now()
-        )
-        # Reordered and extended after creation: positions no longer follow the ids.
-        codes = [odd, *reversed(DEFAULT_CODES)]
-        update_set(
-            session,
-            SYSTEM,
-            code_set.id,
-            name=None,
-            description=None,
-            codes=codes,
-            now=clock.now(),
-        )
-        set_id = code_set.id
+    wrapup = WrapupService(SqlUnitOfWork(db), clock)
+    code_set = wrapup.create_set(SYSTEM, name="Collections", description="", codes=None)
+    # Reordered and extended after creation: positions no longer follow the ids.
+    codes = [odd, *reversed(DEFAULT_CODES)]
+    wrapup.update_set(SYSTEM, code_set.id, name=None, description=None, codes=codes)
+    set_id = code_set.id
     with db.read() as session:
         doc = session.scalar(select(codes_json(literal(set_id))))
         rows = {c.code: code_spec(c) for c in codes_of(session, set_id)}

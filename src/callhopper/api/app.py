@@ -20,6 +20,7 @@ from callhopper.api.routers import (
     contact_lists,
     dnc,
     hopper,
+    inbound,
     leads,
     leads_admin,
     ownership,
@@ -112,6 +113,7 @@ def create_app(
         hopper,
         leads,
         leads_admin,
+        inbound,
         workflows,
         audit,
     ):

@@ -12,12 +12,20 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from callhopper.core.audit import AuditService
+from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
+from callhopper.core.dnc import DncService
 from callhopper.core.hopper import HopperService
+from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
 from callhopper.core.lists import ListService
 from callhopper.core.owners import OwnerService
 from callhopper.core.ownership import OwnershipService
+from callhopper.core.queues import QueueService
+from callhopper.core.users import UserService
+from callhopper.core.workflows import WorkflowService
+from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput, NotAuthenticated
 from callhopper.domain.rights import Right
@@ -25,7 +33,6 @@ from callhopper.ports import Clock
 from callhopper.services import Services
 from callhopper.settings import Settings
 from callhopper.store.db import Database
-from callhopper.store.users import TOKEN_TOUCH_INTERVAL, authenticate, touch_token
 
 SESSION_COOKIE = "callhopper_session"
 
@@ -76,6 +83,59 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+# The administrative services, built once per process (:func:`callhopper.services.build`).
+
+
+async def auth_service(request: Request) -> AuthService:
+    service: AuthService = request.app.state.services.admin.auth
+    return service
+
+
+async def user_service(request: Request) -> UserService:
+    service: UserService = request.app.state.services.admin.users
+    return service
+
+
+async def queue_service(request: Request) -> QueueService:
+    service: QueueService = request.app.state.services.admin.queues
+    return service
+
+
+async def inbound_service(request: Request) -> InboundService:
+    service: InboundService = request.app.state.services.admin.inbound
+    return service
+
+
+async def wrapup_service(request: Request) -> WrapupService:
+    service: WrapupService = request.app.state.services.admin.wrapup
+    return service
+
+
+async def audit_service(request: Request) -> AuditService:
+    service: AuditService = request.app.state.services.admin.audit
+    return service
+
+
+async def dnc_service(request: Request) -> DncService:
+    service: DncService = request.app.state.services.admin.dnc
+    return service
+
+
+async def workflow_service(request: Request) -> WorkflowService:
+    service: WorkflowService = request.app.state.services.admin.workflows
+    return service
+
+
+AuthDep = Annotated[AuthService, Depends(auth_service)]
+UsersDep = Annotated[UserService, Depends(user_service)]
+QueuesDep = Annotated[QueueService, Depends(queue_service)]
+InboundDep = Annotated[InboundService, Depends(inbound_service)]
+WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
+AuditDep = Annotated[AuditService, Depends(audit_service)]
+DncDep = Annotated[DncService, Depends(dnc_service)]
+WorkflowsDep = Annotated[WorkflowService, Depends(workflow_service)]
+
+
 def credential_of(request: Request) -> str | None:
     """The bearer token, else the session cookie."""
     header = request.headers.get("authorization")
@@ -93,28 +153,22 @@ class Credentials:
     database, so it runs in a worker thread)."""
 
     secret: str
-    db: Database
-    clock: Clock
+    auth: AuthService
 
     def actor(self) -> Actor:
         """The authenticated user; 401 when the credentials are wrong, expired or revoked."""
-        now = self.clock.now()
-        with self.db.lookup() as session:
-            found = authenticate(session, self.secret, now=now)
-        if found is None:
-            raise NotAuthenticated("the token or session is invalid, expired or revoked")
-        if found.last_used_at is None or now - found.last_used_at > TOKEN_TOUCH_INTERVAL:
-            with self.db.write() as session:
-                touch_token(session, found.token_id, now=now)
-        return found.actor
+        return self.auth.authenticate(self.secret)
 
 
-async def credentials(request: Request, db: DbDep, clock: ClockDep) -> Credentials:
+async def credentials(request: Request) -> Credentials:
     """401 at once when the request carries no credentials (before its body is read)."""
     secret = credential_of(request)
     if secret is None:
         raise NotAuthenticated("authentication required: send a bearer token or log in")
-    return Credentials(secret, db, clock)
+    # The service straight from the application's state: a dependency of its own would cost
+    # every request another step of FastAPI's resolution.
+    auth: AuthService = request.app.state.services.admin.auth
+    return Credentials(secret, auth)
 
 
 CredentialsDep = Annotated[Credentials, Depends(credentials)]

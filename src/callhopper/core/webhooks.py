@@ -1,4 +1,4 @@
-"""Delivery of the webhook outbox (SPEC §7.4).
+"""Delivery of the webhook outbox that workflow rules fill.
 
 Workflow rules queue webhooks as rows of ``webhook_outbox`` in the transaction of the
 change they report. :class:`WebhookSender` delivers them afterwards:
@@ -28,13 +28,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.orm import Session
 
 from callhopper import __version__
-from callhopper.ports import Clock
-from callhopper.store import workflows
-from callhopper.store.db import Database
-from callhopper.store.workflows import ClaimedWebhook
+from callhopper.domain.webhooks import ClaimedWebhook
+from callhopper.ports.clock import Clock
+from callhopper.ports.transactions import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,7 @@ class WebhookSender:
 
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork,
         clock: Clock,
         *,
         max_attempts: int = MAX_ATTEMPTS,
@@ -112,7 +110,7 @@ class WebhookSender:
     ) -> None:
         if max_attempts < 1 or batch_size < 1 or timeout_s <= 0:
             raise ValueError("max_attempts and batch_size must be >= 1, timeout_s > 0")
-        self.db = db
+        self.uow = uow
         self.clock = clock
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
@@ -130,17 +128,15 @@ class WebhookSender:
         """
         started = time.monotonic()
         lease_until = now + timedelta(seconds=self.lease_s)
-        with self.db.write() as session:
-            batch = workflows.claim_webhooks(
-                session, now=now, lease_until=lease_until, limit=self.batch_size
-            )
+        with self.uow.write() as tx:
+            batch = tx.webhooks.claim(now=now, lease_until=lease_until, limit=self.batch_size)
         if not batch:
             return 0
         results = self._send_all(batch, give_up_at=started + self.lease_s - LEASE_MARGIN_S)
         done = self.clock.now()
-        with self.db.write() as session:
+        with self.uow.write() as tx:
             for result in results:
-                self._record(session, result, done)
+                self._record(tx, result, done)
         return sum(1 for r in results if r.attempted)
 
     def _send_all(self, batch: list[ClaimedWebhook], *, give_up_at: float) -> list[_Result]:
@@ -180,19 +176,19 @@ class WebhookSender:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
-    def _record(self, session: Session, result: _Result, now: datetime) -> None:
+    def _record(self, tx: Transaction, result: _Result, now: datetime) -> None:
         claimed = result.claimed
         if not result.attempted:
-            workflows.webhook_released(session, claimed, now=now)
+            tx.webhooks.released(claimed, now=now)
             return
         if result.error is None:
-            held = workflows.webhook_sent(session, claimed, now=now)
+            held = tx.webhooks.sent(claimed, now=now)
         else:
             attempts = claimed.attempts + 1
             final = attempts >= self.max_attempts or claimed.secret is None
             retry_at = None if final else now + timedelta(seconds=backoff_s(attempts))
-            held = workflows.webhook_attempt_failed(
-                session, claimed, error=result.error, now=now, retry_at=retry_at
+            held = tx.webhooks.attempt_failed(
+                claimed, error=result.error, now=now, retry_at=retry_at
             )
             log.warning(
                 "webhook %s to %s: attempt %s failed (%s); %s",

@@ -1,11 +1,16 @@
-"""Wrap-up codes (dispositions) and the default set."""
+"""Wrap-up codes (dispositions), the default set, and the sets agents choose from."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callhopper.domain.errors import InvalidInput
 
 #: The longest wrap-up code (the width of every ``code`` column).
 MAX_CODE_LENGTH = 64
@@ -20,7 +25,8 @@ def is_code(value: object) -> bool:
 
 
 class OwnerAction(StrEnum):
-    """What a workflow rule may do to a lead's owner when this code is used."""
+    """What a workflow rule may do to a lead's owner when this code is used (a rule's
+    ``code_owner_action``)."""
 
     SET_OWNER_TO_AGENT = "set_owner_to_agent"
     CLEAR_OWNER = "clear_owner"
@@ -31,7 +37,7 @@ class WrapupCodeSpec(BaseModel):
 
     ``counts_as_attempt`` marks a *valid attempt*: it increments the record's
     attempts and is what makes a campaign take ownership of a record on a list shared by
-    several campaigns.
+    several campaigns, when the list has campaign ownership on.
     ``final`` closes the record for the campaign. ``retry_after_minutes`` keeps
     a non-final record from being dialled again too soon.
     """
@@ -73,3 +79,30 @@ DEFAULT_CODES: tuple[WrapupCodeSpec, ...] = (
     WrapupCodeSpec(code="do_not_call", label="Do not call", final=True, adds_to_dnc=True),
     WrapupCodeSpec(code="callback", label="Callback"),
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WrapupSet:
+    """A named set of wrap-up codes, in the order agents see them."""
+
+    id: int
+    name: str
+    description: str
+    codes: tuple[WrapupCodeSpec, ...]
+
+    def view(self) -> dict[str, Any]:
+        """The set as the API and the audit log show it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "codes": [c.model_dump(mode="json") for c in self.codes],
+        }
+
+
+def check_unique_codes(codes: Sequence[WrapupCodeSpec]) -> None:
+    """:class:`InvalidInput` naming the codes given more than once."""
+    names = [c.code for c in codes]
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise InvalidInput(f"duplicate code(s): {', '.join(dupes)}", field="codes")

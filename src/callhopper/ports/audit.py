@@ -1,4 +1,5 @@
-"""The audit-log port: every ownership change and administrative action leaves an entry."""
+"""The audit-log ports: every ownership change and administrative action leaves an entry
+(:class:`AuditLog`), which auditors read (:class:`AuditTrail`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.audit import AuditEntry, AuditQuery
 
 
 class AuditLog(Protocol):
@@ -27,4 +29,12 @@ class AuditLog(Protocol):
     ) -> None:
         """One entry: who (``actor``) did what (``action``, for example ``lead.owner``) to
         which target, with the state before and after and why."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """Reads the audit log."""
+
+    def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """The entries the query selects, newest first."""
         ...

@@ -17,17 +17,23 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from callhopper.ports.audit import AuditLog
+from callhopper.ports.audit import AuditLog, AuditTrail
 from callhopper.ports.campaigns import CampaignStore
+from callhopper.ports.dnc import DncStore
 from callhopper.ports.hopper import HopperStore
 from callhopper.ports.import_jobs import ImportStore
+from callhopper.ports.inbound import InboundStore
 from callhopper.ports.leads import LeadStore
 from callhopper.ports.lists import ContactListStore
 from callhopper.ports.owners import LeadOwnerStore
 from callhopper.ports.ownership import OwnershipStore
+from callhopper.ports.queues import QueueStore, SkillStore
 from callhopper.ports.snapshots import SnapshotStore
 from callhopper.ports.staleness import StalenessRuleStore
+from callhopper.ports.users import TokenStore, UserStore
 from callhopper.ports.workers import WorkerLeases
+from callhopper.ports.workflows import WebhookOutbox, WorkflowStore
+from callhopper.ports.wrapup import WrapupStore
 
 
 class Transaction(Protocol):
@@ -65,6 +71,36 @@ class Transaction(Protocol):
 
     @property
     def workers(self) -> WorkerLeases: ...
+
+    @property
+    def users(self) -> UserStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def queues(self) -> QueueStore: ...
+
+    @property
+    def skills(self) -> SkillStore: ...
+
+    @property
+    def inbound(self) -> InboundStore: ...
+
+    @property
+    def wrapup(self) -> WrapupStore: ...
+
+    @property
+    def audit_trail(self) -> AuditTrail: ...
+
+    @property
+    def dnc(self) -> DncStore: ...
+
+    @property
+    def workflows(self) -> WorkflowStore: ...
+
+    @property
+    def webhooks(self) -> WebhookOutbox: ...
 
 
 class UnitOfWork(Protocol):

@@ -1,4 +1,5 @@
-"""The audit log, written in the caller's transaction so it commits with the change."""
+"""The audit log in SQL, written in the caller's transaction so that an entry commits with
+the change it describes (:class:`SqlAuditLog`), and read by auditors (:class:`SqlAuditTrail`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
-from callhopper.store.models import AuditEntry, table_of
+from callhopper.domain.audit import AuditEntry, AuditQuery
+from callhopper.store.models import AuditEntry as Entry
+from callhopper.store.models import table_of
 
 
 def audit(
@@ -77,34 +80,54 @@ class SqlAuditLog:
 
 # A Core INSERT built once: an ORM object per entry costs a unit-of-work flush on hot paths
 # (every wrap-up that claims a record for its campaign writes one).
-_INSERT = insert(table_of(AuditEntry))
+_INSERT = insert(table_of(Entry))
 
 
-def audit_query(
-    *,
-    actor: str | None = None,
-    action: str | None = None,
-    target_type: str | None = None,
-    target_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Select[AuditEntry]:
-    """Entries matching every filter given, newest first."""
-    query = select(AuditEntry)
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
-    if action is not None:
+class SqlAuditTrail:
+    """:class:`callhopper.ports.audit.AuditTrail` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        rows = self.session.execute(_select(query).limit(query.limit))
+        return [AuditEntry(*row) for row in rows]
+
+
+def _select(query: AuditQuery) -> Select[Any]:
+    """The entries matching every filter given, newest first."""
+    entries = table_of(Entry)
+    statement = select(
+        entries.c.id,
+        entries.c.at,
+        entries.c.actor,
+        entries.c.action,
+        entries.c.target_type,
+        entries.c.target_id,
+        entries.c.before,
+        entries.c.after,
+        entries.c.reason,
+    )
+    if query.actor is not None:
+        statement = statement.where(entries.c.actor == query.actor)
+    if query.action is not None:
         # ``user.`` selects every user action; ``user.create`` only that one.
-        if action.endswith("."):
-            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        if query.action.endswith("."):
+            statement = statement.where(entries.c.action.startswith(query.action, autoescape=True))
         else:
-            query = query.where(AuditEntry.action == action)
-    if target_type is not None:
-        query = query.where(AuditEntry.target_type == target_type)
-    if target_id is not None:
-        query = query.where(AuditEntry.target_id == target_id)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
-    return query.order_by(AuditEntry.id.desc())
+            statement = statement.where(entries.c.action == query.action)
+    if query.target_type is not None:
+        statement = statement.where(entries.c.target_type == query.target_type)
+    if query.target_id is not None:
+        statement = statement.where(entries.c.target_id == query.target_id)
+    if query.since is not None:
+        statement = statement.where(entries.c.at >= query.since)
+    if query.until is not None:
+        statement = statement.where(entries.c.at < query.until)
+    if query.before_id is not None:
+        statement = statement.where(entries.c.id < query.before_id)
+    for prefix in query.hidden_prefixes:
+        statement = statement.where(~entries.c.action.startswith(prefix, autoescape=True))
+    if query.hidden_actions:
+        statement = statement.where(entries.c.action.not_in(query.hidden_actions))
+    return statement.order_by(entries.c.id.desc())

@@ -1,4 +1,5 @@
-"""Queues with member agents, and skills (named lead filters) held by users (SPEC §2)."""
+"""Queues with member agents, and skills held by users, in SQL: :class:`SqlQueueStore` and
+:class:`SqlSkillStore` (:mod:`callhopper.ports.queues`)."""
 
 from __future__ import annotations
 
@@ -6,86 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
-from callhopper.domain.actors import Actor
-from callhopper.domain.contacts import check_filter_fields
-from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from callhopper.domain.filters import Filter, parse_filter
-from callhopper.domain.rights import Right
-from callhopper.store.audit import audit
-from callhopper.store.models import Queue, QueueMember, Skill, User, UserSkill
-from callhopper.store.users import actor_of, get_user
-
-
-def _name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidInput("the name is empty", field="name")
-    return value
-
-
-# --- queues ------------------------------------------------------------------------------------
+from callhopper.domain.errors import NotFound
+from callhopper.domain.queues import QueueInfo, SkillInfo
+from callhopper.store.models import Campaign, Queue, QueueMember, Skill, User, UserSkill
+from callhopper.store.types import INTEGER_MAX
 
 
 def get_queue(session: Session, queue_id: int) -> Queue:
+    """The queue, or :class:`NotFound`."""
     queue = session.get(Queue, queue_id)
     if queue is None:
         raise NotFound(f"no queue {queue_id}", field="queue_id")
     return queue
 
 
-def list_queues(session: Session) -> Sequence[Queue]:
-    return session.scalars(select(Queue).order_by(Queue.id)).all()
-
-
-def create_queue(
-    session: Session, actor: Actor, *, name: str, description: str, now: datetime
-) -> Queue:
-    name = _name(name)
-    if session.scalar(select(Queue.id).where(Queue.name == name)) is not None:
-        raise AlreadyExists(f"a queue named {name!r} already exists", field="name")
-    queue = Queue(name=name, description=description, created_at=now)
-    session.add(queue)
-    session.flush()
-    audit(session, actor, "queue.create", "queue", queue.id, now=now, after=queue_view(queue))
-    return queue
-
-
-def update_queue(
-    session: Session,
-    actor: Actor,
-    queue_id: int,
-    *,
-    name: str | None,
-    description: str | None,
-    now: datetime,
-) -> Queue:
-    queue = get_queue(session, queue_id)
-    before = queue_view(queue)
-    if name is not None:
-        name = _name(name)
-        other = session.scalar(select(Queue.id).where(Queue.name == name))
-        if other is not None and other != queue.id:
-            raise AlreadyExists(f"a queue named {name!r} already exists", field="name")
-        queue.name = name
-    if description is not None:
-        queue.description = description
-    audit(
-        session,
-        actor,
-        "queue.update",
-        "queue",
-        queue.id,
-        now=now,
-        before=before,
-        after=queue_view(queue),
-    )
-    return queue
-
-
 def queue_members(session: Session, queue_id: int) -> Sequence[User]:
+    """The members of a queue, in the order the users were created."""
     return session.scalars(
         select(User)
         .join(QueueMember, QueueMember.user_id == User.id)
@@ -94,200 +34,190 @@ def queue_members(session: Session, queue_id: int) -> Sequence[User]:
     ).all()
 
 
-def add_queue_members(
-    session: Session, actor: Actor, queue_id: int, user_ids: list[str], *, now: datetime
-) -> list[str]:
-    """Add agents to a queue; returns the user ids actually added (others were members)."""
-    queue = get_queue(session, queue_id)
-    present = {u.user_id for u in queue_members(session, queue.id)}
-    added: list[str] = []
-    for user_id in dict.fromkeys(user_ids):
-        user = get_user(session, user_id)
-        if not actor_of(session, user).can(Right.AGENT_WORK):
-            raise InvalidInput(
-                f"user {user_id!r} has no {Right.AGENT_WORK.value!r} right and cannot be a "
-                "queue member",
-                field="user_ids",
+#: Users per statement when reading their queues or skills: well under SQLite's and
+#: PostgreSQL's bound-parameter limits.
+_CHUNK = 1000
+
+
+def _by_user(
+    session: Session, pairs: Select[int, int], user_column: Any, user_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """The second column of ``pairs`` by its first, a user id, for each of ``user_ids``."""
+    found: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
+    wanted = list(found)
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for user_id, other in session.execute(pairs.where(user_column.in_(chunk))):
+            found[user_id].append(other)
+    return found
+
+
+class SqlQueueStore:
+    """:class:`callhopper.ports.queues.QueueStore` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def queue(self, queue_id: int) -> QueueInfo | None:
+        # Past the column's range no queue has the id (and PostgreSQL would refuse to look).
+        queue = self.session.get(Queue, queue_id) if queue_id <= INTEGER_MAX else None
+        return self._info(queue) if queue is not None else None
+
+    def queues(self) -> list[QueueInfo]:
+        found = self.session.scalars(select(Queue).order_by(Queue.id)).all()
+        members: dict[int, list[str]] = {q.id: [] for q in found}
+        rows = self.session.execute(
+            select(QueueMember.queue_id, User.user_id)
+            .join(User, User.id == QueueMember.user_id)
+            .order_by(User.id)
+        )
+        for queue_id, user_id in rows:
+            members[queue_id].append(user_id)
+        return [_queue_info(q, members[q.id]) for q in found]
+
+    def queue_named(self, name: str) -> int | None:
+        return self.session.scalar(select(Queue.id).where(Queue.name == name))
+
+    def add_queue(self, *, name: str, description: str, now: datetime) -> QueueInfo:
+        queue = Queue(name=name, description=description, created_at=now)
+        self.session.add(queue)
+        self.session.flush()
+        return self._info(queue)
+
+    def change_queue(
+        self, queue_id: int, *, name: str | None, description: str | None
+    ) -> QueueInfo:
+        queue = get_queue(self.session, queue_id)
+        if name is not None:
+            queue.name = name
+        if description is not None:
+            queue.description = description
+        self.session.flush()
+        return self._info(queue)
+
+    def delete_queue(self, queue_id: int) -> None:
+        self.session.delete(get_queue(self.session, queue_id))
+        self.session.flush()
+
+    def campaigns_using(self, queue_id: int) -> list[str]:
+        query = select(Campaign.name).where(Campaign.queue_id == queue_id)
+        return list(self.session.scalars(query))
+
+    def add_members(self, queue_id: int, user_ids: Sequence[int], *, now: datetime) -> None:
+        present = set(
+            self.session.scalars(
+                select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
             )
-        if not user.active:
-            raise InvalidInput(f"user {user_id!r} is deactivated", field="user_ids")
-        if user_id in present:
-            continue
-        session.add(QueueMember(queue_id=queue.id, user_id=user.id, added_at=now))
-        added.append(user_id)
-    if added:
-        audit(
-            session,
-            actor,
-            "queue.members_add",
-            "queue",
-            queue.id,
-            now=now,
-            after={"user_ids": added},
         )
-    return added
-
-
-def remove_queue_members(
-    session: Session, actor: Actor, queue_id: int, user_ids: list[str], *, now: datetime
-) -> list[str]:
-    queue = get_queue(session, queue_id)
-    users = [get_user(session, u) for u in dict.fromkeys(user_ids)]
-    removed = [
-        u.user_id
-        for u in users
-        if session.execute(
-            delete(QueueMember).where(QueueMember.queue_id == queue.id, QueueMember.user_id == u.id)
-        ).rowcount  # type: ignore[attr-defined]
-    ]
-    if removed:
-        audit(
-            session,
-            actor,
-            "queue.members_remove",
-            "queue",
-            queue.id,
-            now=now,
-            before={"user_ids": removed},
+        self.session.add_all(
+            QueueMember(queue_id=queue_id, user_id=user_id, added_at=now)
+            for user_id in dict.fromkeys(user_ids)
+            if user_id not in present
         )
-    return removed
+        self.session.flush()
 
-
-def delete_queue(session: Session, actor: Actor, queue_id: int, *, now: datetime) -> None:
-    from callhopper.store.models import Campaign, InboundRoute
-
-    queue = get_queue(session, queue_id)
-    users = list(session.scalars(select(Campaign.name).where(Campaign.queue_id == queue_id)))
-    if users:
-        raise Conflict(f"campaign(s) {', '.join(users)} use this queue", field="queue_id")
-    routes = list(
-        session.scalars(
-            select(InboundRoute.number).where(InboundRoute.fallback == f"queue:{queue_id}")
+    def remove_members(self, queue_id: int, user_ids: Sequence[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        return set(
+            self.session.scalars(
+                delete(QueueMember)
+                .where(QueueMember.queue_id == queue_id, QueueMember.user_id.in_(list(user_ids)))
+                .returning(QueueMember.user_id)
+            )
         )
+
+    def queue_ids(self, user_ids: Sequence[int]) -> dict[int, list[int]]:
+        pairs = select(QueueMember.user_id, QueueMember.queue_id).order_by(QueueMember.queue_id)
+        return _by_user(self.session, pairs, QueueMember.user_id, user_ids)
+
+    def _info(self, queue: Queue) -> QueueInfo:
+        return _queue_info(queue, [u.user_id for u in queue_members(self.session, queue.id)])
+
+
+def _queue_info(queue: Queue, member_user_ids: Sequence[str]) -> QueueInfo:
+    return QueueInfo(
+        id=queue.id,
+        name=queue.name,
+        description=queue.description,
+        member_user_ids=tuple(member_user_ids),
     )
-    if routes:
-        raise Conflict(
-            f"inbound route(s) {', '.join(routes)} fall back to this queue", field="queue_id"
+
+
+def _skill_info(skill: Skill) -> SkillInfo:
+    return SkillInfo(
+        id=skill.id, name=skill.name, expression=skill.expression, description=skill.description
+    )
+
+
+class SqlSkillStore:
+    """:class:`callhopper.ports.queues.SkillStore` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def skill(self, skill_id: int) -> SkillInfo | None:
+        skill = self.session.get(Skill, skill_id)
+        return _skill_info(skill) if skill is not None else None
+
+    def skills(self) -> list[SkillInfo]:
+        return [_skill_info(s) for s in self.session.scalars(select(Skill).order_by(Skill.id))]
+
+    def skill_named(self, name: str) -> int | None:
+        return self.session.scalar(select(Skill.id).where(Skill.name == name))
+
+    def add_skill(
+        self, *, name: str, expression: str, description: str, now: datetime
+    ) -> SkillInfo:
+        skill = Skill(name=name, expression=expression, description=description, created_at=now)
+        self.session.add(skill)
+        self.session.flush()
+        return _skill_info(skill)
+
+    def change_skill(
+        self,
+        skill_id: int,
+        *,
+        name: str | None,
+        expression: str | None,
+        description: str | None,
+    ) -> SkillInfo:
+        skill = self._skill(skill_id)
+        if name is not None:
+            skill.name = name
+        if expression is not None:
+            skill.expression = expression
+        if description is not None:
+            skill.description = description
+        self.session.flush()
+        return _skill_info(skill)
+
+    def delete_skill(self, skill_id: int) -> None:
+        self.session.delete(self._skill(skill_id))
+        self.session.flush()
+
+    def skills_of(self, user_id: int) -> list[SkillInfo]:
+        query = (
+            select(Skill)
+            .join(UserSkill, UserSkill.skill_id == Skill.id)
+            .where(UserSkill.user_id == user_id)
+            .order_by(Skill.id)
         )
-    audit(session, actor, "queue.delete", "queue", queue.id, now=now, before=queue_view(queue))
-    session.delete(queue)
+        return [_skill_info(s) for s in self.session.scalars(query)]
 
+    def set_skills_of(self, user_id: int, skill_ids: Sequence[int]) -> None:
+        self.session.execute(delete(UserSkill).where(UserSkill.user_id == user_id))
+        self.session.add_all(
+            UserSkill(user_id=user_id, skill_id=s) for s in dict.fromkeys(skill_ids)
+        )
+        self.session.flush()
 
-def queue_view(queue: Queue) -> dict[str, Any]:
-    return {"id": queue.id, "name": queue.name, "description": queue.description}
+    def skill_ids(self, user_ids: Sequence[int]) -> dict[int, list[int]]:
+        pairs = select(UserSkill.user_id, UserSkill.skill_id).order_by(UserSkill.skill_id)
+        return _by_user(self.session, pairs, UserSkill.user_id, user_ids)
 
-
-# --- skills ------------------------------------------------------------------------------------
-
-
-def get_skill(session: Session, skill_id: int) -> Skill:
-    skill = session.get(Skill, skill_id)
-    if skill is None:
-        raise NotFound(f"no skill {skill_id}", field="skill_id")
-    return skill
-
-
-def list_skills(session: Session) -> Sequence[Skill]:
-    return session.scalars(select(Skill).order_by(Skill.id)).all()
-
-
-def create_skill(
-    session: Session, actor: Actor, *, name: str, expression: str, description: str, now: datetime
-) -> Skill:
-    name = _name(name)
-    if session.scalar(select(Skill.id).where(Skill.name == name)) is not None:
-        raise AlreadyExists(f"a skill named {name!r} already exists", field="name")
-    canonical = _checked(expression).to_text()
-    skill = Skill(name=name, expression=canonical, description=description, created_at=now)
-    session.add(skill)
-    session.flush()
-    audit(session, actor, "skill.create", "skill", skill.id, now=now, after=skill_view(skill))
-    return skill
-
-
-def update_skill(
-    session: Session,
-    actor: Actor,
-    skill_id: int,
-    *,
-    name: str | None,
-    expression: str | None,
-    description: str | None,
-    now: datetime,
-) -> Skill:
-    skill = get_skill(session, skill_id)
-    before = skill_view(skill)
-    if name is not None:
-        name = _name(name)
-        other = session.scalar(select(Skill.id).where(Skill.name == name))
-        if other is not None and other != skill.id:
-            raise AlreadyExists(f"a skill named {name!r} already exists", field="name")
-        skill.name = name
-    if expression is not None:
-        skill.expression = _checked(expression).to_text()
-    if description is not None:
-        skill.description = description
-    audit(
-        session,
-        actor,
-        "skill.update",
-        "skill",
-        skill.id,
-        now=now,
-        before=before,
-        after=skill_view(skill),
-    )
-    return skill
-
-
-def _checked(expression: str) -> Filter:
-    parsed = parse_filter(expression)
-    check_filter_fields(parsed.fields())
-    return parsed
-
-
-def delete_skill(session: Session, actor: Actor, skill_id: int, *, now: datetime) -> None:
-    skill = get_skill(session, skill_id)
-    audit(session, actor, "skill.delete", "skill", skill.id, now=now, before=skill_view(skill))
-    session.delete(skill)
-
-
-def user_skills(session: Session, user: User) -> Sequence[Skill]:
-    return session.scalars(
-        select(Skill)
-        .join(UserSkill, UserSkill.skill_id == Skill.id)
-        .where(UserSkill.user_id == user.id)
-        .order_by(Skill.id)
-    ).all()
-
-
-def set_user_skills(
-    session: Session, actor: Actor, user_id: str, skill_ids: list[int], *, now: datetime
-) -> Sequence[Skill]:
-    """Replace the skills a user holds."""
-    user = get_user(session, user_id)
-    skills = [get_skill(session, s) for s in dict.fromkeys(skill_ids)]
-    before = [s.name for s in user_skills(session, user)]
-    session.execute(delete(UserSkill).where(UserSkill.user_id == user.id))
-    session.add_all(UserSkill(user_id=user.id, skill_id=s.id) for s in skills)
-    session.flush()
-    audit(
-        session,
-        actor,
-        "user.skills",
-        "user",
-        user.user_id,
-        now=now,
-        before={"skills": before},
-        after={"skills": [s.name for s in skills]},
-    )
-    return skills
-
-
-def skill_view(skill: Skill) -> dict[str, Any]:
-    return {
-        "id": skill.id,
-        "name": skill.name,
-        "expression": skill.expression,
-        "description": skill.description,
-    }
+    def _skill(self, skill_id: int) -> Skill:
+        skill = self.session.get(Skill, skill_id)
+        if skill is None:
+            raise NotFound(f"no skill {skill_id}", field="skill_id")
+        return skill

@@ -16,18 +16,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import CallhopperError, Conflict, Contention
-from callhopper.store.audit import SqlAuditLog
+from callhopper.store.audit import SqlAuditLog, SqlAuditTrail
 from callhopper.store.campaigns import SqlCampaignStore
 from callhopper.store.contact_lists import SqlContactListStore
 from callhopper.store.db import Database
+from callhopper.store.dnc import SqlDncStore
 from callhopper.store.hopper_store import SqlHopperStore
 from callhopper.store.imports import SqlImportStore
+from callhopper.store.inbound import SqlInboundStore
 from callhopper.store.lead_owners import SqlLeadOwnerStore
 from callhopper.store.leads import SqlLeadStore
 from callhopper.store.ownership_admin import SqlOwnershipStore
+from callhopper.store.queues import SqlQueueStore, SqlSkillStore
 from callhopper.store.snapshots import SqlSnapshotStore
 from callhopper.store.staleness import SqlStalenessRuleStore
+from callhopper.store.users import SqlTokenStore, SqlUserStore
+from callhopper.store.webhooks import SqlWebhookOutbox
 from callhopper.store.workers import SqlWorkerLeases
+from callhopper.store.workflows import SqlWorkflowStore
+from callhopper.store.wrapup import SqlWrapupStore
 
 #: SQLSTATEs of a transaction PostgreSQL rolled back to break a deadlock, or because it
 #: could not be serialized with a concurrent one: running it again is safe.
@@ -119,6 +126,46 @@ class SqlTransaction:
     @cached_property
     def workers(self) -> SqlWorkerLeases:
         return SqlWorkerLeases(self.session)
+
+    @cached_property
+    def users(self) -> SqlUserStore:
+        return SqlUserStore(self.session)
+
+    @cached_property
+    def tokens(self) -> SqlTokenStore:
+        return SqlTokenStore(self.session)
+
+    @cached_property
+    def queues(self) -> SqlQueueStore:
+        return SqlQueueStore(self.session)
+
+    @cached_property
+    def skills(self) -> SqlSkillStore:
+        return SqlSkillStore(self.session)
+
+    @cached_property
+    def inbound(self) -> SqlInboundStore:
+        return SqlInboundStore(self.session)
+
+    @cached_property
+    def wrapup(self) -> SqlWrapupStore:
+        return SqlWrapupStore(self.session)
+
+    @cached_property
+    def audit_trail(self) -> SqlAuditTrail:
+        return SqlAuditTrail(self.session)
+
+    @cached_property
+    def dnc(self) -> SqlDncStore:
+        return SqlDncStore(self.session)
+
+    @cached_property
+    def workflows(self) -> SqlWorkflowStore:
+        return SqlWorkflowStore(self.session)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookOutbox:
+        return SqlWebhookOutbox(self.session)
 
 
 class SqlUnitOfWork:

@@ -1,355 +1,40 @@
-"""Users, roles and credentials (SPEC §1)."""
+"""Users, roles and credentials in SQL: :class:`SqlUserStore` and :class:`SqlTokenStore`
+(:mod:`callhopper.ports.users`), and the lookups other stores make of a user."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
-from callhopper.domain.errors import (
-    AlreadyExists,
-    Conflict,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    PermissionDenied,
+from callhopper.domain.errors import NotFound
+from callhopper.domain.rights import Right
+from callhopper.domain.users import (
+    RoleInfo,
+    TokenHolder,
+    TokenInfo,
+    TokenKind,
+    UserInfo,
+    email_key,
+    rights_of,
 )
-from callhopper.domain.rights import BUILTIN_ROLES, Right, parse_rights
-from callhopper.security import (
-    API_TOKEN_PREFIX,
-    MIN_PASSWORD_LENGTH,
-    SESSION_PREFIX,
-    hash_password,
-    new_secret,
-    secret_hash,
-    verify_password,
-)
-from callhopper.store.audit import audit
-from callhopper.store.models import AuthToken, QueueMember, Role, User, table_of
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-#: No ``@``: an owner value with one is an email, one without is a user id, and a user id
-#: that reads like another user's email could capture that user's records.
-_USER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-#: ``last_used_at`` is refreshed at most this often, to keep reads read-only.
-TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
-
-
-def email_key(email: str) -> str:
-    """The case-insensitive form of an email, used for uniqueness and owner matching."""
-    return email.strip().lower()
-
-
-def check_email(email: str) -> str:
-    email = email.strip()
-    if not _EMAIL_RE.match(email):
-        raise InvalidInput(f"{email!r} is not an email address", field="email")
-    return email
-
-
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
-    return password
-
-
-# --- roles -------------------------------------------------------------------------------------
-
-
-def role_rights(role: Role) -> frozenset[Right]:
-    return rights_of(role.name, role.builtin, role.rights)
-
-
-def require_within(actor: Actor, rights: frozenset[Right], what: str) -> None:
-    """Nobody hands out more than they hold: refuse (403) when ``rights`` (of a role being
-    granted or written, or of a user being managed) include one the actor lacks. Without
-    this, holding ``user.manage`` would be holding every right: promote yourself, edit a
-    role you hold, reset an admin's password or mint yourself an admin's token."""
-    missing = sorted(r.value for r in rights - actor.rights)
-    if missing:
-        raise PermissionDenied(
-            f"{what} has rights you do not hold: {', '.join(missing)}", right=missing[0]
-        )
-
-
-def _require_manageable(session: Session, actor: Actor, user: User) -> None:
-    """The actor may manage ``user`` (edit, (de)activate, tokens) only if every right of the
-    user's role is also the actor's."""
-    role = session.get(Role, user.role_id)
-    assert role is not None
-    require_within(actor, role_rights(role), f"user {user.user_id!r} (role {role.name!r})")
-
-
-def rights_of(name: str, builtin: bool, rights: list[str]) -> frozenset[Right]:
-    """A role's rights: a built-in role's from code, a custom role's as stored."""
-    return BUILTIN_ROLES[name] if builtin else parse_rights(rights)
-
-
-def get_role(session: Session, name: str) -> Role:
-    role = session.scalar(select(Role).where(Role.name == name))
-    if role is None:
-        raise NotFound(f"no role named {name!r}", field="role")
-    return role
-
-
-def list_roles(session: Session) -> Sequence[Role]:
-    return session.scalars(select(Role).order_by(Role.builtin.desc(), Role.name)).all()
-
-
-def create_role(
-    session: Session,
-    actor: Actor,
-    *,
-    name: str,
-    rights: list[str] | None,
-    based_on: str | None,
-    without: list[str],
-    description: str,
-    now: datetime,
-) -> Role:
-    """A custom role: explicit ``rights``, or a role ``based_on`` another ``without`` some."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("the role name is empty", field="name")
-    if session.scalar(select(Role.id).where(Role.name == name)) is not None:
-        raise AlreadyExists(f"a role named {name!r} already exists", field="name")
-    if (rights is None) == (based_on is None):
-        raise InvalidInput("give either rights or based_on (with without)", field="rights")
-    if rights is not None:
-        granted = parse_rights(rights)
-    else:
-        assert based_on is not None
-        granted = role_rights(get_role(session, based_on)) - parse_rights(without)
-    require_within(actor, granted, f"the role {name!r}")
-    role = Role(
-        name=name,
-        description=description,
-        builtin=False,
-        rights=sorted(r.value for r in granted),
-        created_at=now,
-    )
-    session.add(role)
-    session.flush()
-    audit(session, actor, "role.create", "role", name, now=now, after=role_view(role))
-    return role
-
-
-def update_role(
-    session: Session,
-    actor: Actor,
-    name: str,
-    *,
-    rights: list[str] | None,
-    description: str | None,
-    now: datetime,
-) -> Role:
-    role = get_role(session, name)
-    if role.builtin:
-        raise Conflict(f"the built-in role {name!r} cannot be changed", field="name")
-    require_within(actor, role_rights(role), f"the role {name!r}")
-    before = role_view(role)
-    if rights is not None:
-        granted = parse_rights(rights)
-        require_within(actor, granted, f"the role {name!r} as changed")
-        role.rights = sorted(r.value for r in granted)
-    if description is not None:
-        role.description = description
-    audit(
-        session, actor, "role.update", "role", name, now=now, before=before, after=role_view(role)
-    )
-    return role
-
-
-def delete_role(session: Session, actor: Actor, name: str, *, now: datetime) -> None:
-    role = get_role(session, name)
-    if role.builtin:
-        raise Conflict(f"the built-in role {name!r} cannot be deleted", field="name")
-    require_within(actor, role_rights(role), f"the role {name!r}")
-    holders = session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id))
-    if holders:
-        raise Conflict(f"{holders} user(s) still have the role {name!r}", field="name")
-    audit(session, actor, "role.delete", "role", name, now=now, before=role_view(role))
-    session.delete(role)
-
-
-def role_view(role: Role) -> dict[str, Any]:
-    return {
-        "name": role.name,
-        "builtin": role.builtin,
-        "description": role.description,
-        "rights": sorted(r.value for r in role_rights(role)),
-    }
-
-
-# --- users -------------------------------------------------------------------------------------
+from callhopper.store.dispensing import end_agent_work
+from callhopper.store.models import AuthToken, Role, User, table_of
 
 
 def get_user(session: Session, user_id: str) -> User:
+    """The user named ``user_id``, or :class:`NotFound`."""
     user = session.scalar(select(User).where(User.user_id == user_id))
     if user is None:
         raise NotFound(f"no user with user_id {user_id!r}", field="user_id")
     return user
 
 
-def get_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email_key == email_key(email)))
-
-
-def list_users(
-    session: Session, *, role: str | None = None, active: bool | None = None
-) -> Sequence[User]:
-    query = select(User).order_by(User.id)
-    if role is not None:
-        query = query.join(Role, Role.id == User.role_id).where(Role.name == role)
-    if active is not None:
-        query = query.where(User.active.is_(active))
-    return session.scalars(query).all()
-
-
-def create_user(
-    session: Session,
-    actor: Actor,
-    *,
-    email: str,
-    display_name: str,
-    role: str,
-    password: str | None,
-    user_id: str | None,
-    now: datetime,
-) -> User:
-    email = check_email(email)
-    if user_id is None:
-        user_id = "u_" + secrets.token_hex(6)
-    elif not _USER_ID_RE.match(user_id):
-        raise InvalidInput(
-            f"{user_id!r} is not a valid user_id (letters, digits, _ . -; at most 64; "
-            "no @, which would read as an email)",
-            field="user_id",
-        )
-    if session.scalar(select(User.id).where(User.user_id == user_id)) is not None:
-        raise AlreadyExists(f"user_id {user_id!r} is taken", field="user_id")
-    if get_user_by_email(session, email) is not None:
-        raise AlreadyExists(f"a user with email {email!r} already exists", field="email")
-    granted = get_role(session, role)
-    require_within(actor, role_rights(granted), f"the role {role!r}")
-    user = User(
-        user_id=user_id,
-        email=email,
-        email_key=email_key(email),
-        display_name=display_name.strip() or email,
-        role_id=granted.id,
-        active=True,
-        password_hash=hash_password(check_password(password)) if password is not None else None,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    audit(session, actor, "user.create", "user", user_id, now=now, after=user_view(session, user))
-    return user
-
-
-def update_user(
-    session: Session,
-    actor: Actor,
-    user_id: str,
-    *,
-    email: str | None = None,
-    display_name: str | None = None,
-    role: str | None = None,
-    password: str | None = None,
-    now: datetime,
-) -> User:
-    user = get_user(session, user_id)
-    _require_manageable(session, actor, user)
-    before = user_view(session, user)
-    if email is not None:
-        email = check_email(email)
-        other = get_user_by_email(session, email)
-        if other is not None and other.id != user.id:
-            raise AlreadyExists(f"a user with email {email!r} already exists", field="email")
-        user.email, user.email_key = email, email_key(email)
-    if display_name is not None:
-        user.display_name = display_name.strip() or user.email
-    if role is not None:
-        granted = get_role(session, role)
-        require_within(actor, role_rights(granted), f"the role {role!r}")
-        user.role_id = granted.id
-    if password is not None:
-        user.password_hash = hash_password(check_password(password))
-    session.flush()
-    after = user_view(session, user)
-    audit(
-        session,
-        actor,
-        "user.update",
-        "user",
-        user_id,
-        now=now,
-        before=before,
-        after=after,
-        reason="password changed" if password is not None else "",
-    )
-    return user
-
-
-def set_user_active(
-    session: Session, actor: Actor, user_id: str, active: bool, *, now: datetime
-) -> User:
-    """Deactivate (or reactivate) a user. History stays; sessions and tokens stop working."""
-    user = get_user(session, user_id)
-    _require_manageable(session, actor, user)
-    if actor.id == user.id and not active:
-        raise Conflict("you cannot deactivate yourself", field="user_id")
-    if user.active == active:
-        return user
-    before = user_view(session, user)
-    user.active = active
-    user.deactivated_at = None if active else now
-    if not active:
-        for token in session.scalars(
-            select(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
-        ):
-            token.revoked_at = now
-    session.flush()
-    if not active:
-        from callhopper.store.dispensing import end_agent_work
-
-        end_agent_work(session, user.id, now)
-    audit(
-        session,
-        actor,
-        "user.activate" if active else "user.deactivate",
-        "user",
-        user_id,
-        now=now,
-        before=before,
-        after=user_view(session, user),
-    )
-    return user
-
-
-def user_view(session: Session, user: User) -> dict[str, Any]:
-    role = session.get(Role, user.role_id)
-    assert role is not None
-    return {
-        "user_id": user.user_id,
-        "email": user.email,
-        "display_name": user.display_name,
-        "role": role.name,
-        "active": user.active,
-    }
-
-
 def actor_of(session: Session, user: User) -> Actor:
+    """The user acting, with their role's rights (roles are few: the session keeps each
+    after its first load)."""
     role = session.get(Role, user.role_id)
     assert role is not None
     return Actor(
@@ -362,126 +47,195 @@ def actor_of(session: Session, user: User) -> Actor:
     )
 
 
-def queue_ids_of(session: Session, user: User) -> list[int]:
-    return list(session.scalars(select(QueueMember.queue_id).where(QueueMember.user_id == user.id)))
+def role_rights(role: Role) -> frozenset[Right]:
+    return rights_of(role.name, role.builtin, role.rights)
 
 
-# --- credentials -------------------------------------------------------------------------------
-
-
-def login(session: Session, email: str, password: str, *, now: datetime, ttl: timedelta) -> str:
-    """Check a password and open a login session; returns the session secret."""
-    user = get_user_by_email(session, email)
-    ok = verify_password(user.password_hash if user is not None else None, password)
-    if user is None or not ok or not user.active:
-        raise NotAuthenticated("wrong email or password, or the account is deactivated")
-    secret = _issue(session, user, "session", "login", now=now, expires_at=now + ttl)
-    return secret
-
-
-def create_api_token(
-    session: Session, actor: Actor, user: User, name: str, *, now: datetime, ttl: timedelta | None
-) -> tuple[AuthToken, str]:
-    """A new API token for ``user``; the secret is returned once and never stored. A token
-    for another user acts as that user, so it needs every right they hold."""
-    if actor.id != user.id:
-        _require_manageable(session, actor, user)
-    secret = _issue(
-        session, user, "api", name, now=now, expires_at=now + ttl if ttl is not None else None
+def role_info(role: Role) -> RoleInfo:
+    return RoleInfo(
+        id=role.id,
+        name=role.name,
+        description=role.description,
+        builtin=role.builtin,
+        rights=role_rights(role),
     )
-    token = session.scalar(select(AuthToken).where(AuthToken.token_hash == secret_hash(secret)))
-    assert token is not None
-    audit(
-        session,
-        actor,
-        "token.create",
-        "user",
-        user.user_id,
-        now=now,
-        after={"token_id": token.id, "name": name, "prefix": token.prefix},
-    )
-    return token, secret
 
 
-def _issue(
-    session: Session,
-    user: User,
-    kind: str,
-    name: str,
-    *,
-    now: datetime,
-    expires_at: datetime | None,
-) -> str:
-    secret = new_secret(API_TOKEN_PREFIX if kind == "api" else SESSION_PREFIX)
-    session.add(
-        AuthToken(
-            user_id=user.id,
-            kind=kind,
+class SqlUserStore:
+    """:class:`callhopper.ports.users.UserStore` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- roles -----------------------------------------------------------------------------
+
+    def role(self, name: str) -> RoleInfo | None:
+        role = self.session.scalar(select(Role).where(Role.name == name))
+        return role_info(role) if role is not None else None
+
+    def roles(self) -> list[RoleInfo]:
+        query = select(Role).order_by(Role.builtin.desc(), Role.name)
+        return [role_info(r) for r in self.session.scalars(query)]
+
+    def add_role(
+        self, *, name: str, description: str, rights: frozenset[Right], now: datetime
+    ) -> RoleInfo:
+        role = Role(
             name=name,
-            token_hash=secret_hash(secret),
-            prefix=secret[:10],
+            description=description,
+            builtin=False,
+            rights=sorted(r.value for r in rights),
             created_at=now,
-            expires_at=expires_at,
         )
+        self.session.add(role)
+        self.session.flush()
+        return role_info(role)
+
+    def change_role(
+        self, role_id: int, *, description: str | None, rights: frozenset[Right] | None
+    ) -> RoleInfo:
+        role = self._role(role_id)
+        if rights is not None:
+            role.rights = sorted(r.value for r in rights)
+        if description is not None:
+            role.description = description
+        self.session.flush()
+        return role_info(role)
+
+    def delete_role(self, role_id: int) -> None:
+        self.session.delete(self._role(role_id))
+        self.session.flush()
+
+    def role_holders(self, role_id: int) -> int:
+        query = select(func.count()).select_from(User).where(User.role_id == role_id)
+        return int(self.session.scalar(query) or 0)
+
+    def _role(self, role_id: int) -> Role:
+        role = self.session.get(Role, role_id)
+        if role is None:
+            raise NotFound(f"no role {role_id}", field="role")
+        return role
+
+    # --- users -----------------------------------------------------------------------------
+
+    def user(self, user_id: str) -> UserInfo | None:
+        user = self.session.scalar(select(User).where(User.user_id == user_id))
+        return self._info(user) if user is not None else None
+
+    def user_by_email(self, email: str) -> UserInfo | None:
+        user = self.session.scalar(select(User).where(User.email_key == email_key(email)))
+        return self._info(user) if user is not None else None
+
+    def user_id_taken(self, user_id: str) -> bool:
+        return self.session.scalar(select(User.id).where(User.user_id == user_id)) is not None
+
+    def users(self, *, role: str | None = None, active: bool | None = None) -> list[UserInfo]:
+        query = select(User).order_by(User.id)
+        if role is not None:
+            query = query.join(Role, Role.id == User.role_id).where(Role.name == role)
+        if active is not None:
+            query = query.where(User.active.is_(active))
+        return [self._info(u) for u in self.session.scalars(query)]
+
+    def add_user(
+        self,
+        *,
+        user_id: str,
+        email: str,
+        display_name: str,
+        role_id: int,
+        password_hash: str | None,
+        now: datetime,
+    ) -> UserInfo:
+        user = User(
+            user_id=user_id,
+            email=email,
+            email_key=email_key(email),
+            display_name=display_name,
+            role_id=role_id,
+            active=True,
+            password_hash=password_hash,
+            created_at=now,
+        )
+        self.session.add(user)
+        self.session.flush()
+        return self._info(user)
+
+    def change_user(
+        self,
+        id: int,
+        *,
+        email: str | None = None,
+        display_name: str | None = None,
+        role_id: int | None = None,
+        password_hash: str | None = None,
+    ) -> UserInfo:
+        user = self._user(id)
+        if email is not None:
+            user.email, user.email_key = email, email_key(email)
+        if display_name is not None:
+            user.display_name = display_name
+        if role_id is not None:
+            user.role_id = role_id
+        if password_hash is not None:
+            user.password_hash = password_hash
+        self.session.flush()
+        return self._info(user)
+
+    def set_active(self, id: int, active: bool, *, now: datetime) -> UserInfo:
+        user = self._user(id)
+        user.active = active
+        user.deactivated_at = None if active else now
+        self.session.flush()
+        return self._info(user)
+
+    def password_hash(self, id: int) -> str | None:
+        return self._user(id).password_hash
+
+    def end_agent_work(self, id: int, *, now: datetime) -> int:
+        return end_agent_work(self.session, id, now)
+
+    def _user(self, id: int) -> User:
+        user = self.session.get(User, id)
+        if user is None:
+            raise NotFound(f"no user {id}", field="user_id")
+        return user
+
+    def _info(self, user: User) -> UserInfo:
+        role = self.session.get(Role, user.role_id)
+        assert role is not None
+        return UserInfo(
+            id=user.id,
+            user_id=user.user_id,
+            email=user.email,
+            display_name=user.display_name,
+            role=role.name,
+            rights=role_rights(role),
+            active=user.active,
+            created_at=user.created_at,
+            deactivated_at=user.deactivated_at,
+        )
+
+
+def token_info(token: AuthToken) -> TokenInfo:
+    return TokenInfo(
+        id=token.id,
+        user_id=token.user_id,
+        kind=TokenKind(token.kind),
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
     )
-    session.flush()
-    return secret
-
-
-def list_tokens(session: Session, user: User) -> Sequence[AuthToken]:
-    return session.scalars(
-        select(AuthToken)
-        .where(AuthToken.user_id == user.id, AuthToken.kind == "api")
-        .order_by(AuthToken.id)
-    ).all()
-
-
-def revoke_token(
-    session: Session, actor: Actor, token_id: int, *, now: datetime, of: User | None = None
-) -> AuthToken:
-    """Revoke an API token of the actor's own, or (``of``) one of that user's."""
-    token = session.get(AuthToken, token_id)
-    holder = actor.id if of is None else of.id
-    if token is None or token.kind != "api" or token.user_id != holder:
-        raise NotFound(f"no API token {token_id}", field="token_id")
-    if of is not None and of.id != actor.id:
-        _require_manageable(session, actor, of)
-    if token.revoked_at is None:
-        token.revoked_at = now
-        owner = session.get(User, token.user_id)
-        assert owner is not None
-        audit(
-            session,
-            actor,
-            "token.revoke",
-            "user",
-            owner.user_id,
-            now=now,
-            before={"token_id": token.id, "name": token.name, "prefix": token.prefix},
-        )
-    return token
-
-
-def end_session(session: Session, secret: str, *, now: datetime) -> None:
-    token = session.scalar(select(AuthToken).where(AuthToken.token_hash == secret_hash(secret)))
-    if token is not None and token.revoked_at is None:
-        token.revoked_at = now
-
-
-@dataclass(frozen=True)
-class Authenticated:
-    """Who a valid secret stands for, and when the secret was last used."""
-
-    actor: Actor
-    token_id: int
-    last_used_at: datetime | None
 
 
 # Table columns, not ORM entities or attributes: every API request runs this, and the ORM's
 # handling of a statement (and the loading of three objects, the password hash among them)
 # cost more than the query itself.
 _TOKENS, _USERS, _ROLES = table_of(AuthToken), table_of(User), table_of(Role)
-_AUTHENTICATE = (
+_HOLDER = (
     select(
         _TOKENS.c.id,
         _TOKENS.c.revoked_at,
@@ -502,29 +256,79 @@ _AUTHENTICATE = (
 )
 
 
-def authenticate(session: Session, secret: str, *, now: datetime) -> Authenticated | None:
-    """Who a session or API secret stands for, or ``None`` if it is not valid now."""
-    row = session.execute(_AUTHENTICATE, {"token_hash": secret_hash(secret)}).first()
-    if row is None:
-        return None
-    token_id, revoked_at, expires_at, last_used_at, uid, user_id, email, name, active = row[:9]
-    role, builtin, rights = row[9:]
-    if revoked_at is not None or not active:
-        return None
-    if expires_at is not None and expires_at <= now:
-        return None
-    actor = Actor(
-        id=uid,
-        user_id=user_id,
-        email=email,
-        display_name=name,
-        role=role,
-        rights=rights_of(role, builtin, rights),
-    )
-    return Authenticated(actor, token_id, last_used_at)
+class SqlTokenStore:
+    """:class:`callhopper.ports.users.TokenStore` in a session's transaction."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-def touch_token(session: Session, token_id: int, *, now: datetime) -> None:
-    token = session.get(AuthToken, token_id)
-    if token is not None:
-        token.last_used_at = now
+    def add(
+        self,
+        *,
+        user_id: int,
+        kind: TokenKind,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> TokenInfo:
+        token = AuthToken(
+            user_id=user_id,
+            kind=kind.value,
+            name=name,
+            token_hash=token_hash,
+            prefix=prefix,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        self.session.add(token)
+        self.session.flush()
+        return token_info(token)
+
+    def token(self, token_id: int) -> TokenInfo | None:
+        token = self.session.get(AuthToken, token_id)
+        return token_info(token) if token is not None else None
+
+    def tokens(self, user_id: int, kind: TokenKind) -> list[TokenInfo]:
+        query = (
+            select(AuthToken)
+            .where(AuthToken.user_id == user_id, AuthToken.kind == kind.value)
+            .order_by(AuthToken.id)
+        )
+        return [token_info(t) for t in self.session.scalars(query)]
+
+    def revoke(self, token_id: int, *, now: datetime) -> None:
+        self._revoke(AuthToken.id == token_id, now)
+
+    def revoke_all(self, user_id: int, *, now: datetime) -> None:
+        self._revoke(AuthToken.user_id == user_id, now)
+
+    def revoke_secret(self, token_hash: str, *, now: datetime) -> None:
+        self._revoke(AuthToken.token_hash == token_hash, now)
+
+    def _revoke(self, which: ColumnElement[bool], now: datetime) -> None:
+        self.session.execute(
+            update(AuthToken).where(which, AuthToken.revoked_at.is_(None)).values(revoked_at=now)
+        )
+
+    def holder(self, token_hash: str) -> TokenHolder | None:
+        row = self.session.execute(_HOLDER, {"token_hash": token_hash}).first()
+        if row is None:
+            return None
+        token_id, revoked_at, expires_at, last_used_at, uid, user_id, email, name, active = row[:9]
+        role, builtin, rights = row[9:]
+        actor = Actor(
+            id=uid,
+            user_id=user_id,
+            email=email,
+            display_name=name,
+            role=role,
+            rights=rights_of(role, builtin, rights),
+        )
+        return TokenHolder(token_id, revoked_at, expires_at, last_used_at, bool(active), actor)
+
+    def touch(self, token_id: int, *, now: datetime) -> None:
+        self.session.execute(
+            update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now)
+        )

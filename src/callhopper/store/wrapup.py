@@ -1,4 +1,6 @@
-"""Wrap-up code sets and their codes (SPEC §4.3)."""
+"""Wrap-up code sets and their codes in SQL: :class:`SqlWrapupStore`
+(:class:`callhopper.ports.wrapup.WrapupStore`), and the codes read with a campaign's context
+(:func:`codes_json`)."""
 
 from __future__ import annotations
 
@@ -7,31 +9,26 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from callhopper.domain.actors import Actor
-from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from callhopper.domain.wrapup import DEFAULT_CODES, OwnerAction, WrapupCodeSpec
-from callhopper.store.audit import audit
-from callhopper.store.models import WrapupCode, WrapupCodeSet, table_of
+from callhopper.domain.errors import NotFound
+from callhopper.domain.wrapup import OwnerAction, WrapupCodeSpec, WrapupSet
+from callhopper.store.models import Campaign, WrapupCode, WrapupCodeSet, table_of
 from callhopper.store.types import json_rows
 
 
 def get_set(session: Session, set_id: int) -> WrapupCodeSet:
+    """The set, or :class:`NotFound`."""
     code_set = session.get(WrapupCodeSet, set_id)
     if code_set is None:
         raise NotFound(f"no wrap-up code set {set_id}", field="set_id")
     return code_set
 
 
-def list_sets(session: Session) -> Sequence[WrapupCodeSet]:
-    return session.scalars(select(WrapupCodeSet).order_by(WrapupCodeSet.id)).all()
-
-
 def codes_of(session: Session, set_id: int) -> Sequence[WrapupCode]:
+    """The set's codes, in their order."""
     return session.scalars(
         select(WrapupCode)
         .where(WrapupCode.set_id == set_id)
@@ -75,110 +72,6 @@ def specs_from_json(doc: str | None) -> Mapping[str, WrapupCodeSpec]:
     )
 
 
-def create_set(
-    session: Session,
-    actor: Actor,
-    *,
-    name: str,
-    description: str,
-    codes: list[WrapupCodeSpec] | None,
-    now: datetime,
-) -> WrapupCodeSet:
-    """A new set with ``codes``, or with a copy of the default codes when ``None``."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("the name is empty", field="name")
-    if session.scalar(select(WrapupCodeSet.id).where(WrapupCodeSet.name == name)) is not None:
-        raise AlreadyExists(f"a wrap-up code set named {name!r} already exists", field="name")
-    specs = list(DEFAULT_CODES) if codes is None else codes
-    _check_unique([s.code for s in specs])
-    code_set = WrapupCodeSet(name=name, description=description, created_at=now)
-    session.add(code_set)
-    session.flush()
-    for position, spec in enumerate(specs):
-        session.add(_row(code_set.id, position, spec))
-    session.flush()
-    audit(
-        session,
-        actor,
-        "wrapup_set.create",
-        "wrapup_set",
-        code_set.id,
-        now=now,
-        after=set_view(session, code_set),
-    )
-    return code_set
-
-
-def update_set(
-    session: Session,
-    actor: Actor,
-    set_id: int,
-    *,
-    name: str | None,
-    description: str | None,
-    codes: list[WrapupCodeSpec] | None,
-    now: datetime,
-) -> WrapupCodeSet:
-    """Rename, redescribe, or replace the codes of a set (codes keep their ids by ``code``)."""
-    code_set = get_set(session, set_id)
-    before = set_view(session, code_set)
-    if name is not None:
-        name = name.strip()
-        if not name:
-            raise InvalidInput("the name is empty", field="name")
-        other = session.scalar(select(WrapupCodeSet.id).where(WrapupCodeSet.name == name))
-        if other is not None and other != code_set.id:
-            raise AlreadyExists(f"a wrap-up code set named {name!r} already exists", field="name")
-        code_set.name = name
-    if description is not None:
-        code_set.description = description
-    if codes is not None:
-        _check_unique([s.code for s in codes])
-        if not codes:
-            raise InvalidInput("a wrap-up code set needs at least one code", field="codes")
-        existing = {c.code: c for c in codes_of(session, code_set.id)}
-        for position, spec in enumerate(codes):
-            row = existing.pop(spec.code, None)
-            if row is None:
-                session.add(_row(code_set.id, position, spec))
-            else:
-                _apply(row, position, spec)
-        for row in existing.values():
-            session.delete(row)
-    session.flush()
-    audit(
-        session,
-        actor,
-        "wrapup_set.update",
-        "wrapup_set",
-        code_set.id,
-        now=now,
-        before=before,
-        after=set_view(session, code_set),
-    )
-    return code_set
-
-
-def delete_set(session: Session, actor: Actor, set_id: int, *, now: datetime) -> None:
-    from callhopper.store.models import Campaign
-
-    code_set = get_set(session, set_id)
-    users = list(session.scalars(select(Campaign.name).where(Campaign.wrapup_set_id == set_id)))
-    if users:
-        raise Conflict(f"campaign(s) {', '.join(users)} use this set", field="set_id")
-    audit(
-        session,
-        actor,
-        "wrapup_set.delete",
-        "wrapup_set",
-        code_set.id,
-        now=now,
-        before=set_view(session, code_set),
-    )
-    session.delete(code_set)
-
-
 def code_spec(code: WrapupCode) -> WrapupCodeSpec:
     return _spec(
         code.code,
@@ -211,21 +104,6 @@ def _spec(
     )
 
 
-def set_view(session: Session, code_set: WrapupCodeSet) -> dict[str, Any]:
-    return {
-        "id": code_set.id,
-        "name": code_set.name,
-        "description": code_set.description,
-        "codes": [code_spec(c).model_dump(mode="json") for c in codes_of(session, code_set.id)],
-    }
-
-
-def _check_unique(codes: list[str]) -> None:
-    dupes = sorted({c for c in codes if codes.count(c) > 1})
-    if dupes:
-        raise InvalidInput(f"duplicate code(s): {', '.join(dupes)}", field="codes")
-
-
 def _row(set_id: int, position: int, spec: WrapupCodeSpec) -> WrapupCode:
     row = WrapupCode(set_id=set_id, code=spec.code)
     _apply(row, position, spec)
@@ -240,3 +118,75 @@ def _apply(row: WrapupCode, position: int, spec: WrapupCodeSpec) -> None:
     row.retry_after_minutes = spec.retry_after_minutes
     row.adds_to_dnc = spec.adds_to_dnc
     row.owner_action = spec.owner_action.value if spec.owner_action is not None else None
+
+
+class SqlWrapupStore:
+    """:class:`callhopper.ports.wrapup.WrapupStore` in a session's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def code_set(self, set_id: int) -> WrapupSet | None:
+        code_set = self.session.get(WrapupCodeSet, set_id)
+        return self._info(code_set) if code_set is not None else None
+
+    def code_sets(self) -> list[WrapupSet]:
+        query = select(WrapupCodeSet).order_by(WrapupCodeSet.id)
+        return [self._info(s) for s in self.session.scalars(query)]
+
+    def set_named(self, name: str) -> int | None:
+        return self.session.scalar(select(WrapupCodeSet.id).where(WrapupCodeSet.name == name))
+
+    def add_set(
+        self, *, name: str, description: str, codes: Sequence[WrapupCodeSpec], now: datetime
+    ) -> WrapupSet:
+        code_set = WrapupCodeSet(name=name, description=description, created_at=now)
+        self.session.add(code_set)
+        self.session.flush()
+        self.session.add_all(
+            _row(code_set.id, position, spec) for position, spec in enumerate(codes)
+        )
+        self.session.flush()
+        return self._info(code_set)
+
+    def change_set(
+        self,
+        set_id: int,
+        *,
+        name: str | None,
+        description: str | None,
+        codes: Sequence[WrapupCodeSpec] | None,
+    ) -> WrapupSet:
+        code_set = get_set(self.session, set_id)
+        if name is not None:
+            code_set.name = name
+        if description is not None:
+            code_set.description = description
+        if codes is not None:
+            existing = {c.code: c for c in codes_of(self.session, code_set.id)}
+            for position, spec in enumerate(codes):
+                row = existing.pop(spec.code, None)
+                if row is None:
+                    self.session.add(_row(code_set.id, position, spec))
+                else:
+                    _apply(row, position, spec)
+            for row in existing.values():
+                self.session.delete(row)
+        self.session.flush()
+        return self._info(code_set)
+
+    def delete_set(self, set_id: int) -> None:
+        self.session.delete(get_set(self.session, set_id))
+        self.session.flush()
+
+    def campaigns_using(self, set_id: int) -> list[str]:
+        query = select(Campaign.name).where(Campaign.wrapup_set_id == set_id)
+        return list(self.session.scalars(query))
+
+    def _info(self, code_set: WrapupCodeSet) -> WrapupSet:
+        return WrapupSet(
+            id=code_set.id,
+            name=code_set.name,
+            description=code_set.description,
+            codes=tuple(code_spec(c) for c in codes_of(self.session, code_set.id)),
+        )

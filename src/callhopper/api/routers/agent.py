@@ -28,16 +28,14 @@ from callhopper.api.schemas import (
     ReceivingIn,
     WrapupIn,
 )
+from callhopper.core.auth import AuthService
 from callhopper.core.dispenser import Delivery, Dispenser
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import Channel
 from callhopper.domain.errors import NotFound
 from callhopper.domain.rights import Right
 from callhopper.events import AgentEvent, LocalBus
-from callhopper.ports import Clock
-from callhopper.store.db import Database
 from callhopper.store.models import Callback, User
-from callhopper.store.users import authenticate
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -321,7 +319,7 @@ async def channel(websocket: WebSocket) -> None:
         or _bearer(websocket.headers.get("authorization"))
         or websocket.cookies.get(SESSION_COOKIE)
     )
-    actor = await run_in_threadpool(_actor_for, app.state.db, app.state.clock, secret)
+    actor = await run_in_threadpool(_actor_for, app.state.services.admin.auth, secret)
     await websocket.accept()
     if actor is None or actor.id is None:
         # Closed after the handshake, so that a browser sees the code (a refused handshake
@@ -393,12 +391,8 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _actor_for(db: Database, clock: Clock, secret: str | None) -> Actor | None:
-    if not secret:
-        return None
-    with db.lookup() as session:
-        found = authenticate(session, secret, now=clock.now())
-    return found.actor if found is not None else None
+def _actor_for(auth: AuthService, secret: str | None) -> Actor | None:
+    return auth.identify(secret) if secret else None
 
 
 def _jsonable(delivery: Delivery) -> dict[str, Any]:

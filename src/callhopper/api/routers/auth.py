@@ -2,55 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response, status
 
-from callhopper.api.deps import (
-    SESSION_COOKIE,
-    ClockDep,
-    CurrentActor,
-    DbDep,
-    SettingsDep,
-)
+from callhopper.api.deps import SESSION_COOKIE, AuthDep, CurrentActor, SettingsDep, UsersDep
 from callhopper.api.ids import IntId
 from callhopper.api.schemas import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
 from callhopper.domain.actors import Actor
-from callhopper.store import users
-from callhopper.store.models import AuthToken
+from callhopper.domain.users import IssuedToken, TokenInfo
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=MePublic)
-def login(
-    body: LoginIn, response: Response, db: DbDep, clock: ClockDep, settings: SettingsDep
-) -> MePublic:
+def login(body: LoginIn, response: Response, auth: AuthDep, settings: SettingsDep) -> MePublic:
     """Check email and password and set the session cookie."""
-    ttl = timedelta(hours=settings.session_ttl_hours)
-    with db.write() as session:
-        secret = users.login(session, body.email, body.password, now=clock.now(), ttl=ttl)
-        user = users.get_user_by_email(session, body.email)
-        assert user is not None
-        actor = users.actor_of(session, user)
+    signed_in = auth.sign_in(body.email, body.password)
     response.set_cookie(
         SESSION_COOKIE,
-        secret,
-        max_age=int(ttl.total_seconds()),
+        signed_in.secret,
+        max_age=int(auth.session_ttl.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=settings.cookie_secure,
     )
-    return me_of(actor)
+    return me_of(signed_in.actor)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(request: Request, response: Response, db: DbDep, clock: ClockDep) -> None:
+def logout(request: Request, response: Response, auth: AuthDep) -> None:
     """End the login session of the cookie (no error if there is none)."""
     secret = request.cookies.get(SESSION_COOKIE)
     if secret is not None:
-        with db.write() as session:
-            users.end_session(session, secret, now=clock.now())
+        auth.sign_out(secret)
     response.delete_cookie(SESSION_COOKIE)
 
 
@@ -60,30 +43,22 @@ def me(actor: CurrentActor) -> MePublic:
 
 
 @router.get("/tokens", response_model=list[TokenPublic])
-def my_tokens(actor: CurrentActor, db: DbDep) -> list[TokenPublic]:
-    with db.read() as session:
-        user = users.get_user(session, actor.user_id)
-        return [token_public(t) for t in users.list_tokens(session, user)]
+def my_tokens(actor: CurrentActor, users: UsersDep) -> list[TokenPublic]:
+    return [token_public(t) for t in users.tokens(actor.user_id)]
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
-def create_my_token(
-    body: TokenCreate, actor: CurrentActor, db: DbDep, clock: ClockDep
-) -> TokenCreated:
+def create_my_token(body: TokenCreate, actor: CurrentActor, users: UsersDep) -> TokenCreated:
     """A new API token for yourself. The secret is in the answer, and only there."""
-    ttl = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    with db.write() as session:
-        user = users.get_user(session, actor.user_id)
-        token, secret = users.create_api_token(
-            session, actor, user, body.name, now=clock.now(), ttl=ttl
-        )
-        return TokenCreated(**token_public(token).model_dump(), token=secret)
+    issued = users.create_token(
+        actor, actor.user_id, body.name, expires_in_days=body.expires_in_days
+    )
+    return token_created(issued)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_my_token(token_id: IntId, actor: CurrentActor, db: DbDep, clock: ClockDep) -> None:
-    with db.write() as session:
-        users.revoke_token(session, actor, token_id, now=clock.now())
+def revoke_my_token(token_id: IntId, actor: CurrentActor, users: UsersDep) -> None:
+    users.revoke_token(actor, token_id)
 
 
 def me_of(actor: Actor) -> MePublic:
@@ -96,7 +71,7 @@ def me_of(actor: Actor) -> MePublic:
     )
 
 
-def token_public(token: AuthToken) -> TokenPublic:
+def token_public(token: TokenInfo) -> TokenPublic:
     return TokenPublic(
         id=token.id,
         name=token.name,
@@ -106,3 +81,7 @@ def token_public(token: AuthToken) -> TokenPublic:
         last_used_at=token.last_used_at,
         revoked_at=token.revoked_at,
     )
+
+
+def token_created(issued: IssuedToken) -> TokenCreated:
+    return TokenCreated(**token_public(issued.token).model_dump(), token=issued.secret)

@@ -1,25 +1,22 @@
-"""Do-not-call lists, their numbers and imports, and the lists each campaign checks (SPEC §4.5)."""
+"""Do-not-call lists, their numbers and imports, and the lists each campaign checks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from callhopper.api.deps import ClockDep, DbDep, SettingsDep, require, require_any
+from callhopper.api.deps import DncDep, require, require_any
 from callhopper.api.ids import IntId
 from callhopper.api.schemas import Body, RejectionPublic
 from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
+from callhopper.domain.dnc import DncListInfo, DncSource, NumberProblem
 from callhopper.domain.rights import Right
-from callhopper.store import dnc
-from callhopper.store.db import Database
-from callhopper.store.models import DncList
 
 router = APIRouter(tags=["do-not-call"])
 
@@ -96,7 +93,7 @@ class DncRemoveReport(BaseModel):
 class DncNumberPublic(BaseModel):
     number: str
     added_at: datetime
-    source: str = Field(description="import, api, decline or wrapup")
+    source: DncSource = Field(description="import, api, decline or wrapup")
 
 
 class DncNumberPage(BaseModel):
@@ -137,26 +134,20 @@ class CampaignDncListsPublic(BaseModel):
     dnc_lists: list[DncListPublic]
 
 
-def lists_public(session: Session, dnc_lists: Sequence[DncList]) -> list[DncListPublic]:
-    """Lists with their counts and campaigns, in two queries whatever their number."""
-    ids = [d.id for d in dnc_lists]
-    counts = dnc.number_counts(session, ids)
-    campaigns = dnc.attachments(session, ids)
-    return [
-        DncListPublic(
-            id=d.id,
-            name=d.name,
-            description=d.description,
-            campaign_id=d.campaign_id,
-            campaign_ids=campaigns[d.id],
-            number_count=counts[d.id],
-            created_at=d.created_at,
-        )
-        for d in dnc_lists
-    ]
+def list_public(info: DncListInfo) -> DncListPublic:
+    d = info.list
+    return DncListPublic(
+        id=d.id,
+        name=d.name,
+        description=d.description,
+        campaign_id=d.campaign_id,
+        campaign_ids=list(info.campaign_ids),
+        number_count=info.number_count,
+        created_at=d.created_at,
+    )
 
 
-def _problems(problems: Sequence[dnc.NumberProblem]) -> list[NumberProblemPublic]:
+def _problems(problems: Sequence[NumberProblem]) -> list[NumberProblemPublic]:
     return [NumberProblemPublic(item=p.item, number=p.number, reason=p.reason) for p in problems]
 
 
@@ -164,27 +155,19 @@ def _problems(problems: Sequence[dnc.NumberProblem]) -> list[NumberProblemPublic
 
 
 @router.get("/dnc-lists", response_model=list[DncListPublic])
-def list_dnc_lists(_actor: DncReader, db: DbDep) -> list[DncListPublic]:
-    with db.read() as session:
-        return lists_public(session, dnc.list_dnc_lists(session))
+def list_dnc_lists(_actor: DncReader, dnc: DncDep) -> list[DncListPublic]:
+    return [list_public(d) for d in dnc.lists()]
 
 
 @router.post("/dnc-lists", response_model=DncListPublic, status_code=status.HTTP_201_CREATED)
-def create_dnc_list(
-    body: DncListCreate, actor: DncManager, db: DbDep, clock: ClockDep
-) -> DncListPublic:
-    with db.write() as session:
-        created = dnc.create_dnc_list(
-            session, actor, name=body.name, description=body.description, now=clock.now()
-        )
-        return lists_public(session, [created])[0]
+def create_dnc_list(body: DncListCreate, actor: DncManager, dnc: DncDep) -> DncListPublic:
+    return list_public(dnc.create_list(actor, name=body.name, description=body.description))
 
 
 @router.get("/dnc-lists/check", response_model=DncCheckPublic)
 def check_number(
     _actor: DncReader,
-    db: DbDep,
-    settings: SettingsDep,
+    dnc: DncDep,
     number: Annotated[str, Query(description="The number to look up.")],
     campaign_id: Annotated[
         IntId | None, Query(description="Only the lists this campaign checks.")
@@ -192,44 +175,32 @@ def check_number(
     region: RegionQuery = None,
 ) -> DncCheckPublic:
     """Is the number blocked, and by which lists (internal lists only)."""
-    e164 = dnc.normalise_number(number, dnc.resolve_region(region, settings.default_region))
-    with db.read() as session:
-        found = dnc.lists_with_number(session, e164, campaign_id)
-        return DncCheckPublic(
-            number=e164,
-            campaign_id=campaign_id,
-            blocked=bool(found),
-            lists=[DncListRef(id=d.id, name=d.name) for d in found],
-        )
+    found = dnc.check(number, campaign_id=campaign_id, region=region)
+    return DncCheckPublic(
+        number=found.number,
+        campaign_id=found.campaign_id,
+        blocked=found.blocked,
+        lists=[DncListRef(id=d.id, name=d.name) for d in found.lists],
+    )
 
 
 @router.get("/dnc-lists/{dnc_list_id}", response_model=DncListPublic)
-def get_dnc_list(dnc_list_id: IntId, _actor: DncReader, db: DbDep) -> DncListPublic:
-    with db.read() as session:
-        return lists_public(session, [dnc.get_dnc_list(session, dnc_list_id)])[0]
+def get_dnc_list(dnc_list_id: IntId, _actor: DncReader, dnc: DncDep) -> DncListPublic:
+    return list_public(dnc.dnc_list(dnc_list_id))
 
 
 @router.patch("/dnc-lists/{dnc_list_id}", response_model=DncListPublic)
 def update_dnc_list(
-    dnc_list_id: IntId, body: DncListUpdate, actor: DncManager, db: DbDep, clock: ClockDep
+    dnc_list_id: IntId, body: DncListUpdate, actor: DncManager, dnc: DncDep
 ) -> DncListPublic:
-    with db.write() as session:
-        updated = dnc.update_dnc_list(
-            session,
-            actor,
-            dnc_list_id,
-            name=body.name,
-            description=body.description,
-            now=clock.now(),
-        )
-        return lists_public(session, [updated])[0]
+    updated = dnc.update_list(actor, dnc_list_id, name=body.name, description=body.description)
+    return list_public(updated)
 
 
 @router.delete("/dnc-lists/{dnc_list_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_dnc_list(dnc_list_id: IntId, actor: DncManager, db: DbDep, clock: ClockDep) -> None:
+def delete_dnc_list(dnc_list_id: IntId, actor: DncManager, dnc: DncDep) -> None:
     """Delete a list and its numbers; refused while a campaign checks it."""
-    with db.write() as session:
-        dnc.delete_dnc_list(session, actor, dnc_list_id, now=clock.now())
+    dnc.delete_list(actor, dnc_list_id)
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -239,37 +210,27 @@ def delete_dnc_list(dnc_list_id: IntId, actor: DncManager, db: DbDep, clock: Clo
 def list_numbers(
     dnc_list_id: IntId,
     _actor: DncReader,
-    db: DbDep,
+    dnc: DncDep,
     after: Annotated[str | None, Query(description="The last number of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> DncNumberPage:
     """A page of the list's numbers in E.164 order."""
-    with db.read() as session:
-        rows = dnc.list_numbers(session, dnc_list_id, after=after, limit=limit + 1)
-        page = rows[:limit]
-        return DncNumberPage(
-            numbers=[
-                DncNumberPublic(number=r.e164, added_at=r.added_at, source=r.source) for r in page
-            ],
-            next_after=page[-1].e164 if len(rows) > limit else None,
-        )
+    page = dnc.numbers(dnc_list_id, after=after, limit=limit)
+    return DncNumberPage(
+        numbers=[
+            DncNumberPublic(number=n.number, added_at=n.added_at, source=n.source)
+            for n in page.numbers
+        ],
+        next_after=page.next_after,
+    )
 
 
 @router.post("/dnc-lists/{dnc_list_id}/numbers", response_model=DncAddReport)
 def add_numbers(
-    dnc_list_id: IntId,
-    body: NumbersIn,
-    actor: DncManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    dnc_list_id: IntId, body: NumbersIn, actor: DncManager, dnc: DncDep
 ) -> DncAddReport:
     """Add numbers; numbers already in the list and bad items are reported, not errors."""
-    region = dnc.resolve_region(body.region, settings.default_region)
-    with db.write() as session:
-        outcome = dnc.add_numbers(
-            session, actor, dnc_list_id, body.numbers, region=region, now=clock.now()
-        )
+    outcome = dnc.add_numbers(actor, dnc_list_id, body.numbers, region=body.region)
     return DncAddReport(
         added=outcome.added,
         already_present=outcome.already_present,
@@ -279,19 +240,10 @@ def add_numbers(
 
 @router.post("/dnc-lists/{dnc_list_id}/numbers/remove", response_model=DncRemoveReport)
 def remove_numbers(
-    dnc_list_id: IntId,
-    body: NumbersIn,
-    actor: DncManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    dnc_list_id: IntId, body: NumbersIn, actor: DncManager, dnc: DncDep
 ) -> DncRemoveReport:
     """Remove numbers; numbers not in the list and bad items are reported, not errors."""
-    region = dnc.resolve_region(body.region, settings.default_region)
-    with db.write() as session:
-        outcome = dnc.remove_numbers(
-            session, actor, dnc_list_id, body.numbers, region=region, now=clock.now()
-        )
+    outcome = dnc.remove_numbers(actor, dnc_list_id, body.numbers, region=body.region)
     return DncRemoveReport(
         removed=outcome.removed,
         not_present=outcome.not_present,
@@ -323,9 +275,7 @@ async def import_numbers(
     dnc_list_id: IntId,
     request: Request,
     actor: DncManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    dnc: DncDep,
     region: RegionQuery = None,
     source: Annotated[str | None, Query(description="A name for the report.")] = None,
 ) -> DncImportReportPublic:
@@ -336,21 +286,18 @@ async def import_numbers(
     rows are kept; every other row is reported with its line number and reason. The
     import is one transaction.
     """
-    resolved = dnc.resolve_region(region, settings.default_region)
+    resolved = dnc.region(region)  # before the upload is read
     upload = await read_csv_upload(request)
-    source = source or upload.filename
     stream = upload.stream
     try:
         report = await run_in_threadpool(
-            _run_import,
-            db,
-            actor,
-            dnc_list_id,
-            stream,
-            resolved,
-            source or "upload.csv",
-            settings.import_batch_rows,
-            clock.now(),
+            lambda: dnc.import_numbers(
+                actor,
+                dnc_list_id,
+                stream,
+                region=resolved,
+                source=source or upload.filename or "upload.csv",
+            )
         )
     finally:
         stream.close()
@@ -368,51 +315,26 @@ async def import_numbers(
     )
 
 
-def _run_import(
-    db: Database,
-    actor: Actor,
-    dnc_list_id: int,
-    stream: IO[bytes],
-    region: str,
-    source: str,
-    batch_rows: int,
-    now: datetime,
-) -> dnc.DncImportReport:
-    with db.write() as session:
-        return dnc.import_numbers(
-            session,
-            actor,
-            dnc_list_id,
-            stream,
-            region=region,
-            source=source,
-            batch_rows=batch_rows,
-            now=now,
-        )
-
-
 # --- campaigns ---------------------------------------------------------------------------------
 
 
 @router.get("/campaigns/{campaign_id}/dnc-lists", response_model=CampaignDncListsPublic)
-def get_campaign_lists(campaign_id: IntId, _actor: DncReader, db: DbDep) -> CampaignDncListsPublic:
+def get_campaign_lists(
+    campaign_id: IntId, _actor: DncReader, dnc: DncDep
+) -> CampaignDncListsPublic:
     """The do-not-call lists the campaign checks before every dial."""
-    with db.read() as session:
-        return CampaignDncListsPublic(
-            campaign_id=campaign_id,
-            dnc_lists=lists_public(session, dnc.campaign_lists(session, campaign_id)),
-        )
+    return CampaignDncListsPublic(
+        campaign_id=campaign_id,
+        dnc_lists=[list_public(d) for d in dnc.campaign_lists(campaign_id)],
+    )
 
 
 @router.put("/campaigns/{campaign_id}/dnc-lists", response_model=CampaignDncListsPublic)
 def set_campaign_lists(
-    campaign_id: IntId, body: DncListIds, actor: DncManager, db: DbDep, clock: ClockDep
+    campaign_id: IntId, body: DncListIds, actor: DncManager, dnc: DncDep
 ) -> CampaignDncListsPublic:
     """Make the campaign check exactly these lists (its own list must stay among them)."""
-    with db.write() as session:
-        attached = dnc.set_campaign_lists(
-            session, actor, campaign_id, body.dnc_list_ids, now=clock.now()
-        )
-        return CampaignDncListsPublic(
-            campaign_id=campaign_id, dnc_lists=lists_public(session, attached)
-        )
+    attached = dnc.set_campaign_lists(actor, campaign_id, body.dnc_list_ids)
+    return CampaignDncListsPublic(
+        campaign_id=campaign_id, dnc_lists=[list_public(d) for d in attached]
+    )

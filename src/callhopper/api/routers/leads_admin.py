@@ -7,14 +7,13 @@ routes are managed with ``campaign.manage``; the routing decision is also open t
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
-from callhopper.api.deps import ClockDep, DbDep, OwnersDep, SettingsDep, require, require_any
+from callhopper.api.deps import OwnersDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
@@ -26,8 +25,6 @@ from callhopper.domain.lead_owners import (
     StalenessRuleSpec,
 )
 from callhopper.domain.rights import Right
-from callhopper.store import inbound
-from callhopper.store.models import InboundRoute
 
 router = APIRouter(tags=["lead owners"])
 
@@ -242,155 +239,3 @@ def run_rule(rule_id: IntId, actor: LeadEditor, owners: OwnersDep) -> RunPublic:
     """Run the rule now (even when disabled): release the owned leads it matches and
     answer how many. Audited per lead and for the run."""
     return RunPublic(released=owners.run_rule(actor, rule_id))
-
-
-# --- inbound routes ------------------------------------------------------------------------------
-
-
-class InboundRouteCreate(Body):
-    number: str = Field(description="The number called (our DID); stored as E.164.")
-    name: str = Field("", max_length=200)
-    route_unavailable_agents: bool = Field(
-        False,
-        description="Yes: when the owner is logged out, any agent may take the call. "
-        "No (default): the call goes to the fallback, never to another agent.",
-    )
-    fallback: str = Field(description="`voicemail`, `queue:<id>` or `number:<phone>`.")
-
-
-class InboundRouteUpdate(Body):
-    number: str | None = None
-    name: str | None = Field(None, max_length=200)
-    route_unavailable_agents: bool | None = None
-    fallback: str | None = None
-
-
-class InboundRoutePublic(BaseModel):
-    id: int
-    number: str
-    name: str
-    route_unavailable_agents: bool
-    fallback: str
-    created_at: datetime
-
-
-class InboundCallIn(Body):
-    caller: str = Field(description="The caller's number (withheld numbers: any text).")
-    called: str = Field(description="The number called: one with an inbound route.")
-
-
-class RoutingDecisionPublic(BaseModel):
-    kind: inbound.RoutingKind
-    destination: str
-    reason: inbound.RoutingReason
-    route_id: int
-    called: str
-    caller: str | None
-    record_id: int | None
-    owner_user_id: str | None
-
-
-def route_public(route: InboundRoute) -> InboundRoutePublic:
-    """A stored route as the API shows it."""
-    return InboundRoutePublic(
-        id=route.id,
-        number=route.number,
-        name=route.name,
-        route_unavailable_agents=route.route_unavailable_agents,
-        fallback=route.fallback,
-        created_at=route.created_at,
-    )
-
-
-@router.get("/inbound-routes", response_model=list[InboundRoutePublic], tags=["inbound"])
-def list_routes(_actor: RouteReader, db: DbDep) -> list[InboundRoutePublic]:
-    """Every inbound route, by number."""
-    with db.read() as session:
-        return [route_public(r) for r in inbound.list_routes(session)]
-
-
-@router.post(
-    "/inbound-routes",
-    response_model=InboundRoutePublic,
-    status_code=status.HTTP_201_CREATED,
-    tags=["inbound"],
-)
-def create_route(
-    body: InboundRouteCreate,
-    actor: RouteManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-) -> InboundRoutePublic:
-    """A route for calls to our number ``number`` (stored as E.164) with its fallback."""
-    with db.write() as session:
-        route = inbound.create_route(
-            session,
-            actor,
-            number=body.number,
-            fallback=body.fallback,
-            name=body.name,
-            route_unavailable_agents=body.route_unavailable_agents,
-            default_region=settings.default_region,
-            now=clock.now(),
-        )
-        return route_public(route)
-
-
-@router.get("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
-def get_route(route_id: IntId, _actor: RouteReader, db: DbDep) -> InboundRoutePublic:
-    """One inbound route."""
-    with db.read() as session:
-        return route_public(inbound.get_route(session, route_id))
-
-
-@router.patch("/inbound-routes/{route_id}", response_model=InboundRoutePublic, tags=["inbound"])
-def update_route(
-    route_id: IntId,
-    body: InboundRouteUpdate,
-    actor: RouteManager,
-    db: DbDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-) -> InboundRoutePublic:
-    """Change the fields given."""
-    with db.write() as session:
-        route = inbound.update_route(
-            session,
-            actor,
-            route_id,
-            number=body.number,
-            fallback=body.fallback,
-            name=body.name,
-            route_unavailable_agents=body.route_unavailable_agents,
-            default_region=settings.default_region,
-            now=clock.now(),
-        )
-        return route_public(route)
-
-
-@router.delete(
-    "/inbound-routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["inbound"]
-)
-def delete_route(route_id: IntId, actor: RouteManager, db: DbDep, clock: ClockDep) -> None:
-    """Delete a route: calls to its number have no route any more (404 from the decision)."""
-    with db.write() as session:
-        inbound.delete_route(session, actor, route_id, now=clock.now())
-
-
-@router.post("/inbound/route", response_model=RoutingDecisionPublic, tags=["inbound"])
-def route_call(
-    body: InboundCallIn, _actor: CallRouter, db: DbDep, clock: ClockDep, settings: SettingsDep
-) -> RoutingDecisionPublic:
-    """Where a call from ``caller`` to ``called`` goes: ``agent:<user_id>`` when the lead's
-    owner is available (logged into a campaign), else the route's fallback — with
-    ``kind: any_agent`` only when the route lets an unavailable owner be replaced."""
-    with db.read() as session:
-        decision = inbound.route_call(
-            session,
-            caller=body.caller,
-            called=body.called,
-            now=clock.now(),
-            default_region=settings.default_region,
-        )
-    return RoutingDecisionPublic(**dataclasses.asdict(decision))

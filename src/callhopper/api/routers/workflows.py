@@ -1,4 +1,4 @@
-"""Workflow rules and their webhook outbox (SPEC §7.4)."""
+"""Workflow rules and their webhook outbox."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
-from callhopper.api.deps import ClockDep, DbDep, require
+from callhopper.api.deps import WorkflowsDep, require
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body
 from callhopper.domain.actors import Actor
+from callhopper.domain.records import WebhookStatus
 from callhopper.domain.rights import Right
-from callhopper.store import workflows
-from callhopper.store.models import WebhookMessage, WorkflowRule
+from callhopper.domain.webhooks import WebhookMessage
+from callhopper.domain.workflows import WorkflowRule
 
 router = APIRouter(tags=["workflow rules"])
 
@@ -99,8 +100,8 @@ def rule_public(rule: WorkflowRule) -> WorkflowRulePublic:
         id=rule.id,
         name=rule.name,
         enabled=rule.enabled,
-        trigger=TriggerPublic.model_validate(rule.trigger),
-        actions=rule.actions,
+        trigger=TriggerPublic.model_validate(rule.trigger.to_dict()),
+        actions=[dict(a) for a in rule.actions],
         created_at=rule.created_at,
         updated_at=rule.updated_at,
     )
@@ -111,13 +112,14 @@ def rule_with_secret(rule: WorkflowRule) -> WorkflowRuleWithSecret:
 
 
 def webhook_public(message: WebhookMessage) -> WebhookPublic:
+    pending = message.status is WebhookStatus.PENDING
     return WebhookPublic(
         id=message.id,
         rule_id=message.rule_id,
         url=message.url,
-        status=message.status,
+        status=message.status.value,
         attempts=message.attempts,
-        next_attempt_at=message.next_attempt_at if message.status == "pending" else None,
+        next_attempt_at=message.next_attempt_at if pending else None,
         last_error=message.last_error,
         created_at=message.created_at,
         sent_at=message.sent_at,
@@ -126,78 +128,70 @@ def webhook_public(message: WebhookMessage) -> WebhookPublic:
 
 
 @router.get("/workflow-rules", response_model=list[WorkflowRulePublic])
-def list_rules(_actor: RuleManager, db: DbDep) -> list[WorkflowRulePublic]:
+def list_rules(_actor: RuleManager, workflows: WorkflowsDep) -> list[WorkflowRulePublic]:
     """Every rule, without secrets."""
-    with db.read() as session:
-        return [rule_public(r) for r in workflows.list_rules(session)]
+    return [rule_public(r) for r in workflows.rules()]
 
 
 @router.post(
     "/workflow-rules", response_model=WorkflowRuleWithSecret, status_code=status.HTTP_201_CREATED
 )
 def create_rule(
-    body: WorkflowRuleCreate, actor: RuleManager, db: DbDep, clock: ClockDep
+    body: WorkflowRuleCreate, actor: RuleManager, workflows: WorkflowsDep
 ) -> WorkflowRuleWithSecret:
     """Create a rule; the answer carries its webhook signing secret."""
-    with db.write() as session:
-        rule = workflows.create_rule(
-            session,
-            actor,
-            name=body.name,
-            enabled=body.enabled,
-            trigger=body.trigger.model_dump(),
-            actions=body.actions,
-            now=clock.now(),
-        )
-        return rule_with_secret(rule)
+    rule = workflows.create_rule(
+        actor,
+        name=body.name,
+        enabled=body.enabled,
+        trigger=body.trigger.model_dump(),
+        actions=body.actions,
+    )
+    return rule_with_secret(rule)
 
 
 @router.get("/workflow-rules/{rule_id}", response_model=WorkflowRuleWithSecret)
-def get_rule(rule_id: IntId, _actor: RuleManager, db: DbDep) -> WorkflowRuleWithSecret:
+def get_rule(
+    rule_id: IntId, _actor: RuleManager, workflows: WorkflowsDep
+) -> WorkflowRuleWithSecret:
     """One rule, with its webhook signing secret."""
-    with db.read() as session:
-        return rule_with_secret(workflows.get_rule(session, rule_id))
+    return rule_with_secret(workflows.rule(rule_id))
 
 
 @router.patch("/workflow-rules/{rule_id}", response_model=WorkflowRulePublic)
 def update_rule(
-    rule_id: IntId, body: WorkflowRuleUpdate, actor: RuleManager, db: DbDep, clock: ClockDep
+    rule_id: IntId, body: WorkflowRuleUpdate, actor: RuleManager, workflows: WorkflowsDep
 ) -> WorkflowRulePublic:
     """Change a rule: name, enabled, or the whole trigger or action list."""
-    with db.write() as session:
-        rule = workflows.update_rule(
-            session,
-            actor,
-            rule_id,
-            name=body.name,
-            enabled=body.enabled,
-            trigger=body.trigger.model_dump() if body.trigger is not None else None,
-            actions=body.actions,
-            now=clock.now(),
-        )
-        return rule_public(rule)
+    rule = workflows.update_rule(
+        actor,
+        rule_id,
+        name=body.name,
+        enabled=body.enabled,
+        trigger=body.trigger.model_dump() if body.trigger is not None else None,
+        actions=body.actions,
+    )
+    return rule_public(rule)
 
 
 @router.delete("/workflow-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: IntId, actor: RuleManager, db: DbDep, clock: ClockDep) -> None:
+def delete_rule(rule_id: IntId, actor: RuleManager, workflows: WorkflowsDep) -> None:
     """Delete a rule; its webhooks not sent yet become ``failed`` (they cannot be signed)."""
-    with db.write() as session:
-        workflows.delete_rule(session, actor, rule_id, now=clock.now())
+    workflows.delete_rule(actor, rule_id)
 
 
 @router.post("/workflow-rules/{rule_id}/rotate-secret", response_model=WorkflowRuleWithSecret)
 def rotate_secret(
-    rule_id: IntId, actor: RuleManager, db: DbDep, clock: ClockDep
+    rule_id: IntId, actor: RuleManager, workflows: WorkflowsDep
 ) -> WorkflowRuleWithSecret:
     """A new signing secret; webhooks sent from now on (pending ones too) are signed with it."""
-    with db.write() as session:
-        return rule_with_secret(workflows.rotate_secret(session, actor, rule_id, now=clock.now()))
+    return rule_with_secret(workflows.rotate_secret(actor, rule_id))
 
 
 @router.get("/webhooks", response_model=list[WebhookPublic], tags=["webhooks"])
 def list_webhooks(
     _actor: RuleManager,
-    db: DbDep,
+    workflows: WorkflowsDep,
     status: Literal["pending", "sent", "failed"] | None = None,
     rule_id: IntId | None = None,
     before_id: Annotated[
@@ -206,19 +200,13 @@ def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[WebhookPublic]:
     """Outbox messages, newest first, with their attempts and last error."""
-    with db.read() as session:
-        return [
-            webhook_public(m)
-            for m in workflows.list_webhooks(
-                session, status=status, rule_id=rule_id, before_id=before_id, limit=limit
-            )
-        ]
+    messages = workflows.webhooks(status=status, rule_id=rule_id, before_id=before_id, limit=limit)
+    return [webhook_public(m) for m in messages]
 
 
 @router.post("/webhooks/{webhook_id}/retry", response_model=WebhookPublic, tags=["webhooks"])
 def retry_webhook(
-    webhook_id: BigIntId, actor: RuleManager, db: DbDep, clock: ClockDep
+    webhook_id: BigIntId, actor: RuleManager, workflows: WorkflowsDep
 ) -> WebhookPublic:
     """Send a failed message again: pending now, with a new series of attempts."""
-    with db.write() as session:
-        return webhook_public(workflows.retry_webhook(session, actor, webhook_id, now=clock.now()))
+    return webhook_public(workflows.retry_webhook(actor, webhook_id))
