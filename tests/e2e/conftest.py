@@ -57,10 +57,13 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def new_context(browser: Browser, server: LiveServer, locale: str = "en-US") -> BrowserContext:
-    """A fresh browser profile (no cookies) in ``locale``, every request to another
-    origin refused and recorded in ``context.foreign_requests``."""
-    context = browser.new_context(base_url=server.url, locale=locale)
+def new_context(
+    browser: Browser, server: LiveServer, locale: str = "en-US", **options: Any
+) -> BrowserContext:
+    """A fresh browser profile (no cookies) in ``locale`` (and Playwright's other context
+    ``options``), every request to another origin refused and recorded in
+    ``context.foreign_requests``."""
+    context = browser.new_context(base_url=server.url, locale=locale, **options)
     foreign: list[str] = []
 
     def refuse_foreign(route: Any) -> None:

@@ -12,14 +12,18 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from callhopper.web.pages import records, signin, workspace
+
 STATIC_PREFIX = "/static"
 DOCS_PATH = "/docs"
 
 
 def install(app: FastAPI) -> None:
-    """Mount ``/static`` and serve ``/docs`` with the vendored Swagger UI. The application
-    must be created with ``docs_url=None`` and ``redoc_url=None`` (their defaults load
-    scripts from a CDN)."""
+    """Add the pages (sign-in, the agent workspace), mount ``/static`` and serve ``/docs``
+    with the vendored Swagger UI. The application must be created with ``docs_url=None``
+    and ``redoc_url=None`` (their defaults load scripts from a CDN)."""
+    for pages in (signin, workspace, records):
+        app.include_router(pages.router)
     app.mount(
         STATIC_PREFIX,
         StaticFiles(packages=[("callhopper.web", "static")]),

@@ -16,6 +16,7 @@ from babel.numbers import format_decimal
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from callhopper.web.i18n import translations
 
@@ -46,6 +47,17 @@ def _format_number(context: Context, value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=context["lang"])
 
 
+def _data(value: object) -> Markup:
+    """``value`` (a name, a number, a campaign: data, not words of the page) marked so that
+    nothing translates it: ``<span translate="no">``."""
+    return Markup('<span translate="no">%s</span>') % ("" if value is None else value)
+
+
+def _data_values(values: dict[str, object]) -> dict[str, Markup]:
+    """Every value of a message's placeholders marked as data (see :func:`_data`)."""
+    return {key: _data(value) for key, value in values.items()}
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("callhopper.web", "templates"),
@@ -57,6 +69,8 @@ def make_environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["datetime"] = _format_datetime
     env.filters["number"] = _format_number
+    env.filters["data"] = _data
+    env.filters["data_values"] = _data_values
     return env
 
 
