@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import CallbackIn, CallIn, DeclineIn, DoneIn, WrapupIn
-from callhopper.core.dispenser import Delivery, DialResult, Dispenser
+from callhopper.core.dispensing import Delivery, DialResult, Dispenser
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import NotFound
 from callhopper.web import messages as m

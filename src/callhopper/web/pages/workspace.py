@@ -24,7 +24,7 @@ from starlette.responses import Response
 from callhopper.api.errors import status_of
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import ReadyIn, ReceivingIn
-from callhopper.core.dispenser import Delivery, Dispenser, MyCampaign, NoRecord
+from callhopper.core.dispensing import Delivery, Dispenser, MyCampaign, NoRecord
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import Channel
 from callhopper.domain.errors import CallhopperError, NotFound
