@@ -184,6 +184,27 @@ def test_the_language_is_the_choice_else_the_browsers(pages: TestClient, agent: 
     assert elsewhere.headers["location"] == "/"  # never to another site
 
 
+def test_a_chosen_language_follows_the_user_to_another_browser(
+    pages: TestClient, agent: Person
+) -> None:
+    japanese = "マイキャンペーン"
+    sign_in(pages, agent)
+    token = token_of(pages.get("/workspace").text)
+    pages.post("/language", data={"csrf_token": token, "lang": "ja", "next": "/workspace"})
+    assert pages.get("/api/v1/auth/me").json()["language"] == "ja"
+
+    pages.cookies.clear()  # another browser: no language cookie, an English one
+    sign_in(pages, agent)
+    page = pages.get("/workspace", headers={"Accept-Language": "en-US"})
+    assert japanese in page.text and '<html lang="ja">' in page.text
+
+    # The API sets it too, and refuses a language the pages do not speak, naming the field.
+    assert pages.patch("/api/v1/auth/me", json={"language": "en"}).json()["language"] == "en"
+    assert japanese not in pages.get("/workspace").text
+    refused = pages.patch("/api/v1/auth/me", json={"language": "fr"})
+    assert refused.status_code == 422 and "language" in refused.text
+
+
 # --- the services' refusals, worded for an agent -------------------------------------------------
 
 

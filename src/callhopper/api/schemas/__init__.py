@@ -22,7 +22,14 @@ from callhopper.api.schemas.agent import (
     WrapupIn,
 )
 from callhopper.api.schemas.audit import AuditPublic
-from callhopper.api.schemas.auth import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
+from callhopper.api.schemas.auth import (
+    LoginIn,
+    MePublic,
+    MeUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
 from callhopper.api.schemas.base import Body, nul_in
 from callhopper.api.schemas.callbacks import CallbackIn, CallbackPublic, WaitingCallbackPublic
 from callhopper.api.schemas.campaigns import (
@@ -110,6 +117,7 @@ __all__ = [
     "ListSchemaIn",
     "LoginIn",
     "MePublic",
+    "MeUpdate",
     "MyCampaignPublic",
     "OnDuplicate",
     "OwnerCountPublic",
