@@ -277,6 +277,17 @@ def _conflict(code: str) -> str:
     return m._CONFLICTS[code]
 
 
+@pytest.mark.parametrize("allowed", [False, True])
+def test_the_field_for_a_typed_number_shows_only_where_the_campaign_allows_it(
+    pages: TestClient, api: TestClient, agent: Person, allowed: bool
+) -> None:
+    workspace = workspace_of(pages, api, agent, allow_manual_dial=allowed)
+    record, _ = get_record(pages, workspace)
+    assert ("Dial a new phone number" in pages.get(record).text) is allowed
+    deliveries = api.get("/api/v1/agent/deliveries", headers=agent.headers).json()
+    assert [d["allow_manual_dial"] for d in deliveries] == [allowed]
+
+
 def test_a_form_post_without_scripts_comes_back_to_the_workspace_with_its_notice(
     pages: TestClient, api: TestClient, agent: Person
 ) -> None:

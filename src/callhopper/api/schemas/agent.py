@@ -71,6 +71,9 @@ class DeliveryPublic(BaseModel):
     history: list[HistoryPublic]
     wrapup_codes: list[WrapupCodeSpec]
     allow_skip: bool
+    allow_manual_dial: bool = Field(
+        description="Whether Call takes a number you type (checked against the DNC lists first)."
+    )
     mode: DialingMode
     accept_by: datetime | None = Field(
         description="Push preview: accept before then, or the record goes back on top."

@@ -67,6 +67,8 @@ class Delivery:
     history: list[HistoryItem]
     wrapup_codes: list[WrapupCodeSpec]
     allow_skip: bool
+    #: The agent may type a number of their own on Call (checked against DNC first).
+    allow_manual_dial: bool
     mode: str
     #: Push preview: accept before then, or the record goes back to the top of the list.
     accept_by: datetime | None
@@ -186,6 +188,7 @@ def delivery(
         history=found.history,
         wrapup_codes=list(ctx.codes.values()),
         allow_skip=ctx.settings.allow_skip or already is not None,
+        allow_manual_dial=ctx.settings.allow_manual_dial,
         caller_ids=ctx.settings.caller_ids,
         default_caller_id=ctx.settings.caller_id(None),
         mode=ctx.mode.value,
