@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
+from callhopper.settings import Settings
+from callhopper.store.db import Database
 from callhopper.web import messages as m
 from callhopper.web.i18n import translations
 from tests.campaign_helpers import (
@@ -425,3 +428,29 @@ def test_a_callback_comes_back_marked_in_its_origin_with_the_caller_id_choice(
 def _text(html: str) -> str:
     """The words of ``html`` without its tags (the page marks data with spans)."""
     return re.sub(r"<[^>]+>", "", html)
+
+
+# --- the browser phone ------------------------------------------------------------------------
+
+
+def test_the_workspace_mounts_the_browser_phone_only_where_one_is_configured(
+    settings: Settings, db: Database, clock: FrozenClock, agent: Person
+) -> None:
+    plain = create_app(settings, db, clock)
+    with TestClient(plain) as client:
+        sign_in(client, agent)
+        page = client.get("/workspace").text
+        assert 'id="softphone"' not in page and "jssip" not in page
+
+    phoned = settings.model_copy(
+        update={"softphone_ws_url": "wss://sip.example.com:8443", "sip_agent_password": "pw"}
+    )
+    with TestClient(create_app(phoned, db, clock)) as client:
+        sign_in(client, agent)
+        page = client.get("/workspace", headers={"Accept-Language": "ja"}).text
+        assert 'data-ws-url="wss://sip.example.com:8443"' in page
+        assert 'data-sip-uri="sip:ana@callhopper.local"' in page  # where the dialer calls
+        assert 'data-msg-registered="電話の準備ができました"' in page
+        assert "vendor/jssip/jssip.min.js" in page and "js/softphone.js" in page
+        for name in m.SOFTPHONE:
+            assert f"data-msg-{name}=" in page

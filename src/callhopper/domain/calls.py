@@ -29,6 +29,8 @@ CallId = NewType("CallId", str)
 
 #: The shortest ring timeout a dial request may ask for: a no-answer is decided no sooner.
 MIN_RING_TIMEOUT_S = 15.0
+#: The SIP domain agents' phones register in unless one is configured (``sip:<user_id>@…``).
+DEFAULT_AGENT_SIP_DOMAIN = "callhopper.local"
 
 
 class CallOutcome(StrEnum):

@@ -163,6 +163,25 @@ ENDED = {
 ENDED_OTHER = N_("This record is no longer yours. Click Get Record for the next one.")
 AUTO_DIALLED = N_("The preview time ran out: %(number)s was dialled for you.")
 
+# --- the browser phone (its element's data-msg-* attributes) ------------------------------------
+
+SOFTPHONE = {
+    "registering": N_("Connecting your phone…"),
+    "registered": N_("Phone ready"),
+    "ringing": N_("Incoming call"),
+    "connected": N_("Connected"),
+    "muted": N_("Muted"),
+    "mic-denied": N_("The browser may not use your microphone: allow it for this site and reload."),
+    "registration-lost": N_(
+        "Your phone lost its connection: calls cannot reach you. Reconnecting…"
+    ),
+    "call-dropped": N_("The call was cut off by the network."),
+    "answer": N_("Answer"),
+    "mute": N_("Mute"),
+    "unmute": N_("Unmute"),
+    "hangup": N_("Hang up"),
+}
+
 # --- the live channel and the campaign notices ------------------------------------------------
 
 CONNECTION_LOST = N_(
