@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from pathlib import Path
 from statistics import median
 
 from bench.common import DATA_DIR, append_results, fresh_postgres, fresh_sqlite, table
@@ -133,8 +132,9 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     rows, problems = [], []
     for name, fresh, servers in variants(args):
-        print(f"{name}: {args.agents} agents, {args.records} records, {args.kills} kills",
-              flush=True)
+        print(
+            f"{name}: {args.agents} agents, {args.records} records, {args.kills} kills", flush=True
+        )
         plan = Plan(
             agents=split(args.agents),
             records=split(args.records),

@@ -16,10 +16,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -141,7 +142,7 @@ def _check(floor: Floor, engine: Engine) -> Findings:
         if max(dones) > 1:
             found.duplicated.append(f"{key}: done (history, wrap-ups, clients) {dones}")
     for key, ds in by_record.items():
-        for before, after in zip(ds, ds[1:], strict=False):
+        for before, after in itertools.pairwise(ds):
             if before.released_at is None or after.leased_at < before.released_at:
                 found.duplicated.append(f"{key}: deliveries {before.id} and {after.id} overlap")
         if ds[-1].released_at is None:
@@ -189,7 +190,7 @@ def _audit(wrapups: list[Any], audits: list[Any], notes: dict[int, Any]) -> list
     problems = [f"Done without its audit entry: {k}" for k in edited - audited]
     problems += [f"audit entry without its Done: {k}" for k in audited - edited]
     last: dict[int, str] = {}
-    for record_id, _, at, value in sorted(edited, key=lambda k: (k[0], k[2])):
+    for record_id, _, _at, value in sorted(edited, key=lambda k: (k[0], k[2])):
         last[record_id] = value
     for record_id, value in last.items():
         held = (_json(notes[record_id]) or {}).get("notes")
@@ -199,13 +200,23 @@ def _audit(wrapups: list[Any], audits: list[Any], notes: dict[int, Any]) -> list
 
 
 def _lost_events(floor: Floor, history: list[Delivery]) -> list[str]:
-    """Deliveries to push agents who stayed that never reached their channel."""
+    """Deliveries to push agents that never reached their channel although it was open
+    from the push to the delivery's end. (A push to an agent whose server is dead reaches
+    them when they reconnect, if it is still theirs then; one that lapses before is not
+    lost: its record comes back at the accept deadline.)"""
     push_id = floor.campaigns.get(PUSH)
-    agents = {a.db_id: a for a in floor.agents if a.kind == PUSH and a.n not in floor.deserted}
+    agents = {a.db_id: a for a in floor.agents if a.kind == PUSH}
+
+    def listening(d: Delivery) -> bool:
+        end = d.released_at or datetime.max.replace(tzinfo=UTC)
+        spans = agents[d.agent_id].connected
+        return any(start <= d.leased_at and end <= stop for start, stop in spans)
+
     return [
         f"record {d.record_id} pushed to {agents[d.agent_id].user_id} ({d.outcome})"
         for d in history
         if d.campaign_id == push_id
         and d.agent_id in agents
         and d.record_id not in agents[d.agent_id].seen
+        and listening(d)
     ]

@@ -89,6 +89,8 @@ class Agent:
     done: set[int] = field(default_factory=set)
     #: Records that reached this agent over the channel (pushed or resumed).
     seen: set[int] = field(default_factory=set)
+    #: When the agent's channel was open: (hello, noticed closed), by the database's clock.
+    connected: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 @dataclass
@@ -165,7 +167,7 @@ def create_people(db_url: str, count: int) -> tuple[str, list[Agent]]:
     now = datetime.now(UTC)
     secrets_ = [new_secret("chp_") for _ in range(count + 1)]
     with db.write() as session:
-        roles = {n: i for n, i in session.execute(text("SELECT name, id FROM roles"))}
+        roles = dict(session.execute(text("SELECT name, id FROM roles")).all())
         rows = [("floor-admin", roles["admin"])] + [
             (f"fa{n:04d}", roles["agent"]) for n in range(count)
         ]
@@ -184,7 +186,7 @@ def create_people(db_url: str, count: int) -> tuple[str, list[Agent]]:
                 for user_id, role_id in rows
             ],
         )
-        ids = {u: i for u, i in session.execute(text("SELECT user_id, id FROM users"))}
+        ids = dict(session.execute(text("SELECT user_id, id FROM users")).all())
         session.execute(
             insert(AuthToken),
             [
@@ -334,7 +336,8 @@ async def work_record(
         floor.notes.append(f"{agent.user_id} call {record_id}: {status} {body}")
         return
     await asyncio.sleep(random.uniform(0, floor.plan.think_s))
-    status, body = await call_api(http, agent, "POST", f"{record}/done", _done_body(agent, record_id))
+    done = _done_body(agent, record_id)
+    status, body = await call_api(http, agent, "POST", f"{record}/done", done)
     if status == 204:
         agent.done.add(record_id)
         floor.done_ok[(agent.campaign_id, record_id)] += 1
@@ -384,10 +387,14 @@ async def push_agent(floor: Floor, http: aiohttp.ClientSession, agent: Agent) ->
                 hello = json.loads(await ws.recv())
                 if hello["type"] != "hello":
                     raise ServerDown(f"no hello: {hello}")
+                since = datetime.now(UTC)
                 agent.ok_at.append(time.monotonic())
-                await call_api(http, agent, "POST", f"{base}/login")
-                await call_api(http, agent, "PUT", f"{api}/channels/outbound_preview", {"ready": True})
-                await listen(floor, http, agent, ws, base, api)
+                try:
+                    await call_api(http, agent, "POST", f"{base}/login")
+                    await get_ready(http, agent, api)
+                    await listen(floor, http, agent, ws, base, api)
+                finally:
+                    agent.connected.append((since, datetime.now(UTC)))
         except (ServerDown, OSError, TimeoutError, WebSocketException):
             await asyncio.sleep(RETRY_S)
 
@@ -412,7 +419,11 @@ async def listen(
             await call_api(http, agent, "POST", f"{base}/records/{record_id}/accept")
             await work_record(floor, http, agent, base, record_id)
         elif message["type"] == "state" and not message["channels"].get("outbound_preview"):
-            await call_api(http, agent, "PUT", f"{api}/channels/outbound_preview", {"ready": True})
+            await get_ready(http, agent, api)
+
+
+async def get_ready(http: aiohttp.ClientSession, agent: Agent, api: str) -> None:
+    await call_api(http, agent, "PUT", f"{api}/channels/outbound_preview", {"ready": True})
 
 
 # --- the kills -----------------------------------------------------------------------------------
