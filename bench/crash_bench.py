@@ -21,13 +21,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from statistics import median
 
-from bench.common import DATA_DIR, append_results, fresh_postgres, fresh_sqlite, table
+from bench.common import (
+    DATA_DIR,
+    append_results,
+    fresh_postgres,
+    fresh_sqlite,
+    require_postgres_connections,
+    table,
+)
 from bench.crash_checks import Findings, check
 from bench.crash_floor import HOPPER, PREVIEW, PUSH, Floor, Plan, recoveries, run, set_up
 from tests.e2e.server import LiveServer
@@ -68,10 +76,11 @@ def run_variant(
     return floor, found
 
 
-def row(name: str, floor: Floor, found: Findings) -> list[object]:
+def row(name: str, floor: Floor, found: Findings, load: str) -> list[object]:
     times = recoveries(floor)
     return [
         name,
+        load,
         found.records,
         len(floor.agents),
         len(floor.kills),
@@ -91,6 +100,7 @@ def row(name: str, floor: Floor, found: Findings) -> list[object]:
 
 HEADERS = [
     "run",
+    "load average (start → end)",
     "records",
     "agents",
     "kills",
@@ -113,6 +123,7 @@ def variants(args: argparse.Namespace) -> Iterator[tuple[str, Callable[..., obje
     if not args.no_postgres:
         yield "PostgreSQL", fresh_postgres, 1
     if not args.no_two:
+        require_postgres_connections(2 * 24 + 10)  # two processes' pools, the floor's reads
         yield "PostgreSQL, 2 processes", fresh_postgres, 2
 
 
@@ -144,8 +155,9 @@ def main(argv: list[str]) -> None:
             seed=args.seed,
             deadline_s=args.deadline_s,
         )
+        load_before = os.getloadavg()[0]
         floor, found = run_variant(name.split(",")[0].lower() + str(servers), fresh, servers, plan)
-        rows.append(row(name, floor, found))
+        rows.append(row(name, floor, found, f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"))
         print(f"  {found.summary()}; timed out: {floor.timed_out}", flush=True)
         if not found.clean or floor.timed_out:
             problems.append(f"{name}: {found.summary()}")
