@@ -193,6 +193,8 @@ def build(
     )
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
+    if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
+        bus.held_pushes = dispenser.held_pushes
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,

@@ -351,6 +351,7 @@ async def channel(websocket: WebSocket) -> None:
                     "delivery": _jsonable(delivery),
                 }
             )
+            bus.sent(actor.id, delivery.campaign_id, delivery.record_id)
         receiver = asyncio.create_task(websocket.receive_text())
         while True:
             getter = asyncio.create_task(queue.get())
