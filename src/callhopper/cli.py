@@ -419,7 +419,7 @@ def import_csv(
                 batch_rows=settings.import_batch_rows,
                 on_duplicate=on_duplicate,
                 on_progress=lambda done: progress.update(task, completed=done),
-                now=SystemClock().now(),
+                clock=SystemClock(),
             )
     report = outcome.report
     console.print(

@@ -73,8 +73,10 @@ class ImportPublic(BaseModel):
     list_id: int
     source: str
     format: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: datetime = Field(description="When the import began.")
+    finished_at: datetime | None = Field(
+        description="When its last row was stored, in the transaction that committed it."
+    )
     rows_total: int
     rows_accepted: int = Field(description="Rows stored: new records, plus records updated.")
     rows_updated: int = Field(description="Rows that updated a record with the same key.")
