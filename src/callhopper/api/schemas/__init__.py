@@ -47,6 +47,7 @@ from callhopper.api.schemas.lists import (
     RecordsIn,
     RecordUpdate,
     RejectionPublic,
+    ZoneFallbackPublic,
 )
 from callhopper.api.schemas.ownership import (
     CampaignOwnerPublic,
@@ -147,5 +148,6 @@ __all__ = [
     "WrapupSetCreate",
     "WrapupSetPublic",
     "WrapupSetUpdate",
+    "ZoneFallbackPublic",
     "nul_in",
 ]
