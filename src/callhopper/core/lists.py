@@ -235,7 +235,7 @@ def import_rows(
     on_duplicate: str = "reject",
     default_owner_id: int | None = None,
     on_progress: Callable[[int], None] | None = None,
-    now: datetime,
+    clock: Clock,
 ) -> ImportOutcome:
     """Append rows to a list in the caller's transaction: all accepted rows or none.
 
@@ -246,7 +246,12 @@ def import_rows(
     file-level problem (no header, unknown columns, invalid UTF-8) raises
     :class:`InvalidInput` and the caller rolls back. Appended records join the campaigns
     already started on the list.
+
+    The import starts when the clock is first read and finishes when it is read again, after
+    the last row, still in the transaction: the job's ``finished_at``, the list's update
+    time and the audit entry carry that second reading.
     """
+    now = clock.now()
     contact_list = tx.lists.get(list_id)
     schema = contact_list.schema
     import_id = tx.imports.start(
@@ -280,14 +285,15 @@ def import_rows(
             tx.imports.unstage_reowned()
             tx.imports.drop_updates()
         tx.snapshots.absorb_import(list_id, import_id, now=now)
-    job = tx.imports.finish(import_id, report, now=now)
-    tx.lists.touch(list_id, now=now)
+    finished = clock.now()
+    job = tx.imports.finish(import_id, report, now=finished)
+    tx.lists.touch(list_id, now=finished)
     tx.audit.add(
         actor,
         "contact_list.import",
         "contact_list",
         list_id,
-        now=now,
+        now=finished,
         after={
             "import_id": job.import_id,
             "source": job.source,
@@ -388,7 +394,7 @@ class ListService:
                 batch_rows=self.batch_rows,
                 on_duplicate=on_duplicate,
                 on_progress=on_progress,
-                now=self.clock.now(),
+                clock=self.clock,
             )
 
     def imports(self, list_id: int) -> list[ImportJob]:

@@ -54,6 +54,7 @@ from callhopper.api.schemas.lists import (
     RecordsIn,
     RecordUpdate,
     RejectionPublic,
+    ZoneFallbackPublic,
 )
 from callhopper.api.schemas.ownership import (
     CampaignOwnerPublic,
@@ -155,5 +156,6 @@ __all__ = [
     "WrapupSetCreate",
     "WrapupSetPublic",
     "WrapupSetUpdate",
+    "ZoneFallbackPublic",
     "nul_in",
 ]
