@@ -4,10 +4,14 @@ holders at once, and Get Record says what it waits for."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from callhopper.store.db import Database
+from callhopper.store.models import Record
 from tests.campaign_helpers import (
     account,
     agents,
@@ -18,6 +22,7 @@ from tests.campaign_helpers import (
     phone,
     start,
 )
+from tests.conftest import T0
 from tests.support import MakeUser
 
 API = "/api/v1"
@@ -71,3 +76,29 @@ def test_a_record_whose_every_number_is_on_a_dnc_list_is_closed_not_delivered(
     closed = [h for h in history(api, campaign_id) if h["outcome"] == "dnc"]
     assert len(closed) == 1, history(api, campaign_id)
     assert closed[0]["record_id"] != delivery["record_id"]
+
+
+# --- what is left, another campaign holds -------------------------------------------------------
+
+
+def test_get_record_says_which_campaign_holds_what_is_left_and_until_when(
+    api: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    list_id = make_list(api, rows(1))
+    queue_id = make_queue(api, [alice])
+    mine = make_campaign(api, list_id, queue_id, agent_owned_column=None)
+    other = make_campaign(api, list_id, queue_id, name="Renewals", agent_owned_column=None)
+    start(api, mine)
+    until = T0 + timedelta(days=3)
+    with db.write() as session:
+        session.execute(update(Record).values(owner_campaign_id=other, owner_until=until))
+
+    response = api.post(f"{API}/agent/campaigns/{mine}/get-record", headers=alice.headers)
+
+    answer = response.json()
+    assert answer["delivery"] is None
+    assert answer["reason"] == "held_by_another_campaign", answer
+    assert answer["held_by"] == "Renewals"
+    assert answer["held_until"].startswith(until.strftime("%Y-%m-%dT%H:%M"))
+    assert "'Renewals'" in answer["message"]

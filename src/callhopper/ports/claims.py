@@ -12,6 +12,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseView,
@@ -72,6 +73,13 @@ class Claims(Protocol):
         claim statements evaluated for it as a claim by ``agent_id`` (``None``: an agent
         without records of their own) would now; ``None`` when the record is not the
         campaign's."""
+        ...
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        """The agent's records a claim would take now but that another campaign sharing
+        the list holds (owns, has set aside, or has out with an agent), if any."""
         ...
 
     def presence(self, campaign_id: int, agent_id: int | None) -> Presence:

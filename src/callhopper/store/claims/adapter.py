@@ -15,6 +15,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseRace,
@@ -130,6 +131,11 @@ class SqlClaims:
         return eligibility.conditions(
             self.session, ctx, record_id, agent_id=agent_id, zones=zones, now=now
         )
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        return eligibility.held_elsewhere(self.session, ctx, agent_id, now)
 
     def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
         return eligibility.presence(self.session, campaign_id, agent_id)
