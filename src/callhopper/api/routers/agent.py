@@ -105,6 +105,8 @@ def get_record(campaign_id: IntId, agent: Actor, dispenser: DispenserDep) -> Get
         reason=result.reason,
         message=result.message,
         next_retry_at=result.next_retry_at,
+        held_by=result.held_by,
+        held_until=result.held_until,
     )
 
 

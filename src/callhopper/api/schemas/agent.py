@@ -95,11 +95,18 @@ class GetRecordPublic(BaseModel):
     delivery: DeliveryPublic | None
     reason: str | None = Field(
         None,
-        description="When nothing was delivered: campaign_not_running, outside_calling_window, "
-        "waiting_for_retry or list_exhausted.",
+        description="When nothing was delivered: campaign_not_running, pushed, "
+        "outside_calling_window, held_by_another_campaign, waiting_for_retry, hopper_empty "
+        "or list_exhausted.",
     )
     message: str | None = None
     next_retry_at: datetime | None = None
+    held_by: str | None = Field(
+        None, description="held_by_another_campaign: the campaign holding the record freed first."
+    )
+    held_until: datetime | None = Field(
+        None, description="held_by_another_campaign: until when (null: no expiry)."
+    )
 
 
 class CallIn(Body):

@@ -88,6 +88,10 @@ class NoRecord:
     reason: str
     message: str
     next_retry_at: datetime | None = None
+    #: ``held_by_another_campaign``: the campaign holding the record freed first, and until
+    #: when (``None``: no expiry).
+    held_by: str | None = None
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
