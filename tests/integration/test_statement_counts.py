@@ -48,8 +48,8 @@ BUDGET: dict[str, dict[str, dict[str, int]]] = {
         "sqlite": {"get_record": 14, "call": 18, "done": 9},
     },
     "push_preview": {
-        "postgresql": {"push": 11, "accept": 5, "call": 15, "done": 9},
-        "sqlite": {"push": 19, "accept": 7, "call": 18, "done": 16},
+        "postgresql": {"push": 10, "accept": 5, "call": 15, "done": 9},
+        "sqlite": {"push": 18, "accept": 7, "call": 18, "done": 16},
     },
 }
 

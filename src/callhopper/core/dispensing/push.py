@@ -30,15 +30,35 @@ def push_many(
 ) -> tuple[list[tuple[int, int]], bool]:
     """Push the next record to each of these agents (the pusher's waiting agents: in the
     queue, active, ready or receiving), in one transaction that reads the campaign once.
-    ``shared``: every agent draws on the same records (no owners, no reservations), so
-    the first agent who gets nothing ends the round. Returns the (agent, record) pairs
-    pushed, and whether the campaign has nothing more for these agents now."""
+    ``shared``: every agent draws on the same records (no owners): one statement leases
+    a record to each of them, and records running out ends the round. Returns the
+    (agent, record) pairs pushed, and whether the campaign has nothing more for these
+    agents now."""
     pushed: list[tuple[int, int]] = []
     with d.uow.write() as tx:
         ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
         if not ctx.is_on:
             return pushed, True
         now = d.clock.now()
+        if shared:
+            until, accept_by = push_deadlines(ctx, now)
+            try:
+                pushed = tx.claims.claim_batch(
+                    ctx,
+                    agent_ids,
+                    zones=ctx.open_zones(now),
+                    now=now,
+                    until=until,
+                    accept_by=accept_by,
+                )
+            except LeaseRace:
+                pass  # another process pushed to one of them: one by one below
+            else:
+                # Each agent's socket handler reads their delivery, in parallel: read here,
+                # one after the other, they would hold the round (and SQLite's writer lock).
+                for agent_id, leased in pushed:
+                    d.publish(AgentEvent(agent_id, "delivery", ctx.id, leased), tx)
+                return pushed, len(pushed) < len(agent_ids)
         for agent_id in agent_ids:
             try:
                 record_id = push_claim(tx, ctx, agent_id, now, isolated=True)
@@ -60,13 +80,18 @@ def push_claim(
 ) -> int | None:
     """Lease the agent's next record of a pushed campaign (with push preview's accept
     deadline)."""
+    until, accept_by = push_deadlines(ctx, now)
+    return claim(tx, ctx, agent_id, now, until, accept_by, isolated=isolated)
+
+
+def push_deadlines(ctx: CampaignContext, now: datetime) -> tuple[datetime, datetime | None]:
+    """A push's lease end, and its accept deadline (push preview only)."""
     accept_by = (
         now + timedelta(seconds=ctx.settings.accept_timeout_s)
         if ctx.mode is DialingMode.PUSH_PREVIEW
         else None
     )
-    until = accept_by or ctx.lease_until(now)
-    return claim(tx, ctx, agent_id, now, until, accept_by, isolated=isolated)
+    return accept_by or ctx.lease_until(now), accept_by
 
 
 def push_next(
