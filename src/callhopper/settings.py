@@ -44,6 +44,24 @@ class Settings(BaseSettings):
         description="Requests a server process handles at once, each on a database connection "
         "the process keeps open (its background jobs keep one more each).",
     )
+    admission_limit: int | None = Field(
+        None,
+        ge=0,
+        description="Agent requests (under /api/v1/agent/) a server process runs at once; "
+        "more wait their turn (unset: db_pool_size; 0: no limit).",
+    )
+    admission_queue: int = Field(
+        1000, ge=0, description="Agent requests that may wait for a slot; more get 503 at once."
+    )
+    admission_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="How long an agent request waits for a slot before it gets 503.",
+    )
+    admission_retry_after_s: int = Field(
+        1, ge=1, le=3600, description="The Retry-After of a 503 for capacity, in seconds."
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry traces, metrics and logs of each request, through "

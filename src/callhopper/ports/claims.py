@@ -52,6 +52,24 @@ class Claims(Protocol):
         with ``isolated`` the transaction stays usable after that."""
         ...
 
+    def claim_batch(
+        self,
+        ctx: CampaignContext,
+        agent_ids: Sequence[int],
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        """:meth:`claim` for each of ``agent_ids`` (in order, longest wait first), in one
+        statement, in a campaign whose records have no owner (neither agent-owned nor
+        lead-ownership): the (agent, record) pairs leased, fewer than the agents when
+        records ran out. A personal callback due for one of them goes to them first.
+        Raises :class:`~callhopper.domain.dispensing.LeaseRace`, having changed nothing,
+        when one of them got a record meanwhile; the transaction stays usable."""
+        ...
+
     def backlog(
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
     ) -> Backlog:

@@ -229,6 +229,8 @@ _DELIVER_POSTGRESQL = (
     .add_cte(MARK_DUE_DELIVERED.cte("called"))
 )
 
+#: The statements of :func:`deliver`, which a batch claim sends once for many records.
+DELIVERY_STATEMENTS = (_DELIVER_POSTGRESQL, _CLOSE_ASSIGNMENT, _OPEN_ASSIGNMENT)
 
 # The end of a delivery: its interaction, and the history's row closed. The parameters are
 # not named after columns (an UPDATE or INSERT adds such a parameter to what it sets).
