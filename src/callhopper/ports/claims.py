@@ -111,8 +111,9 @@ class Claims(Protocol):
         locked. One statement on PostgreSQL."""
         ...
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        """The record the agent holds in the campaign (even if its time ran out), if any."""
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        """The record the agent holds in the campaign (even if its time ran out), if any
+        (``lock``: its row held until the transaction ends)."""
         ...
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:

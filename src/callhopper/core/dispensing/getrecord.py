@@ -179,9 +179,9 @@ def delivered(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int)
 
 def keepalive(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> datetime:
     """Keep a delivered record: its lease runs for the lease timeout from now."""
-    now = d.clock.now()
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
+        now = d.clock.now()  # read in the transaction, like every state change
         until = ctx.lease_until(now)
         tx.claims.renew(campaign_id, record_id, agent_id_of(agent), until)
         return until

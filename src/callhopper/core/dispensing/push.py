@@ -214,9 +214,8 @@ def give_back_on_top(
 
 def expire_unaccepted(d: DispensingBase) -> int:
     """Pushed records not accepted in time go back on top; their agents, not ready."""
-    now = d.clock.now()
     with d.uow.read() as tx:
-        late = tx.claims.unaccepted(now)
+        late = tx.claims.unaccepted(d.clock.now())
     done = 0
     for campaign_id, record_id, agent_id in late:
         with d.uow.write() as tx:
@@ -224,6 +223,7 @@ def expire_unaccepted(d: DispensingBase) -> int:
             ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
             if not tx.claims.still_unaccepted(campaign_id, record_id, agent_id):
                 continue  # accepted, rejected or taken meanwhile
+            now = d.clock.now()  # each give-back at its own time, in its transaction
             give_back_on_top(d, tx, ctx, record_id, agent_id, now, "accept_timeout")
             done += 1
         d.work(campaign_id)

@@ -166,8 +166,8 @@ class SqlClaims:
         self.session.execute(SESSION_UPSERT, params)
         return dispensing.current_lease(self.session, campaign_id, agent_id, lock=True)
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        return dispensing.current_lease(self.session, campaign_id, agent_id)
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        return dispensing.current_lease(self.session, campaign_id, agent_id, lock=lock)
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
         return reads.leases_of(self.session, agent_id)
