@@ -454,3 +454,21 @@ def test_the_workspace_mounts_the_browser_phone_only_where_one_is_configured(
         assert "vendor/jssip/jssip.min.js" in page and "js/softphone.js" in page
         for name in m.SOFTPHONE:
             assert f"data-msg-{name}=" in page
+
+
+def test_the_record_page_shows_a_phones_extension_and_call_says_to_dial_it(
+    pages: TestClient, api: TestClient, agent: Person
+) -> None:
+    list_id = make_list(api, [])
+    rows = owned_rows([agent.user_id])
+    rows[0]["phone"] += " ext. 42"
+    append(api, list_id, rows)
+    campaign_id = make_campaign(api, list_id, make_queue(api, [agent]))
+    start(api, campaign_id)
+    sign_in(pages, agent)
+    workspace = Workspace(list_id, campaign_id, token_of(pages.get("/workspace").text))
+    record, _ = get_record(pages, workspace)
+    panel = pages.get(record, headers={"HX-Request": "true"}).text
+    assert english("ext. %(extension)s") % {"extension": "42"} in _text(panel)
+    called = act(pages, f"{record}/call", workspace.token)
+    assert english(m.DIAL_EXTENSION) % {"extension": "42"} in _text(called.text)

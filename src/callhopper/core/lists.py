@@ -44,6 +44,8 @@ class RecordView:
     """A record, with the campaign that owns it when the reader may see that."""
 
     record: ListRecord
+    #: The extension written with each of the record's phones, or None.
+    phone_extensions: list[str | None]
     campaign_owner: CampaignOwner | None = None
 
 
@@ -419,13 +421,14 @@ class ListService:
         self, reader: Actor, list_id: int, *, after_id: int, limit: int
     ) -> list[RecordView]:
         with self.uow.read() as tx:
-            tx.lists.get(list_id)
+            schema = tx.lists.get(list_id).schema
             page = tx.lists.page(list_id, after_id=after_id, limit=limit)
-            return [self._view(tx, reader, r) for r in page]
+            return [self._view(tx, reader, r, schema) for r in page]
 
     def record(self, reader: Actor, list_id: int, record_id: int) -> RecordView:
         with self.uow.read() as tx:
-            return self._view(tx, reader, tx.lists.record(list_id, record_id))
+            schema = tx.lists.get(list_id).schema
+            return self._view(tx, reader, tx.lists.record(list_id, record_id), schema)
 
     def update_record(
         self, actor: Actor, list_id: int, record_id: int, changes: Mapping[str, Any]
@@ -433,10 +436,14 @@ class ListService:
         """Change values of one record (any column, checked like an import row; audited)."""
         with self.uow.write() as tx:
             record = update_record(tx, actor, list_id, record_id, changes, now=self.clock.now())
-            return self._view(tx, actor, record)
+            return self._view(tx, actor, record, tx.lists.get(list_id).schema)
 
-    def _view(self, tx: Transaction, reader: Actor, record: ListRecord) -> RecordView:
-        """The record; its owning campaign only for readers with ownership control."""
+    def _view(
+        self, tx: Transaction, reader: Actor, record: ListRecord, schema: ListSchema
+    ) -> RecordView:
+        """The record with its phones' extensions; its owning campaign only for readers with
+        ownership control."""
+        extensions = schema.phone_extensions(record.data)
         if not reader.can(Right.CONTACT_LIST_OWNERSHIP_CONTROL):
-            return RecordView(record)
-        return RecordView(record, tx.ownership.owner_of(record.id, self.clock.now()))
+            return RecordView(record, extensions)
+        return RecordView(record, extensions, tx.ownership.owner_of(record.id, self.clock.now()))

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,13 @@ from pydantic import (
 )
 
 from callhopper.domain.errors import InvalidInput
-from callhopper.domain.phones import PhoneError, PhoneType, check_region, normalise_phone
+from callhopper.domain.phones import (
+    PhoneError,
+    PhoneType,
+    check_region,
+    normalise_phone,
+    phone_extension,
+)
 from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
@@ -170,6 +176,13 @@ class ListSchema(BaseModel):
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def phone_extensions(self, data: Mapping[str, Any]) -> list[str | None]:
+        """The extension written with each phone column's number in a record's values, in
+        the order of the phone columns (the order of the record's ``phones``)."""
+        return [
+            phone_extension(data.get(p.column), self.default_region) for p in self.phone_columns
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,7 @@ NO_RECORD_OTHER = N_("No record of %(campaign)s can be delivered now. Try again 
 
 CALLING = N_("Calling %(number)s.")
 CALLING_FROM = N_("Calling %(number)s (caller ID %(caller_id)s).")
+DIAL_EXTENSION = N_("Once answered, dial extension %(extension)s.")
 _DIAL_CASES = {
     "dnc_next": N_(
         "The phone number is on the Do-Not-Call list. The next available phone number will be "
@@ -356,7 +357,11 @@ def no_record_notice(reason: str, campaign: str, at: str = "") -> Notice:
 
 
 def dial_notices(
-    case: str, closed: str | None, number: str | None, caller_id: str | None
+    case: str,
+    closed: str | None,
+    number: str | None,
+    caller_id: str | None,
+    extension: str | None = None,
 ) -> list[Notice]:
     """What Call did: the do-not-call case of the seed, then the number dialled."""
     if closed is not None:
@@ -369,6 +374,8 @@ def dial_notices(
             notices.append(Notice(CALLING_FROM, {"number": number, "caller_id": caller_id}))
         else:
             notices.append(Notice(CALLING, {"number": number}))
+        if extension:
+            notices.append(Notice(DIAL_EXTENSION, {"extension": extension}))
     return notices
 
 

@@ -268,6 +268,7 @@ def record_public(view: RecordView) -> RecordPublic:
         key=record.key,
         data=record.data,
         phones=record.phones,
+        phone_extensions=view.phone_extensions,
         tz=record.tz,
         owner_user_id=record.owner_user_id,
         created_at=record.created_at,

@@ -39,7 +39,12 @@ class PhonePublic(BaseModel):
     index: int
     column: str
     type: str
-    number: str
+    number: str = Field(description="E.164.")
+    extension: str | None = Field(
+        None,
+        description="The extension written with the number (ext. 12, x12, #12, ;ext=12), "
+        "to dial once the call is answered; null when there is none.",
+    )
 
 
 class HistoryPublic(BaseModel):
@@ -136,6 +141,11 @@ class CallPublic(BaseModel):
     )
     caller_id: str | None = Field(
         None, description="The caller ID the call shows (null: the campaign has none)."
+    )
+    extension: str | None = Field(
+        None,
+        description="The extension to dial once the call is answered (null: the number "
+        "dialled has none).",
     )
 
 

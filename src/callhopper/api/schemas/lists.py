@@ -132,7 +132,11 @@ class RecordPublic(BaseModel):
     list_id: int
     key: str | None
     data: dict[str, str]
-    phones: list[str | None]
+    phones: list[str | None] = Field(description="E.164, one per phone column, in dialling order.")
+    phone_extensions: list[str | None] = Field(
+        description="The extension written with each of those numbers (ext. 12, x12, #12, "
+        ";ext=12), or null."
+    )
     tz: str | None
     owner_user_id: str | None
     created_at: datetime

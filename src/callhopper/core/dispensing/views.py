@@ -44,6 +44,9 @@ class PhoneView:
     column: str
     type: str
     number: str
+    #: The extension written with the number (``ext. 12``), to dial once the call is
+    #: answered; ``None`` when there is none.
+    extension: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class DialResult:
     closed: str | None = None
     #: The caller ID the call shows (None: the campaign has none, or nothing was dialled).
     caller_id: str | None = None
+    #: The extension to dial once the call is answered (None: the number has none).
+    extension: str | None = None
 
 
 def owner_columns(schema: ListSchema) -> tuple[str | None, str | None]:
@@ -182,8 +187,15 @@ def delivery(
             if c.name not in hidden
         ],
         phones=[
-            PhoneView(index=i, column=p.column, type=p.type.value, number=n)
-            for i, (p, n) in enumerate(zip(ctx.schema.phone_columns, lease.phones, strict=False))
+            PhoneView(index=i, column=p.column, type=p.type.value, number=n, extension=x)
+            for i, (p, n, x) in enumerate(
+                zip(
+                    ctx.schema.phone_columns,
+                    lease.phones,
+                    ctx.schema.phone_extensions(lease.data),
+                    strict=False,
+                )
+            )
             if n
         ],
         attempts=lease.attempts,
