@@ -72,6 +72,7 @@ from callhopper.api.schemas.users import (
     SkillIds,
     UserCreate,
     UserPublic,
+    UsersImported,
     UserUpdate,
 )
 from callhopper.api.schemas.wrapup import WrapupSetCreate, WrapupSetPublic, WrapupSetUpdate
@@ -142,6 +143,7 @@ __all__ = [
     "UserIds",
     "UserPublic",
     "UserUpdate",
+    "UsersImported",
     "WaitingCallbackPublic",
     "WrapupIn",
     "WrapupSetCreate",

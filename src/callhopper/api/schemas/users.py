@@ -18,6 +18,11 @@ class UserCreate(Body):
     user_id: str | None = Field(None, description="Unset: one is generated.")
 
 
+class UsersImported(BaseModel):
+    created: int = Field(description="How many users the file created.")
+    user_ids: list[str] = Field(description="Their user ids, in the file's order.")
+
+
 class UserUpdate(Body):
     email: str | None = None
     display_name: str | None = None
