@@ -95,6 +95,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except CallhopperError as exc:
+        for p in exc.details.get("problems", []):  # a file's problems, line by line
+            err.print(f"line {p['line']}: {p['field']}: {p['message']}", markup=False)
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
 
@@ -315,6 +317,19 @@ def users_token(
             raise CallhopperError(f"no user with email {email!r}")
         issued = users.create_token(CLI_ACTOR, found.user.user_id, name, expires_in_days=days)
     typer.echo(issued.secret)
+
+
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create users from a CSV file (email, user_id, display_name, role, password, queues,
+    skills), all of them or none: a file with any problem creates nobody and every problem
+    is printed with its line, field and reason."""
+    with _database(_settings(database_url)) as db, _errors(), file.open("rb") as stream:
+        created = _users(db).import_users(CLI_ACTOR, stream)
+    console.print(f"created {len(created)} users")
 
 
 def _users(db: Database) -> UserService:

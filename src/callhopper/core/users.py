@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import IO
 
+from callhopper.core.user_import import import_users
 from callhopper.domain.actors import Actor
 from callhopper.domain.credentials import new_secret, secret_hash
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -224,6 +226,11 @@ class UserService:
                 after={"skills": [s.name for s in skills]},
             )
             return _details(tx, [user])[0]
+
+    def import_users(self, actor: Actor, stream: IO[bytes]) -> list[str]:
+        """Create the users of a CSV file, all or none (:mod:`callhopper.core.user_import`);
+        their user ids in the file's order."""
+        return import_users(self.uow, self.clock, self.passwords, actor, stream)
 
     def _hash(self, password: str | None) -> str | None:
         return self.passwords.hash(check_password(password)) if password is not None else None

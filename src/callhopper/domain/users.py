@@ -40,6 +40,17 @@ class TokenKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to create in bulk (a row of a users file, checked)."""
+
+    user_id: str
+    email: str
+    display_name: str
+    role_id: int
+    password_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RoleInfo:
     """A role with its rights (a built-in role's from code, a custom role's as stored)."""
 

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import NotFound
 from callhopper.domain.rights import Right
 from callhopper.domain.users import (
+    NewUser,
     RoleInfo,
     TokenHolder,
     TokenInfo,
@@ -163,6 +165,40 @@ class SqlUserStore:
         self.session.add(user)
         self.session.flush()
         return self._info(user)
+
+    def add_users(self, users: Sequence[NewUser], *, now: datetime) -> dict[str, int]:
+        if not users:
+            return {}
+        rows = [
+            {
+                "user_id": u.user_id,
+                "email": u.email,
+                "email_key": email_key(u.email),
+                "display_name": u.display_name,
+                "role_id": u.role_id,
+                "active": True,
+                "password_hash": u.password_hash,
+                "created_at": now,
+            }
+            for u in users
+        ]
+        # One INSERT for many rows (the driver's multi-row VALUES), ids returned in order.
+        found = self.session.execute(
+            insert(_USERS).returning(_USERS.c.user_id, _USERS.c.id, sort_by_parameter_order=True),
+            rows,
+        )
+        return {user_id: int(id_) for user_id, id_ in found}
+
+    def taken(
+        self, user_ids: Sequence[str], email_keys: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        ids = set(
+            self.session.scalars(select(User.user_id).where(User.user_id.in_(list(user_ids))))
+        )
+        emails = set(
+            self.session.scalars(select(User.email_key).where(User.email_key.in_(list(email_keys))))
+        )
+        return ids, emails
 
     def change_user(
         self,

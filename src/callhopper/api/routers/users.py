@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 from callhopper.api.deps import UsersDep, require, require_any
 from callhopper.api.ids import IntId
@@ -19,8 +20,10 @@ from callhopper.api.schemas import (
     TokenPublic,
     UserCreate,
     UserPublic,
+    UsersImported,
     UserUpdate,
 )
+from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
 from callhopper.domain.users import RoleInfo, UserDetails
@@ -69,6 +72,43 @@ def create_user(body: UserCreate, actor: UserManager, users: UsersDep) -> UserPu
         language=body.language,
     )
     return user_public(created)
+
+
+@router.post(
+    "/users/import",
+    response_model=UsersImported,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_users(request: Request, actor: UserManager, users: UsersDep) -> UsersImported:
+    """Create users from a CSV file, all of them or none.
+
+    Columns: ``email`` (required), ``user_id``, ``display_name``, ``role`` (default
+    ``agent``), ``password`` (empty: API tokens only), ``queues`` and ``skills`` (names
+    separated by ``|``). Send the file as the raw body (``Content-Type: text/csv``) or as
+    the ``file`` field of a multipart form. A file with any problem creates nobody: the
+    answer is 422 with every problem's ``line``, ``field`` and ``message`` in
+    ``details.problems``."""
+    upload = await read_csv_upload(request)
+    try:
+        created = await run_in_threadpool(users.import_users, actor, upload.stream)
+    finally:
+        upload.stream.close()
+    return UsersImported(created=len(created), user_ids=created)
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)

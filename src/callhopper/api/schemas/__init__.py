@@ -80,6 +80,7 @@ from callhopper.api.schemas.users import (
     SkillIds,
     UserCreate,
     UserPublic,
+    UsersImported,
     UserUpdate,
 )
 from callhopper.api.schemas.wrapup import WrapupSetCreate, WrapupSetPublic, WrapupSetUpdate
@@ -151,6 +152,7 @@ __all__ = [
     "UserIds",
     "UserPublic",
     "UserUpdate",
+    "UsersImported",
     "WaitingCallbackPublic",
     "WrapupIn",
     "WrapupSetCreate",

@@ -21,6 +21,11 @@ class UserCreate(Body):
     language: str | None = Field(None, description=LANGUAGE_HELP)
 
 
+class UsersImported(BaseModel):
+    created: int = Field(description="How many users the file created.")
+    user_ids: list[str] = Field(description="Their user ids, in the file's order.")
+
+
 class UserUpdate(Body):
     email: str | None = None
     display_name: str | None = None
