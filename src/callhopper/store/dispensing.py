@@ -117,6 +117,13 @@ def lease_view(row: Any) -> LeaseView:
 
 
 _UPDATE_LEASE = update(_CR).where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+#: The same for a record leased to the dialer (a predictive call in flight: no agent yet).
+UPDATE_DIALER_LEASE = update(_CR).where(
+    _CR.c.campaign_id == bindparam("campaign"),
+    _CR.c.status == _LEASED,
+    _CR.c.lease_agent_id.is_(None),
+    _CR.c.record_id == bindparam("record"),
+)
 _UNTIL = bindparam("until", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
 _RENEW = _UPDATE_LEASE.values(lease_expires_at=_UNTIL)
@@ -125,14 +132,17 @@ _SET_PENDING = _UPDATE_LEASE.values(
     lease_expires_at=_UNTIL, pending=bindparam("wrapup", type_=_CR.c.pending.type)
 )
 #: The first call of this lease (a lapsed lease may have left an older one).
-_DIALLED = _UPDATE_LEASE.values(
-    lease_expires_at=_UNTIL,
-    called_at=case(
+_DIALLED_VALUES = {
+    "lease_expires_at": _UNTIL,
+    "called_at": case(
         (or_(_CR.c.called_at.is_(None), _CR.c.called_at < _CR.c.leased_at), _NOW),
         else_=_CR.c.called_at,
     ),
-)
-_RENEW_OUT = (
+}
+_DIALLED = _UPDATE_LEASE.values(**_DIALLED_VALUES)
+_DIALLED_BY_DIALER = UPDATE_DIALER_LEASE.values(**_DIALLED_VALUES)
+
+RENEW_OUT = (
     update(_RECORDS)
     .where(
         _RECORDS.c.id == bindparam("record"), _RECORDS.c.out_campaign_id == bindparam("campaign")
@@ -308,8 +318,8 @@ def renew(
     session: Session, campaign_id: int, record_id: int, agent_id: int, until: datetime
 ) -> None:
     """Push the lease's expiry to ``until``; 404 if the lease is no longer the agent's."""
-    _update_lease(session, _RENEW, campaign_id, record_id, agent_id, until=until)
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    update_lease(session, _RENEW, campaign_id, record_id, agent_id, until=until)
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def accept(
@@ -322,8 +332,8 @@ def accept(
 ) -> None:
     """A push accepted: no deadline any more, the preview starts now, the lease runs until
     ``until``."""
-    _update_lease(session, _ACCEPT, campaign_id, record_id, agent_id, now=now, until=until)
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    update_lease(session, _ACCEPT, campaign_id, record_id, agent_id, now=now, until=until)
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def set_pending(
@@ -335,33 +345,34 @@ def set_pending(
     until: datetime,
 ) -> None:
     """The wrap-up chosen for Done, and the lease renewed until ``until``."""
-    _update_lease(
+    update_lease(
         session, _SET_PENDING, campaign_id, record_id, agent_id, until=until, wrapup=pending
     )
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def dialled(
     session: Session,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     now: datetime,
     until: datetime,
 ) -> None:
     """A call placed now: the lease's first call (``called_at``), renewed until ``until``,
-    and the contact's last call."""
-    _update_lease(session, _DIALLED, campaign_id, record_id, agent_id, now=now, until=until)
+    and the contact's last call. ``agent_id`` ``None``: the record is leased to the dialer."""
+    statement = _DIALLED if agent_id is not None else _DIALLED_BY_DIALER
+    update_lease(session, statement, campaign_id, record_id, agent_id, now=now, until=until)
     params = {"record": record_id, "campaign": campaign_id, "until": until, "now": now}
     session.execute(_RENEW_OUT_CALLED, params)
 
 
-def _update_lease(
+def update_lease(
     session: Session,
     statement: Any,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     **values: Any,
 ) -> None:
     params = {"campaign": campaign_id, "agent": agent_id, "record": record_id, **values}
@@ -373,7 +384,7 @@ def release(
     session: Session,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     *,
     attempts_added: int = 0,
     lead_status: str | None = None,
@@ -385,7 +396,8 @@ def release(
     longer leased to the agent. ``lead_status``: the record's status across campaigns
     (``records.last_code``) becomes this wrap-up code, in the statement that frees the
     contact for other campaigns. ``rank``: the record goes before or after every record of
-    the campaign."""
+    the campaign. ``agent_id`` ``None``: the record is leased to the dialer."""
+    dialer = agent_id is None
     # Plain values are parameters of a statement built once; SQL expressions (a rank computed
     # in the statement) are added to it.
     exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
@@ -397,10 +409,12 @@ def release(
     if one_statement:
         # One statement: the lease's release, then the contact freed in a statement that
         # reads the released row (so nothing is freed when the guard failed).
-        statement = _release_and_free_postgresql(frozenset(plain), rank, lead_status is not None)
+        statement = _release_and_free_postgresql(
+            frozenset(plain), rank, lead_status is not None, dialer
+        )
         result = session.execute(statement, {**params, "lead_code": lead_status})
     else:
-        statement = _release_statement(frozenset(plain), rank)
+        statement = _release_statement(frozenset(plain), rank, dialer)
         if exprs:
             statement = statement.values(**exprs)
         result = session.execute(statement, params)
@@ -433,10 +447,13 @@ _RANKS = {
 
 
 @lru_cache(maxsize=64)
-def _release_statement(names: frozenset[str], rank: Rank | None = None) -> Any:
+def _release_statement(
+    names: frozenset[str], rank: Rank | None = None, dialer: bool = False
+) -> Any:
     """The guarded UPDATE of a release setting these columns (one per set of names)."""
     ranked = {"rank": _RANKS[rank]} if rank is not None else {}
-    return _UPDATE_LEASE.values(
+    guarded = UPDATE_DIALER_LEASE if dialer else _UPDATE_LEASE
+    return guarded.values(
         lease_agent_id=None,
         lease_expires_at=None,
         pending=null(),  # SQL NULL (None would be JSON null)
@@ -448,13 +465,13 @@ def _release_statement(names: frozenset[str], rank: Rank | None = None) -> Any:
 
 @lru_cache(maxsize=64)
 def _release_and_free_postgresql(
-    names: frozenset[str], rank: Rank | None, with_lead_code: bool
+    names: frozenset[str], rank: Rank | None, with_lead_code: bool, dialer: bool
 ) -> Any:
     """:func:`_release_statement` as a CTE, and the contact it releases no longer out with
     this campaign (and given the lead's status ``lead_code``), in one UPDATE whose row count
     is the release's. No parameter is named after a column of either table: an UPDATE adds
     such a parameter to what it sets."""
-    released = _release_statement(names, rank).returning(_CR.c.record_id).cte("released")
+    released = _release_statement(names, rank, dialer).returning(_CR.c.record_id).cte("released")
     values: dict[str, Any] = dict(_FREED_IF_OURS)
     if with_lead_code:
         values["last_code"] = bindparam("lead_code")
@@ -529,7 +546,7 @@ def end_delivery(
     campaign_id: int,
     campaign_name: str,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     kind: str,
     code: str | None,
     note: str,

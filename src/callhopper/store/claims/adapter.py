@@ -20,7 +20,7 @@ from callhopper.domain.dispensing import (
     LeaseRace,
     LeaseView,
 )
-from callhopper.store import dispensing, hopper
+from callhopper.store import dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
 from callhopper.store.claims import reads
@@ -59,7 +59,7 @@ class SqlClaims:
     def claim(
         self,
         ctx: CampaignContext,
-        agent_id: int,
+        agent_id: int | None,
         *,
         zones: Sequence[str],
         now: datetime,
@@ -93,24 +93,39 @@ class SqlClaims:
             raise
 
     def _claim(self, ctx: CampaignContext, request: ClaimRequest) -> int | None:
-        if ctx.enforce_lead_ownership:
-            agent = request.agent_id
+        agent = request.agent_id
+        if ctx.enforce_lead_ownership and agent is not None:
             lead_filter = hopper.agent_filters(self.session, [agent], ctx.settings)[agent]
             record_id = claim_hopper(self.session, request, lead_filter)
         else:
             record_id = claim(self.session, request)
-        if record_id is not None:
-            dispensing.deliver(
-                self.session,
-                campaign_id=ctx.id,
-                campaign_name=ctx.name,
-                list_id=ctx.list_id,
-                pass_no=ctx.pass_no,
-                record_id=record_id,
-                agent_id=request.agent_id,
-                now=request.now,
-            )
+        if record_id is not None and agent is not None:
+            self._deliver(ctx, record_id, agent, request.now)
         return record_id
+
+    def _deliver(self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime) -> None:
+        dispensing.deliver(
+            self.session,
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            list_id=ctx.list_id,
+            pass_no=ctx.pass_no,
+            record_id=record_id,
+            agent_id=agent_id,
+            now=now,
+        )
+
+    def hand_over(
+        self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        try:
+            with self.session.begin_nested():
+                dialer_leases.hand_over(self.session, ctx.id, record_id, agent_id, now, until)
+        except IntegrityError as exc:
+            raise LeaseRace(
+                f"agent {agent_id} already holds a record of campaign {ctx.id}"
+            ) from exc
+        self._deliver(ctx, record_id, agent_id, now)
 
     def backlog(
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
@@ -164,7 +179,7 @@ class SqlClaims:
         dispensing.set_pending(self.session, campaign_id, record_id, agent_id, pending, until)
 
     def dialled(
-        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+        self, campaign_id: int, record_id: int, agent_id: int | None, now: datetime, until: datetime
     ) -> None:
         dispensing.dialled(self.session, campaign_id, record_id, agent_id, now, until)
 
@@ -172,7 +187,7 @@ class SqlClaims:
         self,
         campaign_id: int,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         change: LeaseChange,
         *,
         attempts_added: int = 0,
@@ -195,7 +210,7 @@ class SqlClaims:
         self,
         ctx: CampaignContext,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         *,
         kind: str,
         code: str | None,
