@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.dialer import CallResult
+from callhopper.domain.pacing import PacingDecision, PacingObservation, ProgressivePacer
 from callhopper.simulation.floor import create_floor
 from callhopper.simulation.run import DayPlan, simulate_day
 from callhopper.store.db import Database
@@ -14,6 +15,15 @@ from callhopper.store.models import Call, CampaignRecord, Interaction
 from callhopper.store.uow import SqlUnitOfWork
 from callhopper.telephony.simulator import SimulatorParams
 from tests.conftest import T0
+
+
+class TwoPerAgent(ProgressivePacer):
+    """Two calls in flight per free agent: abandons for sure."""
+
+    def decide(self, observation: PacingObservation) -> PacingDecision:
+        in_flight = len(observation.ringing_s) + observation.waiting
+        return PacingDecision(max(0, 2 * observation.agents_free - in_flight))
+
 
 NETWORK = SimulatorParams(person_share=0.3, machine_share=0.2, fast_fail_share=0.1)
 
@@ -52,15 +62,8 @@ def test_a_predictive_half_hour_with_more_calls_than_agents(db: Database, db_url
         SqlUnitOfWork(db), T0, agents=3, records=300, mode=DialingMode.PREDICTIVE, seed=2
     )
 
-    def two_per_agent(campaign: object) -> object:
-        def calls(floor: object, available: list[int], now_s: float) -> int:
-            in_flight = len(floor.ringing) + len(floor.waiting)  # type: ignore[attr-defined]
-            return max(0, 2 * len(available) - in_flight)
-
-        return calls
-
     plan = DayPlan(hours=0.5, network=NETWORK, seed=2)
-    report = simulate_day(db_url, floor, plan, T0, pacer=two_per_agent)  # type: ignore[arg-type]
+    report = simulate_day(db_url, floor, plan, T0, pacer=lambda _: TwoPerAgent())
     assert report.connected > 0 and report.abandoned > 0
     assert report.connected + report.abandoned == report.answered_person
     with db.read() as session:

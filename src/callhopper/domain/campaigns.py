@@ -11,6 +11,7 @@ from callhopper.domain.contacts import FieldType, ListSchema, check_filter_field
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.hopper import HARD_CAP_PER_AGENT, SecondaryOrder
+from callhopper.domain.pacing import DEFAULT_ABANDON_TARGET
 from callhopper.domain.phones import PhoneError, normalise_phone
 
 DEFAULT_LEASE_TIMEOUT_S = 30 * 60
@@ -193,10 +194,6 @@ class MachineAction(StrEnum):
     CONNECT = "connect"
 
 
-#: The abandon-rate target of a predictive campaign unless it sets one (3%).
-DEFAULT_ABANDON_TARGET = 0.03
-
-
 class CampaignSettings(BaseModel):
     """The settings of a campaign that may change while it exists."""
 
@@ -258,7 +255,7 @@ class CampaignSettings(BaseModel):
     )
     abandon_target: float = Field(
         DEFAULT_ABANDON_TARGET,
-        ge=0.0,
+        gt=0.0,
         le=0.2,
         description="Predictive: the highest share of calls answered by a person that may be "
         "abandoned (not connected to an agent within 2 s), per day.",

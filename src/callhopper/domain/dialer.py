@@ -8,9 +8,10 @@ from datetime import date
 from enum import StrEnum
 
 from callhopper.domain.calls import CallOutcome
+from callhopper.domain.pacing import DEFAULT_CONNECT_GRACE_S
 
 #: An answered person who waits longer than this for an agent is abandoned.
-CONNECT_GRACE_S = 2.0
+CONNECT_GRACE_S = DEFAULT_CONNECT_GRACE_S
 #: A call the engine lost track of (its process died) can no longer be up this long after
 #: its ring timeout ended: the record is given back then, never sooner.
 LOST_CALL_GRACE_S = 120.0

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from callhopper.core.dialer.dialing import Campaign, Dialing
-from callhopper.core.dialer.engine import DialerEngine, PacerFn
+from callhopper.core.dialer.engine import DialerEngine, default_pacer
 from callhopper.core.dispensing.dispenser import Dispenser
+from callhopper.domain.pacing import Pacer
 from callhopper.simulation.agents import LoopClock, SimAgents
 from callhopper.simulation.floor import Floor
 from callhopper.store.db import Database
@@ -86,7 +87,7 @@ async def run_day(
     plan: DayPlan,
     start: datetime,
     *,
-    pacer: Callable[[Campaign], PacerFn] | None = None,
+    pacer: Callable[[Campaign], Pacer] = default_pacer,
 ) -> DayReport:
     """Run the day in the current event loop (real or simulated time)."""
     telephony = SimulatedTelephony(plan.network, seed=plan.seed, start=start)
@@ -157,7 +158,7 @@ def simulate_day(
     plan: DayPlan,
     start: datetime,
     *,
-    pacer: Callable[[Campaign], PacerFn] | None = None,
+    pacer: Callable[[Campaign], Pacer] = default_pacer,
 ) -> DayReport:
     """:func:`run_day` in simulated time, on the database at ``db_url`` (already holding
     the floor)."""

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 from callhopper.core.dialer.dialing import Campaign, Dialing, NextCall
 from callhopper.domain.calls import (
@@ -31,6 +32,13 @@ from callhopper.domain.calls import (
 )
 from callhopper.domain.campaigns import DialingMode, MachineAction
 from callhopper.domain.dialer import CONNECT_GRACE_S, CallResult, unanswered_result
+from callhopper.domain.pacing import (
+    Pacer,
+    PacingObservation,
+    PacingTarget,
+    PredictivePacer,
+    ProgressivePacer,
+)
 from callhopper.ports.telephony import Telephony
 
 log = logging.getLogger(__name__)
@@ -92,13 +100,16 @@ class EngineStats:
     not_placed: int = 0
 
 
-#: How many calls to place now in a campaign: (floor, agents available now, now) -> calls.
-PacerFn = Callable[[CampaignFloor, list[int], float], int]
-
-
-def progressive_calls(floor: CampaignFloor, available: list[int], now_s: float) -> int:
-    """One call in flight per available agent (the progressive rule)."""
-    return max(0, len(available) - len(floor.ringing) - len(floor.waiting))
+def default_pacer(campaign: Campaign) -> Pacer:
+    """The predictive pacer for a predictive campaign's target; the progressive one else."""
+    if not campaign.mode.dials_ahead:
+        return ProgressivePacer()
+    target = PacingTarget(
+        abandon_rate=campaign.abandon_target,
+        connect_grace_s=CONNECT_GRACE_S,
+        ring_timeout_s=float(campaign.ring_timeout_s),
+    )
+    return PredictivePacer(target)
 
 
 class DialerEngine:
@@ -109,20 +120,21 @@ class DialerEngine:
         dialing: Dialing,
         telephony: Telephony,
         *,
-        pacer: Callable[[Campaign], PacerFn] | None = None,
+        pacer: Callable[[Campaign], Pacer] = default_pacer,
         line_of: Callable[[int], AgentLine] = default_line,
         tick_s: float = DEFAULT_TICK_S,
         lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
     ) -> None:
         self.dialing = dialing
         self.telephony = telephony
-        self.pacer = pacer or (lambda _campaign: progressive_calls)
+        self.pacer = pacer
         self.line_of = line_of
         self.tick_s = tick_s
         self.lease_ttl_s = lease_ttl_s
         self.stats = EngineStats()
         self.floors: dict[int, CampaignFloor] = {}
-        self._pacers: dict[int, PacerFn] = {}
+        self._pacers: dict[int, Pacer] = {}
+        self._day: dict[int, date] = {}
         self._calls: dict[CallId, LiveCall] = {}
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,12 +235,16 @@ class DialerEngine:
         """Stop pacing a campaign; its calls in flight here still get their outcomes."""
         self.floors.pop(campaign_id, None)
         self._pacers.pop(campaign_id, None)
+        self._day.pop(campaign_id, None)
         self._paced_s.pop(campaign_id, None)
 
     async def _pace(self, floor: CampaignFloor) -> None:
         available = self.dialing.available(floor.campaign.id)
+        pacer = self._pacers[floor.campaign.id]
         for agent_id in available:
-            floor.wrapping.pop(agent_id, None)
+            ended = floor.wrapping.pop(agent_id, None)
+            if ended is not None:
+                pacer.wrap_ended(self._now() - ended, self._now())
         available = await self._connect_waiting(floor, available)
         await self._abandon_overdue(floor)
         campaign = floor.campaign
@@ -240,8 +256,22 @@ class DialerEngine:
                 if call is not None and not await self._place(floor, call):
                     return
             return
-        wanted = self._pacers[campaign.id](floor, available, self._now())
-        for _ in range(wanted):
+        pacer = self._pacers[campaign.id]
+        now = self._now()
+        today = self.dialing.clock.now().date()
+        if self._day.get(campaign.id) != today:
+            self._day[campaign.id] = today
+            pacer.start_day(now)
+        observation = PacingObservation(
+            now_s=now,
+            agents_logged_in=len(available) + len(floor.talking) + len(floor.wrapping),
+            agents_free=len(available),
+            talking_s=[now - t for t in floor.talking.values()],
+            wrapping_s=[now - t for t in floor.wrapping.values()],
+            ringing_s=[now - live.placed_s for live in floor.ringing.values()],
+            waiting=len(floor.waiting),
+        )
+        for _ in range(pacer.decide(observation).calls):
             call = self.dialing.next_call(campaign.id, None)
             if call is None or not await self._place(floor, call):
                 return
@@ -318,7 +348,13 @@ class DialerEngine:
         except UnknownCall:
             played = False  # the contact hung up first
         self.stats.abandoned += 1
+        self._abandoned(live)
         self.dialing.finish(live.call, CallResult.ABANDONED, message_played=played)
+
+    def _abandoned(self, live: LiveCall) -> None:
+        pacer = self._pacers.get(live.campaign.id)
+        if pacer is not None:
+            pacer.abandoned(self._now())
 
     async def _grace_ended(self, campaign_id: int) -> None:
         await asyncio.sleep(CONNECT_GRACE_S)
@@ -338,11 +374,17 @@ class DialerEngine:
         if live is None:
             return
         floor = self.floors.get(live.campaign.id) or CampaignFloor(live.campaign)
+        pacer = self._pacers.get(live.campaign.id)
+        now = self._now()
         if isinstance(event, Answered):
             floor.ringing.pop(event.call_id, None)
-            live.answered_s = self._now()
+            live.answered_s = now
+            if pacer is not None:
+                pacer.call_resolved(event.by, now - live.placed_s, now)
             await self._answered(floor, live, event.by)
         elif isinstance(event, Unanswered):
+            if pacer is not None:
+                pacer.call_resolved(event.outcome, now - live.placed_s, now)
             self._forget(live)
             self.stats.unanswered += 1
             self.dialing.finish(live.call, unanswered_result(event.outcome), code=event.code)
@@ -391,10 +433,14 @@ class DialerEngine:
             # message (nobody was left to hear it).
             floor.waiting.pop(live.call.call_id, None)
             self.stats.abandoned += 1
+            self._abandoned(live)
             self.dialing.finish(live.call, CallResult.ABANDONED)
             return
         agent_id = live.agent_id
         if agent_id is not None:
-            floor.talking.pop(agent_id, None)
+            bridged = floor.talking.pop(agent_id, None)
             floor.wrapping[agent_id] = self._now()
+            pacer = self._pacers.get(live.campaign.id)
+            if bridged is not None and pacer is not None:
+                pacer.talk_ended(self._now() - bridged, self._now())
         self.dialing.ended(live.call.call_id, agent_id, live.call.campaign_id, live.call.record_id)
