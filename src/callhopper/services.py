@@ -29,6 +29,7 @@ from callhopper.core.users import UserService
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
 from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
+from callhopper.dialer_job import DialerJob
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.domain.events import AgentEvent
 from callhopper.domain.lead_owners import EndedLease
@@ -43,7 +44,7 @@ from callhopper.webhook_poster import HttpxWebhookPoster
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
 #: Database connections the background jobs hold at once: one each (see ``Services.jobs``).
-JOB_CONNECTIONS = 4
+JOB_CONNECTIONS = 5
 
 
 def pool_size(settings: Settings) -> int:
@@ -134,16 +135,22 @@ class Services:
     ownership: OwnershipService
     leads: LeadService
     hopper: HopperService
+    dialer: DialerJob
+    run_dialer: bool
 
     @property
     def jobs(self) -> list[Job]:
-        """Hopper loads, pushes and their timers, webhook deliveries, staleness rules."""
-        return [
+        """Hopper loads, pushes and their timers, webhook deliveries, staleness rules, and
+        the dialing engine unless the settings turn it off."""
+        jobs: list[Job] = [
             (self.loader.run_forever, self.loader.stop),
             (self.pusher.run_forever, self.pusher.stop),
             (self.webhooks.run, self.webhooks.stop),
             (self.staleness.run, self.staleness.stop),
         ]
+        if self.run_dialer:
+            jobs.append((self.dialer.run_forever, self.dialer.stop))
+        return jobs
 
     def start_jobs(self) -> list[threading.Thread]:
         """Run every job in a daemon thread; :meth:`stop_jobs` ends them."""
@@ -192,7 +199,17 @@ def build(
         validator=validator,
     )
     pusher = Pusher(dispenser)
-    dispenser.on_work = pusher.wake_for
+    dialer = DialerJob(settings, dispenser)
+
+    def work(campaign_id: int) -> None:
+        pusher.wake_for(campaign_id)
+        dialer.wake(campaign_id)
+
+    def state_changed() -> None:
+        pusher.wake()
+        dialer.wake()
+
+    dispenser.on_work = work
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -202,7 +219,7 @@ def build(
         pusher=pusher,
         webhooks=webhooks,
         staleness=StalenessRunner(uow, clock),
-        campaigns=CampaignService(uow, clock, notices, on_state_change=pusher.wake),
+        campaigns=CampaignService(uow, clock, notices, on_state_change=state_changed),
         lists=ListService(
             uow,
             clock,
@@ -213,4 +230,6 @@ def build(
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
         hopper=HopperService(uow, clock, loader),
+        dialer=dialer,
+        run_dialer=settings.run_dialer,
     )
