@@ -78,7 +78,7 @@ class SimAgents:
 
     def log_in(self, agent_ids: list[int] | None = None) -> None:
         """Log in, get ready on voice and turn Get Record on."""
-        for agent_id in agent_ids or list(self.agents):
+        for agent_id in list(self.agents) if agent_ids is None else agent_ids:
             actor = self.agents[agent_id]
             self.dispenser.login(actor, self.campaign_id)
             self.dispenser.set_channel(actor, Channel.VOICE, True)

@@ -12,6 +12,7 @@ from callhopper.core.dialer.dialing import Campaign, Dialing
 from callhopper.core.dialer.engine import DialerEngine, default_pacer
 from callhopper.core.dispensing.dispenser import Dispenser
 from callhopper.domain.pacing import Pacer
+from callhopper.ports.validation import NumberValidator
 from callhopper.simulation.agents import LoopClock, SimAgents
 from callhopper.simulation.floor import Floor
 from callhopper.store.db import Database
@@ -88,15 +89,17 @@ async def run_day(
     start: datetime,
     *,
     pacer: Callable[[Campaign], Pacer] = default_pacer,
+    validator: NumberValidator | None = None,
 ) -> DayReport:
-    """Run the day in the current event loop (real or simulated time)."""
+    """Run the day in the current event loop (real or simulated time); ``validator``: the
+    pre-dial validation service the calls go through (none: the DNC lists only)."""
     telephony = SimulatedTelephony(plan.network, seed=plan.seed, start=start)
     clock = LoopClock(start)
     clock.now()  # the day's origin
     agents = SimAgents(
         Dispenser(uow, clock), floor.campaign_id, floor.agents, telephony.next_wrap_s
     )
-    dispenser = Dispenser(uow, clock, bus=agents)
+    dispenser = Dispenser(uow, clock, bus=agents, validator=validator)
     agents.dispenser = dispenser
     engine = DialerEngine(
         Dialing(dispenser, holder=f"simulate-{plan.seed}"), telephony, pacer=pacer
@@ -105,21 +108,25 @@ async def run_day(
     agents.on_free = engine.wake
     task = asyncio.get_running_loop().create_task(engine.run())
     await asyncio.sleep(0)
-    agents.log_in()
     report = DayReport(plan.hours, len(floor.agents))
     end_s = plan.hours * 3600
     ids = sorted(floor.agents)
-    away: set[int] = set()
+
+    def away_at(hour: float) -> set[int]:
+        away: set[int] = set()
+        for first, last, share in plan.breaks:
+            if first <= hour < last:
+                away |= set(ids[: int(len(ids) * share)])
+        return away
+
+    away = away_at(0.0)
+    agents.log_in(sorted(set(ids) - away))
     t = 0.0
     while t < end_s:
         step = min(SAMPLE_S, end_s - t)
         await asyncio.sleep(step)
         t += step
-        hour = t / 3600
-        should = set()
-        for first, last, share in plan.breaks:
-            if first <= hour < last:
-                should |= set(ids[: int(len(ids) * share)])
+        should = away_at(t / 3600)
         if should - away:
             agents.log_out(sorted(should - away))
         if away - should:
@@ -159,11 +166,13 @@ def simulate_day(
     start: datetime,
     *,
     pacer: Callable[[Campaign], Pacer] = default_pacer,
+    validator: NumberValidator | None = None,
 ) -> DayReport:
     """:func:`run_day` in simulated time, on the database at ``db_url`` (already holding
     the floor)."""
     db = Database(db_url)
     try:
-        return run_simulated(run_day(SqlUnitOfWork(db), floor, plan, start, pacer=pacer))
+        day = run_day(SqlUnitOfWork(db), floor, plan, start, pacer=pacer, validator=validator)
+        return run_simulated(day)
     finally:
         db.dispose()
