@@ -7,24 +7,31 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from sqlalchemy.engine import make_url
 
 from callhopper.api.app import create_app
+from callhopper.cli_common import (
+    DatabaseUrl,
+    console,
+    err,
+    errors_reported,
+    open_database,
+    settings_from,
+)
 from callhopper.clock import SystemClock
 from callhopper.core.importer import parse_mapping
 from callhopper.core.lists import create_list, import_rows
 from callhopper.core.users import UserService
 from callhopper.demo import DEMO_PASSWORD, create_demo
+from callhopper.dialing_cli import add_dialing_commands
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import (
     ColumnSpec,
@@ -39,12 +46,11 @@ from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
 from callhopper.security import Argon2PasswordHasher
-from callhopper.services import build, pool_size
+from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.migrate import (
     current_revision,
-    ensure_schema,
     head_revision,
     schema_state,
     upgrade,
@@ -62,62 +68,12 @@ users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(telephony_app, name="telephony")
-
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+add_dialing_commands(app)
 
 #: Who the audit log names for changes made at the console.
 CLI_ACTOR = Actor(
     id=None, user_id="cli", email="", display_name="command line", role="system", rights=ALL_RIGHTS
 )
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="CALLHOPPER_DATABASE_URL",
-        help="SQLAlchemy URL (default: sqlite:///./callhopper.db).",
-        show_default=False,
-    ),
-]
-
-
-def _settings(database_url: str | None, **overrides: Any) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if database_url is not None:
-        values["database_url"] = database_url
-    return Settings(**values)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Print callhopper errors as one line and exit 1, instead of a traceback."""
-    try:
-        yield
-    except CallhopperError as exc:
-        for p in exc.details.get("problems", []):  # a file's problems, line by line
-            err.print(f"line {p['line']}: {p['field']}: {p['message']}", markup=False)
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-
-
-@contextmanager
-def _database(settings: Settings, *, check_schema: bool = True) -> Iterator[Database]:
-    """The database, its schema created if empty (or refused if behind); closed afterwards."""
-
-    db = Database(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        pool_size=pool_size(settings),
-    )
-    try:
-        if check_schema:
-            with _errors():
-                ensure_schema(db)
-        yield db
-    finally:
-        db.dispose()
-
 
 # --- server ------------------------------------------------------------------------------------
 
@@ -135,8 +91,8 @@ def serve(
     An empty database gets the schema; one whose schema is behind is refused
     until `callhopper db upgrade` has run.
     """
-    settings = _settings(database_url, host=host, port=port)
-    with _database(settings) as db:
+    settings = settings_from(database_url, host=host, port=port)
+    with open_database(settings) as db:
         _serve(settings, db)
 
 
@@ -220,8 +176,8 @@ def loader(
     each piece of work.
     """
 
-    settings = _settings(database_url)
-    with _database(settings) as db:
+    settings = settings_from(database_url)
+    with open_database(settings) as db:
         services = build(settings, db, SystemClock(), loader_poll_s=poll_seconds)
         services.bus.start()
         threads = services.start_jobs()
@@ -244,7 +200,7 @@ def loader(
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to this version of callhopper."""
 
-    with _database(_settings(database_url), check_schema=False) as db:
+    with open_database(settings_from(database_url), check_schema=False) as db:
         before = current_revision(db)
         upgrade(db)
         console.print(f"schema: {before or 'empty'} -> {head_revision(db)}")
@@ -254,7 +210,7 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 def db_status(database_url: DatabaseUrl = None) -> None:
     """Say whether the schema is empty, current or behind."""
 
-    with _database(_settings(database_url), check_schema=False) as db:
+    with open_database(settings_from(database_url), check_schema=False) as db:
         state = schema_state(db)
         console.print(
             f"{state.value}: database at {current_revision(db)}, code at {head_revision(db)}"
@@ -280,7 +236,7 @@ def users_create(
     """Create a user."""
     if password is None and not no_password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _database(_settings(database_url)) as db, _errors():
+    with open_database(settings_from(database_url)) as db, errors_reported():
         created = _users(db).create_user(
             CLI_ACTOR,
             email=email,
@@ -295,7 +251,7 @@ def users_create(
 @users_app.command("list")
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users."""
-    with _database(_settings(database_url)) as db:
+    with open_database(settings_from(database_url)) as db:
         for details in _users(db).users():
             user = details.user
             state = "active" if user.active else "deactivated"
@@ -310,7 +266,7 @@ def users_token(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API token and print it (it is shown only this once)."""
-    with _database(_settings(database_url)) as db, _errors():
+    with open_database(settings_from(database_url)) as db, errors_reported():
         users = _users(db)
         found = users.user_by_email(email)
         if found is None:
@@ -327,7 +283,11 @@ def users_import(
     """Create users from a CSV file (email, user_id, display_name, role, password, queues,
     skills), all of them or none: a file with any problem creates nobody and every problem
     is printed with its line, field and reason."""
-    with _database(_settings(database_url)) as db, _errors(), file.open("rb") as stream:
+    with (
+        open_database(settings_from(database_url)) as db,
+        errors_reported(),
+        file.open("rb") as stream,
+    ):
         created = _users(db).import_users(CLI_ACTOR, stream)
     console.print(f"created {len(created)} users")
 
@@ -389,11 +349,11 @@ def import_csv(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Append a CSV file to a contact list, with a progress bar and a rejection report."""
-    settings = _settings(database_url, default_region=region, import_workers=workers)
+    settings = settings_from(database_url, default_region=region, import_workers=workers)
     size = file.stat().st_size
-    with _errors():
+    with errors_reported():
         parsed_mapping = parse_mapping(mapping, name="--mapping")
-    with _database(settings) as db, _errors():
+    with open_database(settings) as db, errors_reported():
         if create:
             _create_list_from_header(
                 db,
@@ -588,9 +548,9 @@ def demo(
 ) -> None:
     """Create demo users, a queue, skills, a contact list and wrap-up codes, then serve."""
 
-    settings = _settings(database_url, host=host, port=port)
-    with _database(settings) as db:
-        with _errors():
+    settings = settings_from(database_url, host=host, port=port)
+    with open_database(settings) as db:
+        with errors_reported():
             summary = create_demo(db, SystemClock().now())
         console.print(summary)
         console.print(f"log in with any demo email and the password [bold]{DEMO_PASSWORD}[/bold]")

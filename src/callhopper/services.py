@@ -30,6 +30,7 @@ from callhopper.core.users import UserService
 from callhopper.core.webhooks import WebhookSender, WebhookWorker
 from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
+from callhopper.dialer_job import DialerJob
 from callhopper.dnc_service import HttpNumberValidator, NoValidator, make_validator
 from callhopper.domain.events import AgentEvent
 from callhopper.domain.lead_owners import EndedLease
@@ -44,7 +45,7 @@ from callhopper.webhook_poster import HttpxWebhookPoster
 #: A background job: a function that runs until the second one is called.
 Job = tuple[Callable[[], None], Callable[[], None]]
 #: Database connections the background jobs hold at once: one each (see ``Services.jobs``).
-JOB_CONNECTIONS = 4
+JOB_CONNECTIONS = 5
 
 
 def pool_size(settings: Settings) -> int:
@@ -136,16 +137,22 @@ class Services:
     leads: LeadService
     hopper: HopperService
     eligibility: EligibilityService
+    dialer: DialerJob
+    run_dialer: bool
 
     @property
     def jobs(self) -> list[Job]:
-        """Hopper loads, pushes and their timers, webhook deliveries, staleness rules."""
-        return [
+        """Hopper loads, pushes and their timers, webhook deliveries, staleness rules, and
+        the dialing engine unless the settings turn it off."""
+        jobs: list[Job] = [
             (self.loader.run_forever, self.loader.stop),
             (self.pusher.run_forever, self.pusher.stop),
             (self.webhooks.run, self.webhooks.stop),
             (self.staleness.run, self.staleness.stop),
         ]
+        if self.run_dialer:
+            jobs.append((self.dialer.run_forever, self.dialer.stop))
+        return jobs
 
     def start_jobs(self) -> list[threading.Thread]:
         """Run every job in a daemon thread; :meth:`stop_jobs` ends them."""
@@ -197,6 +204,17 @@ def build(
     dispenser.on_work = pusher.wake_for
     if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
         bus.held_pushes = dispenser.held_pushes
+    dialer = DialerJob(settings, dispenser)
+
+    def work(campaign_id: int) -> None:
+        pusher.wake_for(campaign_id)
+        dialer.wake(campaign_id)
+
+    def state_changed() -> None:
+        pusher.wake()
+        dialer.wake()
+
+    dispenser.on_work = work
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -206,7 +224,7 @@ def build(
         pusher=pusher,
         webhooks=webhooks,
         staleness=StalenessRunner(uow, clock),
-        campaigns=CampaignService(uow, clock, notices, on_state_change=pusher.wake),
+        campaigns=CampaignService(uow, clock, notices, on_state_change=state_changed),
         lists=ListService(
             uow,
             clock,
@@ -218,4 +236,6 @@ def build(
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
         hopper=HopperService(uow, clock, loader),
         eligibility=EligibilityService(uow, clock),
+        dialer=dialer,
+        run_dialer=settings.run_dialer,
     )

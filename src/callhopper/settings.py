@@ -100,6 +100,32 @@ class Settings(BaseSettings):
         description="The password agents' phones register with (the same variable "
         "`callhopper telephony` reads; empty: none). The workspace gives it to the browser phone.",
     )
+    run_dialer: bool = Field(
+        True,
+        description="The process runs the dialing engine of progressive and predictive "
+        "campaigns (`serve`, `loader`); turn off when `callhopper dialer` processes run it.",
+    )
+    dialer_lease_s: float = Field(
+        10.0,
+        ge=1.0,
+        le=300.0,
+        description="How long a process's lease on pacing a campaign lasts unless renewed "
+        "(renewed three times in that time): another process takes a campaign over this "
+        "long after its pacer died.",
+    )
+    simulator_person_share: float = Field(
+        0.15,
+        ge=0.0,
+        le=0.6,
+        description="The built-in telephony simulator the engine dials: share of calls a "
+        "person answers.",
+    )
+    simulator_speed: float = Field(
+        1.0,
+        gt=0.0,
+        le=100.0,
+        description="The simulator's calls go this many times faster than real time.",
+    )
     run_workers: bool = Field(
         True,
         description="`serve` also runs the background jobs (hopper loads, …); turn off when "

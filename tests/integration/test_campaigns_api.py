@@ -132,8 +132,9 @@ def test_invalid_definitions_are_named(api: TestClient, make_user: MakeUser) -> 
     queue_id = make_queue(api, agents(make_user, "a"))
     base = {"name": "C", "list_id": list_id, "queue_id": queue_id}
     cases = [
-        ({"mode": "predictive"}, 422, "not available in this version"),
-        ({"mode": "progressive", "agent_owned_column": "agent"}, 422, "preview-type mode"),
+        ({"mode": "predictive"}, 422, "needs at least one caller ID"),
+        ({"mode": "predictive", "agent_owned_column": "agent"}, 422, "dials for their owner"),
+        ({"mode": "progressive", "settings": {"ring_timeout_s": 10}}, 422, "ring_timeout_s"),
         ({"agent_owned_column": "account"}, 422, "agent-owned column is 'agent'"),
         ({"calling_window": {"start": "8am", "end": "21:00"}}, 422, "HH:MM"),
         ({"calling_window": {"start": "09:00", "end": "09:00"}}, 422, "same time"),

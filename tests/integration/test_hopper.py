@@ -314,11 +314,12 @@ def test_lifo_is_refused_with_reinserted_skips(api: TestClient, make_user: MakeU
             "list_id": list_id,
             "queue_id": queue["id"],
             "enforce_lead_ownership": True,
-            "mode": "progressive",
+            "mode": "predictive",
+            "settings": {"caller_ids": ["+14155550100"]},
         },
     )
     assert refused.status_code == 422
-    assert "lead ownership needs a preview-type mode" in refused.json()["error"]["message"]
+    assert "dials for the lead's owner" in refused.json()["error"]["message"]
 
 
 def test_reinserted_skip_goes_to_the_end_of_the_hopper(

@@ -226,10 +226,19 @@ def test_a_new_campaign_is_off_never_started_and_audited() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"mode": DialingMode.PROGRESSIVE, "agent_owned_column": "agent"}, "preview-type"),
+        ({"mode": DialingMode.PREDICTIVE, "agent_owned_column": "agent"}, "dials for their"),
+        ({"mode": DialingMode.PREDICTIVE, "enforce_lead_ownership": True}, "lead's owner"),
         ({"agent_owned_column": "balance"}, "agent-owned column is 'agent'"),
         ({"enforce_lead_ownership": True, "agent_owned_column": "agent"}, "not both"),
-        ({"mode": DialingMode.PREDICTIVE}, "not available"),
+        ({"mode": DialingMode.PREDICTIVE}, "at least one caller ID"),
+        ({"mode": DialingMode.PROGRESSIVE}, "at least one caller ID"),
+        (
+            {
+                "mode": DialingMode.PREDICTIVE,
+                "settings": CampaignSettings(caller_ids=("+14155550100",), abandon_message=" "),
+            },
+            "message for abandoned calls",
+        ),
         ({"sort": (SortKey(column="agent"),), "agent_owned_column": "agent"}, "agent-owned"),
     ],
 )
@@ -354,3 +363,28 @@ def test_a_running_campaign_cannot_be_deleted_and_a_deleted_one_owns_nothing() -
     assert tx.campaigns.rows == {}
     assert tx.ownership.released == [(1, [campaign_id], "campaign 'Spring' deleted")]
     assert tx.audit.actions[-1] == "campaign.delete"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"mode": DialingMode.PREDICTIVE},
+        {"mode": DialingMode.PROGRESSIVE},
+        {"mode": DialingMode.PROGRESSIVE, "agent_owned_column": "agent"},
+        {"mode": DialingMode.PROGRESSIVE, "enforce_lead_ownership": True},
+    ],
+)
+def test_automatic_campaigns_with_a_caller_id_are_created(changes: dict[str, Any]) -> None:
+    tx = MemoryTx()
+    settings = CampaignSettings(caller_ids=("+14155550100",))
+    campaign = created(tx, settings=settings, **changes)
+    assert campaign.mode is changes["mode"]
+    assert (campaign.settings.abandon_target, campaign.settings.ring_timeout_s) == (0.03, 25)
+
+
+def test_an_automatic_campaign_keeps_its_caller_id() -> None:
+    tx = MemoryTx()
+    settings = CampaignSettings(caller_ids=("+14155550100",))
+    campaign = created(tx, mode=DialingMode.PREDICTIVE, settings=settings)
+    with pytest.raises(InvalidInput, match="at least one caller ID"):
+        update_campaign(tx, SYSTEM, campaign.id, {"settings": {"caller_ids": []}}, now=NOW)

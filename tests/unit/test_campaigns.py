@@ -16,6 +16,7 @@ from callhopper.domain.campaigns import (
     CampaignSettings,
     CampaignState,
     DialingMode,
+    MachineAction,
     SortKey,
     check_sort,
     sort_is_numeric,
@@ -57,7 +58,7 @@ def test_a_record_is_pulled_pushed_or_dialled_by_the_system(mode: DialingMode) -
 def test_the_mode_sets() -> None:
     assert {DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW} == PUSH_MODES
     assert "push_preview" in PUSH_MODES  # as stored
-    assert all(m.is_preview_type for m in SUPPORTED_MODES)
+    assert set(DialingMode) == SUPPORTED_MODES
     assert {CampaignState.ON, CampaignState.STOPPING} == ACTIVE_STATES
     assert [s for s in CampaignState if s.is_active] == [CampaignState.ON, CampaignState.STOPPING]
 
@@ -185,3 +186,28 @@ def test_the_hopper_level_is_at_most_the_hard_cap() -> None:
     assert CampaignSettings(hopper_level=HARD_CAP_PER_AGENT).hopper_level == HARD_CAP_PER_AGENT
     with pytest.raises(ValidationError):
         CampaignSettings(hopper_level=HARD_CAP_PER_AGENT + 1)
+
+
+def test_the_settings_of_automatic_modes() -> None:
+    settings = CampaignSettings(caller_ids=("+14155550100",))
+    assert (settings.ring_timeout_s, settings.abandon_target) == (25, 0.03)
+    assert settings.machine_action is MachineAction.HANG_UP
+    with pytest.raises(ValueError, match="ring_timeout_s"):
+        CampaignSettings(ring_timeout_s=14)
+    with pytest.raises(ValueError, match="abandon_target"):
+        CampaignSettings(abandon_target=0.5)
+    with pytest.raises(ValueError, match="machine_message"):
+        CampaignSettings(machine_action=MachineAction.MESSAGE)
+    assert CampaignSettings(
+        machine_action="message", machine_message=" vm.wav "
+    ).machine_message == ("vm.wav")
+    settings.check_for(DialingMode.PREVIEW)
+    CampaignSettings().check_for(DialingMode.PREVIEW)
+    with pytest.raises(InvalidInput, match="caller ID"):
+        CampaignSettings().check_for(DialingMode.PROGRESSIVE)
+
+
+@pytest.mark.parametrize("mode", list(DialingMode))
+def test_only_predictive_dials_ahead_of_its_agents(mode: DialingMode) -> None:
+    assert mode.dials_ahead is (mode is DialingMode.PREDICTIVE)
+    assert mode.serves_owners is not mode.dials_ahead

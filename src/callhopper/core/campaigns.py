@@ -79,9 +79,10 @@ def _checked_name(tx: Transaction, name: str, campaign_id: int | None = None) ->
 def _check_agent_owned(schema: ListSchema, mode: DialingMode, column: str | None) -> None:
     if column is None:
         return
-    if not mode.is_preview_type:
+    if not mode.serves_owners:
         raise InvalidInput(
-            f"agent-owned records need a preview-type mode, not {mode.value}",
+            f"agent-owned records need a mode that dials for their owner, not {mode.value} "
+            "(which dials before it knows which agent will take the call)",
             field="agent_owned_column",
         )
     if schema.agent_owned_column is None:
@@ -102,9 +103,10 @@ def create_campaign(
     schema = tx.lists.get(spec.list_id).schema
     _check_agent_owned(schema, spec.mode, spec.agent_owned_column)
     if spec.enforce_lead_ownership:
-        if not spec.mode.is_preview_type:
+        if not spec.mode.serves_owners:
             raise InvalidInput(
-                f"lead ownership needs a preview-type mode, not {spec.mode.value}",
+                f"lead ownership needs a mode that dials for the lead's owner, not "
+                f"{spec.mode.value}",
                 field="enforce_lead_ownership",
             )
         if spec.agent_owned_column is not None:
@@ -118,6 +120,7 @@ def create_campaign(
             f"available: {', '.join(sorted(m.value for m in SUPPORTED_MODES))}",
             field="mode",
         )
+    spec.settings.check_for(spec.mode)
     tx.campaigns.check_references(spec.queue_id, spec.wrapup_set_id)
     check_sort(spec.sort, schema, spec.agent_owned_column)
     campaign = tx.campaigns.add(replace(spec, name=name), now=now)
@@ -165,6 +168,7 @@ def update_campaign(
             "settings",
         )
         settings, notices = sent.with_forced_fifo()
+        settings.check_for(campaign.mode)
     for name, label in IMMUTABLE.items():
         if name not in changes:
             continue

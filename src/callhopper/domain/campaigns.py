@@ -6,10 +6,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from callhopper.domain.calls import MIN_RING_TIMEOUT_S
 from callhopper.domain.contacts import FieldType, ListSchema, check_filter_fields
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.hopper import HARD_CAP_PER_AGENT, SecondaryOrder
+from callhopper.domain.pacing import DEFAULT_ABANDON_TARGET
 from callhopper.domain.phones import PhoneError, normalise_phone
 
 DEFAULT_LEASE_TIMEOUT_S = 30 * 60
@@ -54,6 +56,19 @@ class DialingMode(StrEnum):
         return self in (DialingMode.PROGRESSIVE, DialingMode.PREDICTIVE)
 
     @property
+    def dials_ahead(self) -> bool:
+        """Calls are placed before an agent is free to take them (predictive): which agent
+        gets an answered call is decided only when it is answered, so records that belong
+        to one agent cannot be dialled this way."""
+        return self is DialingMode.PREDICTIVE
+
+    @property
+    def serves_owners(self) -> bool:
+        """Records that belong to an agent (agent-owned campaigns, lead ownership) can be
+        worked in this mode: every mode but predictive."""
+        return not self.dials_ahead
+
+    @property
     def pushes_to_ready_agents(self) -> bool:
         """Records go to agents ready on the ``outbound_preview`` channel, who must accept
         each within the accept timeout; a rejection sets the agent not ready."""
@@ -70,10 +85,8 @@ class DialingMode(StrEnum):
         return "manual" if self is DialingMode.PREVIEW else "automatic"
 
 
-#: Modes this version can run. The others are refused with a clear error until built.
-SUPPORTED_MODES = frozenset(
-    {DialingMode.PREVIEW, DialingMode.PUSH_PREVIEW, DialingMode.DIRECT_PUSH_PREVIEW}
-)
+#: Modes this version can run (every mode).
+SUPPORTED_MODES = frozenset(DialingMode)
 #: The modes whose records are pushed (:attr:`DialingMode.is_pushed`).
 PUSH_MODES = frozenset(m for m in DialingMode if m.is_pushed)
 
@@ -169,6 +182,18 @@ def sort_is_numeric(schema: ListSchema, column: str) -> bool:
     return spec is not None and spec.type is FieldType.NUMBER
 
 
+class MachineAction(StrEnum):
+    """What the dialing engine does with a call that answering-machine detection reports as
+    answered by a machine (automatic modes)."""
+
+    #: Hang up at once; the record is retried later like a no-answer.
+    HANG_UP = "hang_up"
+    #: Play the campaign's machine message, then hang up.
+    MESSAGE = "message"
+    #: Treat it as a person: connect it to an agent, who wraps it up.
+    CONNECT = "connect"
+
+
 class CampaignSettings(BaseModel):
     """The settings of a campaign that may change while it exists."""
 
@@ -221,6 +246,61 @@ class CampaignSettings(BaseModel):
     default_caller_id: str | None = Field(
         None, description="The caller ID when the agent picks none (default: the first)."
     )
+
+    ring_timeout_s: int = Field(
+        25,
+        ge=int(MIN_RING_TIMEOUT_S),
+        le=120,
+        description="Automatic modes: how long a call rings before it counts as not answered.",
+    )
+    abandon_target: float = Field(
+        DEFAULT_ABANDON_TARGET,
+        gt=0.0,
+        le=0.2,
+        description="Predictive: the highest share of calls answered by a person that may be "
+        "abandoned (not connected to an agent within 2 s), per day.",
+    )
+    abandon_message: str = Field(
+        "abandoned-call",
+        max_length=500,
+        description="Automatic modes: the recording played to an abandoned call before it "
+        "is hung up (the telephony adapter's name for it: a file, a URL).",
+    )
+    machine_action: MachineAction = Field(
+        MachineAction.HANG_UP,
+        description="Automatic modes: what to do with a call answered by a machine.",
+    )
+    machine_message: str = Field(
+        "",
+        max_length=500,
+        description="The recording left on an answering machine (machine_action message).",
+    )
+
+    @field_validator("abandon_message", "machine_message")
+    @classmethod
+    def _strip_message(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _machine_message_given(self) -> CampaignSettings:
+        if self.machine_action is MachineAction.MESSAGE and not self.machine_message:
+            raise ValueError("machine_action message needs a machine_message")
+        return self
+
+    def check_for(self, mode: DialingMode) -> None:
+        """What an automatic mode needs of the settings: a caller ID to show and, for
+        predictive, a message for abandoned calls."""
+        if not mode.dials_by_itself:
+            return
+        if not self.caller_ids:
+            raise InvalidInput(
+                f"a {mode.value} campaign needs at least one caller ID", field="settings.caller_ids"
+            )
+        if mode.dials_ahead and not self.abandon_message:
+            raise InvalidInput(
+                "a predictive campaign needs a message for abandoned calls",
+                field="settings.abandon_message",
+            )
 
     @field_validator("caller_ids")
     @classmethod

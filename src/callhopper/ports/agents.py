@@ -38,6 +38,12 @@ class AgentSessions(Protocol):
         of one campaign or of all, the longest wait first."""
         ...
 
+    def available(self, campaign_id: int) -> list[int]:
+        """Agents of a progressive or predictive campaign who may take a call now: in its
+        queue, active, logged in with Get Record / Stop on, ready on ``voice`` and holding
+        no record of it; the longest wait first."""
+        ...
+
     def first_in_line(self, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
         """Whether the agent waits for a push in the campaign and, when ``alone``, nobody
         else does."""

@@ -37,6 +37,10 @@ class CampaignStore(Protocol):
         """The running campaigns that deliver by lead owners (they have a hopper)."""
         ...
 
+    def running_automatic(self) -> list[int]:
+        """The running progressive and predictive campaigns, by id."""
+        ...
+
     def check_references(self, queue_id: int, wrapup_set_id: int) -> None:
         """:class:`~callhopper.domain.errors.NotFound` unless both exist."""
         ...

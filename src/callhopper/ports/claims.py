@@ -33,7 +33,7 @@ class Claims(Protocol):
     def claim(
         self,
         ctx: CampaignContext,
-        agent_id: int,
+        agent_id: int | None,
         *,
         zones: Sequence[str],
         now: datetime,
@@ -47,7 +47,10 @@ class Claims(Protocol):
 
         Records of an agent-owned campaign go to their owner only; a lead-ownership
         campaign's come from its hopper (the agent's leads, then general leads their
-        skills match). Raises :class:`~callhopper.domain.dispensing.LeaseRace` when the
+        skills match). ``agent_id`` ``None`` is the dialer's claim (a predictive call, in
+        a campaign without owners): the record is leased to the dialer, with no agent and
+        no line in the history yet, until :meth:`hand_over` or :meth:`release`. Raises
+        :class:`~callhopper.domain.dispensing.LeaseRace` when the
         agent already holds a record of the campaign (a concurrent claim leased first);
         with ``isolated`` the transaction stays usable after that."""
         ...
@@ -159,32 +162,47 @@ class Claims(Protocol):
         ...
 
     def dialled(
-        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int | None,
+        now: datetime,
+        until: datetime,
     ) -> None:
         """A call placed now: the first call of this lease, the contact's last call, and
-        the lease renewed until ``until``."""
+        the lease renewed until ``until`` (``agent_id`` ``None``: the dialer's lease)."""
+        ...
+
+    def hand_over(
+        self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        """The dialer's lease of a record becomes the agent's until ``until`` (a call
+        connected to them), and the delivery is appended to the history. Raises
+        :class:`~callhopper.domain.dispensing.LeaseRace` when the agent already holds a
+        record of the campaign (the transaction stays usable), and
+        :class:`~callhopper.domain.errors.NotFound` when the dialer no longer holds it."""
         ...
 
     def release(
         self,
         campaign_id: int,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         change: LeaseChange,
         *,
         attempts_added: int = 0,
         lead_status: str | None = None,
     ) -> None:
-        """End the lease, setting ``change`` and adding ``attempts_added`` attempts; the
-        contact is free for other campaigns again (``lead_status``: the lead's status
-        across campaigns becomes this wrap-up code)."""
+        """End the lease (``agent_id`` ``None``: the dialer's), setting ``change`` and
+        adding ``attempts_added`` attempts; the contact is free for other campaigns again
+        (``lead_status``: the lead's status across campaigns becomes this wrap-up code)."""
         ...
 
     def end_delivery(
         self,
         ctx: CampaignContext,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         *,
         kind: str,
         code: str | None,

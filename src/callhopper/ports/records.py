@@ -28,7 +28,7 @@ class Records(Protocol):
         campaign_id: int,
         campaign_name: str,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         number: str,
         caller_id: str | None,
         note: str,

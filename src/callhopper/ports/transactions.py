@@ -21,6 +21,7 @@ from typing import Protocol
 from callhopper.ports.agents import AgentSessions
 from callhopper.ports.audit import AuditLog, AuditTrail
 from callhopper.ports.callbacks import Callbacks
+from callhopper.ports.calls import Calls
 from callhopper.ports.campaigns import CampaignStore
 from callhopper.ports.claims import Claims
 from callhopper.ports.dnc import DncStore
@@ -92,6 +93,9 @@ class Transaction(Protocol):
 
     @property
     def workers(self) -> WorkerLeases: ...
+
+    @property
+    def calls(self) -> Calls: ...
 
     @property
     def users(self) -> UserStore: ...

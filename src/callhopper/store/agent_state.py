@@ -29,6 +29,7 @@ from callhopper.store.types import UTCDateTime
 from callhopper.store.users import actor_of
 
 _PUSHED = [mode.value for mode in PUSH_MODES]
+_AUTOMATIC = [mode.value for mode in DialingMode if mode.dials_by_itself]
 #: Campaign states in which agents work a campaign.
 _ACTIVE = (CampaignState.ON.value, CampaignState.STOPPING.value)
 
@@ -79,7 +80,10 @@ def ready_agents(session: Session, agent_ids: list[int], channel: Channel) -> se
     )
 
 
-def _waiting_statement() -> Select[Any]:
+def _waiting_statement(automatic: bool = False) -> Select[Any]:
+    """Agents of pushed campaigns who should get a record now or, ``automatic``, agents of
+    progressive and predictive campaigns who may take a call now (receiving, and ready on
+    ``voice``)."""
     # The agent holds no lease. A scalar subquery, not NOT EXISTS: PostgreSQL keeps it a
     # probe of the one-lease-per-agent index per session. As an anti-join, planned with
     # statistics taken before the shift began (no leases yet), it compared every session
@@ -115,6 +119,16 @@ def _waiting_statement() -> Select[Any]:
         .exists()
     )
     push_preview = Campaign.mode == DialingMode.PUSH_PREVIEW.value
+    channel = Channel.VOICE if automatic else Channel.OUTBOUND_PREVIEW
+    if automatic:
+        ready = and_(AgentSession.receiving.is_(True), AgentChannel.ready.is_(True))
+        modes = Campaign.mode.in_(_AUTOMATIC)
+    else:
+        ready = and_(push_preview, AgentChannel.ready.is_(True)) | and_(
+            Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
+            AgentSession.receiving.is_(True),
+        )
+        modes = Campaign.mode.in_(_PUSHED)
     return (
         select(
             AgentSession.campaign_id,
@@ -131,22 +145,16 @@ def _waiting_statement() -> Select[Any]:
             AgentChannel,
             and_(
                 AgentChannel.user_id == AgentSession.user_id,
-                AgentChannel.channel == Channel.OUTBOUND_PREVIEW.value,
+                AgentChannel.channel == channel.value,
             ),
         )
         .where(
             User.active.is_(True),  # a deactivated agent's session outlives them
             Campaign.state == CampaignState.ON.value,
-            Campaign.mode.in_(_PUSHED),
+            modes,
             in_queue,
             no_lease,
-            (
-                and_(push_preview, AgentChannel.ready.is_(True))
-                | and_(
-                    Campaign.mode == DialingMode.DIRECT_PUSH_PREVIEW.value,
-                    AgentSession.receiving.is_(True),
-                )
-            ),
+            ready,
         )
         .order_by(AgentSession.user_id)
     )
@@ -154,6 +162,9 @@ def _waiting_statement() -> Select[Any]:
 
 _WAITING = _waiting_statement()
 _WAITING_IN = _WAITING.where(AgentSession.campaign_id == bindparam("campaign"))
+_AVAILABLE_IN = _waiting_statement(automatic=True).where(
+    AgentSession.campaign_id == bindparam("campaign")
+)
 _TWO_WAITING_IN = _WAITING_IN.with_only_columns(AgentSession.user_id).limit(2)
 _WAITING_AGENT = _WAITING_IN.with_only_columns(AgentSession.user_id).where(
     AgentSession.user_id == bindparam("agent")
@@ -175,6 +186,14 @@ def waiting(session: Session, campaign_id: int | None = None) -> list[tuple[int,
     # Stable: equal waits keep the user id order.
     by_wait = sorted(rows, key=lambda r: max(t for t in r[2:] if t is not None))
     return [(r[0], r[1]) for r in by_wait]
+
+
+def available(session: Session, campaign_id: int) -> list[int]:
+    """Agents of an automatic campaign who may take a call now (in the queue, active,
+    receiving, ready on ``voice``, holding no record of it), the longest wait first."""
+    rows = session.execute(_AVAILABLE_IN, {"campaign": campaign_id}).all()
+    by_wait = sorted(rows, key=lambda r: max(t for t in r[2:] if t is not None))
+    return [r[1] for r in by_wait]
 
 
 def first_in_line(session: Session, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
@@ -259,6 +278,9 @@ class SqlAgentSessions:
 
     def waiting(self, campaign_id: int | None = None) -> list[tuple[int, int]]:
         return waiting(self.session, campaign_id)
+
+    def available(self, campaign_id: int) -> list[int]:
+        return available(self.session, campaign_id)
 
     def first_in_line(self, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
         return first_in_line(self.session, campaign_id, agent_id, alone=alone)

@@ -134,6 +134,16 @@ class SqlCampaignStore:
             )
         )
 
+    def running_automatic(self) -> list[int]:
+        modes = [m.value for m in DialingMode if m.dials_by_itself]
+        return list(
+            self.session.scalars(
+                select(CampaignRow.id)
+                .where(CampaignRow.mode.in_(modes), CampaignRow.state == CampaignState.ON.value)
+                .order_by(CampaignRow.id)
+            )
+        )
+
     def check_references(self, queue_id: int, wrapup_set_id: int) -> None:
         if self.session.get(Queue, queue_id) is None:
             raise NotFound(f"no queue {queue_id}", field="queue_id")

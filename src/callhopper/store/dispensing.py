@@ -1,4 +1,5 @@
-"""The guarded transitions of a lease: renew, release, the history of deliveries.
+"""The guarded transitions of a lease: renew, accept, dial, release (the history of
+deliveries is :mod:`callhopper.store.deliveries`).
 
 A record is leased by a claim (:mod:`callhopper.store.claims`); every later transition
 names, in its WHERE clause, the state it expects and the agent holding the lease, and
@@ -14,36 +15,26 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Integer,
-    String,
     and_,
     bindparam,
     case,
     delete,
     func,
-    insert,
     null,
     or_,
     select,
-    type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from callhopper.domain.dispensing import CallbackView, Lease, LeaseView, Rank
 from callhopper.domain.errors import NotFound
 from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
-from callhopper.store.callbacks import MARK_DUE_DELIVERED
 from callhopper.store.models import (
     AgentSession,
-    Assignment,
     Callback,
     CampaignRecord,
-    Interaction,
     Record,
     table_of,
 )
@@ -55,8 +46,6 @@ _LEASED = RecordStatus.LEASED.value
 # cache key costs more than running it, and ORM-enabled UPDATEs several times more again.
 _CR = table_of(CampaignRecord)
 _RECORDS = table_of(Record)
-_ASSIGNMENTS = table_of(Assignment)
-_EDITS_TYPE = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 _IS_LEASE = (
     _CR.c.campaign_id == bindparam("campaign"),
     _CR.c.status == _LEASED,
@@ -118,6 +107,13 @@ def lease_view(row: Any) -> LeaseView:
 
 
 _UPDATE_LEASE = update(_CR).where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+#: The same for a record leased to the dialer (a predictive call in flight: no agent yet).
+UPDATE_DIALER_LEASE = update(_CR).where(
+    _CR.c.campaign_id == bindparam("campaign"),
+    _CR.c.status == _LEASED,
+    _CR.c.lease_agent_id.is_(None),
+    _CR.c.record_id == bindparam("record"),
+)
 _UNTIL = bindparam("until", type_=UTCDateTime())
 _NOW = bindparam("now", type_=UTCDateTime())
 _RENEW = _UPDATE_LEASE.values(lease_expires_at=_UNTIL)
@@ -126,14 +122,17 @@ _SET_PENDING = _UPDATE_LEASE.values(
     lease_expires_at=_UNTIL, pending=bindparam("wrapup", type_=_CR.c.pending.type)
 )
 #: The first call of this lease (a lapsed lease may have left an older one).
-_DIALLED = _UPDATE_LEASE.values(
-    lease_expires_at=_UNTIL,
-    called_at=case(
+_DIALLED_VALUES = {
+    "lease_expires_at": _UNTIL,
+    "called_at": case(
         (or_(_CR.c.called_at.is_(None), _CR.c.called_at < _CR.c.leased_at), _NOW),
         else_=_CR.c.called_at,
     ),
-)
-_RENEW_OUT = (
+}
+_DIALLED = _UPDATE_LEASE.values(**_DIALLED_VALUES)
+_DIALLED_BY_DIALER = UPDATE_DIALER_LEASE.values(**_DIALLED_VALUES)
+
+RENEW_OUT = (
     update(_RECORDS)
     .where(
         _RECORDS.c.id == bindparam("record"), _RECORDS.c.out_campaign_id == bindparam("campaign")
@@ -173,98 +172,6 @@ _CLEAR_OUT_WITH_STATUS = (
     .where(_RECORDS.c.id == bindparam("record"))
     .values(last_code=bindparam("status"), **_FREED_IF_OURS)
 )
-# The history is causal: a delivery of a record never starts before the previous one ended,
-# and never ends before it started. Each transaction reads the clock inside itself, but a
-# claim on PostgreSQL reads it before its statement finds the record free (a release that
-# committed meanwhile may carry a later time), and processes' clocks differ by a few
-# milliseconds: so the time written is raised to the previous event's when it is earlier.
-_NOW = bindparam("now", type_=UTCDateTime())
-_LAST_RELEASE = (
-    select(func.max(_ASSIGNMENTS.c.released_at))
-    .where(_ASSIGNMENTS.c.record_id == bindparam("record"))
-    .scalar_subquery()
-)
-_LEASED_AT = type_coerce(case((_LAST_RELEASE > _NOW, _LAST_RELEASE), else_=_NOW), UTCDateTime())
-_RELEASED_AT = type_coerce(
-    case((_ASSIGNMENTS.c.leased_at > _NOW, _ASSIGNMENTS.c.leased_at), else_=_NOW),
-    UTCDateTime(),
-)
-_OPEN_ASSIGNMENT = insert(_ASSIGNMENTS).values(
-    campaign_id=bindparam("campaign"),
-    campaign_name=bindparam("name"),
-    list_id=bindparam("list"),
-    record_id=bindparam("record"),
-    agent_id=bindparam("agent"),
-    pass_no=bindparam("pass"),
-    leased_at=_LEASED_AT,
-)
-_CLOSE_ASSIGNMENT = (
-    update(_ASSIGNMENTS)
-    .where(
-        _ASSIGNMENTS.c.campaign_id == bindparam("campaign"),
-        _ASSIGNMENTS.c.record_id == bindparam("record"),
-        _ASSIGNMENTS.c.released_at.is_(None),
-    )
-    .values(
-        released_at=_RELEASED_AT,
-        outcome=bindparam("history_outcome"),
-        code=bindparam("history_code"),
-    )
-)
-
-
-_CLOSED_LAPSED = (
-    _CLOSE_ASSIGNMENT.values(outcome="expired", code=None)
-    .returning(_ASSIGNMENTS.c.id)
-    .cte("closed")
-)
-# The history's new row is selected from a count of the rows closed: reading them makes the
-# close run first (sub-statements of a WITH otherwise run in no set order), so the row it
-# closes no longer holds the one-open-delivery index when the new one is inserted.
-_DELIVER_POSTGRESQL = (
-    insert(_ASSIGNMENTS)
-    .from_select(
-        [
-            "campaign_id",
-            "campaign_name",
-            "list_id",
-            "record_id",
-            "agent_id",
-            "pass_no",
-            "leased_at",
-        ],
-        select(
-            bindparam("campaign", type_=Integer()),
-            bindparam("name", type_=String()),
-            bindparam("list", type_=Integer()),
-            bindparam("record", type_=BigInteger()),
-            bindparam("agent", type_=Integer()),
-            bindparam("pass", type_=Integer()),
-            _LEASED_AT,
-        ).select_from(select(func.count()).select_from(_CLOSED_LAPSED).subquery()),
-    )
-    .add_cte(MARK_DUE_DELIVERED.cte("called"))
-)
-
-#: The statements of :func:`deliver`, which a batch claim sends once for many records.
-DELIVERY_STATEMENTS = (_DELIVER_POSTGRESQL, _CLOSE_ASSIGNMENT, _OPEN_ASSIGNMENT)
-
-# The end of a delivery: its interaction, and the history's row closed. The parameters are
-# not named after columns (an UPDATE or INSERT adds such a parameter to what it sets).
-_INTERACTIONS = table_of(Interaction)
-_END_INTERACTION = insert(_INTERACTIONS).values(
-    record_id=bindparam("record"),
-    campaign_id=bindparam("campaign"),
-    campaign_name=bindparam("name"),
-    agent_id=bindparam("agent"),
-    kind=bindparam("interaction_kind"),
-    at=bindparam("now", type_=UTCDateTime()),
-    code=bindparam("interaction_code"),
-    note=bindparam("note_text"),
-    # no edits: SQL NULL, not JSON null
-    edits=bindparam("edits_doc", type_=_EDITS_TYPE),
-)
-_END_DELIVERY_POSTGRESQL = _END_INTERACTION.add_cte(_CLOSE_ASSIGNMENT.cte("closed"))
 
 
 def current_lease(
@@ -327,8 +234,8 @@ def renew(
     session: Session, campaign_id: int, record_id: int, agent_id: int, until: datetime
 ) -> None:
     """Push the lease's expiry to ``until``; 404 if the lease is no longer the agent's."""
-    _update_lease(session, _RENEW, campaign_id, record_id, agent_id, until=until)
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    update_lease(session, _RENEW, campaign_id, record_id, agent_id, until=until)
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def accept(
@@ -341,8 +248,8 @@ def accept(
 ) -> None:
     """A push accepted: no deadline any more, the preview starts now, the lease runs until
     ``until``."""
-    _update_lease(session, _ACCEPT, campaign_id, record_id, agent_id, now=now, until=until)
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    update_lease(session, _ACCEPT, campaign_id, record_id, agent_id, now=now, until=until)
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def set_pending(
@@ -354,33 +261,34 @@ def set_pending(
     until: datetime,
 ) -> None:
     """The wrap-up chosen for Done, and the lease renewed until ``until``."""
-    _update_lease(
+    update_lease(
         session, _SET_PENDING, campaign_id, record_id, agent_id, until=until, wrapup=pending
     )
-    session.execute(_RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
+    session.execute(RENEW_OUT, {"record": record_id, "campaign": campaign_id, "until": until})
 
 
 def dialled(
     session: Session,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     now: datetime,
     until: datetime,
 ) -> None:
     """A call placed now: the lease's first call (``called_at``), renewed until ``until``,
-    and the contact's last call."""
-    _update_lease(session, _DIALLED, campaign_id, record_id, agent_id, now=now, until=until)
+    and the contact's last call. ``agent_id`` ``None``: the record is leased to the dialer."""
+    statement = _DIALLED if agent_id is not None else _DIALLED_BY_DIALER
+    update_lease(session, statement, campaign_id, record_id, agent_id, now=now, until=until)
     params = {"record": record_id, "campaign": campaign_id, "until": until, "now": now}
     session.execute(_RENEW_OUT_CALLED, params)
 
 
-def _update_lease(
+def update_lease(
     session: Session,
     statement: Any,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     **values: Any,
 ) -> None:
     params = {"campaign": campaign_id, "agent": agent_id, "record": record_id, **values}
@@ -392,7 +300,7 @@ def release(
     session: Session,
     campaign_id: int,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     *,
     attempts_added: int = 0,
     lead_status: str | None = None,
@@ -404,7 +312,8 @@ def release(
     longer leased to the agent. ``lead_status``: the record's status across campaigns
     (``records.last_code``) becomes this wrap-up code, in the statement that frees the
     contact for other campaigns. ``rank``: the record goes before or after every record of
-    the campaign."""
+    the campaign. ``agent_id`` ``None``: the record is leased to the dialer."""
+    dialer = agent_id is None
     # Plain values are parameters of a statement built once; SQL expressions (a rank computed
     # in the statement) are added to it.
     exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
@@ -416,10 +325,12 @@ def release(
     if one_statement:
         # One statement: the lease's release, then the contact freed in a statement that
         # reads the released row (so nothing is freed when the guard failed).
-        statement = _release_and_free_postgresql(frozenset(plain), rank, lead_status is not None)
+        statement = _release_and_free_postgresql(
+            frozenset(plain), rank, lead_status is not None, dialer
+        )
         result = session.execute(statement, {**params, "lead_code": lead_status})
     else:
-        statement = _release_statement(frozenset(plain), rank)
+        statement = _release_statement(frozenset(plain), rank, dialer)
         if exprs:
             statement = statement.values(**exprs)
         result = session.execute(statement, params)
@@ -452,10 +363,13 @@ _RANKS = {
 
 
 @lru_cache(maxsize=64)
-def _release_statement(names: frozenset[str], rank: Rank | None = None) -> Any:
+def _release_statement(
+    names: frozenset[str], rank: Rank | None = None, dialer: bool = False
+) -> Any:
     """The guarded UPDATE of a release setting these columns (one per set of names)."""
     ranked = {"rank": _RANKS[rank]} if rank is not None else {}
-    return _UPDATE_LEASE.values(
+    guarded = UPDATE_DIALER_LEASE if dialer else _UPDATE_LEASE
+    return guarded.values(
         lease_agent_id=None,
         lease_expires_at=None,
         pending=null(),  # SQL NULL (None would be JSON null)
@@ -467,13 +381,13 @@ def _release_statement(names: frozenset[str], rank: Rank | None = None) -> Any:
 
 @lru_cache(maxsize=64)
 def _release_and_free_postgresql(
-    names: frozenset[str], rank: Rank | None, with_lead_code: bool
+    names: frozenset[str], rank: Rank | None, with_lead_code: bool, dialer: bool
 ) -> Any:
     """:func:`_release_statement` as a CTE, and the contact it releases no longer out with
     this campaign (and given the lead's status ``lead_code``), in one UPDATE whose row count
     is the release's. No parameter is named after a column of either table: an UPDATE adds
     such a parameter to what it sets."""
-    released = _release_statement(names, rank).returning(_CR.c.record_id).cte("released")
+    released = _release_statement(names, rank, dialer).returning(_CR.c.record_id).cte("released")
     values: dict[str, Any] = dict(_FREED_IF_OURS)
     if with_lead_code:
         values["last_code"] = bindparam("lead_code")
@@ -508,94 +422,3 @@ def end_agent_work(session: Session, agent_id: int, now: datetime) -> int:
         clear_out(session, campaign_id, [record_id])
     session.execute(delete(AgentSession).where(AgentSession.user_id == agent_id))
     return len(held)
-
-
-def deliver(
-    session: Session,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    list_id: int,
-    pass_no: int,
-    record_id: int,
-    agent_id: int,
-    now: datetime,
-) -> None:
-    """The bookkeeping of a claim: the delivery appended to the history (a previous holder's
-    lapsed lease closed first), and a callback of the record whose time had come marked
-    delivered. One statement on PostgreSQL, where each is a round trip of every claim."""
-    # No parameter is named after a column: an UPDATE would add it to what it sets.
-    params = {
-        "campaign": campaign_id,
-        "name": campaign_name,
-        "list": list_id,
-        "record": record_id,
-        "agent": agent_id,
-        "pass": pass_no,
-        "now": now,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_DELIVER_POSTGRESQL, params)
-        return
-    close_assignment(session, campaign_id, record_id, now=now, outcome="expired")
-    session.execute(_OPEN_ASSIGNMENT, params)
-    session.execute(MARK_DUE_DELIVERED, params)
-
-
-def end_delivery(
-    session: Session,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    record_id: int,
-    agent_id: int,
-    kind: str,
-    code: str | None,
-    note: str,
-    now: datetime,
-    outcome: str,
-    history_code: str | None = None,
-    edits: dict[str, Any] | None = None,
-) -> None:
-    """The end of a delivery: its interaction written (``kind``, ``code``, ``note`` and
-    ``edits``), and its row of the history closed with ``outcome`` (and ``history_code``).
-    One statement on PostgreSQL."""
-    params = {
-        "campaign": campaign_id,
-        "name": campaign_name,
-        "record": record_id,
-        "agent": agent_id,
-        "interaction_kind": kind,
-        "interaction_code": code,
-        "note_text": note,
-        "edits_doc": edits,
-        "now": now,
-        "history_outcome": outcome,
-        "history_code": history_code,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_END_DELIVERY_POSTGRESQL, params)
-        return
-    session.execute(_END_INTERACTION, params)
-    session.execute(_CLOSE_ASSIGNMENT, params)
-
-
-def close_assignment(
-    session: Session,
-    campaign_id: int,
-    record_id: int,
-    *,
-    now: datetime,
-    outcome: str,
-    code: str | None = None,
-) -> None:
-    session.execute(
-        _CLOSE_ASSIGNMENT,
-        {
-            "campaign": campaign_id,
-            "record": record_id,
-            "now": now,
-            "history_outcome": outcome,
-            "history_code": code,
-        },
-    )

@@ -20,6 +20,7 @@ from callhopper.domain.errors import CallhopperError, Conflict, Contention
 from callhopper.store.agent_state import SqlAgentSessions
 from callhopper.store.audit import SqlAuditLog, SqlAuditTrail
 from callhopper.store.callbacks import SqlCallbacks
+from callhopper.store.calls import SqlCalls
 from callhopper.store.campaigns import SqlCampaignStore
 from callhopper.store.claims.adapter import SqlClaims
 from callhopper.store.contact_lists import SqlContactListStore
@@ -152,6 +153,10 @@ class SqlTransaction:
     @cached_property
     def workers(self) -> SqlWorkerLeases:
         return SqlWorkerLeases(self.session)
+
+    @cached_property
+    def calls(self) -> SqlCalls:
+        return SqlCalls(self.session)
 
     @cached_property
     def users(self) -> SqlUserStore:

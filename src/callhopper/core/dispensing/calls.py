@@ -51,9 +51,9 @@ def call(
         ctx = d.context(tx, agent, campaign_id, require_member=False)
         tx.claims.lease(campaign_id, record_id, agent_id, lock=False)
         ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
-        callback_number = _callback_number(tx, campaign_id, record_id)
+        callback_number = pending_callback_number(tx, campaign_id, record_id)
         wanted = candidates(ctx, tx.records.get(record_id), phone_index, number, callback_number)
-    external = _validate(d, [n for _, n in wanted])
+    external = validate_numbers(d, [n for _, n in wanted])
     closed_event = None
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
@@ -61,7 +61,7 @@ def call(
         # Dialling and claiming ownership of one record take turns (see Done).
         record = tx.records.get(record_id, lock=True)
         now = d.clock.now()
-        refusal = _take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
+        refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
         if refusal is None:
             window = ctx.window
             if record.tz is None or not window.is_open(now, record.tz):
@@ -70,9 +70,9 @@ def call(
                     f"{record.tz or 'an unknown time zone'}; the call was not placed",
                     code="outside_calling_window",
                 )
-            refusal = _take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now)
+            refusal = take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now)
         if refusal is None:
-            callback_number = _callback_number(tx, campaign_id, record_id)
+            callback_number = pending_callback_number(tx, campaign_id, record_id)
             numbers_to_try = candidates(ctx, record, phone_index, number, callback_number)
             shown = ctx.settings.caller_id(caller_id)
             numbers = [n for _, n in numbers_to_try]
@@ -116,7 +116,7 @@ def call(
     return result
 
 
-def _validate(d: DispensingBase, numbers: list[str]) -> dict[str, Verdict]:
+def validate_numbers(d: DispensingBase, numbers: list[str]) -> dict[str, Verdict]:
     """The external service's verdicts (every number allowed when none is configured)."""
     if d.validator is None:
         return dict.fromkeys(numbers, Verdict.ALLOWED)
@@ -197,7 +197,7 @@ def close_undialable(
     tx: Transaction,
     ctx: CampaignContext,
     record_id: int,
-    agent_id: int,
+    agent_id: int | None,
     plan: DialPlan,
     now: datetime,
 ) -> None:
@@ -229,7 +229,7 @@ def close_undialable(
     complete_if_stopping(tx, ctx, now)
 
 
-def _take_back_from_non_owner(
+def take_back_from_non_owner(
     tx: Transaction,
     ctx: CampaignContext,
     lease: Lease,
@@ -259,8 +259,8 @@ def _take_back_from_non_owner(
     )
 
 
-def _take_back_if_not_ours(
-    tx: Transaction, campaign_id: int, record_id: int, agent_id: int, now: datetime
+def take_back_if_not_ours(
+    tx: Transaction, campaign_id: int, record_id: int, agent_id: int | None, now: datetime
 ) -> Conflict | None:
     """Refuse to dial a record that is no longer this campaign's to dial, and take it back.
 
@@ -290,7 +290,7 @@ def _take_back_if_not_ours(
     )
 
 
-def _callback_number(tx: Transaction, campaign_id: int, record_id: int) -> str | None:
+def pending_callback_number(tx: Transaction, campaign_id: int, record_id: int) -> str | None:
     """The other number of the callback being delivered now, if it has one."""
     callback = tx.callbacks.pending(campaign_id, record_id)
     if callback is not None and callback.status is CallbackStatus.DELIVERED:

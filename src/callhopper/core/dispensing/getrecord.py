@@ -55,6 +55,14 @@ def _get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery |
                 "campaign_not_running",
                 f"the campaign is {ctx.state.value}: no new records are delivered",
             )
+        if ctx.mode.dials_by_itself:
+            # Automatic modes: Get Record turns receiving on; the engine connects calls.
+            d.work(ctx.id)
+            return NoRecord(
+                "dialled",
+                "the dialer connects answered calls of this campaign to you, with their "
+                "records, while you are ready on voice",
+            )
         if ctx.mode is not DialingMode.PREVIEW:
             # Pushed modes: Get Record turns receiving on; records come on the channel.
             d.work(ctx.id)
@@ -82,7 +90,7 @@ def _get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery |
 def claim(
     tx: Transaction,
     ctx: CampaignContext,
-    agent_id: int,
+    agent_id: int | None,
     now: datetime,
     until: datetime,
     accept_by: datetime | None = None,
@@ -90,7 +98,8 @@ def claim(
     isolated: bool = False,
 ) -> int | None:
     """Lease the agent's next record (the selection path of every mode): only records
-    whose contact is inside the calling window now. A record whose every number is on a
+    whose contact is inside the calling window now (``agent_id`` ``None``: the dialing
+    engine's claim of a predictive call, leased to the dialer). A record whose every number is on a
     do-not-call list the campaign checks is never delivered: the claim closes it as
     ``dnc`` (as a Call would) and takes the next one, in the same transaction."""
     zones = ctx.open_zones(now)

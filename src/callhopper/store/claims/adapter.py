@@ -22,7 +22,7 @@ from callhopper.domain.dispensing import (
     LeaseView,
 )
 from callhopper.domain.eligibility import Presence, RecordConditions
-from callhopper.store import dispensing, hopper
+from callhopper.store import deliveries, dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
 from callhopper.store.claims import eligibility, reads
@@ -62,7 +62,7 @@ class SqlClaims:
     def claim(
         self,
         ctx: CampaignContext,
-        agent_id: int,
+        agent_id: int | None,
         *,
         zones: Sequence[str],
         now: datetime,
@@ -108,24 +108,39 @@ class SqlClaims:
         return pairs
 
     def _claim(self, ctx: CampaignContext, request: ClaimRequest) -> int | None:
-        if ctx.enforce_lead_ownership:
-            agent = request.agent_id
+        agent = request.agent_id
+        if ctx.enforce_lead_ownership and agent is not None:
             lead_filter = hopper.agent_filters(self.session, [agent], ctx.settings)[agent]
             record_id = claim_hopper(self.session, request, lead_filter)
         else:
             record_id = claim(self.session, request)
-        if record_id is not None:
-            dispensing.deliver(
-                self.session,
-                campaign_id=ctx.id,
-                campaign_name=ctx.name,
-                list_id=ctx.list_id,
-                pass_no=ctx.pass_no,
-                record_id=record_id,
-                agent_id=request.agent_id,
-                now=request.now,
-            )
+        if record_id is not None and agent is not None:
+            self._deliver(ctx, record_id, agent, request.now)
         return record_id
+
+    def _deliver(self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime) -> None:
+        deliveries.deliver(
+            self.session,
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            list_id=ctx.list_id,
+            pass_no=ctx.pass_no,
+            record_id=record_id,
+            agent_id=agent_id,
+            now=now,
+        )
+
+    def hand_over(
+        self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime, until: datetime
+    ) -> None:
+        try:
+            with self.session.begin_nested():
+                dialer_leases.hand_over(self.session, ctx.id, record_id, agent_id, now, until)
+        except IntegrityError as exc:
+            raise LeaseRace(
+                f"agent {agent_id} already holds a record of campaign {ctx.id}"
+            ) from exc
+        self._deliver(ctx, record_id, agent_id, now)
 
     def backlog(
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
@@ -200,7 +215,7 @@ class SqlClaims:
         dispensing.set_pending(self.session, campaign_id, record_id, agent_id, pending, until)
 
     def dialled(
-        self, campaign_id: int, record_id: int, agent_id: int, now: datetime, until: datetime
+        self, campaign_id: int, record_id: int, agent_id: int | None, now: datetime, until: datetime
     ) -> None:
         dispensing.dialled(self.session, campaign_id, record_id, agent_id, now, until)
 
@@ -208,7 +223,7 @@ class SqlClaims:
         self,
         campaign_id: int,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         change: LeaseChange,
         *,
         attempts_added: int = 0,
@@ -231,7 +246,7 @@ class SqlClaims:
         self,
         ctx: CampaignContext,
         record_id: int,
-        agent_id: int,
+        agent_id: int | None,
         *,
         kind: str,
         code: str | None,
@@ -241,7 +256,7 @@ class SqlClaims:
         history_code: str | None = None,
         edits: dict[str, Any] | None = None,
     ) -> None:
-        dispensing.end_delivery(
+        deliveries.end_delivery(
             self.session,
             campaign_id=ctx.id,
             campaign_name=ctx.name,
@@ -259,7 +274,7 @@ class SqlClaims:
     def close_assignment(
         self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
     ) -> None:
-        dispensing.close_assignment(self.session, campaign_id, record_id, now=now, outcome=outcome)
+        deliveries.close_assignment(self.session, campaign_id, record_id, now=now, outcome=outcome)
 
     def return_to_hopper(
         self, campaign_id: int, record_id: int, agent_id: int, now: datetime, *, first: bool
@@ -292,7 +307,7 @@ class SqlClaims:
 
 def _request(
     ctx: CampaignContext,
-    agent_id: int,
+    agent_id: int | None,
     zones: Sequence[str],
     now: datetime,
     until: datetime,

@@ -7,7 +7,7 @@ agent, under the same conditions (the contact's zone open now, no other campaign
 the record or having it out), with the same locks (``FOR UPDATE OF r, c SKIP LOCKED`` on
 PostgreSQL; SQLite's writer lock). A personal callback due for one of them goes to that
 agent first (the oldest if several); a record reserved for anybody else is left alone.
-The delivery's bookkeeping (:func:`callhopper.store.dispensing.deliver`) follows for every
+The delivery's bookkeeping (:func:`callhopper.store.deliveries.deliver`) follows for every
 pair at once, each statement sent once with the parameters of every pair.
 """
 
@@ -30,7 +30,7 @@ from callhopper.store.claims.statements import (
     claim_params,
     condition,
 )
-from callhopper.store.dispensing import DELIVERY_STATEMENTS
+from callhopper.store.deliveries import DELIVERY_STATEMENTS
 from callhopper.store.types import UTCDateTime
 
 _BATCH_BRANCH = (
@@ -176,7 +176,7 @@ def deliver_batch(
     list_id: int,
     pairs: Sequence[tuple[int, int]],
 ) -> None:
-    """The bookkeeping of every delivery of a batch (see :func:`dispensing.deliver`)."""
+    """The bookkeeping of every delivery of a batch (see :func:`deliveries.deliver`)."""
     if not pairs:
         return
     common = {

@@ -208,7 +208,8 @@ _STATEMENTS = {
 @dataclass(frozen=True)
 class ClaimRequest:
     campaign_id: int
-    agent_id: int
+    #: ``None``: the dialer's claim (a predictive call placed before any agent is chosen).
+    agent_id: int | None
     #: Agent-owned campaign: only records whose owner snapshot is this agent.
     owned: bool
     now: datetime

@@ -11,6 +11,7 @@ from callhopper.store.models.agents import AgentChannel, AgentSession
 from callhopper.store.models.audit import AuditEntry
 from callhopper.store.models.base import NAMING, Base, never_reuse_ids, sql_values, table_of
 from callhopper.store.models.callbacks import Callback, Interaction
+from callhopper.store.models.calls import Call
 from callhopper.store.models.campaigns import (
     POOL_CLAIM_INDEXES,
     Assignment,
@@ -49,6 +50,7 @@ __all__ = [
     "AuditEntry",
     "AuthToken",
     "Base",
+    "Call",
     "Callback",
     "Campaign",
     "CampaignAgent",

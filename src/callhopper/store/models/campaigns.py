@@ -91,7 +91,9 @@ class CampaignRecord(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_values(RecordStatus)})", name="status"),
         CheckConstraint(
-            "(status = 'leased' AND lease_agent_id IS NOT NULL AND lease_expires_at IS NOT NULL)"
+            # A leased record without an agent is leased to the dialer: a predictive call
+            # in flight, before it is connected to an agent.
+            "(status = 'leased' AND lease_expires_at IS NOT NULL)"
             " OR (status <> 'leased' AND lease_agent_id IS NULL AND lease_expires_at IS NULL)",
             name="lease",
         ),

@@ -1,0 +1,390 @@
+"""The dialing engine's transactions: claim and check a record before its call, record the
+call, hand an answered call's record to an agent, and record what became of a call.
+
+The claim is Get Record's (:func:`callhopper.core.dispensing.getrecord.claim`): made for
+an agent (progressive: the record that agent would get) or for the dialer (predictive, in
+a campaign without owners: the record is leased to the dialer until an agent takes the
+call). Every rule of a preview call holds at dial time: the calling window in the contact's
+zone, campaign ownership, the do-not-call lists and the pre-dial validation service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from callhopper.core.dispensing.base import complete_if_stopping
+from callhopper.core.dispensing.calls import (
+    candidates,
+    close_undialable,
+    pending_callback_number,
+    take_back_from_non_owner,
+    take_back_if_not_ours,
+    validate_numbers,
+)
+from callhopper.core.dispensing.dispenser import Dispenser
+from callhopper.core.dispensing.getrecord import claim
+from callhopper.core.dispensing.views import delivery
+from callhopper.domain.actors import SYSTEM
+from callhopper.domain.calls import CallId
+from callhopper.domain.campaigns import DialingMode
+from callhopper.domain.dialer import FALLBACK_RETRY_MINUTES, LOST_CALL_GRACE_S, CallResult
+from callhopper.domain.dispensing import CampaignContext, LeaseChange, LeaseRace
+from callhopper.domain.dispositions import dispose
+from callhopper.domain.errors import NotFound
+from callhopper.domain.events import AgentEvent
+from callhopper.domain.predial import Verdict, combine_verdicts, plan_dial
+from callhopper.domain.records import CallbackStatus, InteractionKind, RecordStatus
+from callhopper.ports.calls import PlacedCall
+from callhopper.ports.transactions import Transaction
+
+#: The worker-lease name under which one process paces a campaign.
+LEASE_PREFIX = "dialer:campaign:"
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """What the engine needs of a running automatic campaign."""
+
+    id: int
+    mode: DialingMode
+    #: Records belong to agents (agent-owned column, lead ownership, personal callbacks):
+    #: each call is made for one agent.
+    per_agent: bool
+    ring_timeout_s: int
+    abandon_target: float
+    abandon_message: str
+    machine_action: str
+    machine_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class NextCall:
+    """A call to place: recorded in ``calls`` and in the record's history already."""
+
+    call_id: CallId
+    campaign_id: int
+    record_id: int
+    number: str
+    caller_id: str
+    #: The agent it was dialled for (progressive), ``None`` for the dialer's.
+    agent_id: int | None
+
+
+class Dialing:
+    """The engine's transactions, on the dispensing core's ports and hooks."""
+
+    def __init__(self, dispenser: Dispenser, holder: str) -> None:
+        self.d = dispenser
+        self.uow = dispenser.uow
+        self.clock = dispenser.clock
+        #: This process's name in worker leases and in ``calls.engine``.
+        self.holder = holder
+
+    # --- campaigns and leases ---------------------------------------------------------------
+
+    def running(self) -> list[Campaign]:
+        """Progressive and predictive campaigns that are on."""
+        result = []
+        with self.uow.read() as tx:
+            for campaign_id in tx.campaigns.running_automatic():
+                ctx = tx.claims.context(campaign_id, None)
+                if ctx is None or not ctx.is_on:
+                    continue
+                s = ctx.settings
+                result.append(
+                    Campaign(
+                        id=ctx.id,
+                        mode=ctx.mode,
+                        per_agent=ctx.mode is DialingMode.PROGRESSIVE
+                        or tx.claims.per_agent(ctx.id),
+                        ring_timeout_s=s.ring_timeout_s,
+                        abandon_target=s.abandon_target,
+                        abandon_message=s.abandon_message,
+                        machine_action=s.machine_action.value,
+                        machine_message=s.machine_message,
+                    )
+                )
+        return result
+
+    def pace_lease(self, campaign_id: int, ttl_s: float) -> bool:
+        """Take or renew this process's lease on pacing the campaign (a row in the database,
+        expiring after ``ttl_s`` unless renewed); False while another process holds it."""
+        with self.uow.write() as tx:
+            now = self.clock.now()
+            name = f"{LEASE_PREFIX}{campaign_id}"
+            return tx.workers.take(name, self.holder, now, timedelta(seconds=ttl_s))
+
+    def give_up(self, campaign_id: int) -> None:
+        with self.uow.write() as tx:
+            tx.workers.give_up(f"{LEASE_PREFIX}{campaign_id}", self.holder)
+
+    def available(self, campaign_id: int) -> list[int]:
+        with self.uow.read() as tx:
+            return tx.agents.available(campaign_id)
+
+    # --- dialling -----------------------------------------------------------------------------
+
+    def next_call(self, campaign_id: int, agent_id: int | None) -> NextCall | None:
+        """Claim the next record for ``agent_id`` (or the dialer) and check it as Call does;
+        ``None`` when there is nothing to dial now. A record that may not be dialled is
+        given back or closed as Call would, and the next one is tried."""
+        for _ in range(20):  # records closed as undialable do not stop the search
+            claimed = self._claim(campaign_id, agent_id)
+            if claimed is None:
+                return None
+            ctx_numbers, record_id = claimed
+            external = validate_numbers(self.d, ctx_numbers)
+            call = self._checked(campaign_id, record_id, agent_id, external)
+            if call is not None:
+                return call
+        return None
+
+    def _claim(self, campaign_id: int, agent_id: int | None) -> tuple[list[str], int] | None:
+        with self.uow.write() as tx:
+            ctx = tx.claims.context(campaign_id, agent_id)
+            if ctx is None or not ctx.is_on:
+                return None
+            now = self.clock.now()
+            try:
+                record_id = claim(
+                    tx, ctx, agent_id, now, self._until(ctx, agent_id, now), isolated=True
+                )
+            except LeaseRace:
+                return None  # the agent got a record meanwhile (Get Record, another engine)
+            if record_id is None:
+                return None
+            record = tx.records.get(record_id)
+            number = pending_callback_number(tx, campaign_id, record_id)
+            wanted = candidates(ctx, record, None, None, number)
+            return [n for _, n in wanted], record_id
+
+    @staticmethod
+    def _until(ctx: CampaignContext, agent_id: int | None, now: datetime) -> datetime:
+        """How long a claim holds the record: an agent's lease timeout, or for the dialer
+        the ring timeout and the grace after which a lost call can no longer be up."""
+        if agent_id is not None:
+            return ctx.lease_until(now)
+        return now + timedelta(seconds=ctx.settings.ring_timeout_s + LOST_CALL_GRACE_S)
+
+    def _checked(
+        self, campaign_id: int, record_id: int, agent_id: int | None, external: dict[str, Verdict]
+    ) -> NextCall | None:
+        with self.uow.write() as tx:
+            ctx = tx.claims.context(campaign_id, agent_id)
+            if ctx is None:
+                return None
+            record = tx.records.get(record_id, lock=True)
+            now = self.clock.now()
+            refusal = None
+            if agent_id is not None:
+                lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
+                refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
+            if refusal is not None:
+                return None
+            if record.tz is None or not ctx.window.is_open(now, record.tz):
+                # The window closed since the claim: not dialled, back in its place.
+                tx.claims.release(
+                    campaign_id, record_id, agent_id, LeaseChange(status=RecordStatus.READY)
+                )
+                if agent_id is not None:
+                    tx.claims.close_assignment(
+                        campaign_id, record_id, now=now, outcome="outside_calling_window"
+                    )
+                return None
+            if take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now) is not None:
+                return None
+            number = pending_callback_number(tx, campaign_id, record_id)
+            to_try = candidates(ctx, record, None, None, number)
+            numbers = [n for _, n in to_try]
+            internal = tx.outcomes.dnc_numbers(campaign_id, numbers)
+            plan = plan_dial(to_try, combine_verdicts(numbers, internal, external).__getitem__)
+            if plan.number is None:
+                close_undialable(tx, ctx, record_id, agent_id, plan, now)
+                return None
+            shown = ctx.settings.caller_id(None)
+            assert shown is not None  # an automatic campaign has a caller ID
+            call = NextCall(
+                CallId(uuid.uuid4().hex), campaign_id, record_id, plan.number, shown, agent_id
+            )
+            tx.records.add_call(
+                campaign_id=ctx.id,
+                campaign_name=ctx.name,
+                record_id=record_id,
+                agent_id=agent_id,
+                number=plan.number,
+                caller_id=shown,
+                note=f"automatic: {ctx.mode.value}",
+                now=now,
+            )
+            tx.claims.dialled(ctx.id, record_id, agent_id, now, self._until(ctx, agent_id, now))
+            tx.calls.add(
+                PlacedCall(
+                    id=call.call_id,
+                    campaign_id=campaign_id,
+                    record_id=record_id,
+                    number=plan.number,
+                    caller_id=shown,
+                    engine=self.holder,
+                    agent_id=agent_id,
+                    placed_at=now,
+                    ring_timeout_s=ctx.settings.ring_timeout_s,
+                )
+            )
+            return call
+
+    def not_placed(self, call: NextCall) -> None:
+        """The network refused the call before it was placed (no line free): the record
+        goes back where it was, and the call is recorded as failed."""
+        with self.uow.write() as tx:
+            now = self.clock.now()
+            tx.calls.finish(call.call_id, CallResult.FAILED, now, code="no_line")
+            change = LeaseChange(status=RecordStatus.READY, called_at=None)
+            try:
+                tx.claims.release(call.campaign_id, call.record_id, call.agent_id, change)
+            except NotFound:
+                return
+            if call.agent_id is not None:
+                tx.claims.close_assignment(
+                    call.campaign_id, call.record_id, now=now, outcome="not_placed"
+                )
+
+    # --- outcomes -----------------------------------------------------------------------------
+
+    def answered(self, call_id: str, by: str) -> None:
+        with self.uow.write() as tx:
+            tx.calls.answered(call_id, self.clock.now(), by)
+
+    def connect(self, call: NextCall, agent_id: int) -> bool:
+        """Give the answered call's record to ``agent_id`` and tell their channel (the
+        delivery, with the call connected); False when they took another record meanwhile
+        or the record is no longer the dialer's."""
+        try:
+            with self.uow.write() as tx:
+                ctx = tx.claims.context(call.campaign_id, agent_id)
+                if ctx is None:
+                    return False
+                now = self.clock.now()
+                if call.agent_id is None:
+                    tx.claims.hand_over(ctx, call.record_id, agent_id, now, ctx.lease_until(now))
+                else:
+                    tx.claims.renew(ctx.id, call.record_id, agent_id, ctx.lease_until(now))
+                tx.calls.connected(call.call_id, agent_id, now)
+                extra = {"call_id": call.call_id, "number": call.number, "connected": True}
+                snapshot = delivery(tx, ctx, call.record_id, agent_id, now) if self.d.bus else None
+                event = AgentEvent(
+                    agent_id,
+                    "delivery",
+                    ctx.id,
+                    call.record_id,
+                    "call_connected",
+                    extra,
+                    snapshot=snapshot,
+                )
+                self.d.publish(event, tx)
+                return True
+        except (LeaseRace, NotFound):
+            return False
+
+    def ended(self, call_id: str, agent_id: int | None, campaign_id: int, record_id: int) -> None:
+        """The line hung up after the call's result."""
+        with self.uow.write() as tx:
+            tx.calls.ended(call_id, self.clock.now())
+            if agent_id is not None:
+                event = AgentEvent(agent_id, "call_ended", campaign_id, record_id, "hung_up")
+                self.d.publish(event, tx)
+
+    def finish(
+        self,
+        call: NextCall,
+        result: CallResult,
+        *,
+        code: str | None = None,
+        message_played: bool = False,
+    ) -> None:
+        """A call that ended without an agent (no answer, busy, failed, a machine, an
+        abandoned person, a lost call): the call's result, and the record wrapped up by the
+        engine with the code of that result, retried by its rule."""
+        with self.uow.write() as tx:
+            now = self.clock.now()
+            tx.calls.finish(call.call_id, result, now, code=code, message_played=message_played)
+            ctx = tx.claims.context(call.campaign_id, call.agent_id)
+            if ctx is None:
+                return
+            try:
+                close_with_result(tx, ctx, call.record_id, call.agent_id, result, now)
+            except NotFound:
+                return  # the record was taken back meanwhile (its lease ran out)
+        self.d.work(call.campaign_id)
+
+    def recover(self, campaign_id: int) -> int:
+        """Calls of the campaign that another process placed and never finished (it died):
+        once they can no longer be up (ring timeout and a grace after the dial) they are
+        recorded as lost and their records wrapped up as not answered. Calls connected to
+        an agent stay with that agent, who wraps them up. Returns how many were recovered."""
+        with self.uow.read() as tx:
+            stale = [c for c in tx.calls.open_calls(campaign_id) if c.engine != self.holder]
+        done = 0
+        now = self.clock.now()
+        for c in stale:
+            if c.placed_at + timedelta(seconds=c.ring_timeout_s + LOST_CALL_GRACE_S) > now:
+                continue  # it may still be ringing on the network: never dialled twice
+            lost = NextCall(
+                CallId(c.id), c.campaign_id, c.record_id, c.number, c.caller_id, c.agent_id
+            )
+            self.finish(lost, CallResult.LOST)
+            done += 1
+        return done
+
+
+def close_with_result(
+    tx: Transaction,
+    ctx: CampaignContext,
+    record_id: int,
+    holder: int | None,
+    result: CallResult,
+    now: datetime,
+) -> None:
+    """The engine's wrap-up of a record whose call reached no agent: the wrap-up code of the
+    result (``no_answer``, ``busy``, ``answering_machine``) decides the retry as it does
+    for an agent's Done; a campaign whose codes lack it retries after an hour."""
+    code = result.wrapup_code or result.value
+    spec = ctx.codes.get(code)
+    if spec is not None:
+        outcome = dispose(spec, now)
+        status, retry_at, attempt = outcome.status, outcome.retry_at, outcome.counts_as_attempt
+    else:
+        status = RecordStatus.WAITING
+        retry_at, attempt = now + timedelta(minutes=FALLBACK_RETRY_MINUTES), False
+    callback = tx.callbacks.pending(ctx.id, record_id)
+    if callback is not None and callback.status is CallbackStatus.DELIVERED:
+        tx.callbacks.mark(ctx.id, record_id, CallbackStatus.DONE, now)
+    change = LeaseChange(
+        status=RecordStatus(status),
+        retry_at=retry_at,
+        reserved_for=None,
+        accept_by=None,
+        called_at=None,
+        last_code=code,
+        last_agent_id=holder,
+        last_at=now,
+        handled_pass=ctx.pass_no,
+    )
+    tx.claims.release(
+        ctx.id, record_id, holder, change, attempts_added=int(attempt), lead_status=code
+    )
+    tx.claims.end_delivery(
+        ctx,
+        record_id,
+        holder,
+        kind=InteractionKind.WRAPUP.value,
+        code=code,
+        note=f"automatic: {result.value}",
+        now=now,
+        outcome=result.value,
+        history_code=code,
+    )
+    if ctx.ownership.enabled:
+        tx.outcomes.after_attempt(SYSTEM, ctx, record_id, valid=attempt, code=code, now=now)
+    complete_if_stopping(tx, ctx, now)
