@@ -26,6 +26,8 @@ from callhopper.api.schemas.auth import LoginIn, MePublic, TokenCreate, TokenCre
 from callhopper.api.schemas.base import Body, nul_in
 from callhopper.api.schemas.callbacks import CallbackIn, CallbackPublic, WaitingCallbackPublic
 from callhopper.api.schemas.campaigns import (
+    AbandonDayPublic,
+    AbandonRatePublic,
     AgentProgressPublic,
     AssignmentPublic,
     CampaignCreate,
@@ -78,6 +80,8 @@ from callhopper.api.schemas.wrapup import WrapupSetCreate, WrapupSetPublic, Wrap
 from callhopper.domain.contacts import OnDuplicate
 
 __all__ = [
+    "AbandonDayPublic",
+    "AbandonRatePublic",
     "AcceptPublic",
     "AgentProgressPublic",
     "AgentStatePublic",
