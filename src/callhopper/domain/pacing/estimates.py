@@ -20,7 +20,7 @@ from callhopper.domain.calls import CallOutcome
 RING_BIN_S = 1.0
 RING_BINS = 180
 #: The weight of one observation halves after this many newer calls resolve.
-RING_HALF_LIFE_CALLS = 400.0
+RING_HALF_LIFE_CALLS = 250.0
 #: The prior: as many pseudo-calls as this, answered by a person with this share (high, so
 #: that a pacer without data expects many answers and places few calls), spread evenly
 #: over the first :data:`PRIOR_RING_SPREAD_S` seconds.
@@ -34,8 +34,6 @@ HANDLE_SAMPLES = 600
 #: Pseudo-samples of an exponential tail, with the samples' mean, mixed into the talk-time
 #: survival: it covers agents on calls longer than any remembered, and few samples.
 TALK_TAIL_WEIGHT = 3.0
-#: The talk-time survival is tabulated at every second up to this many seconds.
-TALK_TABLE_S = 3600
 #: Wrap-up times are summarised by these quantiles.
 WRAP_QUANTILES = (0.1, 0.5, 0.9)
 
@@ -65,12 +63,16 @@ class RingModel:
         else:
             self._other[b] += self._weight
         self.resolved += 1
-        self._tables = None
         if self._weight > _RENORMALISE_ABOVE:
             scale = 1.0 / self._weight
             self._person = [w * scale for w in self._person]
             self._other = [w * scale for w in self._other]
             self._weight = 1.0
+
+    def refresh(self) -> None:
+        """Rebuild the tables from the calls counted so far (a pacer does it every few
+        seconds rather than at every call)."""
+        self._tables = None
 
     def _cumulative(self) -> tuple[list[float], list[float]]:
         """Person weight and total weight below each bin edge (``RING_BINS + 1`` edges)."""
@@ -130,7 +132,7 @@ class HandleModel:
         self._wraps_sorted: list[float] = []
         self._prior_talk_s = prior_talk_s
         self._prior_wrap_s = prior_wrap_s
-        self._survival: list[float] | None = None
+        self._mean_talk_s: float | None = None
         self._wrap_points: tuple[float, ...] | None = None
 
     @property
@@ -152,14 +154,15 @@ class HandleModel:
     def refresh(self) -> None:
         """Rebuild the tables from the samples remembered so far (the tables are costly:
         a pacer refreshes them every few seconds, not at every sample)."""
-        self._survival = None
+        self._mean_talk_s = None
         self._wrap_points = None
 
     @property
     def mean_talk_s(self) -> float:
-        if not self._talks:
-            return self._prior_talk_s
-        return max(1.0, sum(self._talks) / len(self._talks))
+        if self._mean_talk_s is None:
+            talks = self._talks
+            self._mean_talk_s = max(1.0, sum(talks) / len(talks)) if talks else self._prior_talk_s
+        return self._mean_talk_s
 
     @property
     def mean_wrap_s(self) -> float:
@@ -167,21 +170,13 @@ class HandleModel:
             return self._prior_wrap_s
         return sum(self._wraps) / len(self._wraps)
 
-    def talk_survival(self) -> list[float]:
-        """P(talk time > x) at every whole second x up to :data:`TALK_TABLE_S` (then 0)."""
-        if self._survival is None:
-            samples = self._talks_sorted
-            n = len(samples)
-            mean = self.mean_talk_s
-            weight = TALK_TAIL_WEIGHT
-            table = []
-            i = 0
-            for x in range(TALK_TABLE_S + 1):
-                while i < n and samples[i] <= x:
-                    i += 1
-                table.append(((n - i) + weight * math.exp(-x / mean)) / (n + weight))
-            self._survival = table
-        return self._survival
+    def talk_survival(self, x: float) -> float:
+        """P(talk time > x): the remembered talk times, with a few pseudo-samples of an
+        exponential tail of the same mean (for agents on calls longer than any remembered)."""
+        samples = self._talks_sorted
+        n = len(samples)
+        above = n - bisect.bisect_right(samples, x)
+        return (above + TALK_TAIL_WEIGHT * math.exp(-x / self.mean_talk_s)) / (n + TALK_TAIL_WEIGHT)
 
     def wrap_points(self) -> tuple[float, ...]:
         """Wrap-up times standing for the distribution, equally likely each."""
@@ -197,9 +192,8 @@ class HandleModel:
     def free_by_after_talk(self, elapsed_s: float, points_s: Sequence[float]) -> list[float]:
         """For an agent whose call has lasted ``elapsed_s``, the probability of being free
         (call ended and wrapped up) ``x`` seconds from now, for each ``x`` in ``points_s``."""
-        survival = self.talk_survival()
-        last = len(survival) - 1
-        alive = survival[min(last, int(elapsed_s))]
+        survival = self.talk_survival
+        alive = survival(elapsed_s)
         wraps = self.wrap_points()
         share = 1.0 / len(wraps)
         out = []
@@ -208,7 +202,7 @@ class HandleModel:
             for wrap in wraps:
                 end = elapsed_s + x - wrap
                 if end > elapsed_s:
-                    p += share * (1.0 - survival[min(last, int(end))] / alive)
+                    p += share * (1.0 - survival(end) / alive)
             out.append(min(1.0, max(0.0, p)))
         return out
 

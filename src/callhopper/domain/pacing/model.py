@@ -86,7 +86,7 @@ class PacingObservation:
                 f"{self.agents_logged_in} logged in"
             )
         for name in ("talking_s", "wrapping_s", "ringing_s"):
-            if any(not elapsed >= 0 for elapsed in getattr(self, name)):
+            if not min(getattr(self, name), default=0.0) >= 0:
                 raise ValueError(f"{name}: elapsed times must be at least 0")
 
     @property

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import add, mul
 
 from callhopper.domain.calls import CallOutcome
 from callhopper.domain.pacing.estimates import HandleModel, RingModel
@@ -27,9 +29,9 @@ from callhopper.domain.pacing.model import PacingDecision, PacingObservation, Pa
 WARMUP_CALLS = 40
 WARMUP_HANDLES = 5
 #: How often the estimate tables are rebuilt (seconds of the observations' clock).
-REFRESH_S = 15.0
+REFRESH_S = 30.0
 #: Points of the time grid over which a new call's answer is spread.
-GRID_POINTS = 16
+GRID_POINTS = 12
 #: The grid reaches the ring time by which this share of person answers happen.
 HORIZON_QUANTILE = 0.99
 #: The controller: it aims at this fraction of the target, and steers the limit on the
@@ -44,6 +46,9 @@ GAIN = 0.08
 #: The day's guard: once the abandons reach this fraction of the target of the person
 #: answers so far, only calls that can hardly abandon are placed.
 GUARD_SHARE = 0.9
+#: ... and while this many more abandons would: a margin for the calls in flight whose
+#: outcome the estimates get wrong (it matters on small campaigns and short days).
+GUARD_ABANDONS = 3
 #: A sum of Bernoulli counts is read as a normal law with at least this deviation.
 _MIN_SIGMA = 0.15
 _SQRT2 = math.sqrt(2.0)
@@ -62,9 +67,9 @@ class PredictivePacer:
         self._log_limit = math.log(LIMIT_START)
         self._refreshed_at: float | None = None
         self._grid: _Grid | None = None
-        self._ring_curves: dict[int, tuple[list[float], list[float]]] = {}
-        self._talk_curves: dict[int, tuple[list[float], list[float]]] = {}
-        self._wrap_curves: dict[int, tuple[list[float], list[float]]] = {}
+        self._ring_curves: dict[int, list[float]] = {}
+        self._talk_curves: dict[int, list[float]] = {}
+        self._wrap_curves: dict[int, list[float]] = {}
 
     # Feedback ------------------------------------------------------------------------------
 
@@ -101,11 +106,16 @@ class PredictivePacer:
 
     @property
     def limit(self) -> float:
-        """The highest marginal abandon probability, per person answer, accepted now."""
-        headroom = GUARD_SHARE * self.target.abandon_rate * self.persons_today
-        if self.abandons_today + 1 > headroom:
-            return LIMIT_MIN
+        """The highest marginal abandon probability, per person answer, accepted now (before
+        the guard, which :meth:`decide` applies)."""
         return math.exp(self._log_limit)
+
+    def guarded(self, pending_persons: float, pending_abandons: float) -> bool:
+        """Whether a couple more abandons would take the day above the guard's share of the
+        target, counting the person answers and abandons expected of the calls in flight."""
+        persons = self.persons_today + pending_persons
+        abandons = self.abandons_today + pending_abandons
+        return abandons + GUARD_ABANDONS > GUARD_SHARE * self.target.abandon_rate * persons
 
     def decide(self, observation: PacingObservation) -> PacingDecision:
         spare = observation.agents_free - len(observation.ringing_s) - observation.waiting
@@ -114,9 +124,18 @@ class PredictivePacer:
             return PacingDecision(progressive)
         self._refresh(observation.now_s)
         balance = self._balance(observation)
-        calls = balance.most_calls(self.limit * self.ring.person_share)
+        pending_persons = balance.arrivals - observation.waiting
+        limit = LIMIT_MIN if self.guarded(pending_persons, balance.pending) else self.limit
+        calls = balance.most_calls(limit * self.ring.person_share)
         cap = math.ceil(2 * observation.agents_available / max(0.01, self.ring.person_share))
         return PacingDecision(max(progressive, min(calls, cap)))
+
+    def in_flight_outlook(self, observation: PacingObservation) -> tuple[float, float]:
+        """The person answers, then the abandons, expected of the calls in flight and the
+        persons waiting (for tests and reports)."""
+        self._refresh(observation.now_s)
+        balance = self._balance(observation)
+        return balance.arrivals, balance.pending
 
     def marginal_abandon(self, observation: PacingObservation, k: int) -> float:
         """The probability that the ``k``-th new call placed now is answered by a person who
@@ -129,10 +148,13 @@ class PredictivePacer:
             return
         self._refreshed_at = now_s
         self.handle.refresh()
+        self.ring.refresh()
         self._ring_curves.clear()
         self._talk_curves.clear()
         self._wrap_curves.clear()
-        horizon = max(4.0, self.ring.person_quantile(HORIZON_QUANTILE))
+        # No person answers after the ring timeout: the grid ends there at the latest.
+        quantile = self.ring.person_quantile(HORIZON_QUANTILE)
+        horizon = max(4.0, min(quantile, self.target.ring_timeout_s))
         step = horizon / GRID_POINTS
         edges = [step * j for j in range(GRID_POINTS + 1)]
         mids = [step * (j + 0.5) for j in range(GRID_POINTS)]
@@ -148,73 +170,92 @@ class PredictivePacer:
         grid = self._grid
         assert grid is not None
         n = len(grid.mids)
-        arrivals = [float(observation.waiting)] * n
-        arrivals_var = [0.0] * n
-        _accumulate(
-            arrivals,
-            arrivals_var,
+        arrivals = _accumulate(
+            [float(observation.waiting)] * n + [0.0] * n,
             observation.ringing_s,
-            int,
+            _RING_BUCKETS,
             self._ring_curves,
-            lambda e: self.ring.answered_by(float(e), grid.mids),
+            lambda e: self.ring.answered_by(e, grid.mids),
         )
-        supply = [float(observation.agents_free)] * n
-        supply_var = [0.0] * n
-        _accumulate(
+        handle = self.handle
+        supply = [float(observation.agents_free)] * n + [0.0] * n
+        supply = _accumulate(
             supply,
-            supply_var,
             observation.talking_s,
-            _bucket,
+            _TALK_BUCKETS,
             self._talk_curves,
-            lambda e: self.handle.free_by_after_talk(_bucket_mid(e), grid.supply_points),
+            lambda e: handle.free_by_after_talk(e, grid.supply_points),
         )
-        _accumulate(
+        supply = _accumulate(
             supply,
-            supply_var,
             observation.wrapping_s,
-            int,
+            _WRAP_BUCKETS,
             self._wrap_curves,
-            lambda e: self.handle.free_by_after_wrap(e + 0.5, grid.supply_points),
+            lambda e: handle.free_by_after_wrap(e, grid.supply_points),
         )
-        margin = [s - a for s, a in zip(supply, arrivals, strict=True)]
-        variance = [s + a for s, a in zip(supply_var, arrivals_var, strict=True)]
-        return _Balance(grid, margin, variance)
+        margin = [s - a for s, a in zip(supply[:n], arrivals[:n], strict=True)]
+        variance = [s + a for s, a in zip(supply[n:], arrivals[n:], strict=True)]
+        return _Balance(grid, margin, variance, arrivals[:n])
 
 
 def _accumulate(
-    mean: list[float],
-    variance: list[float],
-    elapsed: Iterable[float],
-    key: Callable[[float], int],
-    memo: dict[int, tuple[list[float], list[float]]],
-    curve: Callable[[int], list[float]],
-) -> None:
-    """Add to ``mean`` and ``variance`` the Bernoulli counts of many calls or agents, grouped
-    by a key of their elapsed time (the curves are memoised per key until the next refresh)."""
-    for k, count in Counter(map(key, elapsed)).items():
+    totals: list[float],
+    elapsed: Sequence[float],
+    buckets: _Buckets,
+    memo: dict[int, list[float]],
+    curve: Callable[[float], list[float]],
+) -> list[float]:
+    """``totals`` plus the Bernoulli counts of many calls or agents: their probabilities
+    then their variances, one curve per bucket of their elapsed times (memoised until the
+    next refresh)."""
+    for k, count in buckets.count(elapsed).items():
         cached = memo.get(k)
         if cached is None:
-            probabilities = curve(k)
-            cached = (probabilities, [p * (1.0 - p) for p in probabilities])
+            probabilities = curve(buckets.middle(k))
+            cached = probabilities + [p * (1.0 - p) for p in probabilities]
             memo[k] = cached
-        probabilities, spread = cached
-        for j, p in enumerate(probabilities):
-            mean[j] += count * p
-            variance[j] += count * spread[j]
+        if count == 1:
+            totals = list(map(add, totals, cached))
+        else:
+            totals = list(map(add, totals, map(mul, cached, repeat(float(count)))))
+    return totals
 
 
-def _bucket(elapsed_s: float) -> int:
-    """Talk durations grouped coarser as they grow (the remaining time changes slowly)."""
-    if elapsed_s < 60:
-        return int(elapsed_s / 2) * 2
-    if elapsed_s < 600:
-        return int(elapsed_s / 10) * 10
-    return int(elapsed_s / 60) * 60
+class _Buckets:
+    """Elapsed times grouped in buckets that widen as they grow (what remains of a long
+    call or ring changes slowly), counted through a lookup table for speed."""
+
+    def __init__(self, widths: Sequence[tuple[float, int]], table_s: int) -> None:
+        #: (below this many seconds, buckets this wide), in increasing order.
+        self._widths = list(widths)
+        self._table = [self._bucket(float(x)) for x in range(table_s)]
+
+    def _bucket(self, elapsed_s: float) -> int:
+        for below, width in self._widths:
+            if elapsed_s < below:
+                return int(elapsed_s / width) * width
+        width = self._widths[-1][1]
+        return int(elapsed_s / width) * width
+
+    def middle(self, bucket: int) -> float:
+        for below, width in self._widths:
+            if bucket < below:
+                return bucket + width / 2
+        return bucket + self._widths[-1][1] / 2
+
+    def count(self, elapsed: Sequence[float]) -> Counter[int]:
+        try:
+            return Counter(map(self._table.__getitem__, map(int, elapsed)))
+        except IndexError:  # an elapsed time beyond the table: rare, take the slow way
+            return Counter(map(self._bucket, elapsed))
 
 
-def _bucket_mid(bucket: int) -> float:
-    width = 2 if bucket < 60 else 10 if bucket < 600 else 60
-    return bucket + width / 2
+#: Calls: 1-s buckets for 20 s, then 4-s ones up to a minute, then 15-s ones.
+_RING_BUCKETS = _Buckets([(20.0, 1), (60.0, 4), (math.inf, 15)], table_s=900)
+#: Agents' talk: 4-s buckets for two minutes, 15-s ones up to ten, then minutes.
+_TALK_BUCKETS = _Buckets([(120.0, 4), (600.0, 15), (math.inf, 60)], table_s=4 * 3600)
+#: Agents' wrap-up: 1-s buckets.
+_WRAP_BUCKETS = _Buckets([(math.inf, 1)], table_s=3600)
 
 
 class _Grid:
@@ -242,28 +283,45 @@ class _Grid:
 class _Balance:
     """Agents against answered persons over the grid, for the calls in flight now."""
 
-    __slots__ = ("grid", "margin", "variance")
+    __slots__ = ("arrivals", "pending", "terms")
 
-    def __init__(self, grid: _Grid, margin: list[float], variance: list[float]) -> None:
-        self.grid = grid
-        #: Expected agents freed by each point's grace end, less persons answered by it.
-        self.margin = margin
-        self.variance = variance
+    def __init__(
+        self, grid: _Grid, margin: list[float], variance: list[float], arrivals: list[float]
+    ) -> None:
+        #: Per grid point with some answers: P(a new call's person answer falls there),
+        #: P(a new call is answered before it), the expected agents freed by its grace end
+        #: less the persons answered by it, and that difference's variance.
+        self.terms = [
+            (mass, q, m, v)
+            for mass, q, m, v in zip(grid.masses, grid.new_by_mid, margin, variance, strict=True)
+            if mass > 1e-6
+        ]
+        #: Persons expected to have answered by the grid's end (waiting ones included).
+        self.arrivals = arrivals[-1]
+        #: Abandons expected among them: those answering at a point where the agents freed
+        #: by its grace end are fewer than the persons answered by then, itself included.
+        pending = 0.0
+        before = 0.0
+        for answered, m, v in zip(arrivals, margin, variance, strict=True):
+            sigma = max(_MIN_SIGMA, math.sqrt(v))
+            pending += (answered - before) * 0.5 * math.erfc((m + 0.5) / (sigma * _SQRT2))
+            before = answered
+        self.pending = pending
 
     def marginal(self, k: int) -> float:
         """P(the k-th new call is answered by a person and finds no agent in time), with
         ``k - 1`` other new calls placed with it."""
         others = k - 1
         total = 0.0
-        grid = self.grid
-        for j, mass in enumerate(grid.masses):
-            if mass <= 0.0:
-                continue
-            q = grid.new_by_mid[j]
-            mu = self.margin[j] - others * q
-            sigma = max(_MIN_SIGMA, math.sqrt(self.variance[j] + others * q * (1.0 - q)))
+        erfc = math.erfc
+        sqrt = math.sqrt
+        for mass, q, margin, variance in self.terms:
+            mu = margin - others * q
+            sigma = sqrt(variance + others * q * (1.0 - q))
+            if sigma < _MIN_SIGMA:
+                sigma = _MIN_SIGMA
             # P(margin <= 0) for an integer margin, with a continuity correction.
-            total += mass * 0.5 * math.erfc((mu - 0.5) / (sigma * _SQRT2))
+            total += mass * 0.5 * erfc((mu - 0.5) / (sigma * _SQRT2))
         return total
 
     def most_calls(self, budget: float) -> int:
