@@ -1,6 +1,6 @@
 """Pacing policies against each other and against the best possible, on simulated days.
 
-    python -m bench.pacing_bench [--quick] [--family M B D] [--seeds 10] [--no-record]
+    python -m bench pacing [--quick] [--family M B D] [--agents N …] [--seeds 10] [--no-record]
 
 In one process, every workload is run through every policy with the same random numbers
 (the n-th call placed on seed s has the same fate whatever the policy):
@@ -90,7 +90,7 @@ def workloads(families: Sequence[str], quick: bool) -> list[Workload]:
         hs: tuple[float, ...] = (60.0, 150.0, 300.0)
         ns: tuple[int, ...] = (10, 20, 50, 100)
         if quick:
-            ps, hs, ns = (0.10, 0.35), (60.0, 300.0), (10, 50)
+            ps, hs, ns = (0.10, 0.35), (60.0, 300.0), (10, 20, 50)
         out += [markov(p, h, n) for n in ns for h in hs for p in ps]
     sizes = (10, 50) if quick else (10, 20, 50)
     if "B" in families:
@@ -269,12 +269,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer workloads and seeds")
     parser.add_argument("--family", nargs="+", default=["M", "B", "D"], choices="MBD")
     parser.add_argument("--seeds", type=int, default=None, help="days per workload")
+    parser.add_argument("--agents", type=int, nargs="+", help="only workloads of these sizes")
     parser.add_argument("--no-record", action="store_true", help="do not append RESULTS.md")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows: list[list[object]] = []
-    for workload in workloads(args.family, args.quick):
+    chosen = [
+        w for w in workloads(args.family, args.quick) if not args.agents or w.agents in args.agents
+    ]
+    for workload in chosen:
         count = args.seeds or (3 if args.quick else (30 if workload.family == "D" else 10))
         seeds = list(range(1, count + 1))
         t0 = time.perf_counter()

@@ -27,7 +27,10 @@ from callhopper.domain.contacts import (
 from callhopper.domain.ownership import OwnerOrder
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.timezones import TimezoneSourceKind
+from callhopper.ports.clock import Clock
+from callhopper.ports.transactions import Transaction
 from callhopper.security import Argon2PasswordHasher
+from callhopper.simulation.floor import CALLER_ID, floor_rows, floor_schema
 from callhopper.store.db import Database
 from callhopper.store.models import ContactList
 from callhopper.store.uow import SqlUnitOfWork
@@ -38,6 +41,9 @@ LIST_NAME = "Demo accounts"
 QUEUE_NAME = "Collections"
 CAMPAIGN_NAME = "Demo collections"
 AGENTS = ("alice", "bob", "carol")
+PREDICTIVE_NAME = "Demo predictive"
+PREDICTIVE_LIST = "Demo dialer contacts"
+PREDICTIVE_RECORDS = 500
 
 _FIRST = (
     "Ana",
@@ -216,8 +222,46 @@ def create_demo(db: Database, now: datetime) -> str:
             now=now,
         )
         change_state(tx, SYSTEM, campaign.id, CampaignAction.START, now=now)
+        dialled = _predictive_campaign(tx, queue.id, clock)
     return (
         f"demo: users admin, supervisor, {', '.join(AGENTS)} and dave (@{DOMAIN}); queue "
         f"{QUEUE_NAME!r}; contact list {LIST_NAME!r} with {outcome.report.rows_accepted} records; "
-        f"agent-owned preview campaign {CAMPAIGN_NAME!r}, running"
+        f"agent-owned preview campaign {CAMPAIGN_NAME!r}, running; predictive campaign "
+        f"{PREDICTIVE_NAME!r} over {dialled} contacts, running on the telephony simulator"
     )
+
+
+def _predictive_campaign(tx: Transaction, queue_id: int, clock: Clock) -> int:
+    """A running predictive campaign of the same queue, dialled by the engine on the
+    telephony simulator: log in, get Ready on voice, and calls arrive."""
+    now = clock.now()
+    contact_list = create_list(
+        tx,
+        SYSTEM,
+        name=PREDICTIVE_LIST,
+        description="Contacts the demo's predictive campaign dials",
+        schema=floor_schema(owned=False),
+        now=now,
+    )
+    rows = floor_rows(PREDICTIVE_RECORDS, seed=7, zones=4)
+    outcome = import_rows(tx, SYSTEM, contact_list.id, source="demo", items=rows, clock=clock)
+    campaign = create_campaign(
+        tx,
+        SYSTEM,
+        CampaignSpec(
+            name=PREDICTIVE_NAME,
+            description="The system dials; answered calls come to you with their records",
+            list_id=contact_list.id,
+            queue_id=queue_id,
+            wrapup_set_id=1,
+            mode=DialingMode.PREDICTIVE,
+            agent_owned_column=None,
+            owner_order=OwnerOrder.EMAIL_FIRST,
+            sort=(),
+            calling_window=CallingWindow(start="00:00", end="24:00"),
+            settings=CampaignSettings(caller_ids=(CALLER_ID,)),
+        ),
+        now=now,
+    )
+    change_state(tx, SYSTEM, campaign.id, CampaignAction.START, now=now)
+    return outcome.report.rows_accepted

@@ -147,6 +147,10 @@ def test_demo_creates_its_data_once(db_url: str, db: Database) -> None:
         assert (campaign.state, campaign.agent_owned_column) == ("on", "agent")
         counts = tx.campaigns.error_counts(1)
         assert (counts["invalid_email"], counts["not_in_queue"]) == (1, 1)
+        # And a running predictive campaign of the same queue, for the dialing engine.
+        predictive = tx.campaigns.get(2)
+        assert (predictive.mode, predictive.state) == ("predictive", "on")
+        assert predictive.queue_id == campaign.queue_id and predictive.settings.caller_ids
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

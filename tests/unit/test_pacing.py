@@ -12,7 +12,7 @@ from callhopper.domain.pacing import (
     PredictivePacer,
     ProgressivePacer,
 )
-from callhopper.domain.pacing.predictive import LIMIT_MIN, WARMUP_CALLS
+from callhopper.domain.pacing.predictive import WARMUP_CALLS
 
 
 def observe(
@@ -133,12 +133,26 @@ def test_the_guard_stops_predicting_once_the_day_reaches_its_target() -> None:
     pacer = trained()
     obs = observe(free=4, talking=(60.0,) * 16)
     unguarded = pacer.decide(obs).calls
+    assert not pacer.guarded(0.0, 0.0)
     for _ in range(6):  # 6 abandons over 200 person answers: 3%
         pacer.abandoned(1.0)
-    assert pacer.limit == LIMIT_MIN
+    assert pacer.guarded(0.0, 0.0)
     assert pacer.decide(obs).calls < unguarded
     pacer.start_day(2.0)
-    assert pacer.limit == LIMIT_MIN  # no person answered yet today: no room for an abandon
+    assert pacer.guarded(0.0, 0.0)  # no person answered yet today: no room for an abandon
     for _ in range(400):
         pacer.call_resolved(CallOutcome.PERSON, 8.0, 3.0)
-    assert pacer.limit > LIMIT_MIN
+    assert not pacer.guarded(0.0, 0.0)
+    # Abandons expected of the calls in flight count against the day's room.
+    assert pacer.guarded(10.0, 10.0)
+
+
+def test_calls_in_flight_with_no_agent_for_them_are_expected_to_abandon() -> None:
+    pacer = trained(talk_s=3000.0)
+    busy = observe(talking=(1.0,) * 20, ringing=(2.0,) * 40)
+    persons, abandons = pacer.in_flight_outlook(busy)
+    # Forty calls and nobody free for minutes: every person who answers will be abandoned.
+    assert 5 < persons < 40
+    assert 0.9 * persons < abandons <= persons
+    persons, abandons = pacer.in_flight_outlook(observe(free=20, ringing=(2.0,) * 10))
+    assert 3 < persons and abandons < 0.1

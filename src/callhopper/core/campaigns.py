@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +39,7 @@ from callhopper.domain.campaigns import (
     transition,
 )
 from callhopper.domain.contacts import ListSchema
+from callhopper.domain.dialer import MAX_REPORT_DAYS, AbandonReport
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.ownership import OwnerOrder
 from callhopper.ports import Clock, Transaction, UnitOfWork
@@ -340,6 +342,25 @@ class CampaignService:
         ]
         agents.sort(key=lambda item: item.user_id)
         return CampaignProgress(campaign, total, agents)
+
+    def abandon_rate(self, campaign_id: int, *, days: int = 30, tz: str = "UTC") -> AbandonReport:
+        """The campaign's abandon rate per day (in time zone ``tz``) over the last ``days``
+        days up to today, and over the whole period (the rolling window): calls answered
+        by a person, and those abandoned (not connected to an agent within the grace)."""
+        if not 1 <= days <= MAX_REPORT_DAYS:
+            raise InvalidInput(f"days must be between 1 and {MAX_REPORT_DAYS}", field="days")
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"{tz!r} is not a time zone", field="tz") from None
+        last = self.clock.now().astimezone(zone).date()
+        first = last - timedelta(days=days - 1)
+        with self.uow.read() as tx:
+            campaign = tx.campaigns.get(campaign_id)
+            found = tx.calls.abandon_days(campaign_id, first, last, tz)
+        return AbandonReport(
+            campaign.id, campaign.settings.abandon_target, tuple(found), first=first, last=last
+        )
 
     def error_counts(self, campaign_id: int) -> dict[str, int]:
         """Undeliverable records by reason."""

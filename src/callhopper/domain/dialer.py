@@ -76,13 +76,20 @@ class AbandonDay:
         return self.abandoned / self.answered_by_person if self.answered_by_person else 0.0
 
 
+#: The longest period an abandon-rate report covers, in days.
+MAX_REPORT_DAYS = 366
+
+
 @dataclass(frozen=True, slots=True)
 class AbandonReport:
-    """A campaign's abandon rate per day, and over the whole period."""
+    """A campaign's abandon rate per day (days with calls answered by a person), and over
+    the whole period from ``first`` to ``last``."""
 
     campaign_id: int
     target: float
     days: tuple[AbandonDay, ...]
+    first: date | None = None
+    last: date | None = None
 
     @property
     def answered_by_person(self) -> int:

@@ -62,6 +62,10 @@ class Calls(Protocol):
 
     def get(self, call_id: str) -> PlacedCall | None: ...
 
+    def connected_to(self, campaign_id: int, record_id: int, agent_id: int) -> PlacedCall | None:
+        """The newest call of the record connected to the agent in the campaign."""
+        ...
+
     def open_calls(self, campaign_id: int) -> list[PlacedCall]:
         """The campaign's calls without a result, oldest first."""
         ...

@@ -91,6 +91,20 @@ class SqlCalls:
         row = self.session.get(Call, call_id)
         return _placed(row) if row is not None else None
 
+    def connected_to(self, campaign_id: int, record_id: int, agent_id: int) -> PlacedCall | None:
+        row = self.session.scalars(
+            select(Call)
+            .where(
+                Call.record_id == record_id,
+                Call.campaign_id == campaign_id,
+                Call.agent_id == agent_id,
+                Call.result == CallResult.CONNECTED.value,
+            )
+            .order_by(Call.placed_at.desc())
+            .limit(1)
+        ).first()
+        return _placed(row) if row is not None else None
+
     def open_calls(self, campaign_id: int) -> list[PlacedCall]:
         rows = self.session.scalars(
             select(Call)

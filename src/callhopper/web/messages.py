@@ -86,6 +86,10 @@ _NO_RECORD = {
         "Records of %(campaign)s are delivered to you automatically. In push preview, set the "
         "outbound preview channel to Ready."
     ),
+    "dialled": N_(
+        "%(campaign)s dials by itself: answered calls are connected to you with their "
+        "records while you are Ready on the voice channel."
+    ),
     "hopper_empty": N_(
         "No record is ready for you in %(campaign)s right now. Try Get Record again in a minute."
     ),
@@ -163,6 +167,7 @@ ENDED = {
 }
 ENDED_OTHER = N_("This record is no longer yours. Click Get Record for the next one.")
 AUTO_DIALLED = N_("The preview time ran out: %(number)s was dialled for you.")
+CALL_CONNECTED = N_("A call is connected to you: %(number)s.")
 
 # --- the browser phone (its element's data-msg-* attributes) ------------------------------------
 
@@ -353,7 +358,7 @@ def no_record_notice(reason: str, campaign: str, at: str = "") -> Notice:
     params = {"campaign": campaign}
     if "%(at)s" in text:
         params["at"] = at
-    return Notice(text, params, "warning" if reason != "pushed" else "info")
+    return Notice(text, params, "info" if reason in ("pushed", "dialled") else "warning")
 
 
 def dial_notices(

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Query, status
 from callhopper.api.deps import CampaignsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import (
+    AbandonDayPublic,
+    AbandonRatePublic,
     AgentProgressPublic,
     AssignmentPublic,
     CampaignCreate,
@@ -23,6 +25,7 @@ from callhopper.api.schemas import (
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaign_values import Campaign, CampaignSpec
 from callhopper.domain.campaigns import CampaignAction
+from callhopper.domain.dialer import MAX_REPORT_DAYS
 from callhopper.domain.rights import Right
 
 router = APIRouter(tags=["campaigns"])
@@ -130,6 +133,41 @@ def campaign_progress(
         agents=[
             AgentProgressPublic(user_id=a.user_id, display_name=a.display_name, **vars(a.progress))
             for a in found.agents
+        ],
+    )
+
+
+@router.get("/campaigns/{campaign_id}/abandon-rate", response_model=AbandonRatePublic)
+def abandon_rate(
+    campaign_id: IntId,
+    _actor: CampaignReader,
+    campaigns: CampaignsDep,
+    days: Annotated[int, Query(ge=1, le=MAX_REPORT_DAYS)] = 30,
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+) -> AbandonRatePublic:
+    """Abandoned calls over calls answered by a person: per day in the time zone ``tz`` over
+    the last ``days`` days (today included), and over that whole rolling window."""
+    report = campaigns.abandon_rate(campaign_id, days=days, tz=tz)
+    assert report.first is not None and report.last is not None
+    return AbandonRatePublic(
+        campaign_id=report.campaign_id,
+        target=report.target,
+        tz=tz,
+        first_day=report.first,
+        last_day=report.last,
+        answered_by_person=report.answered_by_person,
+        abandoned=report.abandoned,
+        rate=report.rate,
+        days_over_target=report.days_over_target,
+        days=[
+            AbandonDayPublic(
+                day=d.day,
+                answered_by_person=d.answered_by_person,
+                abandoned=d.abandoned,
+                rate=d.rate,
+                over_target=d.rate > report.target,
+            )
+            for d in report.days
         ],
     )
 

@@ -33,6 +33,8 @@ from callhopper.api.schemas.auth import (
 from callhopper.api.schemas.base import Body, nul_in
 from callhopper.api.schemas.callbacks import CallbackIn, CallbackPublic, WaitingCallbackPublic
 from callhopper.api.schemas.campaigns import (
+    AbandonDayPublic,
+    AbandonRatePublic,
     AgentProgressPublic,
     AssignmentPublic,
     CampaignCreate,
@@ -87,6 +89,8 @@ from callhopper.api.schemas.wrapup import WrapupSetCreate, WrapupSetPublic, Wrap
 from callhopper.domain.contacts import OnDuplicate
 
 __all__ = [
+    "AbandonDayPublic",
+    "AbandonRatePublic",
     "AcceptPublic",
     "AgentProgressPublic",
     "AgentStatePublic",

@@ -57,6 +57,15 @@ class HistoryPublic(BaseModel):
     note: str
 
 
+class ConnectedCallPublic(BaseModel):
+    """A call the dialing engine connected to the agent."""
+
+    call_id: str
+    number: str
+    connected_at: datetime
+    ended_at: datetime | None = Field(description="Null while the contact is on the line.")
+
+
 class DeliveryPublic(BaseModel):
     campaign_id: int
     campaign_name: str
@@ -93,6 +102,11 @@ class DeliveryPublic(BaseModel):
     caller_ids: list[str] = Field(description="Caller IDs you may pick on Call.")
     default_caller_id: str | None = Field(
         description="The caller ID a Call shows when you pick none (null: none)."
+    )
+    call: ConnectedCallPublic | None = Field(
+        None,
+        description="Progressive and predictive campaigns: the call the dialer connected to "
+        "you with this record (null otherwise).",
     )
 
 

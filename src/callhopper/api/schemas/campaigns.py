@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -105,6 +105,29 @@ class CampaignProgressPublic(BaseModel):
     pass_no: int
     campaign: ProgressPublic
     agents: list[AgentProgressPublic]
+
+
+class AbandonDayPublic(BaseModel):
+    day: date = Field(description="The day, in the report's time zone.")
+    answered_by_person: int
+    abandoned: int
+    rate: float = Field(description="abandoned ÷ answered_by_person (0 without answers).")
+    over_target: bool
+
+
+class AbandonRatePublic(BaseModel):
+    campaign_id: int
+    target: float = Field(description="The campaign's abandon_target.")
+    tz: str
+    first_day: date
+    last_day: date
+    answered_by_person: int = Field(description="Over the whole period (the rolling window).")
+    abandoned: int
+    rate: float
+    days_over_target: int
+    days: list[AbandonDayPublic] = Field(
+        description="Each day with calls answered by a person, oldest first."
+    )
 
 
 class ErrorMonitorPublic(BaseModel):

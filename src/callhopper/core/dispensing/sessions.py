@@ -62,7 +62,7 @@ def logout(d: DispensingBase, agent: Actor, campaign_id: int) -> None:
 
 
 def set_receiving(d: DispensingBase, agent: Actor, campaign_id: int, on: bool) -> None:
-    """Direct push preview's Get Record / Stop toggle."""
+    """The Get Record / Stop toggle of direct push preview and the automatic modes."""
     agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         d.context(tx, agent, campaign_id)

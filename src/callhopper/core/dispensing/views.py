@@ -82,6 +82,9 @@ class Delivery:
     #: The caller IDs the agent may pick on Call, and the one used when they pick none.
     caller_ids: tuple[str, ...] = ()
     default_caller_id: str | None = None
+    #: Automatic modes: the dialer's call connected to the agent with this record
+    #: (``call_id``, ``number``, ``connected_at``, ``ended_at``: null while it is up).
+    call: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def delivery(
         mode=ctx.mode.value,
         accept_by=lease.accept_by,
         preview_deadline=deadline,
+        call=_connected_call(tx, ctx, record_id, agent_id, lease.leased_at),
         callback=(
             {
                 "origin": (
@@ -224,3 +228,20 @@ def delivery(
             else None
         ),
     )
+
+
+def _connected_call(
+    tx: Transaction, ctx: CampaignContext, record_id: int, agent_id: int, since: datetime
+) -> dict[str, Any] | None:
+    """The dialer's call of this delivery, connected to the agent (automatic modes only)."""
+    if not ctx.mode.dials_by_itself:
+        return None
+    call = tx.calls.connected_to(ctx.id, record_id, agent_id)
+    if call is None or call.connected_at is None or call.connected_at < since:
+        return None
+    return {
+        "call_id": call.id,
+        "number": call.number,
+        "connected_at": call.connected_at,
+        "ended_at": call.ended_at,
+    }

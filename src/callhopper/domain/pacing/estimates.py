@@ -20,7 +20,7 @@ from callhopper.domain.calls import CallOutcome
 RING_BIN_S = 1.0
 RING_BINS = 180
 #: The weight of one observation halves after this many newer calls resolve.
-RING_HALF_LIFE_CALLS = 400.0
+RING_HALF_LIFE_CALLS = 250.0
 #: The prior: as many pseudo-calls as this, answered by a person with this share (high, so
 #: that a pacer without data expects many answers and places few calls), spread evenly
 #: over the first :data:`PRIOR_RING_SPREAD_S` seconds.

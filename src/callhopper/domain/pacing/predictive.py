@@ -46,6 +46,9 @@ GAIN = 0.08
 #: The day's guard: once the abandons reach this fraction of the target of the person
 #: answers so far, only calls that can hardly abandon are placed.
 GUARD_SHARE = 0.9
+#: ... and while this many more abandons would: a margin for the calls in flight whose
+#: outcome the estimates get wrong (it matters on small campaigns and short days).
+GUARD_ABANDONS = 3
 #: A sum of Bernoulli counts is read as a normal law with at least this deviation.
 _MIN_SIGMA = 0.15
 _SQRT2 = math.sqrt(2.0)
@@ -103,11 +106,16 @@ class PredictivePacer:
 
     @property
     def limit(self) -> float:
-        """The highest marginal abandon probability, per person answer, accepted now."""
-        headroom = GUARD_SHARE * self.target.abandon_rate * self.persons_today
-        if self.abandons_today + 1 > headroom:
-            return LIMIT_MIN
+        """The highest marginal abandon probability, per person answer, accepted now (before
+        the guard, which :meth:`decide` applies)."""
         return math.exp(self._log_limit)
+
+    def guarded(self, pending_persons: float, pending_abandons: float) -> bool:
+        """Whether a couple more abandons would take the day above the guard's share of the
+        target, counting the person answers and abandons expected of the calls in flight."""
+        persons = self.persons_today + pending_persons
+        abandons = self.abandons_today + pending_abandons
+        return abandons + GUARD_ABANDONS > GUARD_SHARE * self.target.abandon_rate * persons
 
     def decide(self, observation: PacingObservation) -> PacingDecision:
         spare = observation.agents_free - len(observation.ringing_s) - observation.waiting
@@ -116,9 +124,18 @@ class PredictivePacer:
             return PacingDecision(progressive)
         self._refresh(observation.now_s)
         balance = self._balance(observation)
-        calls = balance.most_calls(self.limit * self.ring.person_share)
+        pending_persons = balance.arrivals - observation.waiting
+        limit = LIMIT_MIN if self.guarded(pending_persons, balance.pending) else self.limit
+        calls = balance.most_calls(limit * self.ring.person_share)
         cap = math.ceil(2 * observation.agents_available / max(0.01, self.ring.person_share))
         return PacingDecision(max(progressive, min(calls, cap)))
+
+    def in_flight_outlook(self, observation: PacingObservation) -> tuple[float, float]:
+        """The person answers, then the abandons, expected of the calls in flight and the
+        persons waiting (for tests and reports)."""
+        self._refresh(observation.now_s)
+        balance = self._balance(observation)
+        return balance.arrivals, balance.pending
 
     def marginal_abandon(self, observation: PacingObservation, k: int) -> float:
         """The probability that the ``k``-th new call placed now is answered by a person who
@@ -135,7 +152,9 @@ class PredictivePacer:
         self._ring_curves.clear()
         self._talk_curves.clear()
         self._wrap_curves.clear()
-        horizon = max(4.0, self.ring.person_quantile(HORIZON_QUANTILE))
+        # No person answers after the ring timeout: the grid ends there at the latest.
+        quantile = self.ring.person_quantile(HORIZON_QUANTILE)
+        horizon = max(4.0, min(quantile, self.target.ring_timeout_s))
         step = horizon / GRID_POINTS
         edges = [step * j for j in range(GRID_POINTS + 1)]
         mids = [step * (j + 0.5) for j in range(GRID_POINTS)]
@@ -176,7 +195,7 @@ class PredictivePacer:
         )
         margin = [s - a for s, a in zip(supply[:n], arrivals[:n], strict=True)]
         variance = [s + a for s, a in zip(supply[n:], arrivals[n:], strict=True)]
-        return _Balance(grid, margin, variance)
+        return _Balance(grid, margin, variance, arrivals[:n])
 
 
 def _accumulate(
@@ -264,9 +283,11 @@ class _Grid:
 class _Balance:
     """Agents against answered persons over the grid, for the calls in flight now."""
 
-    __slots__ = ("terms",)
+    __slots__ = ("arrivals", "pending", "terms")
 
-    def __init__(self, grid: _Grid, margin: list[float], variance: list[float]) -> None:
+    def __init__(
+        self, grid: _Grid, margin: list[float], variance: list[float], arrivals: list[float]
+    ) -> None:
         #: Per grid point with some answers: P(a new call's person answer falls there),
         #: P(a new call is answered before it), the expected agents freed by its grace end
         #: less the persons answered by it, and that difference's variance.
@@ -275,6 +296,17 @@ class _Balance:
             for mass, q, m, v in zip(grid.masses, grid.new_by_mid, margin, variance, strict=True)
             if mass > 1e-6
         ]
+        #: Persons expected to have answered by the grid's end (waiting ones included).
+        self.arrivals = arrivals[-1]
+        #: Abandons expected among them: those answering at a point where the agents freed
+        #: by its grace end are fewer than the persons answered by then, itself included.
+        pending = 0.0
+        before = 0.0
+        for answered, m, v in zip(arrivals, margin, variance, strict=True):
+            sigma = max(_MIN_SIGMA, math.sqrt(v))
+            pending += (answered - before) * 0.5 * math.erfc((m + 0.5) / (sigma * _SQRT2))
+            before = answered
+        self.pending = pending
 
     def marginal(self, k: int) -> float:
         """P(the k-th new call is answered by a person and finds no agent in time), with

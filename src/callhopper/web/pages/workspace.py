@@ -73,6 +73,7 @@ SCRIPT_TEXT = {
     "unreachable": m.UNREACHABLE,
     "failed": m.FAILED,
     "autoDialled": m.AUTO_DIALLED,
+    "connected": m.CALL_CONNECTED,
     "endedOther": m.ENDED_OTHER,
     "autoDialIn": m.N_("Automatic call in %(s)s s"),
     "acceptWithin": m.N_("Accept within %(s)s s"),

@@ -191,12 +191,19 @@
         if (message.reason === "auto_dial") {
           notify(fill(text.autoDialled, { number: message.number || "" }), "warning");
           showRecord(campaign, record, { focus: false, refresh: true });
+        } else if (message.reason === "call_connected") {
+          notify(fill(text.connected, { number: message.number || "" }), "success");
+          showRecord(campaign, record, { refresh: true });
+          refreshCampaigns();
         } else if (message.resumed) {
           showRecord(campaign, record, { focus: false }); // on screen already, as a rule
         } else {
           showRecord(campaign, record);
           refreshCampaigns();
         }
+        break;
+      case "call_ended":
+        showRecord(campaign, record, { focus: false, refresh: true });
         break;
       case "delivery_ended":
         removeRecord(campaign, record, text.ended[message.reason] || text.endedOther);
