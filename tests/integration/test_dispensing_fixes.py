@@ -32,7 +32,7 @@ from tests.campaign_helpers import (
     start,
 )
 from tests.conftest import T0
-from tests.support import MakeUser
+from tests.support import MakeUser, Person
 
 API = "/api/v1"
 
@@ -207,3 +207,44 @@ def test_concurrent_agents_never_show_two_holders_in_the_history(
         thread.join(120)
     assert not errors, errors
     assert overlaps(db, campaign_id) == []
+
+
+# --- reinsert_skipped: a skipped record stays away for the campaign's delay ---------------------
+
+
+def test_the_last_record_skipped_comes_back_only_after_the_delay(
+    api: TestClient, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    campaign_id = make_campaign(
+        api,
+        make_list(api, rows(2)),
+        make_queue(api, [alice]),
+        agent_owned_column=None,
+        sort=[{"column": "account"}],
+        settings={"reinsert_skipped": True, "skip_reinsert_delay_s": 120},
+    )
+    start(api, campaign_id)
+    first = get_record(api, alice, campaign_id)
+    assert first is not None and account(first) == "A00000"
+    skip(api, alice, campaign_id, first["record_id"])
+    second = get_record(api, alice, campaign_id)  # the rest of the order first
+    assert second is not None and account(second) == "A00001"
+    skip(api, alice, campaign_id, second["record_id"])
+
+    clock.advance(timedelta(seconds=119))
+    away = api.post(f"{API}/agent/campaigns/{campaign_id}/get-record", headers=alice.headers)
+    assert away.json()["delivery"] is None
+    assert away.json()["reason"] == "waiting_for_retry", away.json()
+    assert away.json()["next_retry_at"].startswith((T0 + timedelta(seconds=120)).isoformat()[:19])
+
+    clock.advance(timedelta(seconds=1))
+    back = get_record(api, alice, campaign_id)
+    assert back is not None and account(back) == "A00000"
+
+
+def skip(client: TestClient, who: Person, campaign_id: int, record_id: int) -> None:
+    response = client.post(
+        f"{API}/agent/campaigns/{campaign_id}/records/{record_id}/skip", headers=who.headers
+    )
+    assert response.status_code == 204, response.text
