@@ -16,6 +16,7 @@ from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock, SystemClock
 from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import Actor
+from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.models import Assignment, Record
@@ -248,3 +249,57 @@ def skip(client: TestClient, who: Person, campaign_id: int, record_id: int) -> N
         f"{API}/agent/campaigns/{campaign_id}/records/{record_id}/skip", headers=who.headers
     )
     assert response.status_code == 204, response.text
+
+
+# --- the first Get Record of a lead-ownership campaign ------------------------------------------
+
+
+def lead_campaign(api: TestClient, people: list[Person]) -> int:
+    """A running lead-ownership campaign of two general leads, its hopper never loaded."""
+    created = api.post(
+        f"{API}/contact-lists",
+        json={
+            "name": "Leads",
+            "columns": ["lead", "phone", "owner"],
+            "phone_columns": ["phone"],
+            "lead_owner_column": "owner",
+            "key_column": "lead",
+            "default_timezone": "America/Phoenix",
+        },
+    )
+    assert created.status_code == 201, created.text
+    leads = [{"lead": f"L{n}", "phone": phone(n), "owner": ""} for n in range(2)]
+    appended = api.post(
+        f"{API}/contact-lists/{created.json()['id']}/records", json={"records": leads}
+    )
+    assert appended.status_code == 201, appended.text
+    campaign_id = make_campaign(
+        api,
+        int(created.json()["id"]),
+        make_queue(api, people),
+        agent_owned_column=None,
+        enforce_lead_ownership=True,
+    )
+    start(api, campaign_id)
+    return campaign_id
+
+
+def test_the_first_get_record_after_login_never_finds_a_falsely_empty_hopper(
+    settings: Settings, api: TestClient, make_user: MakeUser, db: Database, clock: FrozenClock
+) -> None:
+    """No loader runs in the background here: only the login (or the Get Record that logs
+    the agent in) can stage the agent's leads before their first Get Record."""
+    alice, bob = agents(make_user, "alice", "bob")
+    campaign_id = lead_campaign(api, [alice, bob])
+    process = build(settings, db, clock)  # its jobs are never started
+    with db.read() as session:
+        as_alice, as_bob = (actor_of(session, get_user(session, p.user_id)) for p in (alice, bob))
+
+    process.dispenser.login(as_alice, campaign_id)
+    first = process.dispenser.get_record(as_alice, campaign_id)
+    assert isinstance(first, Delivery), first
+
+    clock.advance(timedelta(seconds=5))  # bob never logged in: this Get Record does it
+    other = process.dispenser.get_record(as_bob, campaign_id)
+    assert isinstance(other, Delivery), other
+    process.close()

@@ -36,6 +36,11 @@ def get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery | 
         # with theirs.
         result = again_after_contention(lambda: _get_record(d, agent, campaign_id))
     if isinstance(result, NoRecord) and result.reason == HOPPER_EMPTY:
+        if result.first_of_session and d.load_hopper is not None:
+            # This Get Record logged the agent in: no load has staged their leads yet. Load
+            # now and ask once more, rather than answer with a hopper that is not empty.
+            d.load_hopper(campaign_id)
+            result = again_after_contention(lambda: _get_record(d, agent, campaign_id))
         d.agents_changed(campaign_id)  # a new agent, or a drained hopper
     return result
 
@@ -74,6 +79,7 @@ def _get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery |
                     HOPPER_EMPTY,
                     "no lead of yours and none matching your skills is in the hopper now; "
                     "the next hopper load adds more",
+                    first_of_session=tx.agents.logged_in_at(ctx.id, agent_id) == now,
                 )
             return why_nothing(tx, ctx, agent_id, now)
         return delivery(tx, ctx, record_id, agent_id, now)

@@ -90,6 +90,8 @@ class NoRecord:
     #: when (``None``: no expiry).
     held_by: str | None = None
     held_until: datetime | None = None
+    #: ``hopper_empty`` answered by the Get Record that logged the agent in.
+    first_of_session: bool = False
 
 
 @dataclass(frozen=True)
