@@ -55,7 +55,8 @@ class DispensingBase:
         #: webhook sender).
         self.on_webhooks_queued = on_webhooks_queued
         #: Loads a lead-ownership campaign's hopper now, in the caller's thread (the
-        #: loader's ``load``): an agent who has just logged in finds their leads staged.
+        #: loader's ``load``): the first Get Record after a login, before any load has
+        #: staged the agent's leads, runs it rather than answer ``hopper_empty``.
         self.load_hopper = load_hopper
 
     def work(self, campaign_id: int) -> None:

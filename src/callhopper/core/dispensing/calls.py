@@ -61,7 +61,7 @@ def call(
         # Dialling and claiming ownership of one record take turns (see Done).
         record = tx.records.get(record_id, lock=True)
         now = d.clock.now()
-        refusal = _take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
+        refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
         if refusal is None:
             window = ctx.window
             if record.tz is None or not window.is_open(now, record.tz):
@@ -217,7 +217,7 @@ def close_undialable(
     complete_if_stopping(tx, ctx, now)
 
 
-def _take_back_from_non_owner(
+def take_back_from_non_owner(
     tx: Transaction,
     ctx: CampaignContext,
     lease: Lease,

@@ -39,13 +39,9 @@ def my_campaigns(d: DispensingBase, agent: Actor) -> list[MyCampaign]:
 
 
 def login(d: DispensingBase, agent: Actor, campaign_id: int) -> None:
-    """Enter the campaign. In a lead-ownership campaign the hopper is loaded before the
-    login answers, so that the agent's first Get Record finds their leads staged."""
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id)
         tx.agents.enter(ctx.id, agent_id_of(agent), d.clock.now(), receiving=True)
-    if ctx.enforce_lead_ownership and ctx.is_on and d.load_hopper is not None:
-        d.load_hopper(campaign_id)
     d.agents_changed(campaign_id)
 
 
