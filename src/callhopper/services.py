@@ -199,6 +199,7 @@ def build(
         on_agents_change=lambda _: loader.wake(),
         on_webhooks_queued=webhooks.wake,
         validator=validator,
+        load_hopper=loader.load,
     )
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for

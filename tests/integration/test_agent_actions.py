@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from callhopper.clock import FrozenClock
+from callhopper.domain.campaigns import DEFAULT_SKIP_REINSERT_DELAY_S
 from callhopper.store import dispensing
 from callhopper.store.db import Database
 from callhopper.store.models import AgentSession, Interaction, User
@@ -228,7 +229,7 @@ def test_final_and_retry_codes(
 
 
 def test_skip_waits_for_the_next_pass_or_goes_to_the_back(
-    api: TestClient, app_client: TestClient, make_user: MakeUser
+    api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
 ) -> None:
     campaign_id, (alice, _) = setup(api, make_user, ["alice"] * 3)
     first = get_record(app_client, alice, campaign_id)
@@ -242,7 +243,10 @@ def test_skip_waits_for_the_next_pass_or_goes_to_the_back(
     assert got is not None
     act(app_client, carol, reinsert, got["record_id"], "skip")
     order = [account(d) for d in iter(lambda: _next(app_client, carol, reinsert), None)]
-    assert order == ["A00101", "A00102", "A00100"]  # back of the order, not straight back
+    assert order == ["A00101", "A00102"]  # back of the order, and away for a while
+    clock.advance(timedelta(seconds=DEFAULT_SKIP_REINSERT_DELAY_S))
+    order = [account(d) for d in iter(lambda: _next(app_client, carol, reinsert), None)]
+    assert order == ["A00100"]
 
 
 def _reinsert_campaign(api: TestClient, make_user: MakeUser) -> tuple[int, list[Person]]:

@@ -62,7 +62,7 @@ from callhopper.core.campaigns import change_state
 from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.core.queues import QueueService
 from callhopper.domain.actors import SYSTEM, Actor
-from callhopper.domain.campaigns import CampaignAction
+from callhopper.domain.campaigns import DEFAULT_SKIP_REINSERT_DELAY_S, CampaignAction
 from callhopper.domain.errors import InvalidInput, NotFound
 from callhopper.domain.wrapup import DEFAULT_CODES, WrapupCodeSpec
 from callhopper.store.db import Database
@@ -75,6 +75,8 @@ from tests.support import MakeUser, Person
 
 LEASE_TIMEOUT_S = 60
 LEASE = timedelta(seconds=LEASE_TIMEOUT_S)
+#: How long a skip reinserted at the back stays away (the campaign's default).
+SKIP_AWAY = timedelta(seconds=DEFAULT_SKIP_REINSERT_DELAY_S)
 
 #: alice, bob and carol are in the campaign's queue at start; dave is not.
 AGENT_NAMES = ("alice", "bob", "carol", "dave")
@@ -249,13 +251,15 @@ class DispenseMachine(RuleBasedStateMachine):
         for record_id, row in self.rows.items():
             if row.owner != agent_id or row.error is not None:
                 continue
+            away = row.retry_at is not None and row.retry_at > now  # a reinserted skip
             if (
-                row.status == "ready"
+                (row.status == "ready" and not away)
                 or (row.status == "waiting" and row.retry_at is not None and row.retry_at <= now)
                 or (
                     row.status == "leased"
                     and row.lease_until is not None
                     and row.lease_until <= now
+                    and not away
                 )
             ):
                 result.append(record_id)
@@ -313,7 +317,7 @@ class DispenseMachine(RuleBasedStateMachine):
                 row.retry_at
                 for row in self.rows.values()
                 if row.owner == agent.id
-                and row.status == "waiting"
+                and row.status in ("waiting", "ready")
                 and row.retry_at is not None
                 and row.retry_at > now
             ]
@@ -429,8 +433,8 @@ class DispenseMachine(RuleBasedStateMachine):
     def skip(self, who: int) -> None:
         agent, record_id = self.holder(who)
         self.dispenser.skip(agent.actor, self.campaign_id, record_id)
-        if self.reinsert_skipped:  # to the back of the order
-            self.release(record_id, "ready")
+        if self.reinsert_skipped:  # to the back of the order, away for the delay
+            self.release(record_id, "ready", retry_at=self.now + SKIP_AWAY)
         else:  # to the next pass
             self.release(record_id, "waiting", retry_at=None)
 

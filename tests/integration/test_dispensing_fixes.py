@@ -16,14 +16,16 @@ from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock, SystemClock
 from callhopper.core.dispensing import Delivery, Dispenser
 from callhopper.domain.actors import Actor
+from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
-from callhopper.store.models import Assignment, Record
+from callhopper.store.models import Assignment, Record, User
 from callhopper.store.uow import SqlUnitOfWork
 from callhopper.store.users import actor_of, get_user
 from tests.campaign_helpers import (
     account,
     agents,
+    done,
     get_record,
     make_campaign,
     make_list,
@@ -32,7 +34,7 @@ from tests.campaign_helpers import (
     start,
 )
 from tests.conftest import T0
-from tests.support import MakeUser
+from tests.support import MakeUser, Person
 
 API = "/api/v1"
 
@@ -207,3 +209,153 @@ def test_concurrent_agents_never_show_two_holders_in_the_history(
         thread.join(120)
     assert not errors, errors
     assert overlaps(db, campaign_id) == []
+
+
+# --- reinsert_skipped: a skipped record stays away for the campaign's delay ---------------------
+
+
+def test_the_last_record_skipped_comes_back_only_after_the_delay(
+    api: TestClient, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    (alice,) = agents(make_user, "alice")
+    campaign_id = make_campaign(
+        api,
+        make_list(api, rows(2)),
+        make_queue(api, [alice]),
+        agent_owned_column=None,
+        sort=[{"column": "account"}],
+        settings={"reinsert_skipped": True, "skip_reinsert_delay_s": 120},
+    )
+    start(api, campaign_id)
+    first = get_record(api, alice, campaign_id)
+    assert first is not None and account(first) == "A00000"
+    skip(api, alice, campaign_id, first["record_id"])
+    second = get_record(api, alice, campaign_id)  # the rest of the order first
+    assert second is not None and account(second) == "A00001"
+    skip(api, alice, campaign_id, second["record_id"])
+
+    clock.advance(timedelta(seconds=119))
+    away = api.post(f"{API}/agent/campaigns/{campaign_id}/get-record", headers=alice.headers)
+    assert away.json()["delivery"] is None
+    assert away.json()["reason"] == "waiting_for_retry", away.json()
+    assert away.json()["next_retry_at"].startswith((T0 + timedelta(seconds=120)).isoformat()[:19])
+
+    clock.advance(timedelta(seconds=1))
+    back = get_record(api, alice, campaign_id)
+    assert back is not None and account(back) == "A00000"
+
+
+def skip(client: TestClient, who: Person, campaign_id: int, record_id: int) -> None:
+    response = client.post(
+        f"{API}/agent/campaigns/{campaign_id}/records/{record_id}/skip", headers=who.headers
+    )
+    assert response.status_code == 204, response.text
+
+
+# --- the first Get Record of a lead-ownership campaign ------------------------------------------
+
+
+def lead_campaign(api: TestClient, people: list[Person], owner: str = "") -> int:
+    """A running lead-ownership campaign of two leads (general ones unless ``owner`` owns
+    them), its hopper never loaded."""
+    created = api.post(
+        f"{API}/contact-lists",
+        json={
+            "name": "Leads",
+            "columns": ["lead", "phone", "owner"],
+            "phone_columns": ["phone"],
+            "lead_owner_column": "owner",
+            "key_column": "lead",
+            "default_timezone": "America/Phoenix",
+        },
+    )
+    assert created.status_code == 201, created.text
+    leads = [{"lead": f"L{n}", "phone": phone(n), "owner": owner} for n in range(2)]
+    appended = api.post(
+        f"{API}/contact-lists/{created.json()['id']}/records", json={"records": leads}
+    )
+    assert appended.status_code == 201, appended.text
+    campaign_id = make_campaign(
+        api,
+        int(created.json()["id"]),
+        make_queue(api, people),
+        agent_owned_column=None,
+        enforce_lead_ownership=True,
+    )
+    start(api, campaign_id)
+    return campaign_id
+
+
+def test_the_first_get_record_after_login_never_finds_a_falsely_empty_hopper(
+    settings: Settings, api: TestClient, make_user: MakeUser, db: Database, clock: FrozenClock
+) -> None:
+    """No loader runs in the background here: only the first Get Record after a login can
+    stage the agent's leads, by running the load no one else has run since."""
+    alice, bob = agents(make_user, "alice", "bob")
+    campaign_id = lead_campaign(api, [alice, bob])
+    process = build(settings, db, clock)  # its jobs are never started
+    with db.read() as session:
+        as_alice, as_bob = (actor_of(session, get_user(session, p.user_id)) for p in (alice, bob))
+
+    process.dispenser.login(as_alice, campaign_id)
+    first = process.dispenser.get_record(as_alice, campaign_id)
+    assert isinstance(first, Delivery), first
+
+    clock.advance(timedelta(seconds=5))  # bob never logged in: this Get Record does it
+    other = process.dispenser.get_record(as_bob, campaign_id)
+    assert isinstance(other, Delivery), other
+    process.close()
+
+
+# --- a lead's new owner: its callback follows, and Keepalive re-checks -------------------------
+
+
+def test_a_personal_callback_follows_the_lead_to_its_new_owner_and_keepalive_rechecks(
+    api: TestClient, make_user: MakeUser, db: Database, clock: FrozenClock
+) -> None:
+    alice, bob = agents(make_user, "alice", "bob")
+    campaign_id = lead_campaign(api, [alice, bob], owner="alice")
+    list_id = api.get(f"{API}/campaigns/{campaign_id}").json()["list_id"]
+    login(api, alice, campaign_id)
+    first = get_record(api, alice, campaign_id)
+    assert first is not None
+    url = f"{API}/agent/campaigns/{campaign_id}/records"
+    scheduled = api.post(
+        f"{url}/{first['record_id']}/callback",
+        json={"at": (T0 + timedelta(hours=1)).isoformat()},
+        headers=alice.headers,
+    )
+    assert scheduled.status_code == 200, scheduled.text
+    assert scheduled.json()["agent_user_id"] == "alice"
+    done(api, alice, campaign_id, first["record_id"], "callback")
+    second = get_record(api, alice, campaign_id)
+    assert second is not None
+
+    moved = api.put(
+        f"{API}/contact-lists/{list_id}/records/{first['record_id']}/owner",
+        json={"owner": "bob", "reason": "territory change"},
+    )
+    assert moved.status_code == 200, moved.text
+    # A path that changes owners without ending deliveries (a staleness rule, say).
+    with db.write() as session:
+        bob_id = session.scalar(select(User.id).where(User.user_id == "bob"))
+        session.execute(
+            update(Record).where(Record.id == second["record_id"]).values(owner_id=bob_id)
+        )
+
+    kept = api.post(f"{url}/{second['record_id']}/keepalive", headers=alice.headers)
+    assert kept.status_code == 409, kept.text
+    assert kept.json()["error"]["code"] == "owned_by_another_agent"
+    assert api.get(f"{url}/{second['record_id']}", headers=alice.headers).status_code == 404
+
+    waiting = api.get(f"{API}/campaigns/{campaign_id}/callbacks").json()
+    assert [c["agent_user_id"] for c in waiting] == ["bob"], waiting
+    clock.advance(timedelta(hours=1))
+    login(api, bob, campaign_id)
+    back = get_record(api, bob, campaign_id)
+    assert back is not None and back["record_id"] == first["record_id"]
+
+
+def login(client: TestClient, who: Person, campaign_id: int) -> None:
+    response = client.post(f"{API}/agent/campaigns/{campaign_id}/login", headers=who.headers)
+    assert response.status_code == 204, response.text

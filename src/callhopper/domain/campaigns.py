@@ -182,6 +182,11 @@ def sort_is_numeric(schema: ListSchema, column: str) -> bool:
     return spec is not None and spec.type is FieldType.NUMBER
 
 
+#: With ``reinsert_skipped``, how long a skipped record stays away (five minutes): the last
+#: record left does not come straight back to the agent who skipped it.
+DEFAULT_SKIP_REINSERT_DELAY_S = 300
+
+
 class MachineAction(StrEnum):
     """What the dialing engine does with a call that answering-machine detection reports as
     answered by a machine (automatic modes)."""
@@ -210,6 +215,13 @@ class CampaignSettings(BaseModel):
         False,
         description="A skipped record goes to the back of the order instead of waiting "
         "for the next pass.",
+    )
+    skip_reinsert_delay_s: int = Field(
+        DEFAULT_SKIP_REINSERT_DELAY_S,
+        ge=0,
+        le=24 * 3600,
+        description="With reinsert_skipped: a skipped record comes back (at the back of the "
+        "order) no sooner than this many seconds after the Skip.",
     )
     allow_manual_dial: bool = Field(
         False, description="Agents may type a new number to dial (validated like imports)."

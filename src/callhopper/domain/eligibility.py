@@ -36,6 +36,9 @@ class BlockReason(StrEnum):
     HANDLED_THIS_PASS = "handled_this_pass"
     #: A retry is due later (until: when).
     RETRY_SCHEDULED = "retry_scheduled"
+    #: Skipped, and back at the end of the order once the campaign's
+    #: ``skip_reinsert_delay_s`` has passed (until: then).
+    SKIPPED = "skipped"
     #: A callback is due later (until: when; detail: ``agent``, ``None`` for any agent).
     CALLBACK_SCHEDULED = "callback_scheduled"
     #: Another campaign sharing the list owns it (campaign ownership; until: when that
@@ -189,6 +192,8 @@ def _state(c: RecordConditions) -> Blocker:
         return Blocker(BlockReason.LEASED, c.lease_expires_at, {"agent": c.lease_agent})
     if c.status is RecordStatus.BLOCKED:
         return _owned_elsewhere(c, c.blocked_until)
+    if c.status is RecordStatus.READY:  # ready, but away until its retry_at
+        return Blocker(BlockReason.SKIPPED, c.retry_at, {})
     if c.retry_at is None:
         return Blocker(BlockReason.HANDLED_THIS_PASS, None, {"code": c.last_code})
     if c.callback_due_at is not None:

@@ -22,6 +22,10 @@ class AgentSessions(Protocol):
         """Log the agent out of the campaign."""
         ...
 
+    def logged_in_at(self, campaign_id: int, agent_id: int) -> datetime | None:
+        """When the agent logged into the campaign (``None``: they are not logged in)."""
+        ...
+
     def receiving(self, campaign_id: int, agent_id: int) -> bool:
         """Whether the agent's Get Record / Stop toggle is on in the campaign (off when
         they are not logged in)."""

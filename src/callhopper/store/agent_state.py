@@ -267,6 +267,13 @@ class SqlAgentSessions:
             )
         )
 
+    def logged_in_at(self, campaign_id: int, agent_id: int) -> datetime | None:
+        return self.session.scalar(
+            select(AgentSession.logged_in_at).where(
+                AgentSession.campaign_id == campaign_id, AgentSession.user_id == agent_id
+            )
+        )
+
     def receiving(self, campaign_id: int, agent_id: int) -> bool:
         return bool(self.session.scalar(_RECEIVING, {"campaign": campaign_id, "agent": agent_id}))
 

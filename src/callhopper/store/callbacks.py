@@ -10,13 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.callbacks import CallbackPlan, CampaignCallback, ScheduledCallback
 from callhopper.domain.dispensing import CallbackView
-from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
-from callhopper.store.models import AgentSession, Callback, CampaignRecord, User, table_of
+from callhopper.domain.records import (
+    OPEN_CALLBACK_STATUSES,
+    CallbackKind,
+    CallbackStatus,
+    RecordStatus,
+)
+from callhopper.store.models import (
+    AgentSession,
+    Callback,
+    Campaign,
+    CampaignRecord,
+    Record,
+    User,
+    table_of,
+)
 from callhopper.store.types import UTCDateTime
 
 _CALLBACKS = table_of(Callback)
@@ -222,3 +235,38 @@ class SqlCallbacks:
     def unmark_delivered(self, campaign_id: int, record_id: int, now: datetime) -> None:
         params = {"campaign": campaign_id, "record": record_id, "now": now}
         self.session.execute(_UNMARK_DELIVERED, params)
+
+
+def follow_owner(session: Session, records: Any, now: datetime) -> None:
+    """The leads ``records`` (ids, or a query of them) got a new owner: in lead-ownership
+    campaigns, where an owned lead reaches only its owner, their pending personal callbacks
+    follow it. They wait for the new owner, or, when the lead has no owner any more, become
+    callbacks for any agent (whose skills match the general lead)."""
+    lead_campaigns = select(Campaign.id).where(Campaign.enforce_lead_ownership.is_(True))
+    owner = select(Record.owner_id).where(Record.id == _CALLBACKS.c.record_id).scalar_subquery()
+    session.execute(
+        update(_CALLBACKS)
+        .where(
+            _CALLBACKS.c.record_id.in_(records),
+            _CALLBACKS.c.campaign_id.in_(lead_campaigns),
+            _CALLBACKS.c.kind == CallbackKind.PERSONAL.value,
+            _CALLBACKS.c.status == _SCHEDULED,
+        )
+        .values(
+            agent_id=owner,
+            kind=case((owner.is_(None), CallbackKind.ANY.value), else_=_CALLBACKS.c.kind),
+            updated_at=now,
+        )
+    )
+    cr = table_of(CampaignRecord)
+    new_owner = select(Record.owner_id).where(Record.id == cr.c.record_id).scalar_subquery()
+    session.execute(
+        update(cr)
+        .where(
+            cr.c.record_id.in_(records),
+            cr.c.campaign_id.in_(lead_campaigns),
+            cr.c.status == RecordStatus.WAITING.value,
+            cr.c.reserved_for.is_not(None),
+        )
+        .values(reserved_for=new_owner)
+    )

@@ -20,7 +20,7 @@ from callhopper.domain.lead_owners import (
 from callhopper.domain.records import RecordStatus
 from callhopper.domain.rights import Right
 from callhopper.ports.owners import LeadSelection, Target
-from callhopper.store import deliveries, dispensing
+from callhopper.store import callbacks, deliveries, dispensing
 from callhopper.store.models import Campaign, CampaignRecord, HopperEntry, Record, User
 from callhopper.store.owner_plan import (
     CHANGED,
@@ -90,6 +90,7 @@ class SqlLeadOwnerStore:
             .where(HopperEntry.record_id == record_id)
             .execution_options(synchronize_session=False)
         )
+        callbacks.follow_owner(self.session, [record_id], now)
 
     def end_leases_of_non_owners(
         self, record_ids: Sequence[int], now: datetime
@@ -122,6 +123,7 @@ class SqlLeadOwnerStore:
         self, actor: Actor, *, reason: str, now: datetime, end_leases: bool
     ) -> list[EndedLease]:
         apply_plan(self.session, actor, reason=reason, now=now)
+        callbacks.follow_owner(self.session, select(PLAN.c.record_id).where(CHANGED), now)
         if not end_leases:
             return []
         changed = select(PLAN.c.record_id).where(CHANGED)

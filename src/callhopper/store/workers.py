@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from callhopper.store.models import WorkerLease
 from callhopper.store.types import UTCDateTime
 
 _TAKE = text(
@@ -43,3 +44,7 @@ class SqlWorkerLeases:
 
     def give_up(self, name: str, holder: str) -> None:
         give_up(self.session, name, holder)
+
+    def expires_at(self, name: str) -> datetime | None:
+        found = select(WorkerLease.expires_at).where(WorkerLease.name == name)
+        return self.session.scalar(found)

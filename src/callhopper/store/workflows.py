@@ -30,6 +30,7 @@ from callhopper.domain.workflows import (
 )
 from callhopper.domain.workflows import WorkflowRule as Rule
 from callhopper.domain.wrapup import OwnerAction
+from callhopper.store import callbacks
 from callhopper.store.audit import audit
 from callhopper.store.models import (
     Campaign,
@@ -294,6 +295,7 @@ class _Firing:
             .where(HopperEntry.record_id == self.record_id)
             .execution_options(synchronize_session=False)
         )
+        callbacks.follow_owner(self.session, [self.record_id], self.now)
         self.owner_id = owner
         self.changed = True
         after = self.user_id(owner)

@@ -37,6 +37,7 @@ class DispensingBase:
         on_work: Callable[[int], None] | None = None,
         on_webhooks_queued: Callable[[], None] | None = None,
         validator: NumberValidator | None = None,
+        load_hopper: Callable[[int], object] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
@@ -53,6 +54,10 @@ class DispensingBase:
         #: Called after a Done whose workflow rules queued webhooks has committed (wakes the
         #: webhook sender).
         self.on_webhooks_queued = on_webhooks_queued
+        #: Loads a lead-ownership campaign's hopper now, in the caller's thread (the
+        #: loader's ``load``): the first Get Record after a login, before any load has
+        #: staged the agent's leads, runs it rather than answer ``hopper_empty``.
+        self.load_hopper = load_hopper
 
     def work(self, campaign_id: int) -> None:
         if self.on_work is not None:

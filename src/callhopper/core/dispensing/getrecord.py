@@ -13,11 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from callhopper.core.dispensing.base import DispensingBase, again_after_contention, agent_id_of
-from callhopper.core.dispensing.calls import close_undialable
+from callhopper.core.dispensing.calls import close_undialable, take_back_from_non_owner
 from callhopper.core.dispensing.views import Delivery, NoRecord, delivery
+from callhopper.core.hopper import LEASE_TTL
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.dispensing import CampaignContext, LeaseRace
+from callhopper.domain.events import AgentEvent
 from callhopper.domain.predial import CloseReason, DialPlan, listed_plan, numbers_of
 from callhopper.ports.transactions import Transaction
 
@@ -36,6 +38,11 @@ def get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery | 
         # with theirs.
         result = again_after_contention(lambda: _get_record(d, agent, campaign_id))
     if isinstance(result, NoRecord) and result.reason == HOPPER_EMPTY:
+        if result.unloaded and d.load_hopper is not None:
+            # No load has run since the agent logged in: none has staged their leads yet.
+            # Load now and ask once more, rather than answer with a hopper that is not empty.
+            d.load_hopper(campaign_id)
+            result = again_after_contention(lambda: _get_record(d, agent, campaign_id))
         d.agents_changed(campaign_id)  # a new agent, or a drained hopper
     return result
 
@@ -82,9 +89,20 @@ def _get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery |
                     HOPPER_EMPTY,
                     "no lead of yours and none matching your skills is in the hopper now; "
                     "the next hopper load adds more",
+                    unloaded=not_loaded_since_login(tx, ctx.id, agent_id),
                 )
             return why_nothing(tx, ctx, agent_id, now)
         return delivery(tx, ctx, record_id, agent_id, now)
+
+
+def not_loaded_since_login(tx: Transaction, campaign_id: int, agent_id: int) -> bool:
+    """Whether no hopper load of the campaign has run since the agent logged in (each load
+    renews the campaign's loader lease for :data:`~callhopper.core.hopper.LEASE_TTL`)."""
+    logged_in_at = tx.agents.logged_in_at(campaign_id, agent_id)
+    expires_at = tx.workers.expires_at(f"hopper:{campaign_id}")
+    if logged_in_at is None:
+        return False
+    return expires_at is None or logged_in_at > expires_at - LEASE_TTL
 
 
 def claim(
@@ -187,10 +205,24 @@ def delivered(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int)
 
 
 def keepalive(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> datetime:
-    """Keep a delivered record: its lease runs for the lease timeout from now."""
+    """Keep a delivered record: its lease runs for the lease timeout from now. In a
+    lead-ownership campaign a lead whose owner changed since it was delivered, and that the
+    agent has not dialled, is taken back instead (``owned_by_another_agent``), as Call
+    would; one already dialled stays with the agent to wrap the call up."""
+    agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
+        lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)  # or 404
         now = d.clock.now()  # read in the transaction, like every state change
+        refusal = None
+        if ctx.enforce_lead_ownership and not lease.dialled():
+            record = tx.records.get(record_id)
+            refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
         until = ctx.lease_until(now)
-        tx.claims.renew(campaign_id, record_id, agent_id_of(agent), until)
-        return until
+        if refusal is None:
+            tx.claims.renew(campaign_id, record_id, agent_id, until)
+    if refusal is not None:
+        d.publish(AgentEvent(agent_id, "delivery_ended", campaign_id, record_id, "owner_changed"))
+        d.work(campaign_id)
+        raise refusal  # after the commit: the lead has been taken back
+    return until

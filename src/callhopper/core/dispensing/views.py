@@ -98,6 +98,8 @@ class NoRecord:
     #: when (``None``: no expiry).
     held_by: str | None = None
     held_until: datetime | None = None
+    #: ``hopper_empty`` before any hopper load since the agent logged in.
+    unloaded: bool = False
 
 
 @dataclass(frozen=True)

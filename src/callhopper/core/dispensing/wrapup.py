@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from callhopper.core.dispensing.base import (
@@ -38,7 +39,10 @@ def skip(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> N
             raise Conflict("this campaign does not allow skipping", code="skip_not_allowed")
         _refuse_if_dialled(lease)
         if ctx.settings.reinsert_skipped:
-            change = LeaseChange(status=RecordStatus.READY, rank=Rank.BACK)
+            # At the back of the order, and away for the campaign's delay: the last record
+            # left does not come straight back.
+            away = timedelta(seconds=ctx.settings.skip_reinsert_delay_s)
+            change = LeaseChange(status=RecordStatus.READY, rank=Rank.BACK, retry_at=now + away)
             if ctx.enforce_lead_ownership:
                 # Back at the end of the hopper, as the owner's lead or a general one.
                 tx.claims.return_to_hopper(campaign_id, record_id, agent_id, now, first=False)

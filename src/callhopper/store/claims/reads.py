@@ -181,9 +181,12 @@ def backlog(
     )
     if eligible:
         return Backlog(outside_window=int(eligible), next_retry_at=None)
+    # A retry due later, or a skipped record away until then (reinsert_skipped).
     next_retry = session.scalar(
         select(func.min(cr.retry_at)).where(
-            mine, cr.status == RecordStatus.WAITING.value, cr.retry_at > now
+            mine,
+            cr.status.in_((RecordStatus.WAITING.value, RecordStatus.READY.value)),
+            cr.retry_at > now,
         )
     )
     return Backlog(outside_window=0, next_retry_at=next_retry)

@@ -70,9 +70,11 @@ _WAITING, _BLOCKED = RecordStatus.WAITING.value, RecordStatus.BLOCKED.value
 # campaign owned until now).
 CONDITIONS: dict[str, str] = {
     "due": f"{{c}}.status = '{_WAITING}' AND {{c}}.retry_at <= :now",
+    # (a record skipped with reinsert_skipped is ready, but away until its retry_at)
     "fresh": (
         f"{{c}}.status IN ('{_READY}', '{_LEASED}') "
-        f"AND ({{c}}.status = '{_READY}' OR {{c}}.lease_expires_at <= :now)"
+        f"AND ({{c}}.status = '{_READY}' OR {{c}}.lease_expires_at <= :now) "
+        "AND ({c}.retry_at IS NULL OR {c}.retry_at <= :now)"
     ),
     "freed": f"{{c}}.status = '{_BLOCKED}' AND {{c}}.blocked_until <= :now",
     "owned_by_agent": "{c}.agent_id = :agent",
