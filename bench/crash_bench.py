@@ -138,7 +138,9 @@ def variants(args: argparse.Namespace) -> Iterator[tuple[str, Callable[..., obje
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench crash", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=5)
