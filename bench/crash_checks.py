@@ -150,7 +150,11 @@ def _check(floor: Floor, engine: Engine) -> Findings:
     for key, ds in by_record.items():
         for before, after in itertools.pairwise(ds):
             if before.released_at is None or after.leased_at < before.released_at:
-                found.duplicated.append(f"{key}: deliveries {before.id} and {after.id} overlap")
+                found.duplicated.append(
+                    f"{key}: deliveries overlap: {before.id} (agent {before.agent_id}, "
+                    f"{before.leased_at} → {before.released_at}, {before.outcome}) and "
+                    f"{after.id} (agent {after.agent_id}, from {after.leased_at})"
+                )
         if ds[-1].released_at is None and not floor.timed_out:
             found.duplicated.append(f"{key}: delivery {ds[-1].id} still open")
     by_id = {d.id: d for d in history}
