@@ -178,7 +178,8 @@ def main(argv: list[str]) -> None:
     if problems:
         print("\n".join(problems))
     if not args.no_record:
-        command = "python -m bench crash " + " ".join(argv)
+        shown = [a for i, a in enumerate(argv) if a != "--note" and argv[i - 1 : i] != ["--note"]]
+        command = "python -m bench crash " + " ".join(shown)
         body = f"`{command.strip()}`\n\n"
         if args.note:
             body += f"{args.note}\n\n"
