@@ -41,6 +41,8 @@ from bench.crash_floor import HOPPER, PREVIEW, PUSH, Floor, Plan, recoveries, ru
 from tests.e2e.server import LiveServer
 
 SHARES = {PREVIEW: 0.4, PUSH: 0.3, HOPPER: 0.3}
+#: A loaded machine may take minutes to start a process (most of it importing).
+START_TIMEOUT_S = 600.0
 
 
 def split(total: int) -> dict[str, int]:
@@ -63,7 +65,11 @@ def run_variant(
     with fresh() as url, ExitStack() as stack:
         live = []
         for i in range(servers):
-            server = LiveServer(database_url=url, log_path=DATA_DIR / f"crash_{name}_{i}.log")
+            server = LiveServer(
+                database_url=url,
+                log_path=DATA_DIR / f"crash_{name}_{i}.log",
+                start_timeout_s=START_TIMEOUT_S,
+            )
             server.start()
             stack.callback(server.stop)
             live.append(server)
@@ -84,10 +90,14 @@ def row(name: str, floor: Floor, found: Findings, load: str) -> list[object]:
         found.records,
         len(floor.agents),
         len(floor.kills),
-        len(found.lost),
+        f"{len(found.lost)} ({found.unfinished} unfinished at the deadline)"
+        if floor.timed_out
+        else len(found.lost),
         len(found.duplicated),
         f"{found.held_at_kills} ({found.resumed} back, {found.lapsed} lapsed, "
-        f"{len(found.unrecovered)} not)",
+        f"{len(found.unrecovered)} not"
+        + (f", {found.unfinished_leases} still open" if found.unfinished_leases else "")
+        + ")",
         "ok" if not found.audit else f"{len(found.audit)} wrong",
         len(found.lost_events),
         seconds([t.up_s for t in times], median),
@@ -128,7 +138,9 @@ def variants(args: argparse.Namespace) -> Iterator[tuple[str, Callable[..., obje
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench crash", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=5)
@@ -166,7 +178,8 @@ def main(argv: list[str]) -> None:
     if problems:
         print("\n".join(problems))
     if not args.no_record:
-        command = "python -m bench crash " + " ".join(argv)
+        shown = [a for i, a in enumerate(argv) if a != "--note" and argv[i - 1 : i] != ["--note"]]
+        command = "python -m bench crash " + " ".join(shown)
         body = f"`{command.strip()}`\n\n"
         if args.note:
             body += f"{args.note}\n\n"

@@ -43,6 +43,10 @@ class Findings:
     unrecovered: list[str] = field(default_factory=list)
     audit: list[str] = field(default_factory=list)
     lost_events: list[str] = field(default_factory=list)
+    #: Records not final when a floor stopped at its deadline (not lost: still to work).
+    unfinished: int = 0
+    #: Leases held at a kill still open when a floor stopped at its deadline.
+    unfinished_leases: int = 0
 
     @property
     def clean(self) -> bool:
@@ -136,7 +140,9 @@ def _check(floor: Floor, engine: Engine) -> Findings:
     wrapup_rows = Counter((w[0], w[1]) for w in wrapups)
     for campaign_id, record_id, status in statuses:
         key = (campaign_id, record_id)
-        if status != "final" or not done_rows[key]:
+        if floor.timed_out and status in ("ready", "leased", "waiting"):
+            found.unfinished += 1
+        elif status != "final" or not done_rows[key]:
             found.lost.append(f"{key}: {status}, {done_rows[key]} done")
         dones = (done_rows[key], wrapup_rows[key], floor.done_ok[key])
         if max(dones) > 1:
@@ -144,15 +150,21 @@ def _check(floor: Floor, engine: Engine) -> Findings:
     for key, ds in by_record.items():
         for before, after in itertools.pairwise(ds):
             if before.released_at is None or after.leased_at < before.released_at:
-                found.duplicated.append(f"{key}: deliveries {before.id} and {after.id} overlap")
-        if ds[-1].released_at is None:
+                found.duplicated.append(
+                    f"{key}: deliveries overlap: {before.id} (agent {before.agent_id}, "
+                    f"{before.leased_at} → {before.released_at}, {before.outcome}) and "
+                    f"{after.id} (agent {after.agent_id}, from {after.leased_at})"
+                )
+        if ds[-1].released_at is None and not floor.timed_out:
             found.duplicated.append(f"{key}: delivery {ds[-1].id} still open")
     by_id = {d.id: d for d in history}
     for kill in floor.kills:
         for lease in kill.held:
             found.held_at_kills += 1
             verdict = _recovery(lease, by_id.get(lease.assignment_id))
-            if verdict == "resumed":
+            if verdict == "open" and floor.timed_out:
+                found.unfinished_leases += 1
+            elif verdict == "resumed":
                 found.resumed += 1
             elif verdict == "lapsed":
                 found.lapsed += 1
@@ -168,6 +180,8 @@ def _recovery(lease: HeldLease, delivery: Delivery | None) -> str:
     what = f"lease {lease.assignment_id} (record {lease.record_id}, agent {lease.agent_id})"
     if delivery is None:
         return f"{what}: not in the history"
+    if delivery.released_at is None:
+        return "open"
     if delivery.outcome == "done" and not lease.deserter:
         return "resumed"  # the same delivery, finished by its own agent after the restart
     deadline = lease.accept_by or lease.lease_expires_at

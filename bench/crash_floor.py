@@ -14,8 +14,8 @@ scale). The floor:
 * kills a server at seeded random moments, reads the leases held at that instant from the
   database while the process is dead, restarts it on the same database, and measures how
   long agents take to work again. At the first kill one preview and one push agent of the
-  killed server **desert** (never come back), so that their leases can only come back by
-  lapsing;
+  killed server who hold a record **desert** (never come back), so that their leases can
+  only come back by lapsing;
 * stops when every record of its campaigns is final; :mod:`bench.crash_checks` then reads
   the database and says what was lost, handled twice, recovered how, and audited.
 """
@@ -436,12 +436,12 @@ _OPEN_LEASES = text(
 )
 
 
-def held_leases(engine: Engine, agent_ids: dict[int, bool]) -> list[HeldLease]:
-    """The deliveries open now of the given agents (``{db id: deserter}``)."""
+def held_leases(engine: Engine, agent_ids: set[int]) -> list[HeldLease]:
+    """The deliveries open now of the given agents (database ids)."""
     with engine.connect() as conn:
         rows = conn.execute(_OPEN_LEASES).all()
     return [
-        HeldLease(r[0], r[1], r[2], r[3], agent_ids[r[3]], utc(r[4]), utc(r[5]))
+        HeldLease(r[0], r[1], r[2], r[3], False, utc(r[4]), utc(r[5]))
         for r in rows
         if r[3] in agent_ids
     ]
@@ -465,9 +465,9 @@ async def killer(floor: Floor, engine: Engine, rng: random.Random) -> None:
     total = sum(plan.records.values())
     for k in range(plan.kills):
         # The k-th kill comes when a seeded share of the records inside the k-th of equal
-        # slices of the work's first 70% is done, then a seeded fraction of a second later:
+        # slices of the work's first 60% is done, then a seeded fraction of a second later:
         # at a random moment, but always while agents work, however loaded the machine.
-        low, high = 0.1 + 0.6 * k / plan.kills, 0.1 + 0.6 * (k + 1) / plan.kills
+        low, high = 0.05 + 0.55 * k / plan.kills, 0.05 + 0.55 * (k + 1) / plan.kills
         threshold = total * rng.uniform(low, high)
         while floor.done_ok.total() < threshold:
             if floor.finished.is_set():
@@ -479,16 +479,22 @@ async def killer(floor: Floor, engine: Engine, rng: random.Random) -> None:
         killed_at = time.monotonic()
         await asyncio.to_thread(server.kill)
         on_it = [a for a in floor.agents if a.server == index and a.n not in floor.deserted]
+        held = await asyncio.to_thread(held_leases, engine, {a.db_id for a in on_it})
         if plan.desert and not floor.kills:
+            # Deserters among the agents holding a record: their leases can only lapse.
+            holding = {lease.agent_id for lease in held}
             for kind in (PREVIEW, PUSH):
                 team = [a for a in on_it if a.kind == kind]
-                if len(team) > 1:
-                    floor.deserted.add(rng.choice(team).n)
-        affected = {a.db_id: a.n in floor.deserted for a in on_it}
-        held = await asyncio.to_thread(held_leases, engine, affected)
+                candidates = [a for a in team if a.db_id in holding]
+                if len(team) > 1 and candidates:
+                    floor.deserted.add(rng.choice(candidates).n)
+        deserters = {a.db_id for a in on_it if a.n in floor.deserted}
+        for lease in held:
+            lease.deserter = lease.agent_id in deserters
+        affected = [a.db_id for a in on_it]
         restarted_at = time.monotonic()
         await asyncio.to_thread(server.start)
-        kill = Kill(index, killed_at, restarted_at, time.monotonic(), list(affected), held)
+        kill = Kill(index, killed_at, restarted_at, time.monotonic(), affected, held)
         floor.kills.append(kill)
         back = [a for a in on_it if a.n not in floor.deserted]
         limit = time.monotonic() + 60

@@ -139,8 +139,8 @@ class PostgresBus(LocalBus):
     every transaction that notified (one lock for the whole database, held through the
     commit), which would make all Dones of all processes commit one at a time. A process
     that dies between a commit and its notification loses the event for other processes
-    only; the change itself is committed, and the record reaches the agent when their
-    client reconnects (or with the pusher's next round)."""
+    only; the change itself is committed, and a push lost that way is found by
+    :meth:`resend_lost_pushes` in the process holding the agent's channel."""
 
     def __init__(self, conninfo: str) -> None:
         super().__init__()

@@ -25,14 +25,21 @@ from bench.crash_checks import check
 from bench.crash_floor import HOPPER, PREVIEW, PUSH, Floor, Plan, run, set_up
 from tests.e2e.server import LiveServer
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(600)
+#: Each test starts (and restarts) server processes: generous for a loaded machine.
+START_TIMEOUT_S = 180.0
 
 
 @contextmanager
 def servers(db_url: str, logs: Path, count: int, **env: str) -> Iterator[list[LiveServer]]:
     """``count`` servers on one database, their logs ``<logs>_<n>.log``."""
     live = [
-        LiveServer(database_url=db_url, log_path=Path(f"{logs}_{i}.log"), extra_env=dict(env))
+        LiveServer(
+            database_url=db_url,
+            log_path=Path(f"{logs}_{i}.log"),
+            extra_env=dict(env),
+            start_timeout_s=START_TIMEOUT_S,
+        )
         for i in range(count)
     ]
     try:
@@ -56,7 +63,7 @@ def test_sigkill_loses_nothing_and_hands_nothing_out_twice(db_url: str, tmp_path
         kills=1,
         think_s=0.15,
         seed=19,
-        deadline_s=100,
+        deadline_s=400,
     )
     with servers(db_url, tmp_path / "server", 1) as live:
         floor = Floor(plan, db_url, live)
@@ -83,7 +90,7 @@ def test_two_processes_on_one_postgresql(db_url: str, tmp_path: Path) -> None:
         kills=0,
         think_s=0.05,
         seed=20,
-        deadline_s=90,
+        deadline_s=400,
     )
     with (
         servers(db_url, tmp_path / "a", 1, CALLHOPPER_RUN_WORKERS="false") as a,

@@ -957,3 +957,42 @@ def test_a_push_whose_notification_was_lost_still_reaches_the_agent(
     finally:
         holder.stop()
     assert "its push was not heard" in holder.log_path.read_text()
+
+
+class TickingClock(FrozenClock):
+    """A frozen clock that moves one second on from each reading."""
+
+    def now(self) -> datetime:
+        reading = super().now()
+        self.advance(timedelta(seconds=1))
+        return reading
+
+
+def test_each_push_of_a_batch_takes_its_own_time(
+    app_client: TestClient, api: TestClient, db: Database, make_user: MakeUser
+) -> None:
+    """The pusher serves waiting agents in batches, one transaction each. A record given back
+    by another transaction while a batch runs (an accept timeout, a Done in another process)
+    may be claimed later in that batch: stamped with the time the batch began, its new lease
+    would start before the release that freed it, and the history would show two holders at
+    once. Each push reads the clock when it claims."""
+    alice, bob = people(make_user, "alice", "bob")
+    campaign_id = push_campaign(api, [alice, bob], "direct_push_preview")
+    for who in (alice, bob):
+        receiving(app_client, who, campaign_id, True)
+    with db.read() as session:
+        ids = list(session.scalars(select(User.id).where(User.user_id.in_(["alice", "bob"]))))
+    dispenser = Dispenser(SqlUnitOfWork(db), TickingClock(T0), bus=LocalBus())
+    pushed, _ = dispenser.push_many(campaign_id, sorted(ids), shared=True)
+    assert len(pushed) == 2
+    with db.read() as session:
+        leased = dict(
+            session.execute(
+                select(CampaignRecord.lease_agent_id, CampaignRecord.leased_at).where(
+                    CampaignRecord.campaign_id == campaign_id,
+                    CampaignRecord.status == "leased",
+                )
+            ).all()
+        )
+    first, second = (leased[agent] for agent, _ in pushed)
+    assert first is not None and second is not None and first < second

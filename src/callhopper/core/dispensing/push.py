@@ -40,8 +40,8 @@ def push_many(
         ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
         if not ctx.is_on:
             return pushed, True
-        now = d.clock.now()
         if shared:
+            now = d.clock.now()
             until, accept_by = push_deadlines(ctx, now)
             try:
                 pushed = tx.claims.claim_batch(
@@ -63,6 +63,9 @@ def push_many(
                     d.publish(AgentEvent(agent_id, "delivery", ctx.id, leased), tx)
                 return pushed, len(pushed) < len(agent_ids)
         for agent_id in agent_ids:
+            # Each claim reads the clock: a record given back by another transaction while
+            # this batch runs must not get a lease that starts before that release.
+            now = d.clock.now()
             try:
                 record_id = push_claim(tx, ctx, agent_id, now, isolated=True)
             except LeaseRace:
@@ -223,8 +226,8 @@ def expire_unaccepted(d: DispensingBase) -> int:
             ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
             if not tx.claims.still_unaccepted(campaign_id, record_id, agent_id):
                 continue  # accepted, rejected or taken meanwhile
-            now = d.clock.now()  # each give-back at its own time, in its transaction
-            give_back_on_top(d, tx, ctx, record_id, agent_id, now, "accept_timeout")
+            # The time of this release, not of the look for late pushes (maybe long before).
+            give_back_on_top(d, tx, ctx, record_id, agent_id, d.clock.now(), "accept_timeout")
             done += 1
         d.work(campaign_id)
     return done
