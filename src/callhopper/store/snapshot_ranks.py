@@ -1,0 +1,130 @@
+"""Where a campaign's records stand in its order (``campaign_records.rank``).
+
+A start or a recycle ranks every record of the list in the campaign's order, leaving
+:data:`RANK_GAP` between neighbours. Records appended (or fixed) while the campaign runs
+take their sorted place among the records already ranked, as if they had been there at the
+start: each goes between the ranks of its neighbours in the campaign's order, set-based, in
+one statement over the list. Ranks moved since the start (a record sent back on top or to
+the back) stay where they are. When two neighbours have no room left between them, the
+campaign's ranks are spaced out again, keeping their order, and the placement is redone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from callhopper.domain.records import RecordStatus as S
+from callhopper.store.models import CampaignRecord, Record
+
+#: The room left between two neighbours' ranks at a start: the records that can be placed
+#: between them before the campaign's ranks are spaced out again.
+RANK_GAP = 1 << 20
+
+
+def start_ranks(source: Any, order_terms: list[Any]) -> Any:
+    """Every record of ``source`` ranked in the campaign's order, :data:`RANK_GAP` apart."""
+    position = func.row_number().over(order_by=[*order_terms, Record.id])
+    return source.add_columns((position * RANK_GAP).label("rank")).subquery("snap")
+
+
+def placed_ranks(
+    session: Session,
+    campaign_id: int,
+    source: Any,
+    order_terms: list[Any],
+    placed: ColumnElement[bool],
+) -> Any:
+    """The records of ``source`` that ``placed`` selects (new in the campaign, or undeliverable
+    and being fixed), each with the rank of its sorted place among the others; ``source``
+    holds the whole list, so that the others can be compared with them."""
+    ranked = _placed(campaign_id, source, order_terms, placed)
+    crowded = select(func.count()).select_from(ranked).where(ranked.c.crowded)
+    if session.scalar(crowded):
+        _space_out(session, campaign_id)
+        ranked = _placed(campaign_id, source, order_terms, placed)
+    return ranked
+
+
+def _placed(
+    campaign_id: int, source: Any, order_terms: list[Any], placed: ColumnElement[bool]
+) -> Any:
+    cr = CampaignRecord
+    is_placed = and_(placed, (cr.rank.is_(None)) | (cr.status == S.ERROR)).label("is_placed")
+    known = case((is_placed, None), else_=cr.rank)
+    ordered = (
+        source.add_columns(
+            is_placed,
+            known.label("known"),
+            func.row_number().over(order_by=[*order_terms, Record.id]).label("pos"),
+            # How many ranked records come before (or are) this one: a placed record
+            # follows the ranked record whose count it shares.
+            func.count(known).over(order_by=[*order_terms, Record.id]).label("g"),
+        )
+        .outerjoin(cr, and_(cr.campaign_id == campaign_id, cr.record_id == Record.id))
+        .subquery("ordered")
+    )
+    groups = (
+        select(ordered.c.g, func.max(ordered.c.known).label("prev"))
+        .group_by(ordered.c.g)
+        .subquery("groups")
+    )
+    bounds = select(
+        groups.c.g,
+        groups.c.prev,
+        func.lead(groups.c.prev).over(order_by=groups.c.g).label("next"),
+    ).subquery("bounds")
+    k = func.row_number().over(partition_by=ordered.c.g, order_by=ordered.c.pos)
+    m = func.count().over(partition_by=ordered.c.g)
+    targets = (
+        select(
+            ordered.c.record_id,
+            ordered.c.tz,
+            ordered.c.agent_id,
+            ordered.c.error,
+            bounds.c.prev,
+            bounds.c.next,
+            k.label("k"),
+            m.label("m"),
+        )
+        .join(bounds, bounds.c.g == ordered.c.g)
+        .where(ordered.c.is_placed)
+        .subquery("targets")
+    )
+    t = targets.c
+    rank = case(
+        (and_(t.prev.is_(None), t.next.is_(None)), t.k * RANK_GAP),
+        (t.prev.is_(None), t.next - (t.m + 1 - t.k)),
+        (t.next.is_(None), t.prev + t.k),
+        else_=t.prev + (t.next - t.prev) * t.k // (t.m + 1),
+    )
+    crowded = and_(t.prev.is_not(None), t.next.is_not(None), t.next - t.prev <= t.m)
+    return select(
+        t.record_id,
+        t.tz,
+        t.agent_id,
+        t.error,
+        rank.label("rank"),
+        case((crowded, literal(True)), else_=literal(False)).label("crowded"),
+    ).subquery("snap")
+
+
+def _space_out(session: Session, campaign_id: int) -> None:
+    """Give the campaign's ranks :data:`RANK_GAP` of room again, in the order they are."""
+    cr = CampaignRecord
+    spaced = (
+        select(
+            cr.record_id,
+            (func.row_number().over(order_by=[cr.rank, cr.record_id]) * RANK_GAP).label("rank"),
+        )
+        .where(cr.campaign_id == campaign_id)
+        .subquery("spaced")
+    )
+    session.execute(
+        update(cr)
+        .where(cr.campaign_id == campaign_id, cr.record_id == spaced.c.record_id)
+        .values(rank=spaced.c.rank)
+        .execution_options(synchronize_session=False)
+    )
