@@ -51,49 +51,39 @@ def placed_ranks(
 def _placed(
     campaign_id: int, source: Any, order_terms: list[Any], placed: ColumnElement[bool]
 ) -> Any:
+    """Window functions only, so that each level is one pass (or sort) over the list."""
     cr = CampaignRecord
-    is_placed = and_(placed, (cr.rank.is_(None)) | (cr.status == S.ERROR)).label("is_placed")
+    is_placed = and_(placed, (cr.rank.is_(None)) | (cr.status == S.ERROR))
     known = case((is_placed, None), else_=cr.rank)
+    in_order = [*order_terms, Record.id]
     ordered = (
         source.add_columns(
-            is_placed,
+            case((is_placed, 1), else_=0).label("placing"),
             known.label("known"),
-            func.row_number().over(order_by=[*order_terms, Record.id]).label("pos"),
-            # How many ranked records come before (or are) this one: a placed record
-            # follows the ranked record whose count it shares.
-            func.count(known).over(order_by=[*order_terms, Record.id]).label("g"),
+            func.row_number().over(order_by=in_order).label("pos"),
+            # How many ranked records come up to this one in the campaign's order, and in
+            # all: a record being placed shares ``before`` with the ranked record just
+            # before it, and the count from the end with the one just after it.
+            func.count(known).over(order_by=in_order).label("before"),
+            func.count(known).over().label("ranked"),
         )
         .outerjoin(cr, and_(cr.campaign_id == campaign_id, cr.record_id == Record.id))
         .subquery("ordered")
     )
-    groups = (
-        select(ordered.c.g, func.max(ordered.c.known).label("prev"))
-        .group_by(ordered.c.g)
-        .subquery("groups")
-    )
-    bounds = select(
-        groups.c.g,
-        groups.c.prev,
-        func.lead(groups.c.prev).over(order_by=groups.c.g).label("next"),
-    ).subquery("bounds")
-    k = func.row_number().over(partition_by=ordered.c.g, order_by=ordered.c.pos)
-    m = func.count().over(partition_by=ordered.c.g)
-    targets = (
-        select(
-            ordered.c.record_id,
-            ordered.c.tz,
-            ordered.c.agent_id,
-            ordered.c.error,
-            bounds.c.prev,
-            bounds.c.next,
-            k.label("k"),
-            m.label("m"),
-        )
-        .join(bounds, bounds.c.g == ordered.c.g)
-        .where(ordered.c.is_placed)
-        .subquery("targets")
-    )
-    t = targets.c
+    c = ordered.c
+    after = c.ranked - c.before + case((c.known.is_(None), 0), else_=1)
+    bounded = select(
+        c.record_id,
+        c.tz,
+        c.agent_id,
+        c.error,
+        c.placing,
+        func.max(c.known).over(partition_by=c.before).label("prev"),
+        func.max(c.known).over(partition_by=after).label("next"),
+        func.sum(c.placing).over(partition_by=c.before, order_by=c.pos).label("k"),
+        func.sum(c.placing).over(partition_by=c.before).label("m"),
+    ).subquery("bounded")
+    t = bounded.c
     rank = case(
         (and_(t.prev.is_(None), t.next.is_(None)), t.k * RANK_GAP),
         (t.prev.is_(None), t.next - (t.m + 1 - t.k)),
@@ -101,14 +91,18 @@ def _placed(
         else_=t.prev + (t.next - t.prev) * t.k // (t.m + 1),
     )
     crowded = and_(t.prev.is_not(None), t.next.is_not(None), t.next - t.prev <= t.m)
-    return select(
-        t.record_id,
-        t.tz,
-        t.agent_id,
-        t.error,
-        rank.label("rank"),
-        case((crowded, literal(True)), else_=literal(False)).label("crowded"),
-    ).subquery("snap")
+    return (
+        select(
+            t.record_id,
+            t.tz,
+            t.agent_id,
+            t.error,
+            rank.label("rank"),
+            case((crowded, literal(True)), else_=literal(False)).label("crowded"),
+        )
+        .where(t.placing == 1)
+        .subquery("snap")
+    )
 
 
 def _space_out(session: Session, campaign_id: int) -> None:
