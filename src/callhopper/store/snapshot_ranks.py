@@ -13,7 +13,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from callhopper.domain.records import RecordStatus as S
@@ -40,12 +56,36 @@ def placed_ranks(
     """The records of ``source`` that ``placed`` selects (new in the campaign, or undeliverable
     and being fixed), each with the rank of its sorted place among the others; ``source``
     holds the whole list, so that the others can be compared with them."""
-    ranked = _placed(campaign_id, source, order_terms, placed)
-    crowded = select(func.count()).select_from(ranked).where(ranked.c.crowded)
-    if session.scalar(crowded):
+    _keep(session, _placed(campaign_id, source, order_terms, placed))
+    if session.scalar(select(func.count()).select_from(_PLACED).where(_PLACED.c.crowded)):
         _space_out(session, campaign_id)
-        ranked = _placed(campaign_id, source, order_terms, placed)
-    return ranked
+        _keep(session, _placed(campaign_id, source, order_terms, placed))
+    return _PLACED.alias("snap")
+
+
+#: The placement, computed once per append and read by the statements that apply it: a
+#: temporary table of the connection, emptied before each use.
+_PLACED = table(
+    "placed_ranks",
+    column("record_id", BigInteger()),
+    column("tz", String()),
+    column("agent_id", Integer()),
+    column("error", String()),
+    column("rank", BigInteger()),
+    column("crowded", Boolean()),
+)
+
+
+def _keep(session: Session, placement: Any) -> None:
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS placed_ranks (record_id BIGINT, tz TEXT, "
+            "agent_id INTEGER, error TEXT, rank BIGINT, crowded BOOLEAN)"
+        )
+    )
+    session.execute(text("DELETE FROM placed_ranks"))
+    names = ["record_id", "tz", "agent_id", "error", "rank", "crowded"]
+    session.execute(insert(_PLACED).from_select(names, select(placement)))
 
 
 def _placed(
