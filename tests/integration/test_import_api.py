@@ -315,3 +315,22 @@ def test_a_zip_code_that_names_no_zone_keeps_the_row_and_warns(api: TestClient) 
         "Z-2": "America/New_York",
         "Z-3": "America/Phoenix",
     }
+
+
+def test_the_lead_api_warns_by_item_about_a_zip_code_that_names_no_zone(api: TestClient) -> None:
+    contact_list = create_list(api, default_timezone="America/Phoenix")
+    inserted = api.post(
+        "/api/v1/leads",
+        json={
+            "list_id": contact_list["id"],
+            "check_duplicates": True,
+            "leads": [
+                {"account": "L-1", "zip": "85004", "home_phone": "(602) 234-5678"},
+                {"account": "L-2", "zip": "85004", "home_phone": "(602) 234-5678"},  # duplicate
+                {"account": "L-3", "zip": "ZZZ", "home_phone": "(212) 234-5678"},
+            ],
+        },
+    )
+    assert inserted.status_code == 201, inserted.text
+    (warning,) = inserted.json()["warnings"]
+    assert (warning["line"], warning["zone"]) == (3, "America/New_York")  # the item's number

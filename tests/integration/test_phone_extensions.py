@@ -81,3 +81,27 @@ def test_the_agent_sees_the_extensions_and_call_passes_the_one_dialled(
     called = app_client.post(url, json={}, headers=agent.headers)
     assert called.status_code == 200, called.text
     assert (called.json()["number"], called.json()["extension"]) == ("+16022345678", "12")
+
+
+def test_the_contact_history_shows_each_calls_caller_id(
+    app_client: TestClient, api: TestClient, agent: Person
+) -> None:
+    list_id = _list(api, agent)
+    campaign_id = make_campaign(
+        api,
+        list_id,
+        make_queue(api, [agent]),
+        sort=[{"column": "account"}],
+        settings={"caller_ids": ["+14155550100", "+14155550101"]},
+    )
+    start(api, campaign_id)
+    delivery = get_record(app_client, agent, campaign_id)
+    assert delivery is not None
+    url = f"/api/v1/agent/campaigns/{campaign_id}/records/{delivery['record_id']}/call"
+    called = app_client.post(url, json={"caller_id": "+14155550101"}, headers=agent.headers)
+    assert called.status_code == 200, called.text
+
+    again = get_record(app_client, agent, campaign_id)  # the record still held, re-read
+    assert again is not None and again["record_id"] == delivery["record_id"]
+    (call,) = [h for h in again["history"] if h["kind"] == "call"]
+    assert (call["number"], call["caller_id"]) == ("+16022345678", "+14155550101")

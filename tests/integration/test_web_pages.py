@@ -425,7 +425,10 @@ def test_a_callback_comes_back_marked_in_its_origin_with_the_caller_id_choice(
     clock.advance(timedelta(hours=2))
     back, _ = get_record(pages, workspace)
     assert back == record
-    assert english("Personal Callback") in pages.get(record, headers={"HX-Request": "true"}).text
+    panel = pages.get(record, headers={"HX-Request": "true"}).text
+    assert english("Personal Callback") in panel
+    # The contact history shows the caller ID the earlier call showed.
+    assert f'<td translate="no">{caller_ids[1]}</td>' in panel.split(english("Contact history"))[1]
 
 
 def _text(html: str) -> str:

@@ -5,12 +5,12 @@ read, update and search them. Owners cannot change here (see :mod:`callhopper.co
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from callhopper.core.lists import import_rows, lead_owner_resolver, update_record
 from callhopper.domain.actors import Actor
-from callhopper.domain.contacts import PhoneColumnSpec, Rejection
+from callhopper.domain.contacts import PhoneColumnSpec, Rejection, ZoneFallback
 from callhopper.domain.errors import InvalidInput, NotFound
 from callhopper.domain.lead_owners import NO_OWNER
 from callhopper.domain.lists import ListRecord
@@ -36,6 +36,8 @@ class LeadInsert:
     created: dict[int, int] = field(default_factory=dict)
     duplicates: list[Duplicate] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    #: Leads stored with a fallback time zone (their state or ZIP code names none), by item.
+    warnings: list[ZoneFallback] = field(default_factory=list)
     in_hopper: int = 0
 
 
@@ -99,6 +101,7 @@ def insert_leads(
         created=dict(zip(accepted, record_ids, strict=True)),
         duplicates=duplicates,
         rejections=[Rejection(keep[r.line - 1], r.reason, r.column) for r in every_rejection],
+        warnings=[replace(w, line=keep[w.line - 1]) for w in outcome.report.warnings],
     )
     if hopper_campaign_id is not None and record_ids:
         result.in_hopper = tx.hopper.insert(hopper_campaign_id, record_ids, priority, clock.now())

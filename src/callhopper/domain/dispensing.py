@@ -155,6 +155,8 @@ class HistoryItem:
     number: str | None
     code: str | None
     note: str
+    #: The caller ID the call showed (None: not a call, or the campaign had none).
+    caller_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from callhopper.store.models import (
 from callhopper.store.models import Campaign as CampaignRow
 from callhopper.store.record_order import sort_terms
 from callhopper.store.records import IMPORT_UPDATES
+from callhopper.store.snapshot_ranks import placed_ranks, start_ranks
 
 
 class SqlSnapshotStore:
@@ -220,7 +221,8 @@ def take_snapshot(
     """Take the owner and queue snapshots and (re)build the campaign's view of its records.
 
     With ``import_id`` only that import's records are added (an append into a
-    started campaign), ordered after the existing ones and resolved against the
+    started campaign), each in its sorted place among the records already there
+    (:func:`~callhopper.store.snapshot_ranks.placed_ranks`), and resolved against the
     queue snapshot already taken; with ``record_id``, likewise that one record (an edit).
     Otherwise (start, recycle) the queue snapshot
     is taken anew, every record is re-resolved and re-ranked, non-final records
@@ -250,10 +252,6 @@ def take_snapshot(
     source = select(Record.id.label("record_id"), Record.tz.label("tz")).where(
         Record.list_id == campaign.list_id
     )
-    if import_id is not None:
-        source = source.where(Record.import_id == import_id)
-    if record_id is not None:
-        source = source.where(Record.id == record_id)
     if column is not None:
         m = _mapping_rows(session, _owner_map(session, campaign, column, members))
         owner_value = func.coalesce(Record.data[column].as_string(), literal(""))
@@ -263,19 +261,14 @@ def take_snapshot(
         source = source.add_columns(
             cast(null(), Integer()).label("agent_id"), cast(null(), String()).label("error")
         )
-    base_rank = 0
-    if partial:
-        base_rank = (
-            session.scalar(
-                select(func.coalesce(func.max(CampaignRecord.rank), 0)).where(
-                    CampaignRecord.campaign_id == campaign.id
-                )
-            )
-            or 0
+    if import_id is not None:
+        ranked = placed_ranks(
+            session, campaign.id, source, order_terms, Record.import_id == import_id
         )
-    ranked = source.add_columns(
-        (func.row_number().over(order_by=[*order_terms, Record.id]) + base_rank).label("rank")
-    ).subquery("snap")
+    elif record_id is not None:
+        ranked = placed_ranks(session, campaign.id, source, order_terms, Record.id == record_id)
+    else:
+        ranked = start_ranks(source, order_terms)
     _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     if not partial and session.get_bind().dialect.name == "postgresql":

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import LeadsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body, RejectionPublic
+from callhopper.api.schemas import Body, RejectionPublic, ZoneFallbackPublic
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.lists import ListRecord
@@ -62,6 +62,10 @@ class LeadsInserted(BaseModel):
     created: dict[int, int] = Field(description="Item number (1-based) → new lead id.")
     duplicates: list[DuplicatePublic]
     rejections: list[RejectionPublic]
+    warnings: list[ZoneFallbackPublic] = Field(
+        description="Leads stored with a fallback time zone (their state or ZIP code names "
+        "none), by item number."
+    )
     in_hopper: int
 
 
@@ -120,6 +124,9 @@ def insert(body: LeadsIn, actor: LeadWriter, leads: LeadsDep) -> LeadsInserted:
         ],
         rejections=[
             RejectionPublic.model_validate(r, from_attributes=True) for r in result.rejections
+        ],
+        warnings=[
+            ZoneFallbackPublic.model_validate(w, from_attributes=True) for w in result.warnings
         ],
         in_hopper=result.in_hopper,
     )

@@ -55,6 +55,11 @@ class HistoryPublic(BaseModel):
     number: str | None
     code: str | None
     note: str
+    caller_id: str | None = Field(
+        None,
+        description="The caller ID the call showed the contact (null: not a call, or the "
+        "campaign had none).",
+    )
 
 
 class ConnectedCallPublic(BaseModel):

@@ -118,6 +118,7 @@ _RECENT = (
         _INTERACTIONS.c.number,
         _INTERACTIONS.c.code,
         _INTERACTIONS.c.note,
+        _INTERACTIONS.c.caller_id,
     )
     .select_from(_INTERACTIONS.outerjoin(_USERS, _USERS.c.id == _INTERACTIONS.c.agent_id))
     .where(_INTERACTIONS.c.record_id == bindparam("record"))
@@ -154,8 +155,9 @@ def _history(doc: str | None) -> list[HistoryItem]:
             number=number,
             code=code,
             note=note,
+            caller_id=caller_id,
         )
-        for at, _, kind, campaign_name, user_id, number, code, note in rows
+        for at, _, kind, campaign_name, user_id, number, code, note, caller_id in rows
     ]
 
 
