@@ -434,7 +434,7 @@ def import_csv(
                 batch_rows=settings.import_batch_rows,
                 on_duplicate=on_duplicate,
                 on_progress=lambda done: progress.update(task, completed=done),
-                now=SystemClock().now(),
+                clock=SystemClock(),
             )
     report = outcome.report
     console.print(
@@ -452,6 +452,18 @@ def import_csv(
         console.print(
             f"  … and {report.rows_rejected - len(report.rejections)} more: GET "
             f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.import_id}/rejections"
+        )
+    for warning in report.warnings:
+        console.print(
+            f"  line {warning.line}: kept, column {warning.column!r}: {warning.reason}; "
+            f"time zone {warning.zone} from {warning.zone_from}",
+            markup=False,
+            highlight=False,
+        )
+    if report.warnings_truncated:
+        console.print(
+            f"  … and {report.rows_warned - len(report.warnings)} more rows kept with a "
+            "fallback time zone"
         )
 
 

@@ -17,6 +17,7 @@ from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
+from callhopper.core.eligibility import EligibilityService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
 from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
@@ -134,6 +135,7 @@ class Services:
     ownership: OwnershipService
     leads: LeadService
     hopper: HopperService
+    eligibility: EligibilityService
 
     @property
     def jobs(self) -> list[Job]:
@@ -193,6 +195,8 @@ def build(
     )
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
+    if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
+        bus.held_pushes = dispenser.held_pushes
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -213,4 +217,5 @@ def build(
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
         hopper=HopperService(uow, clock, loader),
+        eligibility=EligibilityService(uow, clock),
     )

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN
 from callhopper.domain.phones import check_region
 
 DEFAULT_DATABASE_URL = "sqlite:///./callhopper.db"
@@ -83,6 +84,21 @@ class Settings(BaseSettings):
     )
     webhook_poll_s: float = Field(
         5.0, gt=0, description="Seconds between the webhook sender's looks for due messages."
+    )
+    softphone_ws_url: str = Field(
+        "",
+        description="The SIP-over-WebSocket address of Kamailio (`wss://…`) that the "
+        "workspace's browser phone registers to (empty: the workspace has no phone).",
+    )
+    sip_domain: str = Field(
+        DEFAULT_AGENT_SIP_DOMAIN,
+        description="The SIP domain agents' phones register in, as `sip:<user_id>@<domain>` "
+        "(the same variable `callhopper telephony` reads).",
+    )
+    sip_agent_password: str = Field(
+        "",
+        description="The password agents' phones register with (the same variable "
+        "`callhopper telephony` reads; empty: none). The workspace gives it to the browser phone.",
     )
     run_workers: bool = Field(
         True,

@@ -17,9 +17,10 @@ from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.models import Assignment, CampaignRecord, Record
-from tests.campaign_helpers import done, get_record, make_campaign, make_queue, start
+from tests.campaign_helpers import done, get_record, make_campaign, make_queue, phone, start
 from tests.integration.test_callbacks import scheduled
 from tests.integration.test_campaign_ownership import shared_list
+from tests.integration.test_dispensing_fixes import attach_dnc, history
 from tests.integration.test_push_modes import holders, people, push_campaign, pusher, receiving
 from tests.integration.test_statement_counts import counting
 from tests.support import MakeUser
@@ -143,3 +144,19 @@ def test_two_pushers_at_once_never_give_two_records_or_one_record_twice(
     pushed = holders(db, campaign_id)
     assert sum(counts) == len(pushed) == 8  # every record once, to eight different agents
     assert len(set(pushed.values())) == 8
+
+
+def test_a_batch_never_pushes_a_record_whose_every_number_is_on_a_dnc_list(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock, db: Database
+) -> None:
+    team = people(make_user, "a", "b", "c")
+    campaign_id = push_campaign(api, team, "direct_push_preview", records=4)
+    attach_dnc(api, campaign_id, [phone(0), phone(2)])  # A00000's and A00002's only numbers
+    for who in team:
+        receiving(app_client, who, campaign_id, True)
+        clock.advance(SECOND)
+    assert pusher(app_client).run_once() >= 1
+    # The listed accounts were closed, never pushed: the agents got the two others.
+    assert sorted(holders(db, campaign_id)) == ["A00001", "A00003"]
+    closed = [h for h in history(api, campaign_id) if h["outcome"] == "dnc"]
+    assert len(closed) == 2

@@ -12,10 +12,12 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseView,
 )
+from callhopper.domain.eligibility import Presence, RecordConditions
 
 
 class Claims(Protocol):
@@ -76,14 +78,42 @@ class Claims(Protocol):
         the agent of an agent-owned campaign, ``None`` for records without an owner."""
         ...
 
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        """The campaign's record as its claims see it, with each named condition of the
+        claim statements evaluated for it as a claim by ``agent_id`` (``None``: an agent
+        without records of their own) would now; ``None`` when the record is not the
+        campaign's."""
+        ...
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        """The agent's records a claim would take now but that another campaign sharing
+        the list holds (owns, has set aside, or has out with an agent), if any."""
+        ...
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        """The agent a record waits for (``None``: any agent of the queue): active, in the
+        campaign's queue, logged into it; and how many agents of the queue are."""
+        ...
+
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
         """Get Record's first step: the agent logged into the campaign if needed and
         receiving, and the record they already hold there (even if its time ran out),
         locked. One statement on PostgreSQL."""
         ...
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        """The record the agent holds in the campaign (even if its time ran out), if any."""
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        """The record the agent holds in the campaign (even if its time ran out), if any
+        (``lock``: its row held until the transaction ends)."""
         ...
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:

@@ -65,6 +65,7 @@ class UserStore(Protocol):
         role_id: int,
         password_hash: str | None,
         now: datetime,
+        language: str | None = None,
     ) -> UserInfo:
         """A new, active user."""
         ...
@@ -87,6 +88,7 @@ class UserStore(Protocol):
         display_name: str | None = None,
         role_id: int | None = None,
         password_hash: str | None = None,
+        language: str | None = None,
     ) -> UserInfo:
         """Set the fields given (``None`` keeps one as it is)."""
         ...

@@ -46,6 +46,7 @@ def actor_of(session: Session, user: User) -> Actor:
         display_name=user.display_name,
         role=role.name,
         rights=role_rights(role),
+        language=user.language,
     )
 
 
@@ -148,6 +149,7 @@ class SqlUserStore:
         role_id: int,
         password_hash: str | None,
         now: datetime,
+        language: str | None = None,
     ) -> UserInfo:
         user = User(
             user_id=user_id,
@@ -158,6 +160,7 @@ class SqlUserStore:
             active=True,
             password_hash=password_hash,
             created_at=now,
+            language=language,
         )
         self.session.add(user)
         self.session.flush()
@@ -205,6 +208,7 @@ class SqlUserStore:
         display_name: str | None = None,
         role_id: int | None = None,
         password_hash: str | None = None,
+        language: str | None = None,
     ) -> UserInfo:
         user = self._user(id)
         if email is not None:
@@ -215,6 +219,8 @@ class SqlUserStore:
             user.role_id = role_id
         if password_hash is not None:
             user.password_hash = password_hash
+        if language is not None:
+            user.language = language
         self.session.flush()
         return self._info(user)
 
@@ -250,6 +256,7 @@ class SqlUserStore:
             active=user.active,
             created_at=user.created_at,
             deactivated_at=user.deactivated_at,
+            language=user.language,
         )
 
 
@@ -282,6 +289,7 @@ _HOLDER = (
         _USERS.c.email,
         _USERS.c.display_name,
         _USERS.c.active,
+        _USERS.c.language,
         _ROLES.c.name,
         _ROLES.c.builtin,
         _ROLES.c.rights,
@@ -353,7 +361,7 @@ class SqlTokenStore:
         if row is None:
             return None
         token_id, revoked_at, expires_at, last_used_at, uid, user_id, email, name, active = row[:9]
-        role, builtin, rights = row[9:]
+        language, role, builtin, rights = row[9:]
         actor = Actor(
             id=uid,
             user_id=user_id,
@@ -361,6 +369,7 @@ class SqlTokenStore:
             display_name=name,
             role=role,
             rights=rights_of(role, builtin, rights),
+            language=language,
         )
         return TokenHolder(token_id, revoked_at, expires_at, last_used_at, bool(active), actor)
 

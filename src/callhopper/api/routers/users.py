@@ -44,6 +44,7 @@ def user_public(details: UserDetails) -> UserPublic:
         active=user.active,
         created_at=user.created_at,
         deactivated_at=user.deactivated_at,
+        language=user.language,
         skill_ids=list(details.skill_ids),
         queue_ids=list(details.queue_ids),
     )
@@ -68,6 +69,7 @@ def create_user(body: UserCreate, actor: UserManager, users: UsersDep) -> UserPu
         role=body.role,
         password=body.password,
         user_id=body.user_id,
+        language=body.language,
     )
     return user_public(created)
 
@@ -123,6 +125,7 @@ def update_user(user_id: str, body: UserUpdate, actor: UserManager, users: Users
         display_name=body.display_name,
         role=body.role,
         password=body.password,
+        language=body.language,
     )
     return user_public(updated)
 

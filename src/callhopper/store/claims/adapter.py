@@ -15,15 +15,17 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseRace,
     LeaseView,
 )
+from callhopper.domain.eligibility import Presence, RecordConditions
 from callhopper.store import dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
-from callhopper.store.claims import reads
+from callhopper.store.claims import eligibility, reads
 from callhopper.store.claims.batch import claim_batch, deliver_batch
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
 from callhopper.store.models import Campaign, Record
@@ -130,6 +132,27 @@ class SqlClaims:
     ) -> Backlog:
         return reads.backlog(self.session, campaign_id, owner_id, zones, now)
 
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        return eligibility.conditions(
+            self.session, ctx, record_id, agent_id=agent_id, zones=zones, now=now
+        )
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        return eligibility.held_elsewhere(self.session, ctx, agent_id, now)
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        return eligibility.presence(self.session, campaign_id, agent_id)
+
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
         params: dict[str, Any] = {
             "campaign": campaign_id,
@@ -143,8 +166,8 @@ class SqlClaims:
         self.session.execute(SESSION_UPSERT, params)
         return dispensing.current_lease(self.session, campaign_id, agent_id, lock=True)
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        return dispensing.current_lease(self.session, campaign_id, agent_id)
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        return dispensing.current_lease(self.session, campaign_id, agent_id, lock=lock)
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
         return reads.leases_of(self.session, agent_id)

@@ -22,17 +22,13 @@ from sqlalchemy.orm import Session
 
 from callhopper.store.callbacks import MARK_DUE_DELIVERED
 from callhopper.store.claims.statements import (
-    _DUE,
-    _FREE,
-    _FREED,
-    _FRESH,
-    _IN_ZONES,
     _LOCK,
     _SET_LEASE,
     _TIMES,
     ClaimRequest,
     _zones_param,
     claim_params,
+    condition,
 )
 from callhopper.store.dispensing import DELIVERY_STATEMENTS
 from callhopper.store.types import UTCDateTime
@@ -41,7 +37,7 @@ _BATCH_BRANCH = (
     "SELECT c.record_id, c.rank, c.retry_at, c.reserved_for "
     "FROM campaign_records AS c JOIN records AS r "
     "ON r.id = c.record_id "
-    "WHERE c.campaign_id = :campaign AND c.agent_id IS NULL AND {state} AND {in_zones} "
+    "WHERE c.campaign_id = :campaign AND {owner} AND {state} AND {in_zones} "
     "AND {free} AND {reserved} ORDER BY {order}{limit}"
 )
 _AGENTS = {
@@ -101,9 +97,12 @@ def batch_claim_statement(dialect: str) -> Any:
 
     def branch(state: str, order: str, reserved: str, limit: str = " LIMIT :count") -> str:
         sql = _BATCH_BRANCH.format(
-            state=state,
-            in_zones=_IN_ZONES[dialect],
-            free=_FREE,
+            owner=condition("without_owner", dialect),
+            state=condition(state, dialect),
+            in_zones=condition("in_zones", dialect),
+            free=" AND ".join(
+                condition(name, dialect) for name in ("not_owned_elsewhere", "not_out_elsewhere")
+            ),
             reserved=reserved,
             order=order,
             limit=limit,
@@ -113,13 +112,13 @@ def batch_claim_statement(dialect: str) -> Any:
         return sql + _LOCK[dialect]
 
     # Every due callback of these agents (each agent takes the oldest of theirs).
-    mine = branch(_DUE, "c.retry_at", _IN_AGENTS[dialect], limit="")
+    mine = branch("due", "c.retry_at", _IN_AGENTS[dialect], limit="")
     sql = _BATCH_CLAIM.format(
         agents=_AGENTS[dialect],
         mine=mine,
-        due=branch(_DUE, "c.retry_at", "c.reserved_for IS NULL"),
-        fresh=branch(_FRESH, "c.rank", "c.reserved_for IS NULL"),
-        freed=branch(_FREED, "c.rank", "c.reserved_for IS NULL"),
+        due=branch("due", "c.retry_at", "c.reserved_for IS NULL"),
+        fresh=branch("fresh", "c.rank", "c.reserved_for IS NULL"),
+        freed=branch("freed", "c.rank", "c.reserved_for IS NULL"),
         out=_PG_BATCH_OUT if dialect == "postgresql" else "",
         # SQLite's RETURNING names the updated table's columns alone, unqualified.
         returning="cr.lease_agent_id, cr.record_id"
