@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy import insert, text
@@ -46,14 +47,13 @@ from bench.common import (
 PHOENIX = "America/Phoenix"
 
 
-def setup(url: str, agents: int, records: int) -> tuple[int, float]:
-    """Users, queue, list, records and a started campaign; returns (campaign id, start s)."""
+def setup(url: str, agents: int, records: int, *, start: bool = True) -> tuple[int, float]:
+    """Users, queue, list, records and a campaign, started unless ``start`` is false;
+    returns (campaign id, seconds its start took)."""
     from callhopper.core import campaigns as core_campaigns
     from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
-    from callhopper.domain.calling_window import CallingWindow
-    from callhopper.domain.campaign_values import CampaignSpec
-    from callhopper.domain.campaigns import CampaignAction, CampaignSettings, DialingMode, SortKey
+    from callhopper.domain.campaigns import CampaignAction
     from callhopper.domain.contacts import (
         ColumnSpec,
         FieldType,
@@ -61,7 +61,6 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
         NormalisedRow,
         PhoneColumnSpec,
     )
-    from callhopper.domain.ownership import OwnerOrder
     from callhopper.store.db import Database
     from callhopper.store.migrate import ensure_schema
     from callhopper.store.models import ImportJob, QueueMember, User
@@ -138,33 +137,44 @@ def setup(url: str, agents: int, records: int) -> tuple[int, float]:
         campaign = core_campaigns.create_campaign(
             SqlTransaction(session),
             SYSTEM,
-            CampaignSpec(
-                name="bench",
-                description="",
-                list_id=contact_list.id,
-                queue_id=queue.id,
-                wrapup_set_id=1,
-                mode=DialingMode.PREVIEW,
-                agent_owned_column="agent",
-                owner_order=OwnerOrder.EMAIL_FIRST,
-                sort=(SortKey(column="balance", descending=True),),
-                calling_window=CallingWindow(start="00:00", end="24:00"),
-                settings=CampaignSettings(),
-            ),
+            campaign_spec("bench", contact_list.id, queue.id),
             now=now,
         )
         campaign_id = campaign.id
     started = time.perf_counter()
-    with db.write() as session:
-        core_campaigns.change_state(
-            SqlTransaction(session), SYSTEM, campaign_id, CampaignAction.START, now=now
-        )
+    if start:
+        with db.write() as session:
+            core_campaigns.change_state(
+                SqlTransaction(session), SYSTEM, campaign_id, CampaignAction.START, now=now
+            )
     start_s = time.perf_counter() - started
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     db.dispose()
     return campaign_id, start_s
+
+
+def campaign_spec(name: str, list_id: int, queue_id: int) -> Any:
+    """The bench's agent-owned preview campaign over the list, highest balance first."""
+    from callhopper.domain.calling_window import CallingWindow
+    from callhopper.domain.campaign_values import CampaignSpec
+    from callhopper.domain.campaigns import CampaignSettings, DialingMode, SortKey
+    from callhopper.domain.ownership import OwnerOrder
+
+    return CampaignSpec(
+        name=name,
+        description="",
+        list_id=list_id,
+        queue_id=queue_id,
+        wrapup_set_id=1,
+        mode=DialingMode.PREVIEW,
+        agent_owned_column="agent",
+        owner_order=OwnerOrder.EMAIL_FIRST,
+        sort=(SortKey(column="balance", descending=True),),
+        calling_window=CallingWindow(start="00:00", end="24:00"),
+        settings=CampaignSettings(),
+    )
 
 
 def tokens(url: str, first_agent: int, count: int) -> list[str]:

@@ -38,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy import insert, select, text
@@ -218,6 +219,10 @@ class Floor:
     #: Agents whose client failed (they stop working).
     failed: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    #: When each agent's toggle (or ready) was taken, after any 503 for capacity.
+    toggled_at: dict[int, float] = field(default_factory=dict)
+    #: Requests the server refused for capacity (503), each sent again after Retry-After.
+    refused: int = 0
 
     @property
     def burst_over(self) -> float:
@@ -251,17 +256,20 @@ async def agent(
         await floor.all_in.wait()
         api = f"{base}/api/v1/agent"
         if mode == "push_preview":
-            async with http.post(f"{api}/campaigns/{campaign_id}/login", headers=headers) as r:
-                r.raise_for_status()
+            login = f"{api}/campaigns/{campaign_id}/login"
+            status, text = await admitted(http, "POST", login, floor, headers=headers)
+            if status != 204:
+                raise RuntimeError(f"login: {status} {text}")
             path, body = f"{api}/channels/outbound_preview", {"ready": True}
         else:
             path, body = f"{api}/campaigns/{campaign_id}/receiving", {"on": True}
         asked = time.time()
-        async with http.put(path, json=body, headers=headers) as response:
-            if not response.ok:
-                floor.errors.append(f"agent {n}: {response.status} {await response.text()}")
-                floor.failed.add(n)
-                return
+        status, text = await admitted(http, "PUT", path, floor, json=body, headers=headers)
+        if status >= 300:
+            floor.errors.append(f"agent {n}: {status} {text}")
+            floor.failed.add(n)
+            return
+        floor.toggled_at[n] = time.time()
         previous: int | None = None
         while (left := floor.stop_at - time.time()) > 0:
             try:
@@ -282,19 +290,41 @@ async def agent(
             await asyncio.sleep(random.uniform(handle_s / 2, handle_s * 1.5))
             record = f"{api}/campaigns/{campaign_id}/records/{record_id}"
             if mode == "push_preview":
-                async with http.post(f"{record}/accept", headers=headers) as r:
-                    r.raise_for_status()
+                status, text = await admitted(
+                    http, "POST", f"{record}/accept", floor, headers=headers
+                )
+                if status != 200:
+                    raise RuntimeError(f"accept {record_id}: {status} {text}")
             began = time.perf_counter()
-            async with http.post(
-                f"{record}/done", json={"code": "not_interested"}, headers=headers
-            ) as done:
-                floor.done_s.append(time.perf_counter() - began)
-                if done.status != 204:
-                    text = await done.text()
-                    floor.errors.append(f"agent {n} done {record_id}: {done.status} {text}")
-                    floor.failed.add(n)
-                    return
+            status, text = await admitted(
+                http,
+                "POST",
+                f"{record}/done",
+                floor,
+                json={"code": "not_interested"},
+                headers=headers,
+            )
+            floor.done_s.append(time.perf_counter() - began)
+            if status != 204:
+                floor.errors.append(f"agent {n} done {record_id}: {status} {text}")
+                floor.failed.add(n)
+                return
             previous = record_id
+
+
+async def admitted(
+    http: aiohttp.ClientSession, method: str, url: str, floor: Floor, **kwargs: Any
+) -> tuple[int, str]:
+    """Send a request as a client should: a 503 for capacity is sent again after its
+    ``Retry-After``. Returns the final status and body."""
+    while True:
+        async with http.request(method, url, **kwargs) as response:
+            status, text = response.status, await response.text()
+            retry_after = response.headers.get("Retry-After")
+        if status != 503 or retry_after is None:
+            return status, text
+        floor.refused += 1
+        await asyncio.sleep(float(retry_after))
 
 
 async def run_agents(
@@ -421,9 +451,12 @@ def main(argv: list[str]) -> None:
             bare_ms = [b * 1000 for b in bare]
             rate = len(floor.pushes) / args.seconds
             steady_s = max(0.0, floor.stop_at - floor.burst_over)
+            last_toggle = max(floor.toggled_at.values(), default=float("nan"))
+            after_last = floor.burst_over - last_toggle
             print(
                 f"  {args.agents} connected in {connect_s:.1f} s; {len(floor.pushes):,} pushes "
-                f"({rate:,.0f}/s), {len(floor.errors)} errors; steady state {steady_s:.0f} s",
+                f"({rate:,.0f}/s), {len(floor.errors)} errors, {floor.refused} requests "
+                f"refused (503) and sent again; steady state {steady_s:.0f} s",
                 flush=True,
             )
             for error in floor.errors[:5]:
@@ -479,6 +512,12 @@ def main(argv: list[str]) -> None:
                 ],
             ]
             p99 = pct([v / 1000 for v in found.total_ms], 0.99)
+            verdicts.append(
+                f"* {name}: shift start: the last first push arrived {after_last:.1f} s after "
+                f"the last toggle was taken — {'meets' if after_last < 5 else 'MISSES'} the "
+                f"target (< 5 s); {floor.refused} requests were refused for capacity (503) "
+                "and sent again after Retry-After"
+            )
             verdicts.append(
                 f"* {name}: {len(floor.pushes):,} pushes in {args.seconds:.0f} s "
                 f"({rate:,.0f}/s) to {floor.connected:,} connected agents "

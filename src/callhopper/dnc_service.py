@@ -58,6 +58,8 @@ class NoValidator:
     """No external service configured: every number is ``allowed`` as far as it goes
     (internal do-not-call lists still apply)."""
 
+    local = True
+
     def check(self, numbers: Sequence[str]) -> dict[str, Verdict]:
         """Every number is allowed."""
         return dict.fromkeys(numbers, Verdict.ALLOWED)
@@ -73,6 +75,8 @@ class HttpNumberValidator:
     the answer is read. A ``client`` passed in is used as is and left open;
     otherwise the validator owns one and :meth:`close` closes it.
     """
+
+    local = False
 
     def __init__(self, url: str, timeout_s: float, client: httpx.Client | None = None) -> None:
         if timeout_s <= 0:

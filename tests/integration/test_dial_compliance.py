@@ -238,6 +238,7 @@ class FakeValidator:
     clock: FrozenClock
     answers: dict[str, str]
     latency_s: int = 0
+    local: bool = False
     fails: bool = False
     asked: list[list[str]] = field(default_factory=list)
 

@@ -117,12 +117,12 @@ class SqlQueueStore:
                 select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
             )
         )
-        self.session.add_all(
-            QueueMember(queue_id=queue_id, user_id=user_id, added_at=now)
-            for user_id in dict.fromkeys(user_ids)
-            if user_id not in present
-        )
-        self.session.flush()
+        new = [u for u in dict.fromkeys(user_ids) if u not in present]
+        if new:  # one multi-row INSERT (a floor imported at once adds thousands)
+            self.session.execute(
+                insert(table_of(QueueMember)),
+                [{"queue_id": queue_id, "user_id": u, "added_at": now} for u in new],
+            )
 
     def remove_members(self, queue_id: int, user_ids: Sequence[int]) -> set[int]:
         if not user_ids:

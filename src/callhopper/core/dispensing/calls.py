@@ -3,8 +3,8 @@
 Every number is validated first: against the campaign's do-not-call lists and the
 external validation service. A number on a list, or one that could not be validated, is
 never dialled: the next number is, and when none is left the record is closed as ``dnc``
-or ``not_validated``. The service is asked before the transaction, so that a slow service
-never holds the database.
+or ``not_validated``. A service is asked before the transaction, so that a slow service
+never holds the database; without one, Call is one transaction.
 """
 
 from __future__ import annotations
@@ -47,16 +47,22 @@ def call(
     when the preview timeout dials for the agent. ``caller_id``: one of the campaign's
     caller IDs, else its default."""
     agent_id = agent_id_of(agent)
-    with d.uow.read() as tx:
-        ctx = d.context(tx, agent, campaign_id, require_member=False)
-        tx.claims.lease(campaign_id, record_id, agent_id, lock=False)
-        ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
-        callback_number = pending_callback_number(tx, campaign_id, record_id)
-        wanted = candidates(ctx, tx.records.get(record_id), phone_index, number, callback_number)
-    external = validate_numbers(d, [n for _, n in wanted])
+    external: dict[str, Verdict] | None = None
+    if d.validator is not None and not d.validator.local:
+        # A service to ask: the numbers are read first, and asked outside the transaction.
+        with d.uow.read() as tx:
+            ctx = d.context(tx, agent, campaign_id, require_member=False)
+            tx.claims.lease(campaign_id, record_id, agent_id, lock=False)
+            ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
+            callback_number = pending_callback_number(tx, campaign_id, record_id)
+            wanted = candidates(
+                ctx, tx.records.get(record_id), phone_index, number, callback_number
+            )
+        external = validate_numbers(d, [n for _, n in wanted])
     closed_event = None
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
+        ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
         lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
         # Dialling and claiming ownership of one record take turns (see Done).
         record = tx.records.get(record_id, lock=True)
@@ -77,6 +83,8 @@ def call(
             shown = ctx.settings.caller_id(caller_id)
             numbers = [n for _, n in numbers_to_try]
             internal = tx.outcomes.dnc_numbers(campaign_id, numbers)
+            if external is None:  # answered here, without waiting on anything
+                external = validate_numbers(d, numbers)
             verdicts = combine_verdicts(numbers, internal, external)
             plan = plan_dial(numbers_to_try, verdicts.__getitem__)
             result = DialResult(
