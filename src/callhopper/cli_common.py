@@ -43,6 +43,8 @@ def errors_reported() -> Iterator[None]:
     try:
         yield
     except CallhopperError as exc:
+        for p in exc.details.get("problems", []):  # a file's problems, line by line
+            err.print(f"line {p['line']}: {p['field']}: {p['message']}", markup=False)
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
 

@@ -198,7 +198,7 @@ def create_demo(db: Database, now: datetime) -> str:
             now=now,
         )
         outcome = import_rows(
-            tx, SYSTEM, contact_list.id, source="demo", items=demo_rows(), now=now
+            tx, SYSTEM, contact_list.id, source="demo", items=demo_rows(), clock=clock
         )
         campaign = create_campaign(
             tx,
@@ -242,7 +242,9 @@ def _predictive_campaign(tx: Transaction, queue_id: int, now: datetime) -> int:
         now=now,
     )
     rows = floor_rows(PREDICTIVE_RECORDS, seed=7, zones=4)
-    outcome = import_rows(tx, SYSTEM, contact_list.id, source="demo", items=rows, now=now)
+    outcome = import_rows(
+        tx, SYSTEM, contact_list.id, source="demo", items=rows, clock=FrozenClock(now)
+    )
     campaign = create_campaign(
         tx,
         SYSTEM,

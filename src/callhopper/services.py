@@ -17,6 +17,7 @@ from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
+from callhopper.core.eligibility import EligibilityService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
 from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
@@ -135,6 +136,7 @@ class Services:
     ownership: OwnershipService
     leads: LeadService
     hopper: HopperService
+    eligibility: EligibilityService
     dialer: DialerJob
     run_dialer: bool
 
@@ -199,6 +201,9 @@ def build(
         validator=validator,
     )
     pusher = Pusher(dispenser)
+    dispenser.on_work = pusher.wake_for
+    if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
+        bus.held_pushes = dispenser.held_pushes
     dialer = DialerJob(settings, dispenser)
 
     def work(campaign_id: int) -> None:
@@ -230,6 +235,7 @@ def build(
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
         hopper=HopperService(uow, clock, loader),
+        eligibility=EligibilityService(uow, clock),
         dialer=dialer,
         run_dialer=settings.run_dialer,
     )

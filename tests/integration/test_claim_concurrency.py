@@ -42,7 +42,7 @@ from callhopper.clock import FrozenClock, SystemClock
 from callhopper.core.dispensing import Delivery, Dispenser, NoRecord
 from callhopper.domain.actors import Actor
 from callhopper.ports import Clock
-from callhopper.store import dispensing, users
+from callhopper.store import deliveries, users
 from callhopper.store.claims import statements as claims
 from callhopper.store.db import Database
 from callhopper.store.models import Assignment, Campaign, CampaignRecord, Record, User
@@ -637,7 +637,7 @@ def test_get_record_after_losing_a_lapsed_lease_to_a_claim_in_flight(
             assert taken == first.record_id
             campaign = session.get(Campaign, campaign_id)
             assert campaign is not None
-            dispensing.deliver(
+            deliveries.deliver(
                 session,
                 campaign_id=campaign.id,
                 campaign_name=campaign.name,

@@ -60,6 +60,7 @@ CAMPAIGN = CampaignContext(
     codes={c.code: c for c in DEFAULT_CODES},
     has_rules=False,
     member=True,
+    checks_dnc=False,
 )
 
 
@@ -127,6 +128,9 @@ class MemoryClaims:
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
     ) -> Backlog:
         return self.backlog_value
+
+    def held_elsewhere(self, ctx: CampaignContext, agent_id: int, now: datetime) -> None:
+        return None  # no other campaign shares the list
 
     def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
         view = self.lease_with_record(campaign_id, record_id, agent_id)

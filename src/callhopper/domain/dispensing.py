@@ -51,6 +51,9 @@ class CampaignContext:
     has_rules: bool
     #: Whether the agent asked about is in the campaign's queue.
     member: bool
+    #: Whether any do-not-call list is attached to the campaign (else a claim need not look
+    #: its record's numbers up).
+    checks_dnc: bool
 
     @property
     def is_on(self) -> bool:
@@ -216,6 +219,19 @@ class Backlog:
     outside_window: int
     #: The next retry due later (looked for only when no record waits for the window).
     next_retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldElsewhere:
+    """Records an agent could get but that another campaign sharing the list holds: owns
+    (campaign ownership), or has out with one of its agents now."""
+
+    #: How many.
+    count: int
+    #: The holder of the one freed first, and until when (``None``: no expiry).
+    campaign_id: int
+    campaign: str
+    until: datetime | None
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseView,
 )
+from callhopper.domain.eligibility import Presence, RecordConditions
 
 
 class Claims(Protocol):
@@ -53,6 +55,24 @@ class Claims(Protocol):
         with ``isolated`` the transaction stays usable after that."""
         ...
 
+    def claim_batch(
+        self,
+        ctx: CampaignContext,
+        agent_ids: Sequence[int],
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        """:meth:`claim` for each of ``agent_ids`` (in order, longest wait first), in one
+        statement, in a campaign whose records have no owner (neither agent-owned nor
+        lead-ownership): the (agent, record) pairs leased, fewer than the agents when
+        records ran out. A personal callback due for one of them goes to them first.
+        Raises :class:`~callhopper.domain.dispensing.LeaseRace`, having changed nothing,
+        when one of them got a record meanwhile; the transaction stays usable."""
+        ...
+
     def backlog(
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
     ) -> Backlog:
@@ -61,14 +81,42 @@ class Claims(Protocol):
         the agent of an agent-owned campaign, ``None`` for records without an owner."""
         ...
 
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        """The campaign's record as its claims see it, with each named condition of the
+        claim statements evaluated for it as a claim by ``agent_id`` (``None``: an agent
+        without records of their own) would now; ``None`` when the record is not the
+        campaign's."""
+        ...
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        """The agent's records a claim would take now but that another campaign sharing
+        the list holds (owns, has set aside, or has out with an agent), if any."""
+        ...
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        """The agent a record waits for (``None``: any agent of the queue): active, in the
+        campaign's queue, logged into it; and how many agents of the queue are."""
+        ...
+
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
         """Get Record's first step: the agent logged into the campaign if needed and
         receiving, and the record they already hold there (even if its time ran out),
         locked. One statement on PostgreSQL."""
         ...
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        """The record the agent holds in the campaign (even if its time ran out), if any."""
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        """The record the agent holds in the campaign (even if its time ran out), if any
+        (``lock``: its row held until the transaction ends)."""
         ...
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:

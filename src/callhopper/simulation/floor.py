@@ -111,7 +111,7 @@ def create_floor(
             tx, SYSTEM, name=f"Floor {seed}", description="", schema=floor_schema(owned), now=now
         )
         rows = floor_rows(records, seed, zones=zones, owners=owners)
-        import_rows(tx, SYSTEM, contact_list.id, source="simulation", items=rows, now=now)
+        import_rows(tx, SYSTEM, contact_list.id, source="simulation", items=rows, clock=clock)
         campaign = create_campaign(
             tx,
             SYSTEM,

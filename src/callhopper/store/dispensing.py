@@ -1,4 +1,5 @@
-"""The guarded transitions of a lease: renew, release, the history of deliveries.
+"""The guarded transitions of a lease: renew, accept, dial, release (the history of
+deliveries is :mod:`callhopper.store.deliveries`).
 
 A record is leased by a claim (:mod:`callhopper.store.claims`); every later transition
 names, in its WHERE clause, the state it expects and the agent holding the lease, and
@@ -14,35 +15,26 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Integer,
-    String,
     and_,
     bindparam,
     case,
     delete,
     func,
-    insert,
     null,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from callhopper.domain.dispensing import CallbackView, Lease, LeaseView, Rank
 from callhopper.domain.errors import NotFound
 from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
-from callhopper.store.callbacks import MARK_DUE_DELIVERED
 from callhopper.store.models import (
     AgentSession,
-    Assignment,
     Callback,
     CampaignRecord,
-    Interaction,
     Record,
     table_of,
 )
@@ -54,8 +46,6 @@ _LEASED = RecordStatus.LEASED.value
 # cache key costs more than running it, and ORM-enabled UPDATEs several times more again.
 _CR = table_of(CampaignRecord)
 _RECORDS = table_of(Record)
-_ASSIGNMENTS = table_of(Assignment)
-_EDITS_TYPE = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 _IS_LEASE = (
     _CR.c.campaign_id == bindparam("campaign"),
     _CR.c.status == _LEASED,
@@ -182,80 +172,6 @@ _CLEAR_OUT_WITH_STATUS = (
     .where(_RECORDS.c.id == bindparam("record"))
     .values(last_code=bindparam("status"), **_FREED_IF_OURS)
 )
-_OPEN_ASSIGNMENT = insert(_ASSIGNMENTS).values(
-    campaign_id=bindparam("campaign"),
-    campaign_name=bindparam("name"),
-    list_id=bindparam("list"),
-    record_id=bindparam("record"),
-    agent_id=bindparam("agent"),
-    pass_no=bindparam("pass"),
-    leased_at=bindparam("now", type_=UTCDateTime()),
-)
-_CLOSE_ASSIGNMENT = (
-    update(_ASSIGNMENTS)
-    .where(
-        _ASSIGNMENTS.c.campaign_id == bindparam("campaign"),
-        _ASSIGNMENTS.c.record_id == bindparam("record"),
-        _ASSIGNMENTS.c.released_at.is_(None),
-    )
-    .values(
-        released_at=bindparam("now", type_=UTCDateTime()),
-        outcome=bindparam("history_outcome"),
-        code=bindparam("history_code"),
-    )
-)
-
-
-_CLOSED_LAPSED = (
-    _CLOSE_ASSIGNMENT.values(outcome="expired", code=None)
-    .returning(_ASSIGNMENTS.c.id)
-    .cte("closed")
-)
-# The history's new row is selected from a count of the rows closed: reading them makes the
-# close run first (sub-statements of a WITH otherwise run in no set order), so the row it
-# closes no longer holds the one-open-delivery index when the new one is inserted.
-_DELIVER_POSTGRESQL = (
-    insert(_ASSIGNMENTS)
-    .from_select(
-        [
-            "campaign_id",
-            "campaign_name",
-            "list_id",
-            "record_id",
-            "agent_id",
-            "pass_no",
-            "leased_at",
-        ],
-        select(
-            bindparam("campaign", type_=Integer()),
-            bindparam("name", type_=String()),
-            bindparam("list", type_=Integer()),
-            bindparam("record", type_=BigInteger()),
-            bindparam("agent", type_=Integer()),
-            bindparam("pass", type_=Integer()),
-            bindparam("now", type_=UTCDateTime()),
-        ).select_from(select(func.count()).select_from(_CLOSED_LAPSED).subquery()),
-    )
-    .add_cte(MARK_DUE_DELIVERED.cte("called"))
-)
-
-
-# The end of a delivery: its interaction, and the history's row closed. The parameters are
-# not named after columns (an UPDATE or INSERT adds such a parameter to what it sets).
-_INTERACTIONS = table_of(Interaction)
-_END_INTERACTION = insert(_INTERACTIONS).values(
-    record_id=bindparam("record"),
-    campaign_id=bindparam("campaign"),
-    campaign_name=bindparam("name"),
-    agent_id=bindparam("agent"),
-    kind=bindparam("interaction_kind"),
-    at=bindparam("now", type_=UTCDateTime()),
-    code=bindparam("interaction_code"),
-    note=bindparam("note_text"),
-    # no edits: SQL NULL, not JSON null
-    edits=bindparam("edits_doc", type_=_EDITS_TYPE),
-)
-_END_DELIVERY_POSTGRESQL = _END_INTERACTION.add_cte(_CLOSE_ASSIGNMENT.cte("closed"))
 
 
 def current_lease(
@@ -506,94 +422,3 @@ def end_agent_work(session: Session, agent_id: int, now: datetime) -> int:
         clear_out(session, campaign_id, [record_id])
     session.execute(delete(AgentSession).where(AgentSession.user_id == agent_id))
     return len(held)
-
-
-def deliver(
-    session: Session,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    list_id: int,
-    pass_no: int,
-    record_id: int,
-    agent_id: int,
-    now: datetime,
-) -> None:
-    """The bookkeeping of a claim: the delivery appended to the history (a previous holder's
-    lapsed lease closed first), and a callback of the record whose time had come marked
-    delivered. One statement on PostgreSQL, where each is a round trip of every claim."""
-    # No parameter is named after a column: an UPDATE would add it to what it sets.
-    params = {
-        "campaign": campaign_id,
-        "name": campaign_name,
-        "list": list_id,
-        "record": record_id,
-        "agent": agent_id,
-        "pass": pass_no,
-        "now": now,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_DELIVER_POSTGRESQL, params)
-        return
-    close_assignment(session, campaign_id, record_id, now=now, outcome="expired")
-    session.execute(_OPEN_ASSIGNMENT, params)
-    session.execute(MARK_DUE_DELIVERED, params)
-
-
-def end_delivery(
-    session: Session,
-    *,
-    campaign_id: int,
-    campaign_name: str,
-    record_id: int,
-    agent_id: int | None,
-    kind: str,
-    code: str | None,
-    note: str,
-    now: datetime,
-    outcome: str,
-    history_code: str | None = None,
-    edits: dict[str, Any] | None = None,
-) -> None:
-    """The end of a delivery: its interaction written (``kind``, ``code``, ``note`` and
-    ``edits``), and its row of the history closed with ``outcome`` (and ``history_code``).
-    One statement on PostgreSQL."""
-    params = {
-        "campaign": campaign_id,
-        "name": campaign_name,
-        "record": record_id,
-        "agent": agent_id,
-        "interaction_kind": kind,
-        "interaction_code": code,
-        "note_text": note,
-        "edits_doc": edits,
-        "now": now,
-        "history_outcome": outcome,
-        "history_code": history_code,
-    }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_END_DELIVERY_POSTGRESQL, params)
-        return
-    session.execute(_END_INTERACTION, params)
-    session.execute(_CLOSE_ASSIGNMENT, params)
-
-
-def close_assignment(
-    session: Session,
-    campaign_id: int,
-    record_id: int,
-    *,
-    now: datetime,
-    outcome: str,
-    code: str | None = None,
-) -> None:
-    session.execute(
-        _CLOSE_ASSIGNMENT,
-        {
-            "campaign": campaign_id,
-            "record": record_id,
-            "now": now,
-            "history_outcome": outcome,
-            "history_code": code,
-        },
-    )

@@ -20,7 +20,7 @@ from callhopper.domain.lead_owners import (
 from callhopper.domain.records import RecordStatus
 from callhopper.domain.rights import Right
 from callhopper.ports.owners import LeadSelection, Target
-from callhopper.store import dispensing
+from callhopper.store import deliveries, dispensing
 from callhopper.store.models import Campaign, CampaignRecord, HopperEntry, Record, User
 from callhopper.store.owner_plan import (
     CHANGED,
@@ -173,7 +173,7 @@ def end_leases_of_non_owners(
             accept_by=None,
             reserved_for=None,  # a personal callback goes to the owner
         )
-        dispensing.close_assignment(session, campaign_id, record_id, now=now, outcome=OWNER_CHANGED)
+        deliveries.close_assignment(session, campaign_id, record_id, now=now, outcome=OWNER_CHANGED)
         ended.append(EndedLease(agent_id, int(campaign_id), int(record_id)))
     return ended
 

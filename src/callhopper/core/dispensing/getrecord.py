@@ -13,14 +13,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from callhopper.core.dispensing.base import DispensingBase, again_after_contention, agent_id_of
+from callhopper.core.dispensing.calls import close_undialable
 from callhopper.core.dispensing.views import Delivery, NoRecord, delivery
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.dispensing import CampaignContext, LeaseRace
+from callhopper.domain.predial import CloseReason, DialPlan, listed_plan, numbers_of
 from callhopper.ports.transactions import Transaction
 
 #: Why nothing was delivered: the hopper of a lead-ownership campaign has nothing for you.
 HOPPER_EMPTY = "hopper_empty"
+#: Why nothing was delivered: what is left, another campaign sharing the list holds now.
+HELD_BY_ANOTHER_CAMPAIGN = "held_by_another_campaign"
 
 
 def get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery | NoRecord:
@@ -94,22 +98,40 @@ def claim(
     isolated: bool = False,
 ) -> int | None:
     """Lease the agent's next record (the selection path of every mode): only records
-    whose contact is inside the calling window now. ``agent_id`` ``None``: the dialing
-    engine's claim of a predictive call, leased to the dialer."""
-    return tx.claims.claim(
-        ctx,
-        agent_id,
-        zones=ctx.open_zones(now),
-        now=now,
-        until=until,
-        accept_by=accept_by,
-        isolated=isolated,
-    )
+    whose contact is inside the calling window now (``agent_id`` ``None``: the dialing
+    engine's claim of a predictive call, leased to the dialer). A record whose every number is on a
+    do-not-call list the campaign checks is never delivered: the claim closes it as
+    ``dnc`` (as a Call would) and takes the next one, in the same transaction."""
+    zones = ctx.open_zones(now)
+    while True:
+        record_id = tx.claims.claim(
+            ctx,
+            agent_id,
+            zones=zones,
+            now=now,
+            until=until,
+            accept_by=accept_by,
+            isolated=isolated,
+        )
+        if record_id is None or not ctx.checks_dnc:
+            return record_id
+        plan = listed_plan_of(tx, ctx, record_id)
+        if plan is None or plan.close_reason is not CloseReason.DNC:
+            return record_id
+        close_undialable(tx, ctx, record_id, agent_id, plan, now)
+
+
+def listed_plan_of(tx: Transaction, ctx: CampaignContext, record_id: int) -> DialPlan | None:
+    """The record's dial plan from the campaign's do-not-call lists alone (see
+    :func:`callhopper.domain.predial.listed_plan`)."""
+    phones = tx.records.get(record_id).phones
+    return listed_plan(phones, tx.outcomes.dnc_numbers(ctx.id, numbers_of(phones)))
 
 
 def why_nothing(tx: Transaction, ctx: CampaignContext, agent_id: int, now: datetime) -> NoRecord:
-    """Why the claim found nothing: records that wait for the calling window, a retry due
-    later, or a pass that is over."""
+    """Why the claim found nothing: records that wait for the calling window, records that
+    another campaign holds (which one, until when), a retry due later, or a pass that is
+    over."""
     owner = agent_id if ctx.agent_owned_column else None
     # A record inside the window that the claim passed over is being claimed by another
     # agent right now (PostgreSQL skips locked rows): it does not wait for the window.
@@ -119,6 +141,17 @@ def why_nothing(tx: Transaction, ctx: CampaignContext, agent_id: int, now: datet
             "outside_calling_window",
             f"{backlog.outside_window} record(s) wait until their contacts are inside the "
             f"calling window ({ctx.window.describe()})",
+        )
+    held = tx.claims.held_elsewhere(ctx, agent_id, now)
+    if held is not None:
+        until = f"until {held.until.isoformat()}" if held.until else "with no expiry"
+        return NoRecord(
+            HELD_BY_ANOTHER_CAMPAIGN,
+            f"{held.count} record(s) left are held by another campaign on this list; the "
+            f"first is held by {held.campaign!r} {until}",
+            next_retry_at=backlog.next_retry_at,
+            held_by=held.campaign,
+            held_until=held.until,
         )
     if backlog.next_retry_at is not None:
         return NoRecord(
@@ -155,9 +188,9 @@ def delivered(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int)
 
 def keepalive(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> datetime:
     """Keep a delivered record: its lease runs for the lease timeout from now."""
-    now = d.clock.now()
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
+        now = d.clock.now()  # read in the transaction, like every state change
         until = ctx.lease_until(now)
         tx.claims.renew(campaign_id, record_id, agent_id_of(agent), until)
         return until

@@ -15,15 +15,18 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseRace,
     LeaseView,
 )
-from callhopper.store import dialer_leases, dispensing, hopper
+from callhopper.domain.eligibility import Presence, RecordConditions
+from callhopper.store import deliveries, dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
-from callhopper.store.claims import reads
+from callhopper.store.claims import eligibility, reads
+from callhopper.store.claims.batch import claim_batch, deliver_batch
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
 from callhopper.store.models import Campaign, Record
 
@@ -67,16 +70,7 @@ class SqlClaims:
         accept_by: datetime | None = None,
         isolated: bool = False,
     ) -> int | None:
-        request = ClaimRequest(
-            campaign_id=ctx.id,
-            agent_id=agent_id,
-            owned=ctx.agent_owned_column is not None,
-            now=now,
-            lease_until=until,
-            zones=zones,
-            pass_no=ctx.pass_no,
-            accept_by=accept_by,
-        )
+        request = _request(ctx, agent_id, zones, now, until, accept_by)
         try:
             if not isolated:
                 return self._claim(ctx, request)
@@ -92,6 +86,27 @@ class SqlClaims:
                 ) from exc
             raise
 
+    def claim_batch(
+        self,
+        ctx: CampaignContext,
+        agent_ids: Sequence[int],
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        request = _request(ctx, 0, zones, now, until, accept_by)
+        try:
+            with self.session.begin_nested():
+                pairs = claim_batch(self.session, request, agent_ids)
+                deliver_batch(self.session, request, ctx.name, ctx.list_id, pairs)
+        except IntegrityError as exc:
+            # One of them got a record from another process meanwhile: the
+            # one-lease-per-agent index refused the statement, which changed nothing.
+            raise LeaseRace(f"an agent already holds a record of campaign {ctx.id}") from exc
+        return pairs
+
     def _claim(self, ctx: CampaignContext, request: ClaimRequest) -> int | None:
         agent = request.agent_id
         if ctx.enforce_lead_ownership and agent is not None:
@@ -104,7 +119,7 @@ class SqlClaims:
         return record_id
 
     def _deliver(self, ctx: CampaignContext, record_id: int, agent_id: int, now: datetime) -> None:
-        dispensing.deliver(
+        deliveries.deliver(
             self.session,
             campaign_id=ctx.id,
             campaign_name=ctx.name,
@@ -132,6 +147,27 @@ class SqlClaims:
     ) -> Backlog:
         return reads.backlog(self.session, campaign_id, owner_id, zones, now)
 
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        return eligibility.conditions(
+            self.session, ctx, record_id, agent_id=agent_id, zones=zones, now=now
+        )
+
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        return eligibility.held_elsewhere(self.session, ctx, agent_id, now)
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        return eligibility.presence(self.session, campaign_id, agent_id)
+
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
         params: dict[str, Any] = {
             "campaign": campaign_id,
@@ -145,8 +181,8 @@ class SqlClaims:
         self.session.execute(SESSION_UPSERT, params)
         return dispensing.current_lease(self.session, campaign_id, agent_id, lock=True)
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        return dispensing.current_lease(self.session, campaign_id, agent_id)
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        return dispensing.current_lease(self.session, campaign_id, agent_id, lock=lock)
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
         return reads.leases_of(self.session, agent_id)
@@ -220,7 +256,7 @@ class SqlClaims:
         history_code: str | None = None,
         edits: dict[str, Any] | None = None,
     ) -> None:
-        dispensing.end_delivery(
+        deliveries.end_delivery(
             self.session,
             campaign_id=ctx.id,
             campaign_name=ctx.name,
@@ -238,7 +274,7 @@ class SqlClaims:
     def close_assignment(
         self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
     ) -> None:
-        dispensing.close_assignment(self.session, campaign_id, record_id, now=now, outcome=outcome)
+        deliveries.close_assignment(self.session, campaign_id, record_id, now=now, outcome=outcome)
 
     def return_to_hopper(
         self, campaign_id: int, record_id: int, agent_id: int, now: datetime, *, first: bool
@@ -267,3 +303,23 @@ class SqlClaims:
 
     def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
         return complete_if_drained(self.session, campaign_id, now=now)
+
+
+def _request(
+    ctx: CampaignContext,
+    agent_id: int | None,
+    zones: Sequence[str],
+    now: datetime,
+    until: datetime,
+    accept_by: datetime | None,
+) -> ClaimRequest:
+    return ClaimRequest(
+        campaign_id=ctx.id,
+        agent_id=agent_id,
+        owned=ctx.agent_owned_column is not None,
+        now=now,
+        lease_until=until,
+        zones=zones,
+        pass_no=ctx.pass_no,
+        accept_by=accept_by,
+    )

@@ -5,7 +5,7 @@ before any agent is chosen: its record is leased with ``lease_agent_id`` NULL (t
 dialer) until the call is connected to an agent or ends.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 19:49:29.928254
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import callhopper.store.types
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
