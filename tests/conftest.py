@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -32,6 +33,13 @@ from callhopper.store.db import Database
 from callhopper.store.migrate import upgrade
 from callhopper.store.uow import SqlUnitOfWork
 from tests.support import MakeUser, Person
+
+# Property tests check rules, not speed: on a loaded machine (CI shares its cores) the
+# time Hypothesis takes to draw inputs says nothing about the code under test.
+hypothesis.settings.register_profile(
+    "callhopper", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("callhopper")
 
 PG_URL_ENV = "CALLHOPPER_TEST_POSTGRES_URL"
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
