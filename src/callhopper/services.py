@@ -18,6 +18,7 @@ from callhopper.core.campaigns import CampaignService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
+from callhopper.core.import_runs import ImportRunner
 from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
 from callhopper.core.lists import ListService
@@ -134,6 +135,8 @@ class Services:
     ownership: OwnershipService
     leads: LeadService
     hopper: HopperService
+    #: The console's imports in the background.
+    import_runs: ImportRunner
 
     @property
     def jobs(self) -> list[Job]:
@@ -193,6 +196,9 @@ def build(
     )
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
+    lists = ListService(
+        uow, clock, import_workers=settings.import_workers, batch_rows=settings.import_batch_rows
+    )
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -203,14 +209,10 @@ def build(
         webhooks=webhooks,
         staleness=StalenessRunner(uow, clock),
         campaigns=CampaignService(uow, clock, notices, on_state_change=pusher.wake),
-        lists=ListService(
-            uow,
-            clock,
-            import_workers=settings.import_workers,
-            batch_rows=settings.import_batch_rows,
-        ),
+        lists=lists,
         owners=OwnerService(uow, clock, notices, on_owners_changed=loader.wake),
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
         hopper=HopperService(uow, clock, loader),
+        import_runs=ImportRunner(lists, clock),
     )
