@@ -11,8 +11,9 @@ import time
 
 from fastapi.testclient import TestClient
 
-from callhopper.web.console import common
+from callhopper.web.console import campaigns, common
 from callhopper.web.i18n import translations
+from tests.campaign_helpers import make_list, make_queue, owned_rows
 from tests.integration.test_web_pages import sign_in, token_of
 from tests.support import MakeUser
 
@@ -99,3 +100,83 @@ def test_an_upload_is_previewed_mapped_imported_in_the_background_and_reported(
     assert "A-1" in listing.text and "A-3" in listing.text and "A-2" not in listing.text
     searched = app_client.get(f"/console/lists/{list_id}?column=account&value=A-3")
     assert "A-1" not in searched.text.split("records-table")[1]
+
+
+def test_a_campaign_is_created_started_and_its_error_monitor_lists_the_undeliverable(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    ana = make_user("agent", email="ana@example.com", user_id="ana")
+    list_id = make_list(api, owned_rows(["ana", "nobody", ""]))
+    queue_id = make_queue(api, [ana])
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    token = token_of(pages.get("/console/campaigns/new").text)
+    form = {
+        "csrf_token": token,
+        "name": "Collections",
+        "list_id": str(list_id),
+        "queue_id": str(queue_id),
+        "wrapup_set_id": "1",
+        "mode": "preview",
+        "agent_owned_column": "agent",
+        "owner_order": "email_first",
+        "window_start": "00:00",
+        "window_end": "24:00",
+        "window_days": [str(d) for d in range(7)],
+        "lease_timeout_s": "1800",
+        "accept_timeout_s": "30",
+        "hopper_level": "100",
+        "allow_skip": "on",
+    }
+    refused = pages.post("/console/campaigns/new", data={**form, "mode": "predictive"})
+    assert refused.status_code == 422 and 'value="Collections"' in refused.text
+    created = pages.post("/console/campaigns/new", data=form, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    campaign_id = int(created.headers["location"].rsplit("/", 1)[1])
+    edit = pages.get(f"/console/campaigns/{campaign_id}")
+    assert 'id="mode" name="mode" disabled aria-describedby="mode-why"' in edit.text
+    assert english(campaigns.FIXED_REASON["mode"]) in edit.text
+    started = pages.post(
+        f"/console/campaigns/{campaign_id}/state/start",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    listing = pages.get("/console/campaigns")
+    assert f'href="/console/campaigns/{campaign_id}/errors"' in listing.text
+    assert "Errors: <span translate=\"no\">2</span>" in listing.text
+    monitor = pages.get(f"/console/campaigns/{campaign_id}/errors")
+    assert re.search(r'id="errors-missing_value">.*?class="count">1<', monitor.text, re.S)
+    assert re.search(r'id="errors-unknown_user_id">.*?class="count">1<', monitor.text, re.S)
+
+
+def test_the_ownership_actions_are_for_holders_of_ownership_control_only(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    list_id = make_list(api, owned_rows(["ana"]))
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    tab = pages.get(f"/console/lists/{list_id}/ownership")
+    assert 'id="ownership-actions"' in tab.text
+    token = token_of(tab.text)
+    saved = pages.post(
+        f"/console/lists/{list_id}/ownership/settings",
+        data={"csrf_token": token, "enabled": "on", "days": "1", "hours": "6"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert api.get(f"/api/v1/contact-lists/{list_id}/ownership/settings").json() == {
+        "enabled": True,
+        "days": 1,
+        "hours": 6,
+        "no_expiration": False,
+    }
+    supervisor = TestClient(app_client.app)
+    sign_in(supervisor, make_user("supervisor", email="sol@example.com"))
+    seen = supervisor.get(f"/console/lists/{list_id}/ownership")
+    assert seen.status_code == 200 and 'id="ownership-actions"' not in seen.text
+    refused = supervisor.post(
+        f"/console/lists/{list_id}/ownership/release",
+        data={"csrf_token": token_of(seen.text), "campaigns": "all"},
+    )
+    assert refused.status_code == 403

@@ -37,7 +37,6 @@ from callhopper.domain.contacts import (
 )
 from callhopper.domain.errors import CallhopperError, InvalidInput
 from callhopper.domain.lists import ContactList
-from callhopper.domain.ownership import OwnerError
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import Right
 from callhopper.domain.timezones import TimezoneSourceKind
@@ -73,13 +72,6 @@ TZ_KINDS = {
     TimezoneSourceKind.IANA: N_("Time-zone name (IANA)"),
     TimezoneSourceKind.US_STATE: N_("US state"),
     TimezoneSourceKind.POSTAL_CODE: N_("US postal code"),
-}
-OWNER_ERRORS = {
-    OwnerError.MISSING_VALUE: N_("No agent named"),
-    OwnerError.INVALID_EMAIL: N_("Not a valid email"),
-    OwnerError.UNKNOWN_USER_ID: N_("Unknown user"),
-    OwnerError.INACTIVE_USER: N_("Deactivated user"),
-    OwnerError.NOT_IN_QUEUE: N_("Not in the campaign's queue"),
 }
 
 
