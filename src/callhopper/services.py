@@ -15,6 +15,7 @@ from datetime import timedelta
 from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
+from callhopper.core.dashboard import DashboardService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
@@ -137,6 +138,7 @@ class Services:
     hopper: HopperService
     #: The console's imports in the background.
     import_runs: ImportRunner
+    dashboard: DashboardService
 
     @property
     def jobs(self) -> list[Job]:
@@ -199,6 +201,8 @@ def build(
     lists = ListService(
         uow, clock, import_workers=settings.import_workers, batch_rows=settings.import_batch_rows
     )
+    campaigns = CampaignService(uow, clock, notices, on_state_change=pusher.wake)
+    hopper = HopperService(uow, clock, loader)
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -208,11 +212,12 @@ def build(
         pusher=pusher,
         webhooks=webhooks,
         staleness=StalenessRunner(uow, clock),
-        campaigns=CampaignService(uow, clock, notices, on_state_change=pusher.wake),
+        campaigns=campaigns,
         lists=lists,
         owners=OwnerService(uow, clock, notices, on_owners_changed=loader.wake),
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
-        hopper=HopperService(uow, clock, loader),
+        hopper=hopper,
         import_runs=ImportRunner(lists, clock),
+        dashboard=DashboardService(campaigns, hopper, clock),
     )

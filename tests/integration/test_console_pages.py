@@ -11,9 +11,18 @@ import time
 
 from fastapi.testclient import TestClient
 
-from callhopper.web.console import campaigns, common
+from callhopper.web.console import campaigns, common, dashboard
 from callhopper.web.i18n import translations
-from tests.campaign_helpers import make_list, make_queue, owned_rows
+from tests.campaign_helpers import (
+    agents,
+    done,
+    get_record,
+    make_campaign,
+    make_list,
+    make_queue,
+    owned_rows,
+    start,
+)
 from tests.integration.test_web_pages import sign_in, token_of
 from tests.support import MakeUser
 
@@ -144,7 +153,7 @@ def test_a_campaign_is_created_started_and_its_error_monitor_lists_the_undeliver
     assert started.status_code == 303
     listing = pages.get("/console/campaigns")
     assert f'href="/console/campaigns/{campaign_id}/errors"' in listing.text
-    assert "Errors: <span translate=\"no\">2</span>" in listing.text
+    assert 'Errors: <span translate="no">2</span>' in listing.text
     monitor = pages.get(f"/console/campaigns/{campaign_id}/errors")
     assert re.search(r'id="errors-missing_value">.*?class="count">1<', monitor.text, re.S)
     assert re.search(r'id="errors-unknown_user_id">.*?class="count">1<', monitor.text, re.S)
@@ -180,3 +189,25 @@ def test_the_ownership_actions_are_for_holders_of_ownership_control_only(
         data={"csrf_token": token_of(seen.text), "campaigns": "all"},
     )
     assert refused.status_code == 403
+
+
+def test_the_dashboard_shows_each_agents_progress_and_refreshes_it(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    ana, bob = agents(make_user, "ana", "bob")
+    list_id = make_list(api, owned_rows(["ana", "ana", "bob"]))
+    campaign_id = make_campaign(api, list_id, make_queue(api, [ana, bob]))
+    start(api, campaign_id)
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("supervisor", email="sol@example.com"))
+    board = pages.get(f"/console/dashboard?campaign={campaign_id}")
+    assert board.status_code == 200
+    assert "<svg" in board.text and f'hx-get="/console/dashboard/{campaign_id}/live"' in board.text
+    row = re.compile(r'id="agent-ana">.*?class="handled">(\d+)<', re.S)
+    assert row.search(board.text).group(1) == "0"  # type: ignore[union-attr]
+    delivery = get_record(app_client, ana, campaign_id)
+    assert delivery is not None
+    done(app_client, ana, campaign_id, delivery["record_id"])
+    live = pages.get(f"/console/dashboard/{campaign_id}/live", headers={"HX-Request": "true"})
+    assert row.search(live.text).group(1) == "1"  # type: ignore[union-attr]
+    assert english(dashboard.ABANDON_NOT_DIALLING) in live.text
