@@ -10,7 +10,10 @@ import re
 import time
 
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from callhopper import cli
+from callhopper.settings import Settings
 from callhopper.web.console import campaigns, common, dashboard
 from callhopper.web.i18n import translations
 from tests.campaign_helpers import (
@@ -211,3 +214,35 @@ def test_the_dashboard_shows_each_agents_progress_and_refreshes_it(
     live = pages.get(f"/console/dashboard/{campaign_id}/live", headers={"HX-Request": "true"})
     assert row.search(live.text).group(1) == "1"  # type: ignore[union-attr]
     assert english(dashboard.ABANDON_NOT_DIALLING) in live.text
+
+
+def test_a_campaigns_results_export_from_the_page_and_the_command_line(
+    app_client: TestClient, api: TestClient, make_user: MakeUser, settings: Settings
+) -> None:
+    ana, bob = agents(make_user, "ana", "bob")
+    list_id = make_list(api, owned_rows(["ana", "bob", "ana"]))
+    campaign_id = make_campaign(api, list_id, make_queue(api, [ana, bob]))
+    start(api, campaign_id)
+    delivery = get_record(app_client, ana, campaign_id)
+    assert delivery is not None
+    done(app_client, ana, campaign_id, delivery["record_id"], code="interested")
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("supervisor", email="sol@example.com"))
+    download = pages.get(f"/console/campaigns/{campaign_id}/results.csv")
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert [r["key"] for r in rows] == ["A00000", "A00001", "A00002"]
+    first = rows[0]
+    assert (first["owner"], first["last_agent"], first["last_outcome"]) == (
+        "ana",
+        "ana",
+        "interested",
+    )
+    assert rows[1]["owner"] == "bob" and rows[1]["last_outcome"] == ""
+    result = CliRunner().invoke(
+        cli.app, ["export", str(campaign_id), "--database-url", settings.database_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.replace("\r\n", "\n") == download.content.decode("utf-8-sig").replace(
+        "\r\n", "\n"
+    )

@@ -22,7 +22,7 @@ from callhopper.api.schemas import CampaignCreate, CampaignUpdate
 from callhopper.core.campaigns import IMMUTABLE
 from callhopper.domain.actors import Actor
 from callhopper.domain.calling_window import CallingWindow
-from callhopper.domain.campaign_values import Campaign, CampaignSpec
+from callhopper.domain.campaign_values import RESULT_COLUMNS, Campaign, CampaignSpec
 from callhopper.domain.campaigns import CampaignAction, CampaignSettings
 from callhopper.domain.contacts import validation_message
 from callhopper.domain.errors import CallhopperError, InvalidInput
@@ -34,6 +34,7 @@ from callhopper.web.console.common import (
     READERS,
     ConsoleRoute,
     console_user,
+    csv_download,
     page,
     refusal,
     services,
@@ -394,3 +395,12 @@ async def error_monitor(request: Request, campaign_id: IntId) -> Response:
         reasons=OWNER_ERRORS,
         limit=ERROR_RECORDS_PAGE,
     )
+
+
+@router.get("/{campaign_id}/results.csv")
+async def results_csv(request: Request, campaign_id: IntId) -> Response:
+    """The campaign's results as CSV (every record, streamed; as ``callhopper export``)."""
+    found = services(request).campaigns
+    await console_user(request, lambda _a: found.get(campaign_id), *READERS)
+    rows = (row.values() for row in found.results(campaign_id))
+    return csv_download(f"campaign-{campaign_id}-results.csv", RESULT_COLUMNS, rows)

@@ -8,8 +8,6 @@ check the right of each action again, so a form posted without it is refused too
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.csvtext import csv_lines
 from callhopper.domain.errors import CallhopperError
 from callhopper.domain.rights import Right
 from callhopper.services import Services
@@ -127,19 +126,16 @@ def refusal(exc: CallhopperError) -> Notice:
     return Notice(INVALID_VALUE, {"reason": str(exc)}, "error")
 
 
-def csv_download(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    """``rows`` as a CSV attachment, streamed (one row in memory at a time)."""
+def csv_download(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+) -> Response:
+    """``rows`` as a CSV attachment (UTF-8 with a BOM, which spreadsheets need to read it as
+    UTF-8), streamed one row at a time."""
 
     def lines() -> Iterator[bytes]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        yield ("\ufeff" + buffer.getvalue()).encode()
-        for row in rows:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow(["" if v is None else v for v in row])
-            yield buffer.getvalue().encode()
+        yield "\ufeff".encode()
+        for line in csv_lines(header, rows):
+            yield line.encode()
 
     return StreamingResponse(
         lines(),
