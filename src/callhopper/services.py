@@ -18,6 +18,7 @@ from callhopper.core.campaigns import CampaignService
 from callhopper.core.dashboard import DashboardService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
+from callhopper.core.eligibility import EligibilityService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
 from callhopper.core.import_runs import ImportRunner
 from callhopper.core.inbound import InboundService
@@ -139,6 +140,7 @@ class Services:
     #: The console's imports in the background.
     import_runs: ImportRunner
     dashboard: DashboardService
+    eligibility: EligibilityService
 
     @property
     def jobs(self) -> list[Job]:
@@ -220,4 +222,5 @@ def build(
         hopper=hopper,
         import_runs=ImportRunner(lists, clock),
         dashboard=DashboardService(campaigns, hopper, clock),
+        eligibility=EligibilityService(uow, clock),
     )

@@ -383,6 +383,11 @@ class RecordModel:
         )
 
 
+def listed(s: Scenario, built: Built, model: RecordModel) -> bool:
+    """Every number of the record is on a list the campaign checks."""
+    return bool(model.phones) and all(built.numbers.index(n) in s.on_dnc for _, n in model.phones)
+
+
 def verdict_of(s: Scenario, built: Built, number: str) -> str:
     """What the rules make of a number: on a checked list, else what the service said."""
     position = built.numbers.index(number)
@@ -431,7 +436,13 @@ def run(world: World, s: Scenario) -> None:
 
     for step in s.steps:
         now = clock.now()
-        eligible = [r for r, m in models.items() if m.due(now) and s.window.open_at(now, m.zone)]
+        # A record whose every number is on a checked list is never delivered: the claim
+        # closes it as dnc and takes the next one.
+        eligible = [
+            r
+            for r, m in models.items()
+            if m.due(now) and s.window.open_at(now, m.zone) and not listed(s, built, m)
+        ]
         got = dispenser.get_record(world.actor, cid)
         if not eligible:
             # Invariant 5 at selection: nothing outside the window is delivered.

@@ -60,6 +60,7 @@ CAMPAIGN = CampaignContext(
     codes={c.code: c for c in DEFAULT_CODES},
     has_rules=False,
     member=True,
+    checks_dnc=False,
 )
 
 

@@ -16,6 +16,7 @@ from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.dnc import DncService
+from callhopper.core.eligibility import EligibilityService
 from callhopper.core.hopper import HopperService
 from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
@@ -273,9 +274,14 @@ async def hopper_service(request: Request) -> HopperService:
     return _services(request).hopper
 
 
+async def eligibility_service(request: Request) -> EligibilityService:
+    return _services(request).eligibility
+
+
 CampaignsDep = Annotated[CampaignService, Depends(campaign_service)]
 ListsDep = Annotated[ListService, Depends(list_service)]
 OwnersDep = Annotated[OwnerService, Depends(owner_service)]
 OwnershipDep = Annotated[OwnershipService, Depends(ownership_service)]
 LeadsDep = Annotated[LeadService, Depends(lead_service)]
 HopperDep = Annotated[HopperService, Depends(hopper_service)]
+EligibilityDep = Annotated[EligibilityService, Depends(eligibility_service)]

@@ -51,6 +51,9 @@ class CampaignContext:
     has_rules: bool
     #: Whether the agent asked about is in the campaign's queue.
     member: bool
+    #: Whether any do-not-call list is attached to the campaign (else a claim need not look
+    #: its record's numbers up).
+    checks_dnc: bool
 
     @property
     def is_on(self) -> bool:

@@ -234,3 +234,20 @@ def _verdict(answer: object) -> Verdict:
     if isinstance(answer, str) and answer in _VERDICTS:
         return Verdict(answer)
     return Verdict.UNAVAILABLE
+
+
+def numbers_of(phones: Sequence[str | None]) -> list[str]:
+    """A record's numbers in dialling order, without its empty phone slots."""
+    return [number for _, number in dialling_order(phones)]
+
+
+def listed_plan(phones: Sequence[str | None], listed: Set[str]) -> DialPlan | None:
+    """The dial plan of a record's own numbers from the campaign's do-not-call lists alone
+    (``listed``: those of its numbers on a list the campaign checks); ``None`` for a
+    record without a number. When its :attr:`DialPlan.close_reason` is ``dnc``, every
+    number is on a list: the record is never delivered (a claim closes it as ``dnc`` and
+    takes the next one) and no later answer of the validation service can change that."""
+    candidates = dialling_order(phones)
+    if not candidates:
+        return None
+    return plan_dial(candidates, lambda n: Verdict.DNC if n in listed else Verdict.ALLOWED)

@@ -16,6 +16,7 @@ from callhopper.domain.dispensing import (
     LeaseChange,
     LeaseView,
 )
+from callhopper.domain.eligibility import Presence, RecordConditions
 
 
 class Claims(Protocol):
@@ -56,6 +57,26 @@ class Claims(Protocol):
         """Why a claim found nothing for an agent: the records that wait only for the
         calling window (open now in ``zones``), else the next retry due later. ``owner_id``:
         the agent of an agent-owned campaign, ``None`` for records without an owner."""
+        ...
+
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        """The campaign's record as its claims see it, with each named condition of the
+        claim statements evaluated for it as a claim by ``agent_id`` (``None``: an agent
+        without records of their own) would now; ``None`` when the record is not the
+        campaign's."""
+        ...
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        """The agent a record waits for (``None``: any agent of the queue): active, in the
+        campaign's queue, logged into it; and how many agents of the queue are."""
         ...
 
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:

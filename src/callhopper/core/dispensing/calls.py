@@ -103,7 +103,7 @@ def call(
                 # A typed number that may not be dialled: the record's own may be fine.
                 refusal = Conflict(plan.message or "", code=f"number_{plan.case.value}")
             else:
-                _close_undialable(tx, ctx, record_id, agent_id, plan, now)
+                close_undialable(tx, ctx, record_id, agent_id, plan, now)
                 closed_event = AgentEvent(
                     agent_id, "delivery_ended", campaign_id, record_id, result.closed
                 )
@@ -181,7 +181,7 @@ def _dialled(
         )
 
 
-def _close_undialable(
+def close_undialable(
     tx: Transaction,
     ctx: CampaignContext,
     record_id: int,
@@ -189,7 +189,8 @@ def _close_undialable(
     plan: DialPlan,
     now: datetime,
 ) -> None:
-    """No number may be dialled: the record is closed for the campaign, saying why."""
+    """No number may be dialled: the record is closed for the campaign, saying why (by a
+    Call, or by a claim that found every number on a do-not-call list)."""
     assert plan.close_reason is not None
     reason = plan.close_reason.value
     change = LeaseChange(

@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from callhopper.core.dispensing.base import DispensingBase, again_after_contention, agent_id_of
+from callhopper.core.dispensing.calls import close_undialable
 from callhopper.core.dispensing.views import Delivery, NoRecord, delivery
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.dispensing import CampaignContext, LeaseRace
+from callhopper.domain.predial import CloseReason, DialPlan, listed_plan, numbers_of
 from callhopper.ports.transactions import Transaction
 
 #: Why nothing was delivered: the hopper of a lead-ownership campaign has nothing for you.
@@ -86,16 +88,33 @@ def claim(
     isolated: bool = False,
 ) -> int | None:
     """Lease the agent's next record (the selection path of every mode): only records
-    whose contact is inside the calling window now."""
-    return tx.claims.claim(
-        ctx,
-        agent_id,
-        zones=ctx.open_zones(now),
-        now=now,
-        until=until,
-        accept_by=accept_by,
-        isolated=isolated,
-    )
+    whose contact is inside the calling window now. A record whose every number is on a
+    do-not-call list the campaign checks is never delivered: the claim closes it as
+    ``dnc`` (as a Call would) and takes the next one, in the same transaction."""
+    zones = ctx.open_zones(now)
+    while True:
+        record_id = tx.claims.claim(
+            ctx,
+            agent_id,
+            zones=zones,
+            now=now,
+            until=until,
+            accept_by=accept_by,
+            isolated=isolated,
+        )
+        if record_id is None or not ctx.checks_dnc:
+            return record_id
+        plan = listed_plan_of(tx, ctx, record_id)
+        if plan is None or plan.close_reason is not CloseReason.DNC:
+            return record_id
+        close_undialable(tx, ctx, record_id, agent_id, plan, now)
+
+
+def listed_plan_of(tx: Transaction, ctx: CampaignContext, record_id: int) -> DialPlan | None:
+    """The record's dial plan from the campaign's do-not-call lists alone (see
+    :func:`callhopper.domain.predial.listed_plan`)."""
+    phones = tx.records.get(record_id).phones
+    return listed_plan(phones, tx.outcomes.dnc_numbers(ctx.id, numbers_of(phones)))
 
 
 def why_nothing(tx: Transaction, ctx: CampaignContext, agent_id: int, now: datetime) -> NoRecord:

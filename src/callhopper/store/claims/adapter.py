@@ -20,10 +20,11 @@ from callhopper.domain.dispensing import (
     LeaseRace,
     LeaseView,
 )
+from callhopper.domain.eligibility import Presence, RecordConditions
 from callhopper.store import dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
-from callhopper.store.claims import reads
+from callhopper.store.claims import eligibility, reads
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
 from callhopper.store.models import Campaign, Record
 
@@ -116,6 +117,22 @@ class SqlClaims:
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
     ) -> Backlog:
         return reads.backlog(self.session, campaign_id, owner_id, zones, now)
+
+    def conditions(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        *,
+        agent_id: int | None,
+        zones: Sequence[str],
+        now: datetime,
+    ) -> RecordConditions | None:
+        return eligibility.conditions(
+            self.session, ctx, record_id, agent_id=agent_id, zones=zones, now=now
+        )
+
+    def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
+        return eligibility.presence(self.session, campaign_id, agent_id)
 
     def receive_and_held(self, campaign_id: int, agent_id: int, now: datetime) -> int | None:
         params: dict[str, Any] = {

@@ -19,6 +19,7 @@ from callhopper.domain.records import RecordStatus
 from callhopper.store.dispensing import WITH_RECORD_AND_CALLBACK, lease_view
 from callhopper.store.models import (
     Campaign,
+    CampaignDncList,
     CampaignRecord,
     ContactList,
     Interaction,
@@ -47,6 +48,10 @@ _CONTEXT = (
         .exists(),
         codes_json(Campaign.wrapup_set_id),
         select(WorkflowRule.id).where(WorkflowRule.enabled).exists(),
+        select(CampaignDncList.dnc_list_id)
+        .where(CampaignDncList.campaign_id == Campaign.id)
+        .exists()
+        .label("checks_dnc"),
     )
     .join(ContactList, ContactList.id == Campaign.list_id)
     .where(Campaign.id == bindparam("campaign"))
@@ -74,7 +79,7 @@ def context(
     row = session.execute(_CONTEXT, {"campaign": campaign_id, "agent": agent_id}).first()
     if row is None:
         return None
-    campaign, schema, ownership, settings, window, member, codes, has_rules = row
+    campaign, schema, ownership, settings, window, member, codes, has_rules, checks_dnc = row
     parsed_schema, parsed_settings, parsed_window, parsed_ownership = _parse(
         schema, settings, window, ownership
     )
@@ -96,6 +101,7 @@ def context(
             codes=specs_from_json(codes),
             has_rules=bool(has_rules),
             member=bool(member),
+            checks_dnc=bool(checks_dnc),
         ),
         campaign,
     )

@@ -38,7 +38,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    or_,
     select,
     text,
     true,
@@ -59,39 +58,67 @@ _WAITING, _BLOCKED = RecordStatus.WAITING.value, RecordStatus.BLOCKED.value
 
 # --- the preview claim ----------------------------------------------------------------------
 
-# Which records a claim may take (every branch also needs the agent's records: their
-# owner snapshot, or no owner; the contact's zone open now; no other campaign owning it):
-# a retry whose time has come, oldest first; else, in campaign order, the next record of
-# the pass, a lease whose time ran out, or a record that another campaign owned until now.
-_DUE = f"c.status = '{_WAITING}' AND c.retry_at <= :now"
-_FRESH = (
-    f"c.status IN ('{_READY}', '{_LEASED}') "
-    f"AND (c.status = '{_READY}' OR c.lease_expires_at <= :now)"
-)
-_FREED = f"c.status = '{_BLOCKED}' AND c.blocked_until <= :now"
-_OWNER = {True: "c.agent_id = :agent", False: "c.agent_id IS NULL"}
-# The open time zones are one parameter: an array on PostgreSQL, a JSON array on SQLite.
-# (Hundreds of separate parameters would cost more to bind and plan than the claim itself.)
-_IN_ZONES = {
-    "postgresql": "c.tz = ANY(CAST(:zones AS text[]))",
-    "sqlite": "c.tz IN (SELECT value FROM json_each(:zones))",
+# The conditions a claim puts on a record, by name: SQL over the campaign's view of the
+# record ``{c}`` (``campaign_records``) and the contact record ``{r}`` (``records``). Both
+# claims below are built from them, and a record's eligibility (``store/claims/eligibility.py``)
+# evaluates each of them for that one record: one rule, so the explanation cannot disagree
+# with the claim. Every branch of a claim needs: the agent's records (their owner snapshot,
+# or no owner); the contact's zone open now; no other campaign owning the record or having
+# it out; no personal callback waiting for another agent; and one of the states ``due`` (a
+# retry whose time has come, oldest first), else, in campaign order, ``fresh`` (the next
+# record of the pass, or a lease whose time ran out) or ``freed`` (a record that another
+# campaign owned until now).
+CONDITIONS: dict[str, str] = {
+    "due": f"{{c}}.status = '{_WAITING}' AND {{c}}.retry_at <= :now",
+    "fresh": (
+        f"{{c}}.status IN ('{_READY}', '{_LEASED}') "
+        f"AND ({{c}}.status = '{_READY}' OR {{c}}.lease_expires_at <= :now)"
+    ),
+    "freed": f"{{c}}.status = '{_BLOCKED}' AND {{c}}.blocked_until <= :now",
+    "owned_by_agent": "{c}.agent_id = :agent",
+    "without_owner": "{c}.agent_id IS NULL",
+    # The open time zones are one parameter: an array on PostgreSQL, a JSON array on SQLite.
+    # (Hundreds of separate parameters would cost more to bind and plan than the claim.)
+    "in_zones@postgresql": "{c}.tz = ANY(CAST(:zones AS text[]))",
+    "in_zones@sqlite": "{c}.tz IN (SELECT value FROM json_each(:zones))",
+    # The contact record's own columns say whether another campaign owns it (campaign
+    # ownership) or has it out with an agent now (one contact, one agent at a time). The
+    # claim locks that row: on PostgreSQL a row changed by a transaction that committed
+    # meanwhile is re-checked against these very conditions before it is taken, so of two
+    # campaigns racing for one record only one wins.
+    "not_owned_elsewhere": (
+        "({r}.owner_campaign_id IS NULL OR {r}.owner_campaign_id = :campaign "
+        "OR {r}.owner_until <= :now)"
+    ),
+    "not_out_elsewhere": (
+        "({r}.out_campaign_id IS NULL OR {r}.out_campaign_id = :campaign OR {r}.out_until <= :now)"
+    ),
+    # a personal callback waits for its agent
+    "reserved_for_agent": "({c}.reserved_for IS NULL OR {c}.reserved_for = :agent)",
 }
-# The contact record's own columns say whether another campaign owns it (campaign
-# ownership) or has it out with an agent now (one contact, one agent at a time). The claim
-# locks that row: on PostgreSQL a row changed by a transaction that committed meanwhile is
-# re-checked against these very conditions before it is taken, so of two campaigns racing
-# for one record only one wins.
-_FREE = (
-    "(r.owner_campaign_id IS NULL OR r.owner_campaign_id = :campaign "
-    "OR r.owner_until <= :now) "
-    "AND (r.out_campaign_id IS NULL OR r.out_campaign_id = :campaign OR r.out_until <= :now)"
-)
+#: The states in which a claim may take a record (one branch each).
+STATES = ("due", "fresh", "freed")
+#: The conditions of every branch, besides the owner's and the state.
+COMMON = ("in_zones", "not_owned_elsewhere", "not_out_elsewhere", "reserved_for_agent")
+
+
+def condition(name: str, dialect: str, c: str = "c", r: str = "r") -> str:
+    """The named condition (:data:`CONDITIONS`) over the tables (or aliases) ``c`` and
+    ``r``, for a dialect."""
+    template = CONDITIONS.get(f"{name}@{dialect}") or CONDITIONS[name]
+    return template.format(c=c, r=r)
+
+
+def owner_condition(owned: bool) -> str:
+    """Which records an agent may take: their own (an agent-owned campaign) or those
+    without an owner."""
+    return "owned_by_agent" if owned else "without_owner"
+
+
 _BRANCH = (
     "SELECT c.record_id, c.rank FROM campaign_records AS c JOIN records AS r "
     "ON r.id = c.record_id "
-    "WHERE c.campaign_id = :campaign AND {owner} AND {state} AND {in_zones} AND {free} "
-    # a personal callback waits for its agent
-    "AND (c.reserved_for IS NULL OR c.reserved_for = :agent) "
+    "WHERE c.campaign_id = :campaign AND {conditions} "
     "ORDER BY {order} LIMIT 1"
 )
 # The record first, then the campaign's row: a record that another transaction holds (a
@@ -158,21 +185,14 @@ def claim_statement(dialect: str, owned: bool, *, prefix: str = "") -> Any:
     template = _PG_CLAIM if dialect == "postgresql" else _SQLITE_CLAIM
 
     def branch(state: str, order: str) -> str:
-        return (
-            _BRANCH.format(
-                owner=_OWNER[owned],
-                state=state,
-                in_zones=_IN_ZONES[dialect],
-                free=_FREE,
-                order=order,
-            )
-            + _LOCK[dialect]
-        )
+        names = (owner_condition(owned), state, *COMMON)
+        conditions = " AND ".join(f"({condition(n, dialect)})" for n in names)
+        return _BRANCH.format(conditions=conditions, order=order) + _LOCK[dialect]
 
     sql = template.format(
-        due=branch(_DUE, "c.retry_at"),
-        fresh=branch(_FRESH, "c.rank"),
-        freed=branch(_FREED, "c.rank"),
+        due=branch("due", "c.retry_at"),
+        fresh=branch("fresh", "c.rank"),
+        freed=branch("freed", "c.rank"),
         set_lease=_SET_LEASE,
     )
     return text(prefix + sql).bindparams(*_TIMES, _zones_param(dialect))
@@ -249,33 +269,28 @@ _MARK_OUT = (
 cr, h = CampaignRecord, HopperEntry
 
 
+def sql_condition(names: Sequence[str], dialect: str, c: str = "c", r: str = "r") -> Any:
+    """The named conditions (:data:`CONDITIONS`) ORed together, as a Core clause with its
+    parameters typed as the claims bind them."""
+    sql = " OR ".join(f"({condition(n, dialect, c, r)})" for n in names)
+    clause = text(f"({sql})")
+    binds = claim_binds(dialect, sql)
+    return clause.bindparams(*binds) if binds else clause
+
+
+def claim_binds(dialect: str, sql: str) -> list[Any]:
+    """The typed parameters of the claims (times, open zones) that ``sql`` uses."""
+    return [b for b in (*_TIMES, _zones_param(dialect)) if f":{b.key}" in sql]
+
+
 def _deliverable(dialect: str) -> Any:
-    """The campaign's view of a record allows delivering it now (the preview claim's
-    conditions, as a Core clause over ``campaign_records`` and ``records``)."""
-    now = bindparam("now", type_=UTCDateTime())
-    campaign = bindparam("campaign", type_=Integer())
-    in_zones = text(_IN_ZONES[dialect].replace("c.tz", "campaign_records.tz")).bindparams(
-        _zones_param(dialect)
-    )
+    """The campaign's view of a record allows delivering it now: the preview claim's
+    conditions (but the owner's), over ``campaign_records`` and ``records``."""
+    tables = {"c": "campaign_records", "r": "records"}
     return and_(
-        cr.campaign_id == campaign,
-        or_(
-            cr.status == _READY,
-            and_(cr.status == _WAITING, cr.retry_at <= now),
-            and_(cr.status == _LEASED, cr.lease_expires_at <= now),
-            and_(cr.status == _BLOCKED, cr.blocked_until <= now),
-        ),
-        in_zones,
-        or_(
-            Record.owner_campaign_id.is_(None),
-            Record.owner_campaign_id == campaign,
-            Record.owner_until <= now,
-        ),
-        or_(
-            Record.out_campaign_id.is_(None),
-            Record.out_campaign_id == campaign,
-            Record.out_until <= now,
-        ),
+        cr.campaign_id == bindparam("campaign", type_=Integer()),
+        sql_condition(STATES, dialect, **tables),
+        *(sql_condition([name], dialect, **tables) for name in COMMON),
     )
 
 
@@ -306,7 +321,6 @@ def hopper_claim_statement(dialect: str, lead_filter: Filter | None) -> Any:
                 h.campaign_id == campaign,
                 mine,
                 _deliverable(dialect),
-                or_(cr.reserved_for.is_(None), cr.reserved_for == agent),
             )
             .order_by(due_first, h.position.asc())
             .limit(1)
