@@ -246,3 +246,40 @@ def test_a_campaigns_results_export_from_the_page_and_the_command_line(
     assert result.stdout.replace("\r\n", "\n") == download.content.decode("utf-8-sig").replace(
         "\r\n", "\n"
     )
+
+
+def test_why_not_names_the_campaign_that_owns_a_record_and_when_the_window_opens(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    (ana,) = agents(make_user, "ana")
+    list_id = make_list(api, owned_rows(["ana", "ana"]))
+    queue_id = make_queue(api, [ana])
+    settings = {"enabled": True, "days": 1, "hours": 0, "no_expiration": False}
+    assert api.put(f"/api/v1/contact-lists/{list_id}/ownership/settings", json=settings).is_success
+    first = make_campaign(api, list_id, queue_id, name="First")
+    second = make_campaign(api, list_id, queue_id, name="Second")
+    late = make_campaign(
+        api, list_id, queue_id, name="Late", calling_window={"start": "09:00", "end": "21:00"}
+    )
+    for campaign_id in (first, second, late):
+        start(api, campaign_id)
+    delivery = get_record(app_client, ana, campaign_id=first)
+    assert delivery is not None
+    record_id = delivery["record_id"]
+    base = f"/api/v1/agent/campaigns/{first}/records/{record_id}"
+    assert app_client.post(f"{base}/call", json={}, headers=ana.headers).is_success
+    done(app_client, ana, first, record_id, code="interested")
+    pages = TestClient(app_client.app)
+    pages.cookies.set("callhopper_tz", "America/Phoenix")
+    sign_in(pages, make_user("supervisor", email="sol@example.com"))
+    record = pages.get(f"/console/lists/{list_id}/records/{record_id}")
+    assert f'href="/console/lists/{list_id}/records/{record_id}/why"' in record.text
+    owned = pages.get(f"/console/lists/{list_id}/records/{record_id}/why?campaign={second}")
+    assert owned.status_code == 200, owned.text
+    assert 'data-reason="owned_by_another_campaign"' in owned.text
+    assert 'owns it until <span translate="no">' in owned.text and ">First<" in owned.text
+    other = record_id + 1
+    closed = pages.get(f"/console/lists/{list_id}/records/{other}/why?campaign={late}")
+    assert 'data-reason="outside_calling_window"' in closed.text
+    assert 'until <span translate="no">09:00</span>' in closed.text
+    assert "America/Phoenix" in closed.text
