@@ -15,8 +15,10 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -317,11 +319,14 @@ def release_ownership(walk: Walk, agent: str) -> int:
     walk.notice(ownership.SETTINGS_SAVED)
     agent_api = AgentApi(walk.server.url, agent)
     try:
+        worked = []
         for campaign_id in ids:
             admin.start(campaign_id)
-            agent_api.work_one(campaign_id)
+            worked.append(agent_api.work_one(campaign_id))
     finally:
         agent_api.close()
+    why_not(walk, list_id, worked, ids, queue_id)
+    page.goto(f"/console/lists/{list_id}/ownership")
     walk.button("Refresh").click()
     box = page.get_by_label(walk.t("Release ownership of all records for campaigns"))
     for n in (1, 2):
@@ -339,6 +344,36 @@ def release_ownership(walk: Walk, agent: str) -> int:
     expect(box.locator("option")).to_have_count(1)  # All Campaigns alone
     walk.shot("released")
     return list_id
+
+
+def why_not(walk: Walk, list_id: int, worked: list[int], ids: list[int], queue_id: int) -> None:
+    """From a record's page: held by another campaign; outside a campaign's window."""
+    page, p = walk.page, walk.prefix
+    hour = datetime.now(ZoneInfo("America/Phoenix")).hour
+    window = {"start": f"{(hour + 2) % 24:02d}:00", "end": f"{(hour + 3) % 24:02d}:00"}
+    if window["end"] == "00:00":
+        window["end"] = "24:00"
+    late = walk.admin.ok(
+        "POST",
+        "/campaigns",
+        {"name": f"{p} late", "list_id": list_id, "queue_id": queue_id, "calling_window": window},
+    )["id"]
+    walk.admin.start(int(late))
+    page.goto(f"/console/lists/{list_id}/records/{worked[0]}")
+    page.get_by_role(
+        "link", name=walk.t("Why not? Can this record be delivered now, and if not, why")
+    ).click()
+    page.get_by_label(walk.t("Campaign")).select_option(str(ids[1]))
+    walk.button("Ask").click()
+    owned = page.locator('#why-answer [data-reason="owned_by_another_campaign"]')
+    expect(owned).to_contain_text(f"{p} shared 1")
+    walk.shot("why-owned")
+    page.get_by_label(walk.t("Campaign")).select_option(str(late))
+    walk.button("Ask").click()
+    closed = page.locator('#why-answer [data-reason="outside_calling_window"]')
+    expect(closed).to_contain_text(window["start"])
+    expect(closed).to_contain_text("America/Phoenix")
+    walk.shot("why-window")
 
 
 def watch_the_dashboard(

@@ -283,3 +283,44 @@ def test_why_not_names_the_campaign_that_owns_a_record_and_when_the_window_opens
     assert 'data-reason="outside_calling_window"' in closed.text
     assert 'until <span translate="no">09:00</span>' in closed.text
     assert "America/Phoenix" in closed.text
+
+
+def test_mass_edit_counts_first_then_changes_on_confirmation_and_shows_the_audit(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    agents(make_user, "ana", "bob")
+    list_id = make_list(api, owned_rows(["x", "y", "z", "w"]))
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    form = pages.get(f"/console/lists/{list_id}/mass-edit")
+    assert form.status_code == 200
+    edit = {
+        "csrf_token": token_of(form.text),
+        "filter": "balance >= 0",
+        "owner": "none",
+        "action": "distribute",
+        "agents": "ana, bob",
+        "note": "spread",
+    }
+    counted = pages.post(f"/console/lists/{list_id}/mass-edit", data=edit)
+    assert 'id="matched">4<' in counted.text and 'id="changed">4<' in counted.text
+    assert 'name="confirm" value="yes"' in counted.text
+    owners = [
+        r["owner_user_id"] for r in api.get(f"/api/v1/contact-lists/{list_id}/records").json()
+    ]
+    assert owners == [None] * 4  # the dry run changed nothing
+    done_edit = pages.post(
+        f"/console/lists/{list_id}/mass-edit",
+        data={**edit, "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert done_edit.status_code == 303
+    after = pages.get(done_edit.headers["location"])
+    assert after.text.count("mass edit: spread") == 4
+    owners = [
+        r["owner_user_id"] for r in api.get(f"/api/v1/contact-lists/{list_id}/records").json()
+    ]
+    assert sorted(owners) == ["ana", "ana", "bob", "bob"]
+    supervisor = TestClient(app_client.app)
+    sign_in(supervisor, make_user("supervisor", email="sol@example.com"))
+    assert supervisor.get(f"/console/lists/{list_id}/mass-edit").status_code == 403
