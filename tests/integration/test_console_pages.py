@@ -324,3 +324,38 @@ def test_mass_edit_counts_first_then_changes_on_confirmation_and_shows_the_audit
     supervisor = TestClient(app_client.app)
     sign_in(supervisor, make_user("supervisor", email="sol@example.com"))
     assert supervisor.get(f"/console/lists/{list_id}/mass-edit").status_code == 403
+
+
+def test_a_two_group_lead_filter_is_built_saved_as_a_skill_and_given_to_an_agent(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    agents(make_user, "ana")
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    token = token_of(pages.get("/console/skills").text)
+    built = {
+        "csrf_token": token,
+        "name": "Arizona big",
+        "field-0-0": "state",
+        "op-0-0": "==",
+        "value-0-0": "AZ",
+        "field-0-1": "balance",
+        "op-0-1": ">=",
+        "value-0-1": "100",
+        "field-1-0": "tier",
+        "op-1-0": "in",
+        "value-1-0": "Gold, Silver",
+    }
+    saved = pages.post("/console/skills", data=built, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    skill = next(s for s in api.get("/api/v1/skills").json() if s["name"] == "Arizona big")
+    assert skill["expression"] == '(state == "AZ" and balance >= 100) or tier in ("Gold", "Silver")'
+    given = pages.post(
+        f"/console/skills/{skill['id']}/agents",
+        data={"csrf_token": token, "agents": "ana"},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303
+    assert api.get("/api/v1/users/ana").json()["skill_ids"] == [skill["id"]]
+    refused = pages.post("/console/skills", data={**built, "op-1-0": "in", "value-1-0": ""})
+    assert refused.status_code == 422 and 'value="Arizona big"' in refused.text

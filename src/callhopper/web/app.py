@@ -19,6 +19,7 @@ from callhopper.web.console import (
     lists,
     mass_edit,
     ownership,
+    skills,
     why,
 )
 from callhopper.web.pages import records, signin, workspace
@@ -28,9 +29,9 @@ DOCS_PATH = "/docs"
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages (sign-in, the agent workspace), mount ``/static`` and serve ``/docs``
-    with the vendored Swagger UI. The application must be created with ``docs_url=None``
-    and ``redoc_url=None`` (their defaults load scripts from a CDN)."""
+    """Add the pages (sign-in, the agent workspace, the console), mount ``/static`` and
+    serve ``/docs`` with the vendored Swagger UI. The application must be created with
+    ``docs_url=None`` and ``redoc_url=None`` (their defaults load scripts from a CDN)."""
     for pages in (
         signin,
         workspace,
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         dashboard,
         why,
         mass_edit,
+        skills,
     ):
         app.include_router(pages.router)
     app.mount(

@@ -51,6 +51,7 @@ SECTIONS = (
     Section(f"{CONSOLE_PATH}/dashboard", N_("Dashboard"), READERS),
     Section(f"{CONSOLE_PATH}/campaigns", N_("Campaigns"), READERS),
     Section(f"{CONSOLE_PATH}/lists", N_("Contact lists"), READERS),
+    Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
 )
 
 
