@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web.console import campaigns as campaign_pages
-from callhopper.web.console import common, lists, ownership
+from callhopper.web.console import common, lists, mass_edit, ownership
 from callhopper.web.i18n import translations
 from tests.e2e.browser import axe_violations, describe, screenshot
 from tests.e2e.conftest import new_context
@@ -171,6 +171,7 @@ def test_an_administrators_walk_through_the_console(
         campaign_id = create_and_start_a_campaign(walk, list_id)
         fix_an_error_by_appending(walk, list_id, campaign_id)
         shared_list = release_ownership(walk, agent)
+        mass_edit_leads(walk, shared_list)
         watch_the_dashboard(browser, walk, campaign_id, shared_list, agent)
     finally:
         context.close()
@@ -374,6 +375,31 @@ def why_not(walk: Walk, list_id: int, worked: list[int], ids: list[int], queue_i
     expect(closed).to_contain_text(window["start"])
     expect(closed).to_contain_text("America/Phoenix")
     walk.shot("why-window")
+
+
+def mass_edit_leads(walk: Walk, list_id: int) -> None:
+    """The shared list's leads, distributed over one agent: a dry run, a confirmation, and
+    the audit entries of the change."""
+    page, p = walk.page, walk.prefix
+    page.goto(f"/console/lists/{list_id}")
+    page.get_by_role("link", name=walk.t("Mass Edit Leads")).click()
+    page.get_by_label(walk.t("Only leads of this owner (user id, or none; empty: any)")).fill(
+        "none"
+    )
+    page.get_by_label(walk.t("Distribute them evenly over these agents")).check()
+    page.get_by_label(walk.t("The agents to distribute over (user ids, separated by commas)")).fill(
+        f"{p}-ann"
+    )
+    page.get_by_label(walk.t("Why (written in the audit log)")).fill(f"{p} walk")
+    walk.button("Count (dry run)").click()
+    expect(page.locator("#matched")).to_have_text("4")
+    walk.accessible("mass edit")
+    walk.shot("mass-edit-dry-run")
+    confirm = walk.t("Confirm: change the owner of %(n)s leads", n="4")
+    page.get_by_role("button", name=confirm, exact=True).click()
+    walk.notice(mass_edit.CHANGED, n="4")
+    expect(page.locator("#owner-audit")).to_contain_text(f"mass edit: {p} walk")
+    walk.shot("mass-edit-audit")
 
 
 def watch_the_dashboard(
