@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web.console import campaigns as campaign_pages
-from callhopper.web.console import common, lists, mass_edit, ownership
+from callhopper.web.console import common, lists, mass_edit, ownership, skills
 from callhopper.web.i18n import translations
 from tests.e2e.browser import axe_violations, describe, screenshot
 from tests.e2e.conftest import new_context
@@ -172,6 +172,7 @@ def test_an_administrators_walk_through_the_console(
         fix_an_error_by_appending(walk, list_id, campaign_id)
         shared_list = release_ownership(walk, agent)
         mass_edit_leads(walk, shared_list)
+        build_a_skill(walk)
         watch_the_dashboard(browser, walk, campaign_id, shared_list, agent)
     finally:
         context.close()
@@ -400,6 +401,29 @@ def mass_edit_leads(walk: Walk, list_id: int) -> None:
     walk.notice(mass_edit.CHANGED, n="4")
     expect(page.locator("#owner-audit")).to_contain_text(f"mass edit: {p} walk")
     walk.shot("mass-edit-audit")
+
+
+def build_a_skill(walk: Walk) -> None:
+    """A two-group lead filter, saved as a skill and given to the walk's agent."""
+    page, p = walk.page, walk.prefix
+    page.goto("/console/skills")
+    page.get_by_label(walk.t("Name of the skill")).fill(f"{p} big accounts")
+    page.locator("#field-0-0").fill("account")
+    page.locator("#op-0-0").select_option("not empty")
+    page.locator("#field-0-1").fill("notes")
+    page.locator("#op-0-1").select_option("empty")
+    page.locator("#field-1-0").fill("account")
+    page.locator("#op-1-0").select_option("in")
+    page.locator("#value-1-0").fill(f"{p}-1, {p}-2")
+    walk.shot("skill-builder")
+    walk.button("Save the skill").click()
+    text = f'(account not empty and notes empty) or account in ("{p}-1", "{p}-2")'
+    walk.notice(skills.SKILL_SAVED, skill=f"{p} big accounts", filter=text)
+    row = page.locator("#skill-list tr", has_text=f"{p} big accounts")
+    row.get_by_role("listbox").select_option(f"{p}-ann")
+    walk.button("Give", row).click()
+    walk.notice(skills.SKILLS_GIVEN, skill=f"{p} big accounts", n="1")
+    walk.shot("skill-given")
 
 
 def watch_the_dashboard(

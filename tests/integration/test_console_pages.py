@@ -359,3 +359,24 @@ def test_a_two_group_lead_filter_is_built_saved_as_a_skill_and_given_to_an_agent
     assert api.get("/api/v1/users/ana").json()["skill_ids"] == [skill["id"]]
     refused = pages.post("/console/skills", data={**built, "op-1-0": "in", "value-1-0": ""})
     assert refused.status_code == 422 and 'value="Arizona big"' in refused.text
+
+
+def test_the_audit_log_is_filtered_and_exported_as_csv(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    list_id = make_list(api, owned_rows(["ana"]), name="Audited")
+    make_list(api, owned_rows(["bob"], start=5), name="Other")
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("supervisor", email="sol@example.com"))
+    everything = pages.get("/console/audit")
+    assert everything.status_code == 200
+    assert "contact_list.create" in everything.text
+    created = pages.get("/console/audit?what=contact_list.create")
+    assert created.text.count('<td translate="no">contact_list.create</td>') == 2
+    exported = pages.get("/console/audit.csv?what=contact_list.")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert {r["action"] for r in rows} == {"contact_list.create", "contact_list.import"}
+    assert str(list_id) in {r["target_id"] for r in rows}
+    agent = TestClient(app_client.app)
+    sign_in(agent, make_user("agent", email="ana@example.com", user_id="ana"))
+    assert agent.get("/console/audit").status_code == 403

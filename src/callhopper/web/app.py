@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from callhopper.web.console import (
+    audit,
     campaigns,
     dashboard,
     home,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
         why,
         mass_edit,
         skills,
+        audit,
     ):
         app.include_router(pages.router)
     app.mount(
