@@ -102,6 +102,8 @@ def fill(url: str, records: int) -> int:
         sql = _PG_RECORDS if db.dialect == "postgresql" else _SQLITE_RECORDS
         conn.execute(text(sql), params)
         conn.execute(text(_CAMPAIGN_RECORDS), params)
+    with db.engine.connect() as conn:  # the planner's statistics, as autovacuum would take
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     db.dispose()
     return campaign_id
 
