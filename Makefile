@@ -19,4 +19,4 @@ check: lint types test
 # Extract the pages' strings and merge them into the catalogues (then translate the new ones).
 messages:
 	.venv/bin/pybabel extract -F babel.cfg --no-location -o /tmp/callhopper-messages.pot .
-	.venv/bin/pybabel update -N --ignore-obsolete -i /tmp/callhopper-messages.pot -d src/callhopper/web/locale -D messages -l ja
+	.venv/bin/pybabel update -N --ignore-obsolete -w 100 -i /tmp/callhopper-messages.pot -d src/callhopper/web/locale -D messages -l ja

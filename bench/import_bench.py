@@ -177,6 +177,7 @@ def phase_cpu(file: Path, workers: int) -> dict[str, float]:
 
 
 def phase_import(file: Path, url: str, workers: int) -> dict[str, float]:
+    from callhopper.clock import SystemClock
     from callhopper.core import lists as core_lists
     from callhopper.domain.actors import SYSTEM
     from callhopper.store.db import Database
@@ -199,7 +200,7 @@ def phase_import(file: Path, url: str, workers: int) -> dict[str, float]:
     with file.open("rb") as stream, db.write() as session:
         outcome = core_lists.import_rows(
             SqlTransaction(session), SYSTEM, contact_list.id, source=file.name, csv_stream=stream,
-            workers=workers, batch_rows=5000, now=now,
+            workers=workers, batch_rows=5000, clock=SystemClock(),
         )  # fmt: skip
     seconds = time.perf_counter() - started
     db.dispose()

@@ -96,6 +96,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except CallhopperError as exc:
+        for p in exc.details.get("problems", []):  # a file's problems, line by line
+            err.print(f"line {p['line']}: {p['field']}: {p['message']}", markup=False)
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
 
@@ -318,6 +320,19 @@ def users_token(
     typer.echo(issued.secret)
 
 
+@users_app.command("import")
+def users_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV file.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create users from a CSV file (email, user_id, display_name, role, password, queues,
+    skills), all of them or none: a file with any problem creates nobody and every problem
+    is printed with its line, field and reason."""
+    with _database(_settings(database_url)) as db, _errors(), file.open("rb") as stream:
+        created = _users(db).import_users(CLI_ACTOR, stream)
+    console.print(f"created {len(created)} users")
+
+
 def _users(db: Database) -> UserService:
     """The user service, acting at the console's clock."""
     return UserService(SqlUnitOfWork(db), SystemClock(), Argon2PasswordHasher())
@@ -420,7 +435,7 @@ def import_csv(
                 batch_rows=settings.import_batch_rows,
                 on_duplicate=on_duplicate,
                 on_progress=lambda done: progress.update(task, completed=done),
-                now=SystemClock().now(),
+                clock=SystemClock(),
             )
     report = outcome.report
     console.print(
@@ -438,6 +453,18 @@ def import_csv(
         console.print(
             f"  … and {report.rows_rejected - len(report.rejections)} more: GET "
             f"/api/v1/contact-lists/{outcome.job.list_id}/imports/{outcome.job.import_id}/rejections"
+        )
+    for warning in report.warnings:
+        console.print(
+            f"  line {warning.line}: kept, column {warning.column!r}: {warning.reason}; "
+            f"time zone {warning.zone} from {warning.zone_from}",
+            markup=False,
+            highlight=False,
+        )
+    if report.warnings_truncated:
+        console.print(
+            f"  … and {report.rows_warned - len(report.warnings)} more rows kept with a "
+            "fallback time zone"
         )
 
 

@@ -193,7 +193,7 @@ def create_demo(db: Database, now: datetime) -> str:
             now=now,
         )
         outcome = import_rows(
-            tx, SYSTEM, contact_list.id, source="demo", items=demo_rows(), now=now
+            tx, SYSTEM, contact_list.id, source="demo", items=demo_rows(), clock=clock
         )
         campaign = create_campaign(
             tx,

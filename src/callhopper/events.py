@@ -12,7 +12,10 @@ other processes never receive the snapshot and read the database.
 * :class:`PostgresBus` also sends them with ``NOTIFY`` (once the publishing transaction
   has committed) and runs a ``LISTEN`` thread, so that a delivery made by one server
   process reaches an agent connected to another. The publishing process dispatches its
-  own events at once, not when they come back.
+  own events at once, not when they come back. A notification is lost when its process
+  dies between the commit and the ``NOTIFY``: so every few seconds the listening thread
+  also reads the pushed records held by the agents connected here, and sends those this
+  process has not told them about (ADR 8).
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from callhopper.domain.events import AgentEvent
+from callhopper.domain.events import AgentEvent, HeldPush
 from callhopper.ports.transactions import Transaction
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,12 @@ CHANNEL = "callhopper_events"
 _NOTIFY_ALL = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 
 Listener = Callable[[AgentEvent], None]
+#: Reads the pushed records held by the given agents (``Dispenser.held_pushes``).
+HeldPushes = Callable[[list[int]], list[HeldPush]]
+#: How often the listening thread looks for pushes its agents were not told about.
+RESYNC_EVERY_S = 2.0
+#: A push younger than this may still have its notification on the way: not resent yet.
+RESEND_AFTER = timedelta(seconds=2)
 
 
 class LocalBus:
@@ -49,6 +60,9 @@ class LocalBus:
             int, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[AgentEvent]]]
         ] = {}
         self._listeners: list[Listener] = []
+        #: For each agent connected here: when this process last sent each record's
+        #: delivery to their channels (wall clock), to tell a lost push from a sent one.
+        self._sent: dict[int, dict[tuple[int, int], datetime]] = {}
 
     def subscribe(
         self, agent_id: int, loop: asyncio.AbstractEventLoop
@@ -65,6 +79,13 @@ class LocalBus:
                 subscribers.discard(item)
             if not subscribers:
                 self._queues.pop(agent_id, None)
+                self._sent.pop(agent_id, None)
+
+    def sent(self, agent_id: int, campaign_id: int, record_id: int) -> None:
+        """A channel sent the agent this record's delivery (on connect, for instance)."""
+        with self._lock:
+            if agent_id in self._queues:
+                self._sent.setdefault(agent_id, {})[(campaign_id, record_id)] = datetime.now(UTC)
 
     def connected(self, agent_id: int) -> bool:
         with self._lock:
@@ -78,6 +99,9 @@ class LocalBus:
         """Hand an event to this process's subscribers and listeners."""
         with self._lock:
             targets = list(self._queues.get(event.agent_id, ()))
+            if targets and event.kind == "delivery" and event.record_id is not None:
+                key = (event.campaign_id or 0, event.record_id)
+                self._sent.setdefault(event.agent_id, {})[key] = datetime.now(UTC)
         for loop, queue in targets:
             loop.call_soon_threadsafe(queue.put_nowait, event)
         for listener in self._listeners:
@@ -131,6 +155,8 @@ class PostgresBus(LocalBus):
         self._outbox_lock = threading.Lock()
         self._outbox_ready = threading.Event()
         self._notifier: threading.Thread | None = None
+        #: Set by the process's wiring; without it, nothing is resent.
+        self.held_pushes: HeldPushes | None = None
 
     def _send(self, events: list[AgentEvent]) -> None:
         """This process's subscribers at once; other processes through the notifier."""
@@ -206,6 +232,7 @@ class PostgresBus(LocalBus):
                 thread.join(timeout=5)
 
     def _listen(self) -> None:
+        resync_at = time.monotonic() + RESYNC_EVERY_S
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
@@ -214,9 +241,48 @@ class PostgresBus(LocalBus):
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
                             self._arrived(notice.payload)
+                        if time.monotonic() >= resync_at:
+                            self.resend_lost_pushes()
+                            resync_at = time.monotonic() + RESYNC_EVERY_S
             except psycopg.Error:
                 log.exception("event listener lost its connection; reconnecting")
                 self._stop.wait(1)
+
+    def resend_lost_pushes(self) -> int:
+        """Dispatch the delivery of each pushed record held by an agent connected here that
+        this process has not sent them since it was leased (its notification was lost: the
+        pushing process died between its commit and its ``NOTIFY``). Returns how many."""
+        if self.held_pushes is None:
+            return 0
+        with self._lock:
+            agents = sorted(self._queues)
+        if not agents:
+            return 0
+        try:
+            held = self.held_pushes(agents)
+        except Exception:  # the database is away: the next round tries again
+            log.exception("could not read the pushes of connected agents")
+            return 0
+        now = datetime.now(UTC)
+        lost = []
+        held_keys = {(p.agent_id, p.campaign_id, p.record_id) for p in held}
+        with self._lock:
+            for push in held:
+                sent = self._sent.get(push.agent_id, {}).get((push.campaign_id, push.record_id))
+                if push.leased_at <= now - RESEND_AFTER and (sent is None or sent < push.leased_at):
+                    lost.append(push)
+            for agent_id, sent_to in self._sent.items():  # forget records given back since
+                for key in [k for k in sent_to if (agent_id, *k) not in held_keys]:
+                    del sent_to[key]
+        for push in lost:
+            log.warning(
+                "resending record %s of campaign %s to agent %s: its push was not heard",
+                push.record_id,
+                push.campaign_id,
+                push.agent_id,
+            )
+            self.dispatch(AgentEvent(push.agent_id, "delivery", push.campaign_id, push.record_id))
+        return len(lost)
 
 
 EventBus = LocalBus

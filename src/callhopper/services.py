@@ -200,6 +200,8 @@ def build(
     )
     pusher = Pusher(dispenser)
     dispenser.on_work = pusher.wake_for
+    if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
+        bus.held_pushes = dispenser.held_pushes
     lists = ListService(
         uow, clock, import_workers=settings.import_workers, batch_rows=settings.import_batch_rows
     )

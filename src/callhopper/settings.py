@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN
 from callhopper.domain.phones import check_region
 
 DEFAULT_DATABASE_URL = "sqlite:///./callhopper.db"
@@ -43,6 +44,24 @@ class Settings(BaseSettings):
         description="Requests a server process handles at once, each on a database connection "
         "the process keeps open (its background jobs keep one more each).",
     )
+    admission_limit: int | None = Field(
+        None,
+        ge=0,
+        description="Agent requests (under /api/v1/agent/) a server process runs at once; "
+        "more wait their turn (unset: db_pool_size; 0: no limit).",
+    )
+    admission_queue: int = Field(
+        1000, ge=0, description="Agent requests that may wait for a slot; more get 503 at once."
+    )
+    admission_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="How long an agent request waits for a slot before it gets 503.",
+    )
+    admission_retry_after_s: int = Field(
+        1, ge=1, le=3600, description="The Retry-After of a 503 for capacity, in seconds."
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry traces, metrics and logs of each request, through "
@@ -65,6 +84,21 @@ class Settings(BaseSettings):
     )
     webhook_poll_s: float = Field(
         5.0, gt=0, description="Seconds between the webhook sender's looks for due messages."
+    )
+    softphone_ws_url: str = Field(
+        "",
+        description="The SIP-over-WebSocket address of Kamailio (`wss://…`) that the "
+        "workspace's browser phone registers to (empty: the workspace has no phone).",
+    )
+    sip_domain: str = Field(
+        DEFAULT_AGENT_SIP_DOMAIN,
+        description="The SIP domain agents' phones register in, as `sip:<user_id>@<domain>` "
+        "(the same variable `callhopper telephony` reads).",
+    )
+    sip_agent_password: str = Field(
+        "",
+        description="The password agents' phones register with (the same variable "
+        "`callhopper telephony` reads; empty: none). The workspace gives it to the browser phone.",
     )
     run_workers: bool = Field(
         True,

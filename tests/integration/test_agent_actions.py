@@ -90,7 +90,13 @@ def test_get_record_is_idempotent_and_others_get_404(
     first = get_record(app_client, alice, campaign_id)
     assert first is not None and account(first) == "A00000"
     assert first["phones"] == [
-        {"index": 0, "column": "phone", "type": "other", "number": "+16022000000"}
+        {
+            "index": 0,
+            "column": "phone",
+            "type": "other",
+            "number": "+16022000000",
+            "extension": None,
+        }
     ]
     assert [f["name"] for f in first["fields"] if f["editable"]] == ["notes", "paid"]
     assert {c["code"] for c in first["wrapup_codes"]} >= {"sale", "no_answer"}
@@ -441,6 +447,7 @@ def test_call_picks_a_number_and_respects_the_window(
         "skipped": [],
         "closed": None,
         "caller_id": None,
+        "extension": None,
     }
     manual = act(app_client, alice, campaign_id, record_id, "call", {"number": "(602) 999-1234"})
     assert manual.json()["number"] == "+16029991234"

@@ -3,12 +3,14 @@ process."""
 
 from __future__ import annotations
 
+import asyncio
 import queue
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from callhopper.domain.events import AgentEvent
+from callhopper.domain.events import AgentEvent, HeldPush
 from callhopper.events import LocalBus, PostgresBus
 from callhopper.services import event_bus
 from callhopper.store.db import Database
@@ -109,3 +111,44 @@ def test_postgres_bus_dispatches_its_own_events_at_commit_and_others_on_arrival(
     finally:
         here.stop()
         there.stop()
+
+
+def test_a_held_push_never_sent_is_resent_once_and_only_to_agents_connected_here() -> None:
+    """The listening thread's check (ADR 8), without a database: what the bus sent, or a
+    channel resumed, is not sent again; a push too young may still be on its way."""
+    bus = PostgresBus("postgresql://unused")  # never started: nothing connects
+    now = datetime.now(UTC)
+    held = [
+        HeldPush(1, 7, 100, now - timedelta(seconds=5)),  # lost: never sent here
+        HeldPush(1, 7, 101, now - timedelta(seconds=5)),  # sent live
+        HeldPush(1, 8, 102, now - timedelta(seconds=5)),  # resumed on connect
+        HeldPush(1, 7, 103, now),  # too young: its notification may be on its way
+        HeldPush(2, 7, 104, now - timedelta(seconds=5)),  # agent 2 is not connected here
+    ]
+    asked: list[list[int]] = []
+
+    def held_pushes(agent_ids: list[int]) -> list[HeldPush]:
+        asked.append(agent_ids)
+        return [h for h in held if h.agent_id in agent_ids]
+
+    bus.held_pushes = held_pushes
+    seen: list[AgentEvent] = []
+    bus.add_listener(seen.append)
+    assert bus.resend_lost_pushes() == 0 and asked == []  # nobody connected: no read
+    loop = asyncio.new_event_loop()
+    try:
+        bus.subscribe(1, loop)
+        bus.dispatch(AgentEvent(1, "delivery", 7, 101))
+        bus.sent(1, 8, 102)
+        seen.clear()
+        assert bus.resend_lost_pushes() == 1
+        assert asked[-1] == [1]
+        assert seen == [AgentEvent(1, "delivery", 7, 100)]
+        assert bus.resend_lost_pushes() == 0  # sent now
+        # Given back (no longer held), then leased to the agent again and its push lost.
+        lost = held.pop(0)
+        assert bus.resend_lost_pushes() == 0
+        held.append(lost)
+        assert bus.resend_lost_pushes() == 1
+    finally:
+        loop.close()

@@ -277,3 +277,41 @@ def test_an_overlong_field_rejects_its_row_only(api: TestClient) -> None:
     assert (report["rows_accepted"], report["rows_rejected"]) == (1, 1)
     assert report["rejections"][0]["line"] == 2
     assert "value too long" in report["rejections"][0]["reason"]
+
+
+def test_a_zip_code_that_names_no_zone_keeps_the_row_and_warns(api: TestClient) -> None:
+    contact_list = create_list(api, default_timezone="America/Phoenix")
+    content = (
+        b"account,zip,home_phone\n"
+        b"Z-1,85004,(602) 234-5678\n"  # a good ZIP code: no warning
+        b"Z-2,ABCDE,(212) 234-5678\n"  # not a ZIP code: the New York prefix decides
+        b"Z-3,00000,(800) 234-5678\n"  # no known zone, toll-free number: the list's default
+    )
+    response = post_csv(api, contact_list["id"], content)
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert (report["rows_accepted"], report["rows_rejected"], report["rows_warned"]) == (3, 0, 2)
+    assert report["warnings"] == [
+        {
+            "line": 3,
+            "column": "zip",
+            "value": "ABCDE",
+            "reason": "'ABCDE' is not a US ZIP code with a known time zone",
+            "zone": "America/New_York",
+            "zone_from": "the prefix of phone number +12122345678",
+        },
+        {
+            "line": 4,
+            "column": "zip",
+            "value": "00000",
+            "reason": "'00000' is not a US ZIP code with a known time zone",
+            "zone": "America/Phoenix",
+            "zone_from": "the list's default time zone",
+        },
+    ]
+    records = api.get(f"/api/v1/contact-lists/{contact_list['id']}/records").json()
+    assert {r["key"] or r["data"]["account"]: r["tz"] for r in records} == {
+        "Z-1": "America/Phoenix",
+        "Z-2": "America/New_York",
+        "Z-3": "America/Phoenix",
+    }

@@ -66,11 +66,8 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 
 
 def test_every_migration_downgrades_and_upgrades_again(db: Database) -> None:
-    config = migrate.alembic_config(db)
-    with db.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "base")
-        command.upgrade(config, "head")
+    migrate.downgrade(db, "base")
+    migrate.upgrade(db)
     assert migrate.schema_state(db) is migrate.SchemaState.CURRENT
 
 

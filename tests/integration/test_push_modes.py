@@ -31,13 +31,16 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
-from callhopper.clock import FrozenClock
-from callhopper.core.dispensing import Pusher
+from callhopper.clock import FrozenClock, SystemClock
+from callhopper.core.dispensing import Dispenser, Pusher
+from callhopper.events import LocalBus
 from callhopper.store import agent_state
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, Record, User
+from callhopper.store.uow import SqlUnitOfWork
 from tests.campaign_helpers import make_campaign, make_list, make_queue, owned_rows, start
 from tests.conftest import T0
+from tests.e2e.server import LiveServer
 from tests.integration.test_claim_concurrency import (
     Server,
     free_port,
@@ -904,3 +907,53 @@ def test_a_push_made_by_one_server_reaches_an_agent_connected_to_another(
         assert account(receive("delivery")["delivery"]) == "A00001"
     for server in (a, b):
         assert server.process.poll() is None, server.log_text()
+
+
+def test_a_push_whose_notification_was_lost_still_reaches_the_agent(
+    db_url: str, db: Database, api: TestClient, make_user: MakeUser, tmp_path: Path
+) -> None:
+    """A process that dies between a push's commit and its NOTIFY: the push is committed and
+    nobody is told. The process holding the agent's channel finds it held and sends it (a
+    direct push would otherwise wait for its agent until the lease ran out)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("events cross processes through PostgreSQL only")
+    (alice,) = people(make_user, "alice")
+    campaign_id = push_campaign(api, [alice], "direct_push_preview", records=2)
+    with db.read() as session:
+        alice_id = session.scalar(select(User.id).where(User.user_id == "alice"))
+    assert alice_id is not None
+    # No background jobs: this process never pushes, it only holds alice's channel.
+    holder = LiveServer(
+        database_url=db_url,
+        log_path=tmp_path / "holder.log",
+        extra_env={"CALLHOPPER_RUN_WORKERS": "false"},
+    )
+    holder.start()
+    try:
+        ws_url = holder.url.replace("http://", "ws://") + f"{WS_PATH}?token={alice.token}"
+        with (
+            httpx.Client(base_url=f"{holder.url}/api/v1", headers=alice.headers) as on_holder,
+            ws_connect(ws_url, open_timeout=WAIT_S) as ws,
+        ):
+
+            def receive(kind: str, within_s: float) -> dict[str, Any]:
+                while True:  # state messages of alice's own changes come first
+                    message = json.loads(ws.recv(timeout=within_s))
+                    if message["type"] == kind:
+                        return dict(message)
+                    assert message["type"] == "state", message
+
+            assert receive("hello", WAIT_S)["user_id"] == "alice"
+            toggle = f"/agent/campaigns/{campaign_id}/receiving"
+            assert on_holder.put(toggle, json={"on": True}).status_code == 204
+            # The pushing process: its events reach its own sockets only (it has none), and
+            # it dies before any NOTIFY.
+            silent = Dispenser(SqlUnitOfWork(db), SystemClock(), bus=LocalBus())
+            pushed, _ = silent.push_many(campaign_id, [alice_id], shared=True)
+            assert len(pushed) == 1
+            ((_, record_id),) = pushed
+            resent = receive("delivery", 3 * WAIT_S)
+            assert resent["record_id"] == record_id and account(resent["delivery"]) == "A00000"
+    finally:
+        holder.stop()
+    assert "its push was not heard" in holder.log_path.read_text()

@@ -51,3 +51,15 @@ def test_partial_index_predicates_are_the_migrated_ones(
         where = index.dialect_options["sqlite"]["where"]
         if where is not None:
             assert f"WHERE {where}" in migrated_sql[str(index.name)], index.name
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
+def test_tables_keyed_by_their_own_id_never_reuse_one(
+    table: Table, migrated_sql: dict[str, str]
+) -> None:
+    """SQLite reuses the highest deleted id of a table without AUTOINCREMENT."""
+    if table.dialect_options["sqlite"]["autoincrement"]:
+        assert "id INTEGER NOT NULL CONSTRAINT" in migrated_sql[table.name]
+        assert "PRIMARY KEY AUTOINCREMENT" in migrated_sql[table.name]
+    else:
+        assert "AUTOINCREMENT" not in migrated_sql[table.name]

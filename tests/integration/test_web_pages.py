@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from callhopper.api.app import create_app
 from callhopper.clock import FrozenClock
+from callhopper.settings import Settings
+from callhopper.store.db import Database
 from callhopper.web import messages as m
 from callhopper.web.i18n import translations
 from tests.campaign_helpers import (
@@ -184,6 +187,27 @@ def test_the_language_is_the_choice_else_the_browsers(pages: TestClient, agent: 
     assert elsewhere.headers["location"] == "/"  # never to another site
 
 
+def test_a_chosen_language_follows_the_user_to_another_browser(
+    pages: TestClient, agent: Person
+) -> None:
+    japanese = "マイキャンペーン"
+    sign_in(pages, agent)
+    token = token_of(pages.get("/workspace").text)
+    pages.post("/language", data={"csrf_token": token, "lang": "ja", "next": "/workspace"})
+    assert pages.get("/api/v1/auth/me").json()["language"] == "ja"
+
+    pages.cookies.clear()  # another browser: no language cookie, an English one
+    sign_in(pages, agent)
+    page = pages.get("/workspace", headers={"Accept-Language": "en-US"})
+    assert japanese in page.text and '<html lang="ja">' in page.text
+
+    # The API sets it too, and refuses a language the pages do not speak, naming the field.
+    assert pages.patch("/api/v1/auth/me", json={"language": "en"}).json()["language"] == "en"
+    assert japanese not in pages.get("/workspace").text
+    refused = pages.patch("/api/v1/auth/me", json={"language": "fr"})
+    assert refused.status_code == 422 and "language" in refused.text
+
+
 # --- the services' refusals, worded for an agent -------------------------------------------------
 
 
@@ -254,6 +278,17 @@ def test_refusals_read_as_what_to_do_next(
 
 def _conflict(code: str) -> str:
     return m._CONFLICTS[code]
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_the_field_for_a_typed_number_shows_only_where_the_campaign_allows_it(
+    pages: TestClient, api: TestClient, agent: Person, allowed: bool
+) -> None:
+    workspace = workspace_of(pages, api, agent, allow_manual_dial=allowed)
+    record, _ = get_record(pages, workspace)
+    assert ("Dial a new phone number" in pages.get(record).text) is allowed
+    deliveries = api.get("/api/v1/agent/deliveries", headers=agent.headers).json()
+    assert [d["allow_manual_dial"] for d in deliveries] == [allowed]
 
 
 def test_a_form_post_without_scripts_comes_back_to_the_workspace_with_its_notice(
@@ -393,3 +428,47 @@ def test_a_callback_comes_back_marked_in_its_origin_with_the_caller_id_choice(
 def _text(html: str) -> str:
     """The words of ``html`` without its tags (the page marks data with spans)."""
     return re.sub(r"<[^>]+>", "", html)
+
+
+# --- the browser phone ------------------------------------------------------------------------
+
+
+def test_the_workspace_mounts_the_browser_phone_only_where_one_is_configured(
+    settings: Settings, db: Database, clock: FrozenClock, agent: Person
+) -> None:
+    plain = create_app(settings, db, clock)
+    with TestClient(plain) as client:
+        sign_in(client, agent)
+        page = client.get("/workspace").text
+        assert 'id="softphone"' not in page and "jssip" not in page
+
+    phoned = settings.model_copy(
+        update={"softphone_ws_url": "wss://sip.example.com:8443", "sip_agent_password": "pw"}
+    )
+    with TestClient(create_app(phoned, db, clock)) as client:
+        sign_in(client, agent)
+        page = client.get("/workspace", headers={"Accept-Language": "ja"}).text
+        assert 'data-ws-url="wss://sip.example.com:8443"' in page
+        assert 'data-sip-uri="sip:ana@callhopper.local"' in page  # where the dialer calls
+        assert 'data-msg-registered="電話の準備ができました"' in page
+        assert "vendor/jssip/jssip.min.js" in page and "js/softphone.js" in page
+        for name in m.SOFTPHONE:
+            assert f"data-msg-{name}=" in page
+
+
+def test_the_record_page_shows_a_phones_extension_and_call_says_to_dial_it(
+    pages: TestClient, api: TestClient, agent: Person
+) -> None:
+    list_id = make_list(api, [])
+    rows = owned_rows([agent.user_id])
+    rows[0]["phone"] += " ext. 42"
+    append(api, list_id, rows)
+    campaign_id = make_campaign(api, list_id, make_queue(api, [agent]))
+    start(api, campaign_id)
+    sign_in(pages, agent)
+    workspace = Workspace(list_id, campaign_id, token_of(pages.get("/workspace").text))
+    record, _ = get_record(pages, workspace)
+    panel = pages.get(record, headers={"HX-Request": "true"}).text
+    assert english("ext. %(extension)s") % {"extension": "42"} in _text(panel)
+    called = act(pages, f"{record}/call", workspace.token)
+    assert english(m.DIAL_EXTENSION) % {"extension": "42"} in _text(called.text)

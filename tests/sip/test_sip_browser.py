@@ -18,6 +18,8 @@ import pytest
 
 from callhopper.domain.calls import AgentLine, Answered, CallId, HungUp, Party
 from callhopper.telephony.sip.adapter import AgentUnreachable
+from callhopper.web import messages
+from callhopper.web.i18n import translations
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.sip.audio import envelope_similarity, read_wav, rtp_audio, speak, write_wav
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
@@ -31,28 +33,9 @@ pytestmark = pytest.mark.slow
 #: where the browser's capture and playout glitch), other speech 0.2-0.4, silence 0.
 SAME_SPEECH = 0.5
 STATIC = Path(__file__).parents[2] / "src" / "callhopper" / "web" / "static"
+#: The phone's words in English and Japanese, as the workspace gives them to it.
 MESSAGES = {
-    "registering": ("Connecting your phone…", "電話に接続しています…"),
-    "registered": ("Phone ready", "電話の準備ができました"),
-    "ringing": ("Incoming call", "着信中"),
-    "connected": ("Connected", "通話中"),
-    "muted": ("Muted", "ミュート中"),
-    "mic-denied": (
-        "The browser may not use your microphone: allow it for this site and reload.",
-        "ブラウザがマイクを使用できません。このサイトにマイクを許可して再読み込みしてください。",
-    ),
-    "registration-lost": (
-        "Your phone lost its connection: calls cannot reach you. Reconnecting…",
-        "電話の接続が切れました。着信を受けられません。再接続しています…",
-    ),
-    "call-dropped": (
-        "The call was cut off by the network.",
-        "通話がネットワークにより切断されました。",
-    ),
-    "answer": ("Answer", "応答"),
-    "mute": ("Mute", "ミュート"),
-    "unmute": ("Unmute", "ミュート解除"),
-    "hangup": ("Hang up", "切る"),
+    name: (text, translations("ja").gettext(text)) for name, text in messages.SOFTPHONE.items()
 }
 
 #: Captures what the browser hears, at 8 kHz, into ``window.heard`` (16-bit samples).

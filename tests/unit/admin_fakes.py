@@ -124,6 +124,7 @@ class MemoryUsers:
         role_id: int,
         password_hash: str | None,
         now: datetime,
+        language: str | None = None,
     ) -> UserInfo:
         role = self.role_rows[role_id]
         user = UserInfo(
@@ -136,6 +137,7 @@ class MemoryUsers:
             True,
             now,
             None,
+            language,
         )
         self.rows[user.id] = user
         self.hashes[user.id] = password_hash
@@ -149,6 +151,7 @@ class MemoryUsers:
         display_name: str | None = None,
         role_id: int | None = None,
         password_hash: str | None = None,
+        language: str | None = None,
     ) -> UserInfo:
         user = self.rows[id]
         if email is not None:
@@ -160,6 +163,8 @@ class MemoryUsers:
             user = dataclasses.replace(user, role=role.name, rights=role.rights)
         if password_hash is not None:
             self.hashes[id] = password_hash
+        if language is not None:
+            user = dataclasses.replace(user, language=language)
         self.rows[id] = user
         return user
 

@@ -52,8 +52,9 @@ def test_every_string_of_the_pages_is_translated_into_japanese() -> None:
     assert missing == [], f"missing from {JA.relative_to(ROOT)}: {missing}"
 
 
-def test_the_language_is_the_choice_then_the_preference_then_the_browser() -> None:
+def test_the_language_is_the_preference_then_the_choice_then_the_browser() -> None:
     assert i18n.negotiate("ja", "en", "en-US") == "ja"
+    assert i18n.negotiate("en", "ja", "ja-JP") == "en"
     assert i18n.negotiate(None, "ja", "en-US") == "ja"
     assert i18n.negotiate(None, None, "fr-FR, ja;q=0.8, en;q=0.5") == "ja"
     assert i18n.negotiate(None, None, "ja;q=0, en") == "en"

@@ -14,6 +14,7 @@ from callhopper.domain.contacts import (
     Rejection,
     RowNormaliser,
     TimezoneSource,
+    ZoneFallback,
     check_filter_fields,
     check_schema_change,
     checkbox_value,
@@ -120,6 +121,43 @@ def test_zone_falls_back_to_the_phone_then_the_default() -> None:
     assert ok(with_default.normalise(2, {"id": "1", "phone": "(800) 234-5678"})).tz == (
         "America/Chicago"
     )
+
+
+def test_a_state_or_zip_that_names_no_zone_falls_back_with_a_warning() -> None:
+    normaliser = RowNormaliser(schema(default_timezone="America/Chicago"))
+    # Not a state: the row is kept, in the zone of its New York number, and says so.
+    row = ok(normaliser.normalise(7, {"id": "1", "phone": "(212) 234-5678", "state": "Nowhere"}))
+    assert row.tz == "America/New_York"
+    assert row.zone_fallback == ZoneFallback(
+        7,
+        "state",
+        "Nowhere",
+        "'Nowhere' is not a US state or territory",
+        "America/New_York",
+        "the prefix of phone number +12122345678",
+    )
+    # A toll-free number names no zone: the list's default, said as such.
+    row = ok(normaliser.normalise(8, {"id": "2", "phone": "(800) 234-5678", "state": "ZZ"}))
+    assert row.zone_fallback is not None
+    assert (row.tz, row.zone_fallback.zone_from) == (
+        "America/Chicago",
+        "the list's default time zone",
+    )
+    # A ZIP code with no known zone.
+    zips = RowNormaliser(
+        schema(timezone_source=TimezoneSource(kind=TimezoneSourceKind.POSTAL_CODE, column="state"))
+    )
+    row = ok(zips.normalise(9, {"id": "3", "phone": "(212) 234-5678", "state": "00000"}))
+    assert row.zone_fallback is not None
+    assert row.zone_fallback.reason == "'00000' is not a US ZIP code with a known time zone"
+    # A usable value, or none at all, is no fallback to warn about.
+    assert (
+        ok(
+            normaliser.normalise(2, {"id": "4", "phone": "(212) 234-5678", "state": "AZ"})
+        ).zone_fallback
+        is None
+    )
+    assert ok(normaliser.normalise(2, {"id": "5", "phone": "(212) 234-5678"})).zone_fallback is None
 
 
 def test_an_unknown_iana_zone_is_rejected() -> None:

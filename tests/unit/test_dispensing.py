@@ -129,6 +129,9 @@ class MemoryClaims:
     ) -> Backlog:
         return self.backlog_value
 
+    def held_elsewhere(self, ctx: CampaignContext, agent_id: int, now: datetime) -> None:
+        return None  # no other campaign shares the list
+
     def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
         view = self.lease_with_record(campaign_id, record_id, agent_id)
         assert view.leased_at is not None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from callhopper.clock import FrozenClock
 from callhopper.core import leads, lists
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.campaign_ownership import OwnershipSettings
@@ -91,11 +92,14 @@ class MemoryImports:
     def __init__(self) -> None:
         self.sinks: list[MemorySink] = []
         self.steps: list[str] = []
+        #: (started_at, finished_at) of each finished import.
+        self.times: list[tuple[datetime, datetime]] = []
 
     def start(
         self, list_id: int, actor_id: int | None, *, source: str, format: str, now: datetime
     ) -> int:
         self.source = source
+        self.started_at = now
         return 5
 
     def sink(self, list_id: int, import_id: int, *, now: datetime) -> MemorySink:
@@ -109,12 +113,13 @@ class MemoryImports:
         self.steps.append("audit_owners")
 
     def finish(self, import_id: int, report: Any, *, now: datetime) -> ImportJob:
+        self.times.append((self.started_at, now))
         return ImportJob(
             import_id,
             1,
             self.source,
             "json",
-            NOW,
+            self.started_at,
             now,
             report.rows_total,
             report.rows_accepted,
@@ -158,6 +163,10 @@ class MemoryAudit:
     def __init__(self) -> None:
         self.entries: list[tuple[str, dict[str, Any]]] = []
 
+    @property
+    def times(self) -> list[datetime]:
+        return [kw["now"] for _, kw in self.entries]
+
     def add(self, actor: Any, action: str, target_type: str, target_id: object, **kw: Any) -> None:
         self.entries.append((action, kw))
 
@@ -181,7 +190,12 @@ def item(n: int, **values: str) -> dict[str, str]:
 def test_an_import_stores_good_rows_and_the_started_campaigns_take_them_in() -> None:
     tx = T()
     outcome = lists.import_rows(
-        tx, SYSTEM, 1, source="api", items=[item(1, owner="ann"), {"account": "A2"}], now=NOW
+        tx,
+        SYSTEM,
+        1,
+        source="api",
+        items=[item(1, owner="ann"), {"account": "A2"}],
+        clock=FrozenClock(NOW),
     )
     assert (outcome.job.rows_accepted, outcome.job.rows_rejected) == (1, 1)
     assert [r.owner_id for r in tx.imports.sinks[0].rows] == [1]
@@ -191,9 +205,28 @@ def test_an_import_stores_good_rows_and_the_started_campaigns_take_them_in() -> 
     assert [a for a, _ in tx.audit.entries] == ["contact_list.import"]
 
 
+class TickingClock(FrozenClock):
+    """A clock that moves a minute on every reading."""
+
+    def now(self) -> datetime:
+        self.advance(timedelta(minutes=1))
+        return super().now()
+
+
+def test_an_import_finishes_when_its_last_row_is_in_not_when_it_started() -> None:
+    tx = T()
+    lists.import_rows(tx, SYSTEM, 1, source="api", items=[item(1)], clock=TickingClock(NOW))
+    ((started, finished),) = tx.imports.times
+    assert finished > started
+    assert tx.lists.touched == [finished]
+    assert tx.audit.times == [finished]
+
+
 def test_an_import_with_no_good_row_reaches_no_campaign() -> None:
     tx = T()
-    outcome = lists.import_rows(tx, SYSTEM, 1, source="api", items=[{"account": "A1"}], now=NOW)
+    outcome = lists.import_rows(
+        tx, SYSTEM, 1, source="api", items=[{"account": "A1"}], clock=FrozenClock(NOW)
+    )
     assert outcome.job.rows_accepted == 0
     assert tx.imports.steps == [] and tx.snapshots.calls == []
 
@@ -267,7 +300,7 @@ def test_the_lead_api_reports_numbers_already_stored_or_earlier_in_the_batch() -
         hopper_campaign_id=None,
         priority=0,
         check_duplicates=True,
-        now=NOW,
+        clock=FrozenClock(NOW),
     )
     assert [(d.item, d.record_id, d.same_as_item) for d in result.duplicates] == [
         (1, 40, None),
@@ -288,7 +321,7 @@ def test_the_lead_api_refuses_an_owner_who_is_no_active_agent() -> None:
             hopper_campaign_id=None,
             priority=0,
             check_duplicates=False,
-            now=NOW,
+            clock=FrozenClock(NOW),
         )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from callhopper.domain.phones import PhoneError, check_region, normalise_phone, zone_of_phone
+from callhopper.domain.calls import CallId, DialRequest
+from callhopper.domain.phones import (
+    PhoneError,
+    check_region,
+    normalise_phone,
+    phone_extension,
+    zone_of_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -47,3 +54,32 @@ def test_regions_are_iso_codes_in_any_case() -> None:
     assert check_region("us") == "US"
     with pytest.raises(ValueError, match="unknown phone region 'XX'"):
         check_region("XX")
+
+
+@pytest.mark.parametrize(
+    ("raw", "extension"),
+    [
+        ("+1 212 555 0100 ext. 12", "12"),
+        ("(212) 555-0100 x12", "12"),
+        ("212-555-0100 #12", "12"),
+        ("+1 212 555 0100;ext=12", "12"),
+        ("212 555 0100 extension 7", "7"),
+        ("(212) 555-0100", None),
+        ("+44 20 7946 0958", None),
+        ("", None),
+        (None, None),
+        ("not a phone", None),
+    ],
+)
+def test_an_extension_written_with_a_number_is_read(raw: str | None, extension: str | None) -> None:
+    assert phone_extension(raw, "US") == extension
+    if extension is not None:
+        assert raw is not None
+        assert normalise_phone(raw, "US") == "+12125550100"  # the number, without it
+
+
+def test_a_dial_request_carries_keypad_digits_only() -> None:
+    request = DialRequest(CallId("c1"), "+12125550100", "+14155550100", extension="12")
+    assert request.extension == "12"
+    with pytest.raises(ValueError, match="DTMF"):
+        DialRequest(CallId("c2"), "+12125550100", "+14155550100", extension="12a")

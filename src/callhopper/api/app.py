@@ -11,6 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from callhopper import __version__
 from callhopper.api import errors
+from callhopper.api.admission import Admission, AdmissionPolicy
 from callhopper.api.deps import no_nul_in_url
 from callhopper.api.routers import (
     agent,
@@ -43,6 +44,18 @@ API_PREFIX = "/api/v1"
 _URL_CHECKS = [Depends(no_nul_in_url)]
 
 _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def admission_policy(settings: Settings) -> AdmissionPolicy:
+    """The admission control of the agents' endpoints (:mod:`callhopper.api.admission`)."""
+    limit = settings.admission_limit
+    return AdmissionPolicy(
+        limit=settings.db_pool_size if limit is None else limit,
+        queue=settings.admission_queue,
+        wait_s=settings.admission_wait_ms / 1000,
+        retry_after_s=settings.admission_retry_after_s,
+        prefix=f"{API_PREFIX}/agent/",
+    )
 
 
 def create_app(
@@ -121,6 +134,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=_URL_CHECKS)
 
     web.install(app)
+    app.add_middleware(Admission, policy=admission_policy(settings))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

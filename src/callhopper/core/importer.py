@@ -25,6 +25,7 @@ from callhopper.domain.contacts import (
     Rejection,
     RowNormaliser,
     StoredRecord,
+    ZoneFallback,
 )
 from callhopper.domain.csvtext import numbered_rows, open_text, read_header
 from callhopper.domain.errors import InvalidInput
@@ -51,10 +52,18 @@ class ImportReport:
     rows_updated: int = 0
     rows_rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    #: Rows stored with a fallback time zone (their time-zone column named none); the
+    #: first :data:`REPORT_REJECTIONS_MAX` are listed.
+    rows_warned: int = 0
+    warnings: list[ZoneFallback] = field(default_factory=list)
 
     @property
     def rejections_truncated(self) -> bool:
         return self.rows_rejected > len(self.rejections)
+
+    @property
+    def warnings_truncated(self) -> bool:
+        return self.rows_warned > len(self.warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +269,7 @@ class Importer:
         if bad:
             bad.sort(key=lambda r: r.line)
             self._reject(bad)
+        self._warn(outcomes, {r.line for r in bad})
 
     @property
     def _owner_column(self) -> str | None:
@@ -336,6 +346,15 @@ class Importer:
         room = REPORT_REJECTIONS_MAX - len(self.report.rejections)
         if room > 0:
             self.report.rejections.extend(rejections[:room])
+
+    def _warn(self, outcomes: Sequence[Outcome], rejected: set[int]) -> None:
+        """Report the stored rows whose zone is a fallback."""
+        for outcome in outcomes:
+            if isinstance(outcome, NormalisedRow) and outcome.zone_fallback is not None:
+                if outcome.line not in rejected:
+                    self.report.rows_warned += 1
+                    if len(self.report.warnings) < REPORT_REJECTIONS_MAX:
+                        self.report.warnings.append(outcome.zone_fallback)
 
     def _progress(self, stream: IO[bytes] | None) -> None:
         if self.on_progress is None or stream is None or not stream.seekable():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from callhopper.core.lists import import_rows, lead_owner_resolver, update_record
@@ -50,7 +49,7 @@ def insert_leads(
     hopper_campaign_id: int | None,
     priority: int,
     check_duplicates: bool,
-    now: datetime,
+    clock: Clock,
 ) -> LeadInsert:
     """Insert leads into a list in one transaction.
 
@@ -85,7 +84,7 @@ def insert_leads(
         source="lead api",
         items=[items[n - 1] for n in keep],
         default_owner_id=default_owner,
-        now=now,
+        clock=clock,
     )
     import_id = outcome.job.import_id
     every_rejection = tx.imports.rejections(
@@ -102,7 +101,7 @@ def insert_leads(
         rejections=[Rejection(keep[r.line - 1], r.reason, r.column) for r in every_rejection],
     )
     if hopper_campaign_id is not None and record_ids:
-        result.in_hopper = tx.hopper.insert(hopper_campaign_id, record_ids, priority, now)
+        result.in_hopper = tx.hopper.insert(hopper_campaign_id, record_ids, priority, clock.now())
     return result
 
 
@@ -180,7 +179,7 @@ class LeadService:
                 hopper_campaign_id=hopper_campaign_id,
                 priority=priority,
                 check_duplicates=check_duplicates,
-                now=self.clock.now(),
+                clock=self.clock,
             )
         self.on_leads_inserted()
         return result

@@ -44,6 +44,8 @@ class RecordView:
     """A record, with the campaign that owns it when the reader may see that."""
 
     record: ListRecord
+    #: The extension written with each of the record's phones, or None.
+    phone_extensions: list[str | None]
     campaign_owner: CampaignOwner | None = None
 
 
@@ -235,7 +237,7 @@ def import_rows(
     on_duplicate: str = "reject",
     default_owner_id: int | None = None,
     on_progress: Callable[[int], None] | None = None,
-    now: datetime,
+    clock: Clock,
 ) -> ImportOutcome:
     """Append rows to a list in the caller's transaction: all accepted rows or none.
 
@@ -246,7 +248,12 @@ def import_rows(
     file-level problem (no header, unknown columns, invalid UTF-8) raises
     :class:`InvalidInput` and the caller rolls back. Appended records join the campaigns
     already started on the list.
+
+    The import starts when the clock is first read and finishes when it is read again, after
+    the last row, still in the transaction: the job's ``finished_at``, the list's update
+    time and the audit entry carry that second reading.
     """
+    now = clock.now()
     contact_list = tx.lists.get(list_id)
     schema = contact_list.schema
     import_id = tx.imports.start(
@@ -280,14 +287,15 @@ def import_rows(
             tx.imports.unstage_reowned()
             tx.imports.drop_updates()
         tx.snapshots.absorb_import(list_id, import_id, now=now)
-    job = tx.imports.finish(import_id, report, now=now)
-    tx.lists.touch(list_id, now=now)
+    finished = clock.now()
+    job = tx.imports.finish(import_id, report, now=finished)
+    tx.lists.touch(list_id, now=finished)
     tx.audit.add(
         actor,
         "contact_list.import",
         "contact_list",
         list_id,
-        now=now,
+        now=finished,
         after={
             "import_id": job.import_id,
             "source": job.source,
@@ -388,7 +396,7 @@ class ListService:
                 batch_rows=self.batch_rows,
                 on_duplicate=on_duplicate,
                 on_progress=on_progress,
-                now=self.clock.now(),
+                clock=self.clock,
             )
 
     def imports(self, list_id: int) -> list[ImportJob]:
@@ -413,13 +421,14 @@ class ListService:
         self, reader: Actor, list_id: int, *, after_id: int, limit: int
     ) -> list[RecordView]:
         with self.uow.read() as tx:
-            tx.lists.get(list_id)
+            schema = tx.lists.get(list_id).schema
             page = tx.lists.page(list_id, after_id=after_id, limit=limit)
-            return [self._view(tx, reader, r) for r in page]
+            return [self._view(tx, reader, r, schema) for r in page]
 
     def record(self, reader: Actor, list_id: int, record_id: int) -> RecordView:
         with self.uow.read() as tx:
-            return self._view(tx, reader, tx.lists.record(list_id, record_id))
+            schema = tx.lists.get(list_id).schema
+            return self._view(tx, reader, tx.lists.record(list_id, record_id), schema)
 
     def update_record(
         self, actor: Actor, list_id: int, record_id: int, changes: Mapping[str, Any]
@@ -427,10 +436,14 @@ class ListService:
         """Change values of one record (any column, checked like an import row; audited)."""
         with self.uow.write() as tx:
             record = update_record(tx, actor, list_id, record_id, changes, now=self.clock.now())
-            return self._view(tx, actor, record)
+            return self._view(tx, actor, record, tx.lists.get(list_id).schema)
 
-    def _view(self, tx: Transaction, reader: Actor, record: ListRecord) -> RecordView:
-        """The record; its owning campaign only for readers with ownership control."""
+    def _view(
+        self, tx: Transaction, reader: Actor, record: ListRecord, schema: ListSchema
+    ) -> RecordView:
+        """The record with its phones' extensions; its owning campaign only for readers with
+        ownership control."""
+        extensions = schema.phone_extensions(record.data)
         if not reader.can(Right.CONTACT_LIST_OWNERSHIP_CONTROL):
-            return RecordView(record)
-        return RecordView(record, tx.ownership.owner_of(record.id, self.clock.now()))
+            return RecordView(record, extensions)
+        return RecordView(record, extensions, tx.ownership.owner_of(record.id, self.clock.now()))

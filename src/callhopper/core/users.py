@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import IO
 
+from callhopper.core.user_import import import_users
 from callhopper.domain.actors import Actor
 from callhopper.domain.credentials import new_secret, secret_hash
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -23,6 +25,7 @@ from callhopper.domain.users import (
     UserDetails,
     UserInfo,
     check_email,
+    check_language,
     check_password,
     check_role_name,
     check_user_id,
@@ -69,11 +72,13 @@ class UserService:
         role: str = "agent",
         password: str | None = None,
         user_id: str | None = None,
+        language: str | None = None,
     ) -> UserDetails:
         """A new active user. Without ``user_id`` one is made up; without ``password`` the
-        user can only use API tokens."""
+        user can only use API tokens; without ``language`` the pages follow the browser."""
         now = self.clock.now()
         email = check_email(email)
+        language = None if language is None else check_language(language)
         user_id = new_user_id() if user_id is None else check_user_id(user_id)
         with self.uow.write() as tx:
             if tx.users.user_id_taken(user_id):
@@ -89,6 +94,7 @@ class UserService:
                 role_id=granted.id,
                 password_hash=self._hash(password),
                 now=now,
+                language=language,
             )
             tx.audit.add(actor, "user.create", "user", user_id, now=now, after=user.view())
             return _details(tx, [user])[0]
@@ -102,9 +108,11 @@ class UserService:
         display_name: str | None = None,
         role: str | None = None,
         password: str | None = None,
+        language: str | None = None,
     ) -> UserDetails:
         """Change the fields given (``None`` keeps one as it is)."""
         now = self.clock.now()
+        language = None if language is None else check_language(language)
         with self.uow.write() as tx:
             user = _user(tx, user_id)
             require_manageable(actor, user)
@@ -130,6 +138,7 @@ class UserService:
                 display_name=name,
                 role_id=role_id,
                 password_hash=self._hash(password),
+                language=language,
             )
             tx.audit.add(
                 actor,
@@ -142,6 +151,31 @@ class UserService:
                 reason="password changed" if password is not None else "",
             )
             return _details(tx, [user])[0]
+
+    def set_own_language(self, actor: Actor, language: str) -> UserInfo:
+        """Keep the pages' language ``actor`` chose (any signed-in user may, for
+        themselves; it follows them to every browser they sign in from)."""
+        language = check_language(language)
+        if actor.id is None:
+            raise Conflict("the system has no language preference", field="language")
+        now = self.clock.now()
+        with self.uow.write() as tx:
+            user = _user(tx, actor.user_id)
+            if user.language == language:
+                return user
+            before = user.view()
+            user = tx.users.change_user(user.id, language=language)
+            tx.audit.add(
+                actor,
+                "user.update",
+                "user",
+                user.user_id,
+                now=now,
+                before=before,
+                after=user.view(),
+                reason="language chosen",
+            )
+            return user
 
     def set_active(self, actor: Actor, user_id: str, active: bool) -> UserDetails:
         """Deactivate (or reactivate) a user. Their history stays; their sessions and tokens
@@ -192,6 +226,11 @@ class UserService:
                 after={"skills": [s.name for s in skills]},
             )
             return _details(tx, [user])[0]
+
+    def import_users(self, actor: Actor, stream: IO[bytes]) -> list[str]:
+        """Create the users of a CSV file, all or none (:mod:`callhopper.core.user_import`);
+        their user ids in the file's order."""
+        return import_users(self.uow, self.clock, self.passwords, actor, stream)
 
     def _hash(self, password: str | None) -> str | None:
         return self.passwords.hash(check_password(password)) if password is not None else None

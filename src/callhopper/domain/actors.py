@@ -26,6 +26,8 @@ class Actor:
     display_name: str
     role: str
     rights: frozenset[Right]
+    #: The language the user chose for the pages (``None``: not chosen; the browser's).
+    language: str | None = None
 
     def can(self, right: Right) -> bool:
         return right in self.rights

@@ -16,6 +16,7 @@ one ``HungUp`` arrives, whoever hangs up first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +30,11 @@ CallId = NewType("CallId", str)
 
 #: The shortest ring timeout a dial request may ask for: a no-answer is decided no sooner.
 MIN_RING_TIMEOUT_S = 15.0
+#: The SIP domain agents' phones register in unless one is configured (``sip:<user_id>@…``).
+DEFAULT_AGENT_SIP_DOMAIN = "callhopper.local"
+
+#: What an extension may hold: the keys of a telephone keypad.
+_DTMF = re.compile(r"[0-9*#]{1,40}")
 
 
 class CallOutcome(StrEnum):
@@ -74,6 +80,11 @@ class DialRequest:
     caller_id: str
     #: How long the phone may ring before the call counts as not answered, in seconds.
     ring_timeout_s: float = 25.0
+    #: The extension written with the number (``ext. 12``: ``"12"``), to be dialled as
+    #: DTMF tones once the call is answered; ``None`` when there is none. An adapter that
+    #: cannot send tones says so in its documentation (the simulator has no audio and
+    #: ignores it; the SIP adapter does not send it yet, see docs/telephony.md).
+    extension: str | None = None
 
     def __post_init__(self) -> None:
         if self.ring_timeout_s < MIN_RING_TIMEOUT_S:
@@ -81,6 +92,8 @@ class DialRequest:
                 f"ring_timeout_s must be at least {MIN_RING_TIMEOUT_S:g} s, "
                 f"not {self.ring_timeout_s:g}"
             )
+        if self.extension is not None and not _DTMF.fullmatch(self.extension):
+            raise ValueError(f"extension {self.extension!r} is not a string of DTMF digits")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import (
     BaseModel,
@@ -25,7 +25,13 @@ from pydantic import (
 )
 
 from callhopper.domain.errors import InvalidInput
-from callhopper.domain.phones import PhoneError, PhoneType, check_region, normalise_phone
+from callhopper.domain.phones import (
+    PhoneError,
+    PhoneType,
+    check_region,
+    normalise_phone,
+    phone_extension,
+)
 from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
@@ -171,6 +177,28 @@ class ListSchema(BaseModel):
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def phone_extensions(self, data: Mapping[str, Any]) -> list[str | None]:
+        """The extension written with each phone column's number in a record's values, in
+        the order of the phone columns (the order of the record's ``phones``)."""
+        return [
+            phone_extension(data.get(p.column), self.default_region) for p in self.phone_columns
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFallback:
+    """A row stored with a time zone other than its time-zone column names: the column's
+    value names no zone, so the zone came from the next rule (the phone number's prefix,
+    else the list's default time zone)."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+    #: The zone the row got instead, and where it came from.
+    zone: str
+    zone_from: str
+
 
 @dataclass(frozen=True, slots=True)
 class NormalisedRow:
@@ -183,6 +211,8 @@ class NormalisedRow:
     tz: str
     #: The lead owner (a user's id), resolved after normalisation.
     owner_id: int | None = None
+    #: Set when the time-zone column's value was not usable and a fallback zone was taken.
+    zone_fallback: ZoneFallback | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +304,9 @@ class RowNormaliser:
         tz = self._zone(data, phones)
         if isinstance(tz, Rejection):
             return Rejection(line, tz.reason, tz.column)
+        fallback = None
+        if isinstance(tz, ZoneFallback):
+            fallback, tz = replace(tz, line=line), tz.zone
         key = None
         if self.schema.key_column is not None:
             key = data.get(self.schema.key_column) or None
@@ -284,7 +317,7 @@ class RowNormaliser:
                     self.schema.key_column,
                 )
         stored = {name: value for name, value in data.items() if value}
-        return NormalisedRow(line, key, stored, phones, tz)
+        return NormalisedRow(line, key, stored, phones, tz, zone_fallback=fallback)
 
     def key_of(self, values: Mapping[str, str]) -> str | None:
         """The key :meth:`normalise` would give a row, ``None`` if empty or not valid."""
@@ -314,8 +347,14 @@ class RowNormaliser:
             raise ValueError(f"{raw!r} is not one of {', '.join(column.options)}")
         return option
 
-    def _zone(self, data: Mapping[str, str], phones: Sequence[str | None]) -> str | Rejection:
+    def _zone(
+        self, data: Mapping[str, str], phones: Sequence[str | None]
+    ) -> str | ZoneFallback | Rejection:
+        """The row's zone: the time-zone column's, else the first phone number's prefix's,
+        else the list's default. A state or ZIP code that names no zone falls back the same
+        way, reported as a :class:`ZoneFallback`; an unknown IANA name is refused."""
         source = self.schema.timezone_source
+        unusable = None
         if source is not None:
             raw = data.get(source.column, "")
             if raw:
@@ -324,14 +363,22 @@ class RowNormaliser:
                     return zone
                 if source.kind is TimezoneSourceKind.IANA:
                     return Rejection(0, f"unknown time zone {raw!r}", source.column)
+                unusable = (source.column, raw, _UNUSABLE[source.kind].format(raw=raw))
         # The source is empty or says nothing usable: the number's prefix, then the default.
+        zone, zone_from = None, ""
         for phone in phones:
             if phone is not None:
                 zone = _zone_of_phone(phone)
                 if zone is not None:
-                    return zone
-        if self.schema.default_timezone is not None:
-            return self.schema.default_timezone
+                    zone_from = f"the prefix of phone number {phone}"
+                    break
+        if zone is None and self.schema.default_timezone is not None:
+            zone, zone_from = self.schema.default_timezone, "the list's default time zone"
+        if zone is not None:
+            if unusable is None:
+                return zone
+            column, raw, reason = unusable
+            return ZoneFallback(0, column, raw, reason, zone, zone_from)
         where = f"column {source.column!r} " if source is not None else ""
         return Rejection(
             0,
@@ -339,6 +386,13 @@ class RowNormaliser:
             "a single zone; set the list's default_timezone",
             source.column if source is not None else None,
         )
+
+
+#: Why a time-zone column's value names no zone, by the column's kind.
+_UNUSABLE = {
+    TimezoneSourceKind.US_STATE: "{raw!r} is not a US state or territory",
+    TimezoneSourceKind.POSTAL_CODE: "{raw!r} is not a US ZIP code with a known time zone",
+}
 
 
 def validation_message(exc: ValidationError) -> str:

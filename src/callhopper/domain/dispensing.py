@@ -222,6 +222,19 @@ class Backlog:
 
 
 @dataclass(frozen=True)
+class HeldElsewhere:
+    """Records an agent could get but that another campaign sharing the list holds: owns
+    (campaign ownership), or has out with one of its agents now."""
+
+    #: How many.
+    count: int
+    #: The holder of the one freed first, and until when (``None``: no expiry).
+    campaign_id: int
+    campaign: str
+    until: datetime | None
+
+
+@dataclass(frozen=True)
 class AgentCampaign:
     """A running campaign of one of the agent's queues, and the agent's place in it."""
 

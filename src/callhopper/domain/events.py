@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -26,3 +27,14 @@ class AgentEvent:
     #: What the publishing transaction already read (a delivery), for the publishing
     #: process's handlers only: it is no part of what other processes receive.
     snapshot: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class HeldPush:
+    """A record of a pushed campaign leased to an agent now, and since when: what the
+    agent's channel must have been told about."""
+
+    agent_id: int
+    campaign_id: int
+    record_id: int
+    leased_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 import phonenumbers
@@ -33,6 +34,23 @@ def normalise_phone(raw: str, default_region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise PhoneError(f"{raw!r} is not a valid phone number for region {default_region}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+#: A value made of digits and the usual separators only: no extension can be written in it.
+_PLAIN_NUMBER = re.compile(r"[\d\s+().\-/]*")
+
+
+def phone_extension(raw: str | None, default_region: str) -> str | None:
+    """The extension written with a phone number (``ext. 12``, ``x12``, ``#12``,
+    ``;ext=12``), or ``None``. E.164 has no room for one: it stays in the phone column's
+    value as written, and is read from there."""
+    if not raw or _PLAIN_NUMBER.fullmatch(raw):
+        return None
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    return str(number.extension) if number.extension else None
 
 
 def zone_of_phone(e164: str) -> str | None:

@@ -23,6 +23,8 @@ SESSION_PREFIX = "chs_"
 MIN_PASSWORD_LENGTH = 8
 #: How many characters of a secret are kept in clear, so that a user can tell tokens apart.
 TOKEN_PREFIX_CHARS = 10
+#: The languages the pages speak (a user's preference is one of these); English is the source.
+LANGUAGES: tuple[str, ...] = ("en", "ja")
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: No ``@``: an owner value with one is an email, one without is a user id, and a user id
@@ -35,6 +37,17 @@ class TokenKind(StrEnum):
 
     SESSION = "session"
     API = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to create in bulk (a row of a users file, checked)."""
+
+    user_id: str
+    email: str
+    display_name: str
+    role_id: int
+    password_hash: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,8 @@ class UserInfo:
     active: bool
     created_at: datetime
     deactivated_at: datetime | None
+    #: The pages' language the user chose (``None``: the browser's).
+    language: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -82,6 +97,7 @@ class UserInfo:
             display_name=self.display_name,
             role=self.role,
             rights=self.rights,
+            language=self.language,
         )
 
     def view(self) -> dict[str, Any]:
@@ -92,6 +108,7 @@ class UserInfo:
             "display_name": self.display_name,
             "role": self.role,
             "active": self.active,
+            "language": self.language,
         }
 
 
@@ -183,6 +200,16 @@ def check_email(email: str) -> str:
     if not _EMAIL_RE.match(email):
         raise InvalidInput(f"{email!r} is not an email address", field="email")
     return email
+
+
+def check_language(language: str) -> str:
+    """A pages' language a user may choose; :class:`InvalidInput` names the ones there are."""
+    if language not in LANGUAGES:
+        raise InvalidInput(
+            f"{language!r} is not a language of the pages (one of {', '.join(LANGUAGES)})",
+            field="language",
+        )
+    return language
 
 
 def check_user_id(user_id: str) -> str:

@@ -8,6 +8,7 @@ from typing import Protocol
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import Channel
 from callhopper.domain.dispensing import AgentCampaign
+from callhopper.domain.events import HeldPush
 
 
 class AgentSessions(Protocol):
@@ -44,6 +45,10 @@ class AgentSessions(Protocol):
 
     def my_campaigns(self, agent_id: int) -> list[AgentCampaign]:
         """Running campaigns of the agent's queues, by name."""
+        ...
+
+    def held_pushes(self, agent_ids: list[int]) -> list[HeldPush]:
+        """The records of running pushed campaigns leased to these agents now."""
         ...
 
     def actor(self, agent_id: int) -> Actor:

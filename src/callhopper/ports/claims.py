@@ -12,6 +12,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseView,
@@ -51,6 +52,24 @@ class Claims(Protocol):
         with ``isolated`` the transaction stays usable after that."""
         ...
 
+    def claim_batch(
+        self,
+        ctx: CampaignContext,
+        agent_ids: Sequence[int],
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        """:meth:`claim` for each of ``agent_ids`` (in order, longest wait first), in one
+        statement, in a campaign whose records have no owner (neither agent-owned nor
+        lead-ownership): the (agent, record) pairs leased, fewer than the agents when
+        records ran out. A personal callback due for one of them goes to them first.
+        Raises :class:`~callhopper.domain.dispensing.LeaseRace`, having changed nothing,
+        when one of them got a record meanwhile; the transaction stays usable."""
+        ...
+
     def backlog(
         self, campaign_id: int, owner_id: int | None, zones: list[str], now: datetime
     ) -> Backlog:
@@ -74,6 +93,13 @@ class Claims(Protocol):
         campaign's."""
         ...
 
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        """The agent's records a claim would take now but that another campaign sharing
+        the list holds (owns, has set aside, or has out with an agent), if any."""
+        ...
+
     def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
         """The agent a record waits for (``None``: any agent of the queue): active, in the
         campaign's queue, logged into it; and how many agents of the queue are."""
@@ -85,8 +111,9 @@ class Claims(Protocol):
         locked. One statement on PostgreSQL."""
         ...
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        """The record the agent holds in the campaign (even if its time ran out), if any."""
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        """The record the agent holds in the campaign (even if its time ran out), if any
+        (``lock``: its row held until the transaction ends)."""
         ...
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@ algorithm (:mod:`callhopper.security` implements it with argon2)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -11,6 +12,10 @@ class PasswordHasher(Protocol):
 
     def hash(self, password: str) -> str:
         """The hash to store for ``password``."""
+        ...
+
+    def hash_many(self, passwords: Sequence[str]) -> list[str]:
+        """The hashes of many passwords, in order (on every core where it can)."""
         ...
 
     def verify(self, password_hash: str | None, password: str) -> bool:

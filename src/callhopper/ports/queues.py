@@ -84,6 +84,10 @@ class SkillStore(Protocol):
         """Make the user hold exactly these skills."""
         ...
 
+    def add_holders(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Give users skills, in bulk: (user, skill) pairs, none held yet."""
+        ...
+
     def skill_ids(self, user_ids: Sequence[int]) -> dict[int, list[int]]:
         """Each user's skills, by id (every user given is in the answer)."""
         ...

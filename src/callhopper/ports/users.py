@@ -3,11 +3,19 @@ sessions and API tokens (:class:`TokenStore`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from callhopper.domain.rights import Right
-from callhopper.domain.users import RoleInfo, TokenHolder, TokenInfo, TokenKind, UserInfo
+from callhopper.domain.users import (
+    NewUser,
+    RoleInfo,
+    TokenHolder,
+    TokenInfo,
+    TokenKind,
+    UserInfo,
+)
 
 
 class UserStore(Protocol):
@@ -57,8 +65,19 @@ class UserStore(Protocol):
         role_id: int,
         password_hash: str | None,
         now: datetime,
+        language: str | None = None,
     ) -> UserInfo:
         """A new, active user."""
+        ...
+
+    def add_users(self, users: Sequence[NewUser], *, now: datetime) -> dict[str, int]:
+        """New, active users, in bulk: the internal key of each, by user id."""
+        ...
+
+    def taken(
+        self, user_ids: Sequence[str], email_keys: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of these user ids, and of these emails (by their key), users have."""
         ...
 
     def change_user(
@@ -69,6 +88,7 @@ class UserStore(Protocol):
         display_name: str | None = None,
         role_id: int | None = None,
         password_hash: str | None = None,
+        language: str | None = None,
     ) -> UserInfo:
         """Set the fields given (``None`` keeps one as it is)."""
         ...

@@ -14,6 +14,7 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import PUSH_MODES, CampaignState, Channel, DialingMode
 from callhopper.domain.dispensing import AgentCampaign
 from callhopper.domain.errors import NotFound
+from callhopper.domain.events import HeldPush
 from callhopper.domain.records import RecordStatus
 from callhopper.store.models import (
     AgentChannel,
@@ -204,6 +205,25 @@ _MY_LEASES = select(CampaignRecord.campaign_id, CampaignRecord.record_id).where(
     CampaignRecord.lease_agent_id == bindparam("agent"),
     CampaignRecord.status == RecordStatus.LEASED.value,
 )
+# From the running pushed campaigns to their records leased to the agents, through the
+# partial index of leases by (campaign, agent): no scan of a campaign's records.
+_HELD_PUSHES = (
+    select(
+        CampaignRecord.lease_agent_id,
+        CampaignRecord.campaign_id,
+        CampaignRecord.record_id,
+        CampaignRecord.leased_at,
+    )
+    .join(Campaign, Campaign.id == CampaignRecord.campaign_id)
+    .where(
+        Campaign.mode.in_(_PUSHED),
+        Campaign.state.in_(_ACTIVE),
+        CampaignRecord.status == RecordStatus.LEASED.value,
+        CampaignRecord.lease_agent_id.in_(bindparam("agents", expanding=True)),
+    )
+)
+#: Agents per statement (bound parameters).
+_HELD_PUSHES_CHUNK = 1000
 _RECEIVING = select(AgentSession.receiving).where(
     AgentSession.campaign_id == bindparam("campaign"),
     AgentSession.user_id == bindparam("agent"),
@@ -242,6 +262,17 @@ class SqlAgentSessions:
 
     def first_in_line(self, campaign_id: int, agent_id: int, *, alone: bool) -> bool:
         return first_in_line(self.session, campaign_id, agent_id, alone=alone)
+
+    def held_pushes(self, agent_ids: list[int]) -> list[HeldPush]:
+        held = []
+        for at in range(0, len(agent_ids), _HELD_PUSHES_CHUNK):
+            chunk = agent_ids[at : at + _HELD_PUSHES_CHUNK]
+            for agent, campaign, record, leased_at in self.session.execute(
+                _HELD_PUSHES, {"agents": chunk}
+            ):
+                if agent is not None and leased_at is not None:  # both set while leased
+                    held.append(HeldPush(agent, campaign, record, leased_at))
+        return held
 
     def my_campaigns(self, agent_id: int) -> list[AgentCampaign]:
         rows = self.session.execute(_MY_CAMPAIGNS, {"agent": agent_id}).all()

@@ -27,6 +27,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -172,6 +173,22 @@ _CLEAR_OUT_WITH_STATUS = (
     .where(_RECORDS.c.id == bindparam("record"))
     .values(last_code=bindparam("status"), **_FREED_IF_OURS)
 )
+# The history is causal: a delivery of a record never starts before the previous one ended,
+# and never ends before it started. Each transaction reads the clock inside itself, but a
+# claim on PostgreSQL reads it before its statement finds the record free (a release that
+# committed meanwhile may carry a later time), and processes' clocks differ by a few
+# milliseconds: so the time written is raised to the previous event's when it is earlier.
+_NOW = bindparam("now", type_=UTCDateTime())
+_LAST_RELEASE = (
+    select(func.max(_ASSIGNMENTS.c.released_at))
+    .where(_ASSIGNMENTS.c.record_id == bindparam("record"))
+    .scalar_subquery()
+)
+_LEASED_AT = type_coerce(case((_LAST_RELEASE > _NOW, _LAST_RELEASE), else_=_NOW), UTCDateTime())
+_RELEASED_AT = type_coerce(
+    case((_ASSIGNMENTS.c.leased_at > _NOW, _ASSIGNMENTS.c.leased_at), else_=_NOW),
+    UTCDateTime(),
+)
 _OPEN_ASSIGNMENT = insert(_ASSIGNMENTS).values(
     campaign_id=bindparam("campaign"),
     campaign_name=bindparam("name"),
@@ -179,7 +196,7 @@ _OPEN_ASSIGNMENT = insert(_ASSIGNMENTS).values(
     record_id=bindparam("record"),
     agent_id=bindparam("agent"),
     pass_no=bindparam("pass"),
-    leased_at=bindparam("now", type_=UTCDateTime()),
+    leased_at=_LEASED_AT,
 )
 _CLOSE_ASSIGNMENT = (
     update(_ASSIGNMENTS)
@@ -189,7 +206,7 @@ _CLOSE_ASSIGNMENT = (
         _ASSIGNMENTS.c.released_at.is_(None),
     )
     .values(
-        released_at=bindparam("now", type_=UTCDateTime()),
+        released_at=_RELEASED_AT,
         outcome=bindparam("history_outcome"),
         code=bindparam("history_code"),
     )
@@ -223,12 +240,14 @@ _DELIVER_POSTGRESQL = (
             bindparam("record", type_=BigInteger()),
             bindparam("agent", type_=Integer()),
             bindparam("pass", type_=Integer()),
-            bindparam("now", type_=UTCDateTime()),
+            _LEASED_AT,
         ).select_from(select(func.count()).select_from(_CLOSED_LAPSED).subquery()),
     )
     .add_cte(MARK_DUE_DELIVERED.cte("called"))
 )
 
+#: The statements of :func:`deliver`, which a batch claim sends once for many records.
+DELIVERY_STATEMENTS = (_DELIVER_POSTGRESQL, _CLOSE_ASSIGNMENT, _OPEN_ASSIGNMENT)
 
 # The end of a delivery: its interaction, and the history's row closed. The parameters are
 # not named after columns (an UPDATE or INSERT adds such a parameter to what it sets).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 
 from callhopper.domain.errors import SchemaOutOfDate
 from callhopper.store.db import Database
@@ -56,11 +58,47 @@ def schema_state(db: Database) -> SchemaState:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply every migration up to ``revision`` in one transaction per migration."""
+    """Apply every migration up to ``revision``, in one transaction."""
     config = alembic_config(db)
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Undo the migrations after ``revision``, in one transaction."""
+    config = alembic_config(db)
+    with _migrating(db) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+@contextmanager
+def _migrating(db: Database) -> Iterator[Connection]:
+    """A connection in a transaction for migrations; on SQLite, with foreign keys off.
+
+    SQLite changes what ALTER TABLE cannot by rebuilding the table: copy it, drop the old
+    one, rename the copy. With foreign keys on, the drop would delete (ON DELETE CASCADE)
+    or refuse the rows that refer to the table. They go off before the transaction (SQLite
+    ignores the pragma inside one) and every key is checked before the commit.
+    """
+    with db.engine.connect() as conn:
+        sqlite = db.dialect == "sqlite"
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration would break {len(broken)} foreign keys "
+                            f"(first: table {broken[0][0]}, row {broken[0][1]}); nothing changed"
+                        )
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def ensure_schema(db: Database) -> SchemaState:

@@ -7,13 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
 from callhopper.domain.errors import NotFound
 from callhopper.domain.ids import INTEGER_MAX
 from callhopper.domain.queues import QueueInfo, SkillInfo
-from callhopper.store.models import Campaign, Queue, QueueMember, Skill, User, UserSkill
+from callhopper.store.models import (
+    Campaign,
+    Queue,
+    QueueMember,
+    Skill,
+    User,
+    UserSkill,
+    table_of,
+)
 
 
 def get_queue(session: Session, queue_id: int) -> Queue:
@@ -204,6 +212,12 @@ class SqlSkillStore:
             .order_by(Skill.id)
         )
         return [_skill_info(s) for s in self.session.scalars(query)]
+
+    def add_holders(self, pairs: Sequence[tuple[int, int]]) -> None:
+        if pairs:
+            self.session.execute(
+                insert(table_of(UserSkill)), [{"user_id": u, "skill_id": s} for u, s in pairs]
+            )
 
     def set_skills_of(self, user_id: int, skill_ids: Sequence[int]) -> None:
         self.session.execute(delete(UserSkill).where(UserSkill.user_id == user_id))

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import NotFound
 from callhopper.domain.rights import Right
 from callhopper.domain.users import (
+    NewUser,
     RoleInfo,
     TokenHolder,
     TokenInfo,
@@ -44,6 +46,7 @@ def actor_of(session: Session, user: User) -> Actor:
         display_name=user.display_name,
         role=role.name,
         rights=role_rights(role),
+        language=user.language,
     )
 
 
@@ -146,6 +149,7 @@ class SqlUserStore:
         role_id: int,
         password_hash: str | None,
         now: datetime,
+        language: str | None = None,
     ) -> UserInfo:
         user = User(
             user_id=user_id,
@@ -156,10 +160,45 @@ class SqlUserStore:
             active=True,
             password_hash=password_hash,
             created_at=now,
+            language=language,
         )
         self.session.add(user)
         self.session.flush()
         return self._info(user)
+
+    def add_users(self, users: Sequence[NewUser], *, now: datetime) -> dict[str, int]:
+        if not users:
+            return {}
+        rows = [
+            {
+                "user_id": u.user_id,
+                "email": u.email,
+                "email_key": email_key(u.email),
+                "display_name": u.display_name,
+                "role_id": u.role_id,
+                "active": True,
+                "password_hash": u.password_hash,
+                "created_at": now,
+            }
+            for u in users
+        ]
+        # One INSERT for many rows (the driver's multi-row VALUES), ids returned in order.
+        found = self.session.execute(
+            insert(_USERS).returning(_USERS.c.user_id, _USERS.c.id, sort_by_parameter_order=True),
+            rows,
+        )
+        return {user_id: int(id_) for user_id, id_ in found}
+
+    def taken(
+        self, user_ids: Sequence[str], email_keys: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        ids = set(
+            self.session.scalars(select(User.user_id).where(User.user_id.in_(list(user_ids))))
+        )
+        emails = set(
+            self.session.scalars(select(User.email_key).where(User.email_key.in_(list(email_keys))))
+        )
+        return ids, emails
 
     def change_user(
         self,
@@ -169,6 +208,7 @@ class SqlUserStore:
         display_name: str | None = None,
         role_id: int | None = None,
         password_hash: str | None = None,
+        language: str | None = None,
     ) -> UserInfo:
         user = self._user(id)
         if email is not None:
@@ -179,6 +219,8 @@ class SqlUserStore:
             user.role_id = role_id
         if password_hash is not None:
             user.password_hash = password_hash
+        if language is not None:
+            user.language = language
         self.session.flush()
         return self._info(user)
 
@@ -214,6 +256,7 @@ class SqlUserStore:
             active=user.active,
             created_at=user.created_at,
             deactivated_at=user.deactivated_at,
+            language=user.language,
         )
 
 
@@ -246,6 +289,7 @@ _HOLDER = (
         _USERS.c.email,
         _USERS.c.display_name,
         _USERS.c.active,
+        _USERS.c.language,
         _ROLES.c.name,
         _ROLES.c.builtin,
         _ROLES.c.rights,
@@ -317,7 +361,7 @@ class SqlTokenStore:
         if row is None:
             return None
         token_id, revoked_at, expires_at, last_used_at, uid, user_id, email, name, active = row[:9]
-        role, builtin, rights = row[9:]
+        language, role, builtin, rights = row[9:]
         actor = Actor(
             id=uid,
             user_id=user_id,
@@ -325,6 +369,7 @@ class SqlTokenStore:
             display_name=name,
             role=role,
             rights=rights_of(role, builtin, rights),
+            language=language,
         )
         return TokenHolder(token_id, revoked_at, expires_at, last_used_at, bool(active), actor)
 

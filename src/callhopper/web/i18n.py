@@ -2,8 +2,9 @@
 
 The catalogues are ``locale/<lang>/LC_MESSAGES/messages.po`` files, compiled in memory when
 first used, so there is no build step and no binary file in the repository. A page's
-language is, in order: the visitor's choice on the page (a cookie), the user's preference,
-the browser's ``Accept-Language``, English.
+language is, in order: the signed-in user's preference (kept with the user, so it follows
+them to every browser), the visitor's choice on the page (a cookie, for pages before sign-in
+and users who never chose), the browser's ``Accept-Language``, English.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-LANGUAGES: tuple[str, ...] = ("en", "ja")
+from callhopper.domain.users import LANGUAGES as LANGUAGES
+
 DEFAULT_LANGUAGE = "en"
 #: Where a visitor's choice of language is kept between pages (not a secret; a year).
 LANG_COOKIE = "callhopper_lang"
@@ -62,10 +64,10 @@ def parse_accept_language(header: str | None) -> list[str]:
     return [language for _, _, language in sorted(weighted)]
 
 
-def negotiate(choice: str | None, preference: str | None, accept_language: str | None) -> str:
-    """The page language: the visitor's choice, else the user's preference, else the first
-    supported language of ``Accept-Language``, else English."""
-    for candidate in (choice, preference, *parse_accept_language(accept_language)):
+def negotiate(preference: str | None, choice: str | None, accept_language: str | None) -> str:
+    """The page language: the signed-in user's preference, else the visitor's choice (the
+    cookie), else the first supported language of ``Accept-Language``, else English."""
+    for candidate in (preference, choice, *parse_accept_language(accept_language)):
         if candidate in LANGUAGES:
             return candidate
     return DEFAULT_LANGUAGE

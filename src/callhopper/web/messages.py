@@ -107,6 +107,7 @@ NO_RECORD_OTHER = N_("No record of %(campaign)s can be delivered now. Try again 
 
 CALLING = N_("Calling %(number)s.")
 CALLING_FROM = N_("Calling %(number)s (caller ID %(caller_id)s).")
+DIAL_EXTENSION = N_("Once answered, dial extension %(extension)s.")
 _DIAL_CASES = {
     "dnc_next": N_(
         "The phone number is on the Do-Not-Call list. The next available phone number will be "
@@ -162,6 +163,25 @@ ENDED = {
 }
 ENDED_OTHER = N_("This record is no longer yours. Click Get Record for the next one.")
 AUTO_DIALLED = N_("The preview time ran out: %(number)s was dialled for you.")
+
+# --- the browser phone (its element's data-msg-* attributes) ------------------------------------
+
+SOFTPHONE = {
+    "registering": N_("Connecting your phone…"),
+    "registered": N_("Phone ready"),
+    "ringing": N_("Incoming call"),
+    "connected": N_("Connected"),
+    "muted": N_("Muted"),
+    "mic-denied": N_("The browser may not use your microphone: allow it for this site and reload."),
+    "registration-lost": N_(
+        "Your phone lost its connection: calls cannot reach you. Reconnecting…"
+    ),
+    "call-dropped": N_("The call was cut off by the network."),
+    "answer": N_("Answer"),
+    "mute": N_("Mute"),
+    "unmute": N_("Unmute"),
+    "hangup": N_("Hang up"),
+}
 
 # --- the live channel and the campaign notices ------------------------------------------------
 
@@ -337,7 +357,11 @@ def no_record_notice(reason: str, campaign: str, at: str = "") -> Notice:
 
 
 def dial_notices(
-    case: str, closed: str | None, number: str | None, caller_id: str | None
+    case: str,
+    closed: str | None,
+    number: str | None,
+    caller_id: str | None,
+    extension: str | None = None,
 ) -> list[Notice]:
     """What Call did: the do-not-call case of the seed, then the number dialled."""
     if closed is not None:
@@ -350,6 +374,8 @@ def dial_notices(
             notices.append(Notice(CALLING_FROM, {"number": number, "caller_id": caller_id}))
         else:
             notices.append(Notice(CALLING, {"number": number}))
+        if extension:
+            notices.append(Notice(DIAL_EXTENSION, {"extension": extension}))
     return notices
 
 

@@ -105,6 +105,8 @@ def get_record(campaign_id: IntId, agent: Actor, dispenser: DispenserDep) -> Get
         reason=result.reason,
         message=result.message,
         next_retry_at=result.next_retry_at,
+        held_by=result.held_by,
+        held_until=result.held_until,
     )
 
 
@@ -351,6 +353,7 @@ async def channel(websocket: WebSocket) -> None:
                     "delivery": _jsonable(delivery),
                 }
             )
+            bus.sent(actor.id, delivery.campaign_id, delivery.record_id)
         receiver = asyncio.create_task(websocket.receive_text())
         while True:
             getter = asyncio.create_task(queue.get())

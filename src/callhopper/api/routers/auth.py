@@ -6,7 +6,14 @@ from fastapi import APIRouter, Request, Response, status
 
 from callhopper.api.deps import SESSION_COOKIE, AuthDep, CurrentActor, SettingsDep, UsersDep
 from callhopper.api.ids import IntId
-from callhopper.api.schemas import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
+from callhopper.api.schemas import (
+    LoginIn,
+    MePublic,
+    MeUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
 from callhopper.domain.actors import Actor
 from callhopper.domain.users import IssuedToken, TokenInfo
 
@@ -42,6 +49,12 @@ def me(actor: CurrentActor) -> MePublic:
     return me_of(actor)
 
 
+@router.patch("/me", response_model=MePublic)
+def update_me(body: MeUpdate, actor: CurrentActor, users: UsersDep) -> MePublic:
+    """Choose the pages' language for yourself (it follows you to every browser)."""
+    return me_of(users.set_own_language(actor, body.language).actor)
+
+
 @router.get("/tokens", response_model=list[TokenPublic])
 def my_tokens(actor: CurrentActor, users: UsersDep) -> list[TokenPublic]:
     return [token_public(t) for t in users.tokens(actor.user_id)]
@@ -68,6 +81,7 @@ def me_of(actor: Actor) -> MePublic:
         display_name=actor.display_name,
         role=actor.role,
         rights=sorted(r.value for r in actor.rights),
+        language=actor.language,
     )
 
 

@@ -23,6 +23,7 @@ from callhopper.api.schemas import (
     RecordsIn,
     RecordUpdate,
     RejectionPublic,
+    ZoneFallbackPublic,
 )
 from callhopper.api.uploads import read_csv_upload
 from callhopper.core.importer import parse_mapping
@@ -135,6 +136,11 @@ def report_public(outcome: ImportOutcome) -> ImportReportPublic:
             for r in outcome.report.rejections
         ],
         rejections_truncated=outcome.report.rejections_truncated,
+        rows_warned=outcome.report.rows_warned,
+        warnings=[
+            ZoneFallbackPublic.model_validate(w, from_attributes=True)
+            for w in outcome.report.warnings
+        ],
     )
 
 
@@ -262,6 +268,7 @@ def record_public(view: RecordView) -> RecordPublic:
         key=record.key,
         data=record.data,
         phones=record.phones,
+        phone_extensions=view.phone_extensions,
         tz=record.tz,
         owner_user_id=record.owner_user_id,
         created_at=record.created_at,

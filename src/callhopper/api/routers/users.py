@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 from callhopper.api.deps import UsersDep, require, require_any
 from callhopper.api.ids import IntId
@@ -19,8 +20,10 @@ from callhopper.api.schemas import (
     TokenPublic,
     UserCreate,
     UserPublic,
+    UsersImported,
     UserUpdate,
 )
+from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
 from callhopper.domain.rights import Right
 from callhopper.domain.users import RoleInfo, UserDetails
@@ -41,6 +44,7 @@ def user_public(details: UserDetails) -> UserPublic:
         active=user.active,
         created_at=user.created_at,
         deactivated_at=user.deactivated_at,
+        language=user.language,
         skill_ids=list(details.skill_ids),
         queue_ids=list(details.queue_ids),
     )
@@ -65,8 +69,46 @@ def create_user(body: UserCreate, actor: UserManager, users: UsersDep) -> UserPu
         role=body.role,
         password=body.password,
         user_id=body.user_id,
+        language=body.language,
     )
     return user_public(created)
+
+
+@router.post(
+    "/users/import",
+    response_model=UsersImported,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_users(request: Request, actor: UserManager, users: UsersDep) -> UsersImported:
+    """Create users from a CSV file, all of them or none.
+
+    Columns: ``email`` (required), ``user_id``, ``display_name``, ``role`` (default
+    ``agent``), ``password`` (empty: API tokens only), ``queues`` and ``skills`` (names
+    separated by ``|``). Send the file as the raw body (``Content-Type: text/csv``) or as
+    the ``file`` field of a multipart form. A file with any problem creates nobody: the
+    answer is 422 with every problem's ``line``, ``field`` and ``message`` in
+    ``details.problems``."""
+    upload = await read_csv_upload(request)
+    try:
+        created = await run_in_threadpool(users.import_users, actor, upload.stream)
+    finally:
+        upload.stream.close()
+    return UsersImported(created=len(created), user_ids=created)
 
 
 @router.get("/users/{user_id}", response_model=UserPublic)
@@ -83,6 +125,7 @@ def update_user(user_id: str, body: UserUpdate, actor: UserManager, users: Users
         display_name=body.display_name,
         role=body.role,
         password=body.password,
+        language=body.language,
     )
     return user_public(updated)
 

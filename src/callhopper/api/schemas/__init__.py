@@ -22,7 +22,14 @@ from callhopper.api.schemas.agent import (
     WrapupIn,
 )
 from callhopper.api.schemas.audit import AuditPublic
-from callhopper.api.schemas.auth import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
+from callhopper.api.schemas.auth import (
+    LoginIn,
+    MePublic,
+    MeUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
 from callhopper.api.schemas.base import Body, nul_in
 from callhopper.api.schemas.callbacks import CallbackIn, CallbackPublic, WaitingCallbackPublic
 from callhopper.api.schemas.campaigns import (
@@ -47,6 +54,7 @@ from callhopper.api.schemas.lists import (
     RecordsIn,
     RecordUpdate,
     RejectionPublic,
+    ZoneFallbackPublic,
 )
 from callhopper.api.schemas.ownership import (
     CampaignOwnerPublic,
@@ -72,6 +80,7 @@ from callhopper.api.schemas.users import (
     SkillIds,
     UserCreate,
     UserPublic,
+    UsersImported,
     UserUpdate,
 )
 from callhopper.api.schemas.wrapup import WrapupSetCreate, WrapupSetPublic, WrapupSetUpdate
@@ -110,6 +119,7 @@ __all__ = [
     "ListSchemaIn",
     "LoginIn",
     "MePublic",
+    "MeUpdate",
     "MyCampaignPublic",
     "OnDuplicate",
     "OwnerCountPublic",
@@ -142,10 +152,12 @@ __all__ = [
     "UserIds",
     "UserPublic",
     "UserUpdate",
+    "UsersImported",
     "WaitingCallbackPublic",
     "WrapupIn",
     "WrapupSetCreate",
     "WrapupSetPublic",
     "WrapupSetUpdate",
+    "ZoneFallbackPublic",
     "nul_in",
 ]

@@ -39,7 +39,12 @@ class PhonePublic(BaseModel):
     index: int
     column: str
     type: str
-    number: str
+    number: str = Field(description="E.164.")
+    extension: str | None = Field(
+        None,
+        description="The extension written with the number (ext. 12, x12, #12, ;ext=12), "
+        "to dial once the call is answered; null when there is none.",
+    )
 
 
 class HistoryPublic(BaseModel):
@@ -71,6 +76,9 @@ class DeliveryPublic(BaseModel):
     history: list[HistoryPublic]
     wrapup_codes: list[WrapupCodeSpec]
     allow_skip: bool
+    allow_manual_dial: bool = Field(
+        description="Whether Call takes a number you type (checked against the DNC lists first)."
+    )
     mode: DialingMode
     accept_by: datetime | None = Field(
         description="Push preview: accept before then, or the record goes back on top."
@@ -92,11 +100,18 @@ class GetRecordPublic(BaseModel):
     delivery: DeliveryPublic | None
     reason: str | None = Field(
         None,
-        description="When nothing was delivered: campaign_not_running, outside_calling_window, "
-        "waiting_for_retry or list_exhausted.",
+        description="When nothing was delivered: campaign_not_running, pushed, "
+        "outside_calling_window, held_by_another_campaign, waiting_for_retry, hopper_empty "
+        "or list_exhausted.",
     )
     message: str | None = None
     next_retry_at: datetime | None = None
+    held_by: str | None = Field(
+        None, description="held_by_another_campaign: the campaign holding the record freed first."
+    )
+    held_until: datetime | None = Field(
+        None, description="held_by_another_campaign: until when (null: no expiry)."
+    )
 
 
 class CallIn(Body):
@@ -126,6 +141,11 @@ class CallPublic(BaseModel):
     )
     caller_id: str | None = Field(
         None, description="The caller ID the call shows (null: the campaign has none)."
+    )
+    extension: str | None = Field(
+        None,
+        description="The extension to dial once the call is answered (null: the number "
+        "dialled has none).",
     )
 
 

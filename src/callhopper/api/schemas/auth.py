@@ -20,6 +20,11 @@ class MePublic(BaseModel):
     display_name: str
     role: str
     rights: list[str]
+    language: str | None = Field(description="The pages' language you chose (null: the browser's).")
+
+
+class MeUpdate(Body):
+    language: str = Field(description="The pages' language: `en` or `ja`.")
 
 
 class TokenCreate(Body):

@@ -73,12 +73,28 @@ class ImportPublic(BaseModel):
     list_id: int
     source: str
     format: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: datetime = Field(description="When the import began.")
+    finished_at: datetime | None = Field(
+        description="When its last row was stored, in the transaction that committed it."
+    )
     rows_total: int
     rows_accepted: int = Field(description="Rows stored: new records, plus records updated.")
     rows_updated: int = Field(description="Rows that updated a record with the same key.")
     rows_rejected: int
+
+
+class ZoneFallbackPublic(BaseModel):
+    """A row stored with a fallback time zone: its time-zone column named none."""
+
+    line: int = Field(description="CSV line (header = 1), or 1-based item number of a JSON batch.")
+    column: str = Field(description="The time-zone column.")
+    value: str = Field(description="Its value in the row, which names no zone.")
+    reason: str
+    zone: str = Field(description="The zone the record got instead.")
+    zone_from: str = Field(
+        description="Where that zone came from: a phone number's prefix, or the list's "
+        "default time zone."
+    )
 
 
 class ImportReportPublic(ImportPublic):
@@ -86,6 +102,12 @@ class ImportReportPublic(ImportPublic):
     rejections_truncated: bool = Field(
         description="True when more rejections exist than listed here; page through "
         "GET /contact-lists/{list_id}/imports/{import_id}/rejections."
+    )
+    rows_warned: int = Field(
+        description="Rows stored, but with a fallback time zone (see warnings)."
+    )
+    warnings: list[ZoneFallbackPublic] = Field(
+        description="The first 1,000 rows stored with a fallback time zone, by line."
     )
 
 
@@ -110,7 +132,11 @@ class RecordPublic(BaseModel):
     list_id: int
     key: str | None
     data: dict[str, str]
-    phones: list[str | None]
+    phones: list[str | None] = Field(description="E.164, one per phone column, in dialling order.")
+    phone_extensions: list[str | None] = Field(
+        description="The extension written with each of those numbers (ext. 12, x12, #12, "
+        ";ext=12), or null."
+    )
     tz: str | None
     owner_user_id: str | None
     created_at: datetime

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from callhopper.api.ids import IntId
 from callhopper.api.schemas.base import Body
 
+LANGUAGE_HELP = "The pages' language (`en` or `ja`); unset: the browser's languages."
+
 
 class UserCreate(Body):
     email: str
@@ -16,6 +18,12 @@ class UserCreate(Body):
     role: str = "agent"
     password: str | None = Field(None, description="Unset: the user can only use API tokens.")
     user_id: str | None = Field(None, description="Unset: one is generated.")
+    language: str | None = Field(None, description=LANGUAGE_HELP)
+
+
+class UsersImported(BaseModel):
+    created: int = Field(description="How many users the file created.")
+    user_ids: list[str] = Field(description="Their user ids, in the file's order.")
 
 
 class UserUpdate(Body):
@@ -23,6 +31,7 @@ class UserUpdate(Body):
     display_name: str | None = None
     role: str | None = None
     password: str | None = None
+    language: str | None = Field(None, description=LANGUAGE_HELP)
 
 
 class UserPublic(BaseModel):
@@ -33,6 +42,7 @@ class UserPublic(BaseModel):
     active: bool
     created_at: datetime
     deactivated_at: datetime | None
+    language: str | None
     skill_ids: list[int]
     queue_ids: list[int]
 

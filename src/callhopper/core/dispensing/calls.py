@@ -18,7 +18,7 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.dispensing import CampaignContext, ContactRecord, Lease, LeaseChange
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.events import AgentEvent
-from callhopper.domain.phones import PhoneError, normalise_phone
+from callhopper.domain.phones import PhoneError, normalise_phone, phone_extension
 from callhopper.domain.predial import (
     DialPlan,
     Verdict,
@@ -96,6 +96,7 @@ def call(
                 ],
                 closed=plan.close_reason.value if plan.close_reason else None,
                 caller_id=shown if plan.number is not None else None,
+                extension=_extension(ctx, record, plan.phone_index, number),
             )
             if plan.number is not None:
                 _dialled(d, tx, ctx, record_id, agent_id, plan.number, shown, now, auto)
@@ -150,6 +151,17 @@ def candidates(
     if callback_number is None or phone_index is not None:
         return order
     return [(None, callback_number), *(c for c in order if c[1] != callback_number)]
+
+
+def _extension(
+    ctx: CampaignContext, record: ContactRecord, phone_index: int | None, typed: str | None
+) -> str | None:
+    """The extension written with the number dialled: the record's phone column's value,
+    or the number the agent typed."""
+    region = ctx.schema.default_region
+    if phone_index is not None:
+        return ctx.schema.phone_extensions(record.data)[phone_index]
+    return phone_extension(typed, region) if typed is not None else None
 
 
 def _dialled(

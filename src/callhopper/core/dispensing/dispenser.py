@@ -19,6 +19,7 @@ from callhopper.core.dispensing.views import Delivery, DialResult, MyCampaign, N
 from callhopper.domain.actors import Actor
 from callhopper.domain.callbacks import ScheduledCallback
 from callhopper.domain.campaigns import Channel
+from callhopper.domain.events import HeldPush
 
 
 class Dispenser(DispensingBase):
@@ -53,6 +54,12 @@ class Dispenser(DispensingBase):
     def receiving(self, agent: Actor, campaign_id: int) -> bool:
         """Whether the agent's Get Record / Stop toggle is on in the campaign."""
         return sessions.receiving(self, agent, campaign_id)
+
+    def held_pushes(self, agent_ids: list[int]) -> list[HeldPush]:
+        """The records of running pushed campaigns leased to these agents now (what their
+        channels must have been told about)."""
+        with self.uow.read() as tx:
+            return tx.agents.held_pushes(agent_ids)
 
     # --- getting a record ---------------------------------------------------------------------
 

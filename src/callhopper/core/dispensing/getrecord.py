@@ -23,6 +23,8 @@ from callhopper.ports.transactions import Transaction
 
 #: Why nothing was delivered: the hopper of a lead-ownership campaign has nothing for you.
 HOPPER_EMPTY = "hopper_empty"
+#: Why nothing was delivered: what is left, another campaign sharing the list holds now.
+HELD_BY_ANOTHER_CAMPAIGN = "held_by_another_campaign"
 
 
 def get_record(d: DispensingBase, agent: Actor, campaign_id: int) -> Delivery | NoRecord:
@@ -118,8 +120,9 @@ def listed_plan_of(tx: Transaction, ctx: CampaignContext, record_id: int) -> Dia
 
 
 def why_nothing(tx: Transaction, ctx: CampaignContext, agent_id: int, now: datetime) -> NoRecord:
-    """Why the claim found nothing: records that wait for the calling window, a retry due
-    later, or a pass that is over."""
+    """Why the claim found nothing: records that wait for the calling window, records that
+    another campaign holds (which one, until when), a retry due later, or a pass that is
+    over."""
     owner = agent_id if ctx.agent_owned_column else None
     # A record inside the window that the claim passed over is being claimed by another
     # agent right now (PostgreSQL skips locked rows): it does not wait for the window.
@@ -129,6 +132,17 @@ def why_nothing(tx: Transaction, ctx: CampaignContext, agent_id: int, now: datet
             "outside_calling_window",
             f"{backlog.outside_window} record(s) wait until their contacts are inside the "
             f"calling window ({ctx.window.describe()})",
+        )
+    held = tx.claims.held_elsewhere(ctx, agent_id, now)
+    if held is not None:
+        until = f"until {held.until.isoformat()}" if held.until else "with no expiry"
+        return NoRecord(
+            HELD_BY_ANOTHER_CAMPAIGN,
+            f"{held.count} record(s) left are held by another campaign on this list; the "
+            f"first is held by {held.campaign!r} {until}",
+            next_retry_at=backlog.next_retry_at,
+            held_by=held.campaign,
+            held_until=held.until,
         )
     if backlog.next_retry_at is not None:
         return NoRecord(
@@ -165,9 +179,9 @@ def delivered(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int)
 
 def keepalive(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> datetime:
     """Keep a delivered record: its lease runs for the lease timeout from now."""
-    now = d.clock.now()
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
+        now = d.clock.now()  # read in the transaction, like every state change
         until = ctx.lease_until(now)
         tx.claims.renew(campaign_id, record_id, agent_id_of(agent), until)
         return until

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from callhopper.core.dispensing import calls
 from callhopper.core.dispensing.base import DispensingBase, agent_id_of
-from callhopper.core.dispensing.getrecord import claim
+from callhopper.core.dispensing.getrecord import claim, listed_plan_of
 from callhopper.core.dispensing.views import DialResult, delivery
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaigns import Channel, DialingMode
 from callhopper.domain.dispensing import CampaignContext, LeaseChange, LeaseRace, Rank
 from callhopper.domain.errors import CallhopperError
 from callhopper.domain.events import AgentEvent
+from callhopper.domain.predial import CloseReason
 from callhopper.domain.records import RecordStatus
 from callhopper.ports.transactions import Transaction
 
@@ -30,15 +31,37 @@ def push_many(
 ) -> tuple[list[tuple[int, int]], bool]:
     """Push the next record to each of these agents (the pusher's waiting agents: in the
     queue, active, ready or receiving), in one transaction that reads the campaign once.
-    ``shared``: every agent draws on the same records (no owners, no reservations), so
-    the first agent who gets nothing ends the round. Returns the (agent, record) pairs
-    pushed, and whether the campaign has nothing more for these agents now."""
+    ``shared``: every agent draws on the same records (no owners): one statement leases
+    a record to each of them, and records running out ends the round. Returns the
+    (agent, record) pairs pushed, and whether the campaign has nothing more for these
+    agents now."""
     pushed: list[tuple[int, int]] = []
     with d.uow.write() as tx:
         ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
         if not ctx.is_on:
             return pushed, True
         now = d.clock.now()
+        if shared:
+            until, accept_by = push_deadlines(ctx, now)
+            try:
+                pushed = tx.claims.claim_batch(
+                    ctx,
+                    agent_ids,
+                    zones=ctx.open_zones(now),
+                    now=now,
+                    until=until,
+                    accept_by=accept_by,
+                )
+            except LeaseRace:
+                pass  # another process pushed to one of them: one by one below
+            else:
+                if ctx.checks_dnc:
+                    pushed = screened(tx, ctx, pushed, now, until, accept_by)
+                # Each agent's socket handler reads their delivery, in parallel: read here,
+                # one after the other, they would hold the round (and SQLite's writer lock).
+                for agent_id, leased in pushed:
+                    d.publish(AgentEvent(agent_id, "delivery", ctx.id, leased), tx)
+                return pushed, len(pushed) < len(agent_ids)
         for agent_id in agent_ids:
             try:
                 record_id = push_claim(tx, ctx, agent_id, now, isolated=True)
@@ -55,18 +78,47 @@ def push_many(
     return pushed, False
 
 
+def screened(
+    tx: Transaction,
+    ctx: CampaignContext,
+    pushed: Sequence[tuple[int, int]],
+    now: datetime,
+    until: datetime,
+    accept_by: datetime | None,
+) -> list[tuple[int, int]]:
+    """The batch's leases with each record whose every number is on a do-not-call list
+    closed as ``dnc`` and replaced by the agent's next record (the rule of every claim: such
+    a record is never delivered)."""
+    kept: list[tuple[int, int]] = []
+    for agent_id, record_id in pushed:
+        plan = listed_plan_of(tx, ctx, record_id)
+        if plan is not None and plan.close_reason is CloseReason.DNC:
+            calls.close_undialable(tx, ctx, record_id, agent_id, plan, now)
+            replacement = claim(tx, ctx, agent_id, now, until, accept_by, isolated=True)
+            if replacement is None:
+                continue
+            record_id = replacement
+        kept.append((agent_id, record_id))
+    return kept
+
+
 def push_claim(
     tx: Transaction, ctx: CampaignContext, agent_id: int, now: datetime, *, isolated: bool = False
 ) -> int | None:
     """Lease the agent's next record of a pushed campaign (with push preview's accept
     deadline)."""
+    until, accept_by = push_deadlines(ctx, now)
+    return claim(tx, ctx, agent_id, now, until, accept_by, isolated=isolated)
+
+
+def push_deadlines(ctx: CampaignContext, now: datetime) -> tuple[datetime, datetime | None]:
+    """A push's lease end, and its accept deadline (push preview only)."""
     accept_by = (
         now + timedelta(seconds=ctx.settings.accept_timeout_s)
         if ctx.mode is DialingMode.PUSH_PREVIEW
         else None
     )
-    until = accept_by or ctx.lease_until(now)
-    return claim(tx, ctx, agent_id, now, until, accept_by, isolated=isolated)
+    return accept_by or ctx.lease_until(now), accept_by
 
 
 def push_next(
@@ -162,9 +214,8 @@ def give_back_on_top(
 
 def expire_unaccepted(d: DispensingBase) -> int:
     """Pushed records not accepted in time go back on top; their agents, not ready."""
-    now = d.clock.now()
     with d.uow.read() as tx:
-        late = tx.claims.unaccepted(now)
+        late = tx.claims.unaccepted(d.clock.now())
     done = 0
     for campaign_id, record_id, agent_id in late:
         with d.uow.write() as tx:
@@ -172,6 +223,7 @@ def expire_unaccepted(d: DispensingBase) -> int:
             ctx = d.context(tx, SYSTEM, campaign_id, require_member=False)
             if not tx.claims.still_unaccepted(campaign_id, record_id, agent_id):
                 continue  # accepted, rejected or taken meanwhile
+            now = d.clock.now()  # each give-back at its own time, in its transaction
             give_back_on_top(d, tx, ctx, record_id, agent_id, now, "accept_timeout")
             done += 1
         d.work(campaign_id)

@@ -17,8 +17,11 @@ from callhopper.domain.errors import CallhopperError
 
 log = logging.getLogger(__name__)
 
-#: Agents served per write transaction.
+#: Agents served per write transaction (one claim each: records with owners).
 PUSH_BATCH = 25
+#: Agents served per write transaction in a campaign whose records have no owner, where one
+#: statement leases a record to each of them.
+SHARED_PUSH_BATCH = 100
 
 
 class Pusher:
@@ -67,8 +70,9 @@ class Pusher:
             with self.uow.read() as tx:
                 shared = not tx.claims.per_agent(campaign_id)
             # Batches keep each write transaction (SQLite's writer lock) short.
-            for start in range(0, len(agent_ids), PUSH_BATCH):
-                batch = agent_ids[start : start + PUSH_BATCH]
+            size = SHARED_PUSH_BATCH if shared else PUSH_BATCH
+            for start in range(0, len(agent_ids), size):
+                batch = agent_ids[start : start + size]
                 try:
                     done, exhausted = self.dispenser.push_many(campaign_id, batch, shared=shared)
                 except CallhopperError as exc:  # the campaign changed (deleted …) meanwhile

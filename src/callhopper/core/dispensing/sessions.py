@@ -47,11 +47,11 @@ def login(d: DispensingBase, agent: Actor, campaign_id: int) -> None:
 
 def logout(d: DispensingBase, agent: Actor, campaign_id: int) -> None:
     """Leave the campaign. A record still delivered goes back; its owner does not change."""
-    now = d.clock.now()
     agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id)
-        record_id = tx.claims.current_lease(ctx.id, agent_id)
+        record_id = tx.claims.current_lease(ctx.id, agent_id, lock=True)
+        now = d.clock.now()  # once the lease is held: the history's times stay in order
         if record_id is not None:
             back = LeaseChange(status=RecordStatus.READY)
             tx.claims.release(ctx.id, record_id, agent_id, back)

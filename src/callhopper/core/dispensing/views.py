@@ -44,6 +44,9 @@ class PhoneView:
     column: str
     type: str
     number: str
+    #: The extension written with the number (``ext. 12``), to dial once the call is
+    #: answered; ``None`` when there is none.
+    extension: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Delivery:
     history: list[HistoryItem]
     wrapup_codes: list[WrapupCodeSpec]
     allow_skip: bool
+    #: The agent may type a number of their own on Call (checked against DNC first).
+    allow_manual_dial: bool
     mode: str
     #: Push preview: accept before then, or the record goes back to the top of the list.
     accept_by: datetime | None
@@ -86,6 +91,10 @@ class NoRecord:
     reason: str
     message: str
     next_retry_at: datetime | None = None
+    #: ``held_by_another_campaign``: the campaign holding the record freed first, and until
+    #: when (``None``: no expiry).
+    held_by: str | None = None
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ class DialResult:
     closed: str | None = None
     #: The caller ID the call shows (None: the campaign has none, or nothing was dialled).
     caller_id: str | None = None
+    #: The extension to dial once the call is answered (None: the number has none).
+    extension: str | None = None
 
 
 def owner_columns(schema: ListSchema) -> tuple[str | None, str | None]:
@@ -176,8 +187,15 @@ def delivery(
             if c.name not in hidden
         ],
         phones=[
-            PhoneView(index=i, column=p.column, type=p.type.value, number=n)
-            for i, (p, n) in enumerate(zip(ctx.schema.phone_columns, lease.phones, strict=False))
+            PhoneView(index=i, column=p.column, type=p.type.value, number=n, extension=x)
+            for i, (p, n, x) in enumerate(
+                zip(
+                    ctx.schema.phone_columns,
+                    lease.phones,
+                    ctx.schema.phone_extensions(lease.data),
+                    strict=False,
+                )
+            )
             if n
         ],
         attempts=lease.attempts,
@@ -186,6 +204,7 @@ def delivery(
         history=found.history,
         wrapup_codes=list(ctx.codes.values()),
         allow_skip=ctx.settings.allow_skip or already is not None,
+        allow_manual_dial=ctx.settings.allow_manual_dial,
         caller_ids=ctx.settings.caller_ids,
         default_caller_id=ctx.settings.caller_id(None),
         mode=ctx.mode.value,

@@ -27,11 +27,11 @@ def skip(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> N
     """Skip: the record waits for the next pass, or goes to the back of the order. Where
     the campaign does not allow skipping, only a record handled in an earlier pass (its
     delivery's ``already_handled``) may be skipped."""
-    now = d.clock.now()
     agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
         lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
+        now = d.clock.now()  # once the lease is held: the history's times stay in order
         handled = lease.handled_pass is not None and lease.handled_pass < ctx.pass_no
         # A record handled in an earlier pass may always be skipped.
         if not ctx.settings.allow_skip and not handled:
@@ -53,7 +53,6 @@ def skip(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int) -> N
 def decline(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int, action: str) -> None:
     """Decline: ``call_later`` puts the record back at the end of the list;
     ``do_not_call`` removes it from the campaign."""
-    now = d.clock.now()
     agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
@@ -62,6 +61,7 @@ def decline(d: DispensingBase, agent: Actor, campaign_id: int, record_id: int, a
                 f"decline is 'call_later' or 'do_not_call', not {action!r}", field="action"
             )
         lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)  # or 404
+        now = d.clock.now()  # once the lease is held
         if action == CALL_LATER:
             _refuse_if_dialled(lease)
             change = LeaseChange(status=RecordStatus.READY, rank=Rank.BACK)
@@ -105,11 +105,11 @@ def wrapup(
     fields: Mapping[str, Any] | None = None,
 ) -> None:
     """Choose the wrap-up (code, note, field edits); Done applies it. It can be changed."""
-    now = d.clock.now()
     agent_id = agent_id_of(agent)
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
         tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
+        now = d.clock.now()  # once the lease is held
         record = tx.records.get(record_id)
         ctx.code(code)
         check_edits(ctx.schema, record.data, fields or {})

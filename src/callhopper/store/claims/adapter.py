@@ -15,6 +15,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    HeldElsewhere,
     Lease,
     LeaseChange,
     LeaseRace,
@@ -25,6 +26,7 @@ from callhopper.store import dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
 from callhopper.store.claims import eligibility, reads
+from callhopper.store.claims.batch import claim_batch, deliver_batch
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
 from callhopper.store.models import Campaign, Record
 
@@ -68,16 +70,7 @@ class SqlClaims:
         accept_by: datetime | None = None,
         isolated: bool = False,
     ) -> int | None:
-        request = ClaimRequest(
-            campaign_id=ctx.id,
-            agent_id=agent_id,
-            owned=ctx.agent_owned_column is not None,
-            now=now,
-            lease_until=until,
-            zones=zones,
-            pass_no=ctx.pass_no,
-            accept_by=accept_by,
-        )
+        request = _request(ctx, agent_id, zones, now, until, accept_by)
         try:
             if not isolated:
                 return self._claim(ctx, request)
@@ -92,6 +85,27 @@ class SqlClaims:
                     f"agent {agent_id} already holds a record of campaign {ctx.id}"
                 ) from exc
             raise
+
+    def claim_batch(
+        self,
+        ctx: CampaignContext,
+        agent_ids: Sequence[int],
+        *,
+        zones: Sequence[str],
+        now: datetime,
+        until: datetime,
+        accept_by: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        request = _request(ctx, 0, zones, now, until, accept_by)
+        try:
+            with self.session.begin_nested():
+                pairs = claim_batch(self.session, request, agent_ids)
+                deliver_batch(self.session, request, ctx.name, ctx.list_id, pairs)
+        except IntegrityError as exc:
+            # One of them got a record from another process meanwhile: the
+            # one-lease-per-agent index refused the statement, which changed nothing.
+            raise LeaseRace(f"an agent already holds a record of campaign {ctx.id}") from exc
+        return pairs
 
     def _claim(self, ctx: CampaignContext, request: ClaimRequest) -> int | None:
         if ctx.enforce_lead_ownership:
@@ -131,6 +145,11 @@ class SqlClaims:
             self.session, ctx, record_id, agent_id=agent_id, zones=zones, now=now
         )
 
+    def held_elsewhere(
+        self, ctx: CampaignContext, agent_id: int, now: datetime
+    ) -> HeldElsewhere | None:
+        return eligibility.held_elsewhere(self.session, ctx, agent_id, now)
+
     def presence(self, campaign_id: int, agent_id: int | None) -> Presence:
         return eligibility.presence(self.session, campaign_id, agent_id)
 
@@ -147,8 +166,8 @@ class SqlClaims:
         self.session.execute(SESSION_UPSERT, params)
         return dispensing.current_lease(self.session, campaign_id, agent_id, lock=True)
 
-    def current_lease(self, campaign_id: int, agent_id: int) -> int | None:
-        return dispensing.current_lease(self.session, campaign_id, agent_id)
+    def current_lease(self, campaign_id: int, agent_id: int, *, lock: bool = False) -> int | None:
+        return dispensing.current_lease(self.session, campaign_id, agent_id, lock=lock)
 
     def leases_of(self, agent_id: int) -> list[tuple[int, int]]:
         return reads.leases_of(self.session, agent_id)
@@ -269,3 +288,23 @@ class SqlClaims:
 
     def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
         return complete_if_drained(self.session, campaign_id, now=now)
+
+
+def _request(
+    ctx: CampaignContext,
+    agent_id: int,
+    zones: Sequence[str],
+    now: datetime,
+    until: datetime,
+    accept_by: datetime | None,
+) -> ClaimRequest:
+    return ClaimRequest(
+        campaign_id=ctx.id,
+        agent_id=agent_id,
+        owned=ctx.agent_owned_column is not None,
+        now=now,
+        lease_until=until,
+        zones=zones,
+        pass_no=ctx.pass_no,
+        accept_by=accept_by,
+    )

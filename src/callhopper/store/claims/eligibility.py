@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from callhopper.domain.dispensing import CampaignContext
+from callhopper.domain.dispensing import CampaignContext, HeldElsewhere
 from callhopper.domain.eligibility import Presence, RecordConditions
 from callhopper.domain.records import CallbackStatus, RecordStatus
 from callhopper.store.claims.statements import (
@@ -122,6 +122,57 @@ def conditions(
         in_hopper=bool(row["in_hopper"]),
         holds=holds,
     )
+
+
+@cache
+def _held_statement(dialect: str, owned: bool) -> Any:
+    # Deliverable but for the holder: in a state a claim takes (or set aside for another
+    # campaign), the agent's, and owned elsewhere or out elsewhere now.
+    state = " OR ".join(f"({condition(n, dialect)})" for n in STATES)
+    free = " AND ".join(
+        f"({condition(n, dialect)})" for n in ("not_owned_elsewhere", "not_out_elsewhere")
+    )
+    mine = " AND ".join(
+        f"({condition(n, dialect)})" for n in (owner_condition(owned), "reserved_for_agent")
+    )
+    held = (
+        f"FROM campaign_records AS c JOIN records AS r ON r.id = c.record_id "
+        f"WHERE c.campaign_id = :campaign AND {mine} AND ((({state}) AND NOT ({free})) "
+        f"OR (c.status = '{RecordStatus.BLOCKED.value}' AND c.blocked_until > :now))"
+    )
+    # The holder: the owning campaign, else the one that has the contact out.
+    holder = (
+        "CASE WHEN r.owner_campaign_id IS NOT NULL AND r.owner_campaign_id <> :campaign "
+        "AND (r.owner_until IS NULL OR r.owner_until > :now) THEN r.owner_campaign_id "
+        "ELSE r.out_campaign_id END"
+    )
+    until = (
+        "CASE WHEN c.status = 'blocked' AND c.blocked_until > :now THEN c.blocked_until "
+        "WHEN r.owner_campaign_id IS NOT NULL AND r.owner_campaign_id <> :campaign "
+        "AND (r.owner_until IS NULL OR r.owner_until > :now) THEN r.owner_until "
+        "ELSE r.out_until END"
+    )
+    sql = (
+        f"SELECT (SELECT count(*) {held}) AS held, h.holder, k.name, h.until FROM "
+        f"(SELECT {holder} AS holder, {until} AS until {held} "
+        # the one freed first; no expiry last
+        "ORDER BY CASE WHEN " + until + " IS NULL THEN 1 ELSE 0 END, " + until + " LIMIT 1"
+        ") AS h LEFT JOIN campaigns AS k ON k.id = h.holder"
+    )
+    return text(sql).bindparams(*claim_binds(dialect, sql)).columns(until=UTCDateTime())
+
+
+def held_elsewhere(
+    session: Session, ctx: CampaignContext, agent_id: int, now: datetime
+) -> HeldElsewhere | None:
+    """The agent's records that another campaign holds now, if any."""
+    dialect = session.get_bind().dialect.name
+    owned = ctx.agent_owned_column is not None
+    params = {"campaign": ctx.id, "agent": agent_id, "now": now}
+    row = session.execute(_held_statement(dialect, owned), params).first()
+    if row is None or not row.held or row.holder is None:
+        return None
+    return HeldElsewhere(int(row.held), int(row.holder), row.name, row.until)
 
 
 def presence(session: Session, campaign_id: int, agent_id: int | None) -> Presence:

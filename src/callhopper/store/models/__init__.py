@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from callhopper.store.models.agents import AgentChannel, AgentSession
 from callhopper.store.models.audit import AuditEntry
-from callhopper.store.models.base import NAMING, Base, sql_values, table_of
+from callhopper.store.models.base import NAMING, Base, never_reuse_ids, sql_values, table_of
 from callhopper.store.models.callbacks import Callback, Interaction
 from callhopper.store.models.campaigns import (
     POOL_CLAIM_INDEXES,
@@ -37,6 +37,8 @@ from callhopper.store.models.workflows import (
     WorkflowRule,
 )
 from callhopper.store.models.wrapup import WrapupCode, WrapupCodeSet
+
+never_reuse_ids(Base.metadata)
 
 __all__ = [
     "NAMING",

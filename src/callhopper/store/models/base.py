@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Integer, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 from callhopper.store.types import JSONDoc, UTCDateTime
@@ -52,3 +52,22 @@ def sql_values(members: Iterable[StrEnum]) -> str:
     if any("'" in v for v in values):
         raise ValueError(f"{enum.__name__} has a value that is not a plain SQL literal")
     return ", ".join(f"'{v}'" for v in values)
+
+
+def never_reuse_ids(metadata: MetaData) -> None:
+    """Give every table keyed by its own integer ``id`` SQLite's ``AUTOINCREMENT``.
+
+    Without it SQLite hands out the highest id again once the row holding it is deleted, so
+    a new campaign (list, user, queue, …) would take a deleted one's id and inherit its
+    history and audit entries. PostgreSQL's sequences never go back, on their own. Tables
+    keyed by other tables' ids (``campaign_records``, ``queue_members``, …) are left alone.
+    """
+    for table in metadata.tables.values():
+        key = list(table.primary_key.columns)
+        if (
+            len(key) == 1
+            and key[0].name == "id"
+            and not key[0].foreign_keys
+            and isinstance(key[0].type, Integer)
+        ):
+            table.dialect_options["sqlite"]["autoincrement"] = True

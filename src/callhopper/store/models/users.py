@@ -47,6 +47,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     deactivated_at: Mapped[datetime | None]
+    #: The pages' language the user chose (``None``: the browser's).
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class AuthToken(Base):

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN
+
 #: The environment variable a worker process reads its :class:`WorkerConfig` from (JSON).
 WORKER_CONFIG_ENV = "CALLHOPPER_SIP_WORKER_CONFIG"
 
@@ -67,7 +69,7 @@ class AgentProxyConfig:
     host: str = "127.0.0.1"
     port: int = 5060
     #: The SIP domain agents register in (``sip:agent-7@<domain>``).
-    domain: str = "callhopper.local"
+    domain: str = DEFAULT_AGENT_SIP_DOMAIN
 
     def agent_uri(self, address: str) -> str:
         """The Request-URI of an agent's line: ``address`` is a full SIP URI or a user."""

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import jinja2
 
+from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN
+
 #: Where Debian's kamailio package keeps its modules.
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 
@@ -20,7 +22,7 @@ KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 class PeerSettings:
     """What the Kamailio and rtpengine templates are filled in with."""
 
-    domain: str = "callhopper.local"
+    domain: str = DEFAULT_AGENT_SIP_DOMAIN
     #: The address Kamailio and rtpengine bind to.
     listen_ip: str = "127.0.0.1"
     #: The address agents reach them at, when it differs (behind NAT or a load balancer).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN
 from callhopper.telephony.sip.config import (
     AgentProxyConfig,
     CallerIdHeader,
@@ -33,7 +34,7 @@ class SipSettings(BaseSettings):
         25, ge=1, description="Worker processes; each carries 2 customer calls at once."
     )
     bind_address: str = Field("127.0.0.1", description="Address the workers' SIP/RTP bind to.")
-    domain: str = Field("callhopper.local", description="The SIP domain agents register in.")
+    domain: str = Field(DEFAULT_AGENT_SIP_DOMAIN, description="The SIP domain agents register in.")
     proxy_host: str = Field("127.0.0.1", description="Kamailio, where agents register.")
     proxy_port: int = Field(5060, ge=1, le=65535)
     public_ip: str = Field("", description="The address agents reach Kamailio at, if different.")

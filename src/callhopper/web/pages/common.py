@@ -69,9 +69,11 @@ class FormRefused(Exception):
 
 
 def language(request: Request) -> str:
-    """The page's language: the visitor's choice (cookie), else the browser's languages.
-    (A user's stored preference would come between the two; users have none yet.)"""
-    return negotiate(request.cookies.get(LANG_COOKIE), None, request.headers.get("accept-language"))
+    """The page's language: the signed-in user's preference (noted on the request by
+    :func:`as_user`), else the visitor's choice (cookie), else the browser's languages."""
+    preference = getattr(request.state, "language_preference", None)
+    choice = request.cookies.get(LANG_COOKIE)
+    return negotiate(preference, choice, request.headers.get("accept-language"))
 
 
 def zone(request: Request) -> str:
@@ -111,6 +113,7 @@ async def as_user(request: Request, work: Callable[[Actor], _T]) -> tuple[Actor,
             actor = session.authenticate(request, secret)
         except NotAuthenticated:
             raise SignInRequired(expired=True) from None
+        request.state.language_preference = actor.language
         return actor, work(actor)
 
     return await run_in_threadpool(run)

@@ -101,7 +101,9 @@ def refused(notice: Notice) -> Outcome:
 
 
 def dialled(result: DialResult) -> list[Notice]:
-    return m.dial_notices(result.case, result.closed, result.number, result.caller_id)
+    return m.dial_notices(
+        result.case, result.closed, result.number, result.caller_id, result.extension
+    )
 
 
 @router.post(RECORD + "/call")

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from callhopper.core.users import UserService
 from callhopper.domain.errors import NotAuthenticated
 from callhopper.web import session
 from callhopper.web.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE_S, LANGUAGES
@@ -115,11 +116,19 @@ async def sign_out(request: Request) -> Response:
 
 @router.post("/language")
 async def choose_language(request: Request) -> Response:
-    """Switch the pages' language (kept in a cookie for a year)."""
+    """Switch the pages' language: kept in a cookie for a year, and with the user when one
+    is signed in (so that it follows them to every browser)."""
     form = await checked_form(request, before_sign_in=True)
     chosen = text_of(form, "lang")
     response = redirect(local_path(text_of(form, "next"), "/"))
     if chosen in LANGUAGES:
+        if session.secret_of(request) is not None:
+            users: UserService = request.app.state.services.admin.users
+            try:
+                await as_user(request, lambda actor: users.set_own_language(actor, chosen))
+            except SignInRequired:
+                pass  # an ended session: the choice still holds in this browser
+
         response.set_cookie(
             LANG_COOKIE,
             chosen,

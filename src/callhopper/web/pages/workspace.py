@@ -29,6 +29,7 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.campaigns import Channel
 from callhopper.domain.errors import CallhopperError, NotFound
 from callhopper.domain.rights import Right
+from callhopper.settings import Settings
 from callhopper.web import messages as m
 from callhopper.web.i18n import translations
 from callhopper.web.messages import Notice
@@ -174,8 +175,23 @@ def workspace_page(
         notices=notices,
         view=view,
         script_text=script_text,
+        softphone=softphone_of(request.app.state.settings, actor, lang),
         **page_values(request),
     )
+
+
+def softphone_of(settings: Settings, actor: Actor, lang: str) -> dict[str, Any] | None:
+    """The browser phone's settings and words, where one is configured: it registers as
+    ``sip:<user_id>@<domain>``, the address the dialer calls the agent at."""
+    if not settings.softphone_ws_url:
+        return None
+    words = translations(lang)
+    return {
+        "ws_url": settings.softphone_ws_url,
+        "sip_uri": f"sip:{actor.user_id}@{settings.sip_domain}",
+        "password": settings.sip_agent_password,
+        "messages": {name: words.gettext(text) for name, text in m.SOFTPHONE.items()},
+    }
 
 
 def answer(

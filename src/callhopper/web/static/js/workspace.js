@@ -326,4 +326,11 @@
   const first = records.querySelector(".record");
   if (first && !location.hash) focusRecord(first);
   connect();
+
+  // --- the browser phone, where the server configured one ------------------------------------
+  // It answers the calls the dialer puts through to this agent by itself (data-auto-answer).
+  const phone = document.getElementById("softphone");
+  if (phone && window.CallhopperSoftphone) {
+    window.callhopperPhone = window.CallhopperSoftphone.mount(phone);
+  }
 })();

@@ -1,0 +1,310 @@
+"""The predictive pacer: as many calls as keep agents busy while the day's abandon rate
+stays under the campaign's target.
+
+For each candidate new call, the pacer estimates the probability that a person answers it
+at a moment when no agent will be free within the connect grace: from the calls already in
+flight (how likely each is to be answered by a person, and when, given how long it has
+rung), the answered persons already waiting, and the agents (free now, or freed when their
+call and wrap-up end, given how long they have lasted). It places calls while that marginal
+abandon probability, per person answer, stays under a limit; a controller on the day's
+running counts moves the limit so that the day ends under the target. Until it has seen
+enough calls it dials progressively (one call per free agent), so a day without estimates
+starts without abandons. ``docs/adr/0006-predictive-pacing.md`` explains the choices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import add, mul
+
+from callhopper.domain.calls import CallOutcome
+from callhopper.domain.pacing.estimates import HandleModel, RingModel
+from callhopper.domain.pacing.model import PacingDecision, PacingObservation, PacingTarget
+
+#: Dial progressively until this many calls have resolved and this many talks and wrap-ups
+#: ended (the estimates are too rough before).
+WARMUP_CALLS = 40
+WARMUP_HANDLES = 5
+#: How often the estimate tables are rebuilt (seconds of the observations' clock).
+REFRESH_S = 30.0
+#: Points of the time grid over which a new call's answer is spread.
+GRID_POINTS = 12
+#: The grid reaches the ring time by which this share of person answers happen.
+HORIZON_QUANTILE = 0.99
+#: The controller: it aims at this fraction of the target, and steers the limit on the
+#: marginal abandon probability (per person answer) between these bounds, starting here.
+SETPOINT_SHARE = 0.8
+LIMIT_MIN = 0.002
+LIMIT_MAX = 0.8
+LIMIT_START = 0.1
+#: How far one abandon lowers the limit (on a log scale); a person answer raises it by
+#: this times the setpoint, so that the limit settles where abandons run at the setpoint.
+GAIN = 0.08
+#: The day's guard: once the abandons reach this fraction of the target of the person
+#: answers so far, only calls that can hardly abandon are placed.
+GUARD_SHARE = 0.9
+#: A sum of Bernoulli counts is read as a normal law with at least this deviation.
+_MIN_SIGMA = 0.15
+_SQRT2 = math.sqrt(2.0)
+
+
+class PredictivePacer:
+    """The predictive pacer (see the module's description). One instance paces one campaign;
+    it keeps its estimates from day to day."""
+
+    def __init__(self, target: PacingTarget | None = None) -> None:
+        self.target = target or PacingTarget()
+        self.ring = RingModel()
+        self.handle = HandleModel()
+        self.persons_today = 0
+        self.abandons_today = 0
+        self._log_limit = math.log(LIMIT_START)
+        self._refreshed_at: float | None = None
+        self._grid: _Grid | None = None
+        self._ring_curves: dict[int, list[float]] = {}
+        self._talk_curves: dict[int, list[float]] = {}
+        self._wrap_curves: dict[int, list[float]] = {}
+
+    # Feedback ------------------------------------------------------------------------------
+
+    def call_resolved(self, outcome: CallOutcome, ring_s: float, at_s: float) -> None:
+        self.ring.add(outcome, ring_s)
+        if outcome is CallOutcome.PERSON:
+            self.persons_today += 1
+            self._steer(GAIN * SETPOINT_SHARE * self.target.abandon_rate)
+
+    def talk_ended(self, talk_s: float, at_s: float) -> None:
+        self.handle.add_talk(talk_s)
+
+    def wrap_ended(self, wrap_s: float, at_s: float) -> None:
+        self.handle.add_wrap(wrap_s)
+
+    def abandoned(self, at_s: float) -> None:
+        self.abandons_today += 1
+        self._steer(-GAIN)
+
+    def start_day(self, at_s: float) -> None:
+        self.persons_today = 0
+        self.abandons_today = 0
+
+    def _steer(self, step: float) -> None:
+        self._log_limit = min(math.log(LIMIT_MAX), max(math.log(LIMIT_MIN), self._log_limit + step))
+
+    # Deciding ------------------------------------------------------------------------------
+
+    @property
+    def warmed_up(self) -> bool:
+        """Whether the estimates are good enough to dial more than progressively."""
+        handles = min(self.handle.talks, self.handle.wraps)
+        return self.ring.resolved >= WARMUP_CALLS and handles >= WARMUP_HANDLES
+
+    @property
+    def limit(self) -> float:
+        """The highest marginal abandon probability, per person answer, accepted now."""
+        headroom = GUARD_SHARE * self.target.abandon_rate * self.persons_today
+        if self.abandons_today + 1 > headroom:
+            return LIMIT_MIN
+        return math.exp(self._log_limit)
+
+    def decide(self, observation: PacingObservation) -> PacingDecision:
+        spare = observation.agents_free - len(observation.ringing_s) - observation.waiting
+        progressive = max(0, spare)
+        if observation.agents_available == 0 or not self.warmed_up:
+            return PacingDecision(progressive)
+        self._refresh(observation.now_s)
+        balance = self._balance(observation)
+        calls = balance.most_calls(self.limit * self.ring.person_share)
+        cap = math.ceil(2 * observation.agents_available / max(0.01, self.ring.person_share))
+        return PacingDecision(max(progressive, min(calls, cap)))
+
+    def marginal_abandon(self, observation: PacingObservation, k: int) -> float:
+        """The probability that the ``k``-th new call placed now is answered by a person who
+        finds no agent within the grace (for tests and for reports)."""
+        self._refresh(observation.now_s)
+        return self._balance(observation).marginal(k)
+
+    def _refresh(self, now_s: float) -> None:
+        if self._refreshed_at is not None and now_s - self._refreshed_at < REFRESH_S:
+            return
+        self._refreshed_at = now_s
+        self.handle.refresh()
+        self.ring.refresh()
+        self._ring_curves.clear()
+        self._talk_curves.clear()
+        self._wrap_curves.clear()
+        horizon = max(4.0, self.ring.person_quantile(HORIZON_QUANTILE))
+        step = horizon / GRID_POINTS
+        edges = [step * j for j in range(GRID_POINTS + 1)]
+        mids = [step * (j + 0.5) for j in range(GRID_POINTS)]
+        new_by_edge = self.ring.answered_by(0.0, edges)
+        masses = [new_by_edge[j + 1] - new_by_edge[j] for j in range(GRID_POINTS)]
+        # Person answers later than the horizon are counted at its end.
+        masses[-1] += max(0.0, self.ring.person_share - new_by_edge[-1])
+        new_by_mid = self.ring.answered_by(0.0, mids)
+        grace = self.target.connect_grace_s
+        self._grid = _Grid(mids, [t + grace for t in mids], masses, new_by_mid)
+
+    def _balance(self, observation: PacingObservation) -> _Balance:
+        grid = self._grid
+        assert grid is not None
+        n = len(grid.mids)
+        arrivals = _accumulate(
+            [float(observation.waiting)] * n + [0.0] * n,
+            observation.ringing_s,
+            _RING_BUCKETS,
+            self._ring_curves,
+            lambda e: self.ring.answered_by(e, grid.mids),
+        )
+        handle = self.handle
+        supply = [float(observation.agents_free)] * n + [0.0] * n
+        supply = _accumulate(
+            supply,
+            observation.talking_s,
+            _TALK_BUCKETS,
+            self._talk_curves,
+            lambda e: handle.free_by_after_talk(e, grid.supply_points),
+        )
+        supply = _accumulate(
+            supply,
+            observation.wrapping_s,
+            _WRAP_BUCKETS,
+            self._wrap_curves,
+            lambda e: handle.free_by_after_wrap(e, grid.supply_points),
+        )
+        margin = [s - a for s, a in zip(supply[:n], arrivals[:n], strict=True)]
+        variance = [s + a for s, a in zip(supply[n:], arrivals[n:], strict=True)]
+        return _Balance(grid, margin, variance)
+
+
+def _accumulate(
+    totals: list[float],
+    elapsed: Sequence[float],
+    buckets: _Buckets,
+    memo: dict[int, list[float]],
+    curve: Callable[[float], list[float]],
+) -> list[float]:
+    """``totals`` plus the Bernoulli counts of many calls or agents: their probabilities
+    then their variances, one curve per bucket of their elapsed times (memoised until the
+    next refresh)."""
+    for k, count in buckets.count(elapsed).items():
+        cached = memo.get(k)
+        if cached is None:
+            probabilities = curve(buckets.middle(k))
+            cached = probabilities + [p * (1.0 - p) for p in probabilities]
+            memo[k] = cached
+        if count == 1:
+            totals = list(map(add, totals, cached))
+        else:
+            totals = list(map(add, totals, map(mul, cached, repeat(float(count)))))
+    return totals
+
+
+class _Buckets:
+    """Elapsed times grouped in buckets that widen as they grow (what remains of a long
+    call or ring changes slowly), counted through a lookup table for speed."""
+
+    def __init__(self, widths: Sequence[tuple[float, int]], table_s: int) -> None:
+        #: (below this many seconds, buckets this wide), in increasing order.
+        self._widths = list(widths)
+        self._table = [self._bucket(float(x)) for x in range(table_s)]
+
+    def _bucket(self, elapsed_s: float) -> int:
+        for below, width in self._widths:
+            if elapsed_s < below:
+                return int(elapsed_s / width) * width
+        width = self._widths[-1][1]
+        return int(elapsed_s / width) * width
+
+    def middle(self, bucket: int) -> float:
+        for below, width in self._widths:
+            if bucket < below:
+                return bucket + width / 2
+        return bucket + self._widths[-1][1] / 2
+
+    def count(self, elapsed: Sequence[float]) -> Counter[int]:
+        try:
+            return Counter(map(self._table.__getitem__, map(int, elapsed)))
+        except IndexError:  # an elapsed time beyond the table: rare, take the slow way
+            return Counter(map(self._bucket, elapsed))
+
+
+#: Calls: 1-s buckets for 20 s, then 4-s ones up to a minute, then 15-s ones.
+_RING_BUCKETS = _Buckets([(20.0, 1), (60.0, 4), (math.inf, 15)], table_s=900)
+#: Agents' talk: 4-s buckets for two minutes, 15-s ones up to ten, then minutes.
+_TALK_BUCKETS = _Buckets([(120.0, 4), (600.0, 15), (math.inf, 60)], table_s=4 * 3600)
+#: Agents' wrap-up: 1-s buckets.
+_WRAP_BUCKETS = _Buckets([(math.inf, 1)], table_s=3600)
+
+
+class _Grid:
+    """The time grid of one refresh: where new calls' person answers fall."""
+
+    __slots__ = ("masses", "mids", "new_by_mid", "supply_points")
+
+    def __init__(
+        self,
+        mids: Sequence[float],
+        supply_points: Sequence[float],
+        masses: Sequence[float],
+        new_by_mid: Sequence[float],
+    ) -> None:
+        #: Middles of the grid's intervals (seconds from now).
+        self.mids = list(mids)
+        #: The middles plus the connect grace: when an agent must be free at the latest.
+        self.supply_points = list(supply_points)
+        #: P(a new call is answered by a person within each interval).
+        self.masses = list(masses)
+        #: P(a new call is answered by a person before each middle).
+        self.new_by_mid = list(new_by_mid)
+
+
+class _Balance:
+    """Agents against answered persons over the grid, for the calls in flight now."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, grid: _Grid, margin: list[float], variance: list[float]) -> None:
+        #: Per grid point with some answers: P(a new call's person answer falls there),
+        #: P(a new call is answered before it), the expected agents freed by its grace end
+        #: less the persons answered by it, and that difference's variance.
+        self.terms = [
+            (mass, q, m, v)
+            for mass, q, m, v in zip(grid.masses, grid.new_by_mid, margin, variance, strict=True)
+            if mass > 1e-6
+        ]
+
+    def marginal(self, k: int) -> float:
+        """P(the k-th new call is answered by a person and finds no agent in time), with
+        ``k - 1`` other new calls placed with it."""
+        others = k - 1
+        total = 0.0
+        erfc = math.erfc
+        sqrt = math.sqrt
+        for mass, q, margin, variance in self.terms:
+            mu = margin - others * q
+            sigma = sqrt(variance + others * q * (1.0 - q))
+            if sigma < _MIN_SIGMA:
+                sigma = _MIN_SIGMA
+            # P(margin <= 0) for an integer margin, with a continuity correction.
+            total += mass * 0.5 * erfc((mu - 0.5) / (sigma * _SQRT2))
+        return total
+
+    def most_calls(self, budget: float) -> int:
+        """The largest k whose marginal abandon probability is within ``budget``."""
+        if self.marginal(1) > budget:
+            return 0
+        low, high = 1, 2
+        while self.marginal(high) <= budget:
+            low, high = high, high * 2
+            if high > 100_000:
+                return low
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.marginal(mid) <= budget:
+                low = mid
+            else:
+                high = mid
+        return low
