@@ -27,7 +27,7 @@ from tests.campaign_helpers import (
     start,
 )
 from tests.integration.test_web_pages import sign_in, token_of
-from tests.support import MakeUser
+from tests.support import MakeUser, Person
 
 _RUN = re.compile(r"/console/lists/(\d+)/runs/([\w-]+)$")
 CSV = (
@@ -380,3 +380,39 @@ def test_the_audit_log_is_filtered_and_exported_as_csv(
     agent = TestClient(app_client.app)
     sign_in(agent, make_user("agent", email="ana@example.com", user_id="ana"))
     assert agent.get("/console/audit").status_code == 403
+
+
+def test_users_are_created_deactivated_given_a_password_and_a_token_and_queued(
+    app_client: TestClient, api: TestClient, make_user: MakeUser
+) -> None:
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    token = token_of(pages.get("/console/users").text)
+    created = pages.post(
+        "/console/users",
+        data={"csrf_token": token, "email": "kim@example.com", "user_id": "kim",
+              "role": "agent", "password": "first password"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert created.status_code == 303, created.text
+    taken = pages.post(
+        "/console/users",
+        data={"csrf_token": token, "email": "kim@example.com", "role": "agent"},
+    )
+    assert taken.status_code == 422 and "already exists" in taken.text
+    reset = pages.post(
+        "/console/users/kim/password", data={"csrf_token": token, "password": "second password"}
+    )
+    assert reset.status_code == 200
+    kim = TestClient(app_client.app)
+    assert sign_in(kim, Person("kim", "kim@example.com", ""), "second password").status_code == 303
+    issued = pages.post("/console/users/kim/tokens", data={"csrf_token": token, "name": "cli"})
+    secret = re.search(r"(chp_[A-Za-z0-9_-]+)", issued.text)
+    assert secret is not None, issued.text
+    me = app_client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
+    assert me.status_code == 200 and me.json()["user_id"] == "kim"
+    queue_id = make_queue(api, [], name="Night")
+    pages.post(f"/console/queues/{queue_id}/members", data={"csrf_token": token, "members": "kim"})
+    assert api.get(f"/api/v1/queues/{queue_id}").json()["member_user_ids"] == ["kim"]
+    pages.post("/console/users/kim/active", data={"csrf_token": token, "active": "false"})
+    assert api.get("/api/v1/users/kim").json()["active"] is False

@@ -20,6 +20,7 @@ from callhopper.web.console import (
     lists,
     mass_edit,
     ownership,
+    people,
     skills,
     why,
 )
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         mass_edit,
         skills,
         audit,
+        people,
     ):
         app.include_router(pages.router)
     app.mount(

@@ -51,6 +51,8 @@ SECTIONS = (
     Section(f"{CONSOLE_PATH}/dashboard", N_("Dashboard"), READERS),
     Section(f"{CONSOLE_PATH}/campaigns", N_("Campaigns"), READERS),
     Section(f"{CONSOLE_PATH}/lists", N_("Contact lists"), READERS),
+    Section(f"{CONSOLE_PATH}/users", N_("Users"), (Right.USER_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/queues", N_("Queues"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/audit", N_("Audit log"), (Right.AUDIT_VIEW,)),
 )
