@@ -416,3 +416,29 @@ def test_users_are_created_deactivated_given_a_password_and_a_token_and_queued(
     assert api.get(f"/api/v1/queues/{queue_id}").json()["member_user_ids"] == ["kim"]
     pages.post("/console/users/kim/active", data={"csrf_token": token, "active": "false"})
     assert api.get("/api/v1/users/kim").json()["active"] is False
+
+
+def test_a_do_not_call_list_is_uploaded_searched_and_a_number_removed(
+    app_client: TestClient, make_user: MakeUser
+) -> None:
+    pages = TestClient(app_client.app)
+    sign_in(pages, make_user("admin", email="ada@example.com"))
+    token = token_of(pages.get("/console/dnc").text)
+    pages.post("/console/dnc", data={"csrf_token": token, "name": "Complaints"})
+    listed = re.search(r'action="/console/dnc/(\d+)/upload"', pages.get("/console/dnc").text)
+    assert listed is not None
+    list_id = listed.group(1)
+    uploaded = pages.post(
+        f"/console/dnc/{list_id}/upload",
+        data={"csrf_token": token},
+        files={"file": ("dnc.csv", b"number\n(602) 555-0101\n(602) 555-0102\nnot a number\n")},
+    )
+    assert uploaded.status_code == 200
+    assert "2 numbers added, 1 rows rejected" in re.sub(r"<[^>]+>", "", uploaded.text)
+    found = pages.get("/console/dnc?number=602-555-0101")
+    assert 'id="dnc-found" class="notice warning"' in found.text and "Complaints" in found.text
+    pages.post(
+        f"/console/dnc/{list_id}/remove", data={"csrf_token": token, "numbers": "6025550101"}
+    )
+    gone = pages.get("/console/dnc?number=602-555-0101")
+    assert 'id="dnc-found" class="notice success"' in gone.text

@@ -16,6 +16,7 @@ from callhopper.web.console import (
     audit,
     campaigns,
     dashboard,
+    dnc,
     home,
     lists,
     mass_edit,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         skills,
         audit,
         people,
+        dnc,
     ):
         app.include_router(pages.router)
     app.mount(

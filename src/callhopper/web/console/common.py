@@ -54,6 +54,7 @@ SECTIONS = (
     Section(f"{CONSOLE_PATH}/users", N_("Users"), (Right.USER_MANAGE,)),
     Section(f"{CONSOLE_PATH}/queues", N_("Queues"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/dnc", N_("Do-not-call lists"), (Right.DNC_MANAGE,)),
     Section(f"{CONSOLE_PATH}/audit", N_("Audit log"), (Right.AUDIT_VIEW,)),
 )
 
