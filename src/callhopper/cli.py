@@ -45,6 +45,7 @@ from callhopper.domain.errors import CallhopperError, InvalidInput, NotFound
 from callhopper.domain.phones import PhoneType
 from callhopper.domain.rights import ALL_RIGHTS
 from callhopper.domain.timezones import TimezoneSourceKind
+from callhopper.export import export_results
 from callhopper.security import Argon2PasswordHasher
 from callhopper.services import build
 from callhopper.settings import Settings
@@ -556,6 +557,9 @@ def demo(
         console.print(f"log in with any demo email and the password [bold]{DEMO_PASSWORD}[/bold]")
         if not no_serve:
             _serve(settings, db)
+
+
+app.command("export")(export_results)
 
 
 def main() -> None:

@@ -15,10 +15,12 @@ from datetime import timedelta
 from callhopper.core.audit import AuditService
 from callhopper.core.auth import AuthService
 from callhopper.core.campaigns import CampaignService
+from callhopper.core.dashboard import DashboardService
 from callhopper.core.dispensing import Dispenser, Pusher
 from callhopper.core.dnc import DncService
 from callhopper.core.eligibility import EligibilityService
 from callhopper.core.hopper import DEFAULT_POLL_S, HopperLoader, HopperService
+from callhopper.core.import_runs import ImportRunner
 from callhopper.core.inbound import InboundService
 from callhopper.core.leads import LeadService
 from callhopper.core.lists import ListService
@@ -136,6 +138,9 @@ class Services:
     ownership: OwnershipService
     leads: LeadService
     hopper: HopperService
+    #: The console's imports in the background.
+    import_runs: ImportRunner
+    dashboard: DashboardService
     eligibility: EligibilityService
     dialer: DialerJob
     run_dialer: bool
@@ -202,7 +207,6 @@ def build(
         load_hopper=loader.load,
     )
     pusher = Pusher(dispenser)
-    dispenser.on_work = pusher.wake_for
     if isinstance(bus, PostgresBus):  # a push whose notification was lost is sent again
         bus.held_pushes = dispenser.held_pushes
     dialer = DialerJob(settings, dispenser)
@@ -216,6 +220,11 @@ def build(
         dialer.wake()
 
     dispenser.on_work = work
+    lists = ListService(
+        uow, clock, import_workers=settings.import_workers, batch_rows=settings.import_batch_rows
+    )
+    campaigns = CampaignService(uow, clock, notices, on_state_change=state_changed)
+    hopper = HopperService(uow, clock, loader)
     return Services(
         admin=admin_services(settings, uow, clock),
         bus=bus,
@@ -225,17 +234,14 @@ def build(
         pusher=pusher,
         webhooks=webhooks,
         staleness=StalenessRunner(uow, clock),
-        campaigns=CampaignService(uow, clock, notices, on_state_change=state_changed),
-        lists=ListService(
-            uow,
-            clock,
-            import_workers=settings.import_workers,
-            batch_rows=settings.import_batch_rows,
-        ),
+        campaigns=campaigns,
+        lists=lists,
         owners=OwnerService(uow, clock, notices, on_owners_changed=loader.wake),
         ownership=OwnershipService(uow, clock),
         leads=LeadService(uow, clock, on_leads_inserted=loader.wake),
-        hopper=HopperService(uow, clock, loader),
+        hopper=hopper,
+        import_runs=ImportRunner(lists, clock),
+        dashboard=DashboardService(campaigns, hopper, clock),
         eligibility=EligibilityService(uow, clock),
         dialer=dialer,
         run_dialer=settings.run_dialer,

@@ -89,14 +89,14 @@ def test_a_wrong_password_and_a_deactivated_user_read_a_message_on_the_page(
     assert english(m.SIGN_IN_FAILED) in deactivated.text
 
 
-def test_agents_land_in_the_workspace_and_others_on_the_start_page(
+def test_agents_land_in_the_workspace_and_others_in_the_console(
     pages: TestClient, make_user: MakeUser, agent: Person
 ) -> None:
     assert sign_in(pages, agent).headers["location"] == "/workspace"
     pages.cookies.clear()
     supervisor = make_user("supervisor", email="sol@example.com")
-    assert sign_in(pages, supervisor).headers["location"] == "/start"
-    start_page = pages.get("/start")
+    assert sign_in(pages, supervisor).headers["location"] == "/console"
+    start_page = pages.get("/console")
     assert 'href="/docs"' in start_page.text and 'href="/workspace"' not in start_page.text
     refused = pages.get("/workspace")
     assert refused.status_code == 403
@@ -105,7 +105,7 @@ def test_agents_land_in_the_workspace_and_others_on_the_start_page(
     pages.cookies.clear()
     admin = make_user("admin", email="ada@example.com")
     sign_in(pages, admin)
-    assert 'href="/workspace"' in pages.get("/start").text  # an admin may work records too
+    assert 'href="/workspace"' in pages.get("/console").text  # an admin may work records too
 
 
 def test_an_ended_session_sends_the_agent_back_to_sign_in_with_a_message(

@@ -8,7 +8,7 @@ transactions of its own and tells agents and the pusher what changed once commit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from callhopper.domain.campaign_values import (
     CampaignProgress,
     CampaignSpec,
     ErrorRecord,
+    ResultRow,
 )
 from callhopper.domain.campaigns import (
     SUPPORTED_MODES,
@@ -48,6 +49,9 @@ from callhopper.ports.notices import AgentNotices
 _Model = TypeVar("_Model", bound=BaseModel)
 
 #: Fields fixed once the campaign exists, with the reason given.
+#: Records an export reads per transaction.
+RESULTS_BATCH = 5000
+
 IMMUTABLE = {
     "mode": "the dialing mode",
     "queue_id": "the queue",
@@ -361,6 +365,21 @@ class CampaignService:
         return AbandonReport(
             campaign.id, campaign.settings.abandon_target, tuple(found), first=first, last=last
         )
+
+    def results(self, campaign_id: int, *, batch: int = RESULTS_BATCH) -> Iterator[ResultRow]:
+        """Every record of the campaign with its results, in record order, read ``batch``
+        at a time in transactions of their own (so that an export holds one batch in
+        memory, and no transaction for its whole length)."""
+        with self.uow.read() as tx:
+            tx.campaigns.get(campaign_id)
+        after = 0
+        while True:
+            with self.uow.read() as tx:
+                rows = tx.campaigns.results(campaign_id, after_id=after, limit=batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].record_id
 
     def error_counts(self, campaign_id: int) -> dict[str, int]:
         """Undeliverable records by reason."""

@@ -146,3 +146,45 @@ class Assignment:
     released_at: datetime | None
     outcome: str | None
     code: str | None
+
+
+#: The columns of a campaign's results export, in order.
+RESULT_COLUMNS = (
+    "record_id",
+    "key",
+    "status",
+    "attempts",
+    "last_outcome",
+    "last_at",
+    "owner",
+    "last_agent",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One record of a campaign's results: where it stands, how often it was attempted, its
+    last outcome (wrap-up code) and when, its owner (the agent of an agent-owned record, else
+    its lead owner) and the last agent who had it."""
+
+    record_id: int
+    key: str | None
+    status: str
+    attempts: int
+    last_outcome: str | None
+    last_at: datetime | None
+    owner: str | None
+    last_agent: str | None
+
+    def values(self) -> tuple[object, ...]:
+        """The row in :data:`RESULT_COLUMNS` order (times in ISO 8601)."""
+        return (
+            self.record_id,
+            self.key,
+            self.status,
+            self.attempts,
+            self.last_outcome,
+            self.last_at.isoformat() if self.last_at else None,
+            self.owner,
+            self.last_agent,
+        )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Final
 
 from callhopper.domain.errors import InvalidInput
@@ -92,3 +93,15 @@ def _bad_byte_line(start: int, delimiter: str, fields: list[str], index: int) ->
     value = fields[index]
     head = value[: _NOT_UTF8.search(value).start()]  # type: ignore[union-attr]
     return start + len(_LINE_BREAK.findall(before)) + len(_LINE_BREAK.findall(head))
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """``header`` then ``rows`` as CSV lines (``None`` as an empty field), one at a time:
+    a caller streaming them holds one row in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in itertools.chain([header], rows):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if value is None else value for value in row])
+        yield buffer.getvalue()

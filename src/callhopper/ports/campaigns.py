@@ -12,6 +12,7 @@ from callhopper.domain.campaign_values import (
     CampaignSpec,
     ErrorRecord,
     Progress,
+    ResultRow,
 )
 
 
@@ -91,6 +92,10 @@ class CampaignStore(Protocol):
         limit: int,
     ) -> list[Assignment]:
         """Deliveries, newest first."""
+        ...
+
+    def results(self, campaign_id: int, *, after_id: int, limit: int) -> list[ResultRow]:
+        """The campaign's records with their results, in record order from ``after_id`` on."""
         ...
 
     def user_names(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:

@@ -12,6 +12,19 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from callhopper.web.console import (
+    audit,
+    campaigns,
+    dashboard,
+    dnc,
+    home,
+    lists,
+    mass_edit,
+    ownership,
+    people,
+    skills,
+    why,
+)
 from callhopper.web.pages import records, signin, workspace
 
 STATIC_PREFIX = "/static"
@@ -19,10 +32,25 @@ DOCS_PATH = "/docs"
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages (sign-in, the agent workspace), mount ``/static`` and serve ``/docs``
-    with the vendored Swagger UI. The application must be created with ``docs_url=None``
-    and ``redoc_url=None`` (their defaults load scripts from a CDN)."""
-    for pages in (signin, workspace, records):
+    """Add the pages (sign-in, the agent workspace, the console), mount ``/static`` and
+    serve ``/docs`` with the vendored Swagger UI. The application must be created with
+    ``docs_url=None`` and ``redoc_url=None`` (their defaults load scripts from a CDN)."""
+    for pages in (
+        signin,
+        workspace,
+        records,
+        home,
+        lists,
+        campaigns,
+        ownership,
+        dashboard,
+        why,
+        mass_edit,
+        skills,
+        audit,
+        people,
+        dnc,
+    ):
         app.include_router(pages.router)
     app.mount(
         STATIC_PREFIX,

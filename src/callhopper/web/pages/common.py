@@ -51,7 +51,8 @@ DEFAULT_ZONE = "UTC"
 NONCE_COOKIE = "callhopper_csrf"
 SIGN_IN_PATH = "/signin"
 WORKSPACE_PATH = "/workspace"
-START_PATH = "/start"
+#: Supervisors and administrators start in the console.
+START_PATH = "/console"
 
 
 class SignInRequired(Exception):
@@ -93,7 +94,7 @@ def is_htmx(request: Request) -> bool:
 
 def home_of(actor: Actor) -> str:
     """Where a user starts: agents in their workspace, everybody else (supervisors, admins)
-    on the start page, which links to the workspace too when they may work campaigns."""
+    in the console, which links to the workspace too when they may work campaigns."""
     return WORKSPACE_PATH if actor.rights == frozenset({Right.AGENT_WORK}) else START_PATH
 
 

@@ -9,7 +9,6 @@ from starlette.responses import RedirectResponse, Response
 
 from callhopper.core.users import UserService
 from callhopper.domain.errors import NotAuthenticated
-from callhopper.domain.rights import Right
 from callhopper.web import session
 from callhopper.web.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE_S, LANGUAGES
 from callhopper.web.messages import (
@@ -21,7 +20,6 @@ from callhopper.web.messages import (
 )
 from callhopper.web.pages.common import (
     SIGN_IN_PATH,
-    START_PATH,
     PageRoute,
     SignInRequired,
     as_user,
@@ -114,13 +112,6 @@ async def sign_out(request: Request) -> Response:
     response = redirect(SIGN_IN_PATH, [Notice(SIGNED_OUT, level="success")])
     session.clear_cookie(request, response)
     return response
-
-
-@router.get(START_PATH)
-async def start(request: Request) -> Response:
-    """Supervisors' and admins' start page: the API docs until the console exists."""
-    actor, _ = await as_user(request, lambda _actor: None)
-    return render(request, "start.html", actor=actor, works=actor.can(Right.AGENT_WORK))
 
 
 @router.post("/language")
