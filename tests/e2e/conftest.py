@@ -7,6 +7,7 @@ filled, on SQLite, and on PostgreSQL too when ``CALLHOPPER_TEST_POSTGRES_URL`` i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,22 +23,22 @@ if _MISSING is not None:
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
+def demo_server(
+    backend: str,
+    folder: Path,
     pg_templates: PostgresTemplates | None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """A demo server for the tests of one module."""
-    folder = tmp_path_factory.mktemp("server")
+    """A `callhopper serve` process over a fresh demo database on ``backend``, stopped and
+    its database dropped afterwards."""
     pg_name = None
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{folder / 'callhopper.db'}"
     else:
         assert pg_templates is not None
         pg_name = pg_templates.create()
         url = pg_templates.url_for(pg_name)
-    live = LiveServer(database_url=url, log_path=folder / "server.log")
+    live = LiveServer(database_url=url, log_path=folder / "server.log", extra_env=extra_env or {})
     cli("demo", "--no-serve", env=live.env)
     live.start()
     yield live
@@ -45,6 +46,16 @@ def server(
     if pg_name is not None:
         assert pg_templates is not None
         pg_templates.drop(pg_name)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_templates: PostgresTemplates | None,
+) -> Iterator[LiveServer]:
+    """A demo server for the tests of one module."""
+    yield from demo_server(request.param, tmp_path_factory.mktemp("server"), pg_templates)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, expect
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web import messages as m
 from tests.conftest import BACKENDS, PostgresTemplates
-from tests.e2e.conftest import new_context
-from tests.e2e.server import LiveServer, cli
+from tests.e2e.conftest import demo_server, new_context
+from tests.e2e.server import LiveServer
 from tests.e2e.test_workspace import Walk
 from tests.e2e.workspace_setup import Admin
 
@@ -30,22 +30,9 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
     pg_templates: PostgresTemplates | None,
 ) -> Iterator[LiveServer]:
+    """A demo server whose simulator answers fast and often."""
     folder = tmp_path_factory.mktemp("dialer-server")
-    pg_name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'callhopper.db'}"
-    else:
-        assert pg_templates is not None
-        pg_name = pg_templates.create()
-        url = pg_templates.url_for(pg_name)
-    live = LiveServer(database_url=url, log_path=folder / "server.log", extra_env=FAST_NETWORK)
-    cli("demo", "--no-serve", env=live.env)
-    live.start()
-    yield live
-    live.stop()
-    if pg_name is not None:
-        assert pg_templates is not None
-        pg_templates.drop(pg_name)
+    yield from demo_server(request.param, folder, pg_templates, FAST_NETWORK)
 
 
 @pytest.fixture(scope="module")

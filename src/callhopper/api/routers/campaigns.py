@@ -23,7 +23,7 @@ from callhopper.api.schemas import (
     WaitingCallbackPublic,
 )
 from callhopper.domain.actors import Actor
-from callhopper.domain.campaign_values import Campaign, CampaignSpec
+from callhopper.domain.campaign_values import Campaign
 from callhopper.domain.campaigns import CampaignAction
 from callhopper.domain.dialer import MAX_REPORT_DAYS
 from callhopper.domain.rights import Right
@@ -48,21 +48,7 @@ def list_campaigns(_actor: CampaignReader, campaigns: CampaignsDep) -> list[Camp
 def create_campaign(
     body: CampaignCreate, actor: CampaignManager, campaigns: CampaignsDep
 ) -> CampaignPublic:
-    spec = CampaignSpec(
-        name=body.name,
-        description=body.description,
-        list_id=body.list_id,
-        queue_id=body.queue_id,
-        wrapup_set_id=body.wrapup_set_id,
-        mode=body.mode,
-        agent_owned_column=body.agent_owned_column,
-        owner_order=body.owner_order,
-        sort=tuple(body.sort),
-        calling_window=body.calling_window,
-        settings=body.settings,
-        enforce_lead_ownership=body.enforce_lead_ownership,
-    )
-    created = campaigns.create(actor, spec)
+    created = campaigns.create(actor, body.spec())
     return campaign_public(created.campaign, created.notices)
 
 

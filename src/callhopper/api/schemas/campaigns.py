@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from callhopper.api.ids import IntId
 from callhopper.api.schemas.base import Body
 from callhopper.domain.calling_window import CallingWindow
+from callhopper.domain.campaign_values import CampaignSpec
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, DialingMode, SortKey
 from callhopper.domain.ownership import OwnerOrder
 
@@ -31,6 +32,23 @@ class CampaignCreate(Body):
     sort: list[SortKey] = Field(default_factory=list)
     calling_window: CallingWindow = Field(default_factory=CallingWindow)
     settings: CampaignSettings = Field(default_factory=CampaignSettings)
+
+    def spec(self) -> CampaignSpec:
+        """The campaign to create, as the campaign service takes it."""
+        return CampaignSpec(
+            name=self.name,
+            description=self.description,
+            list_id=self.list_id,
+            queue_id=self.queue_id,
+            wrapup_set_id=self.wrapup_set_id,
+            mode=self.mode,
+            agent_owned_column=self.agent_owned_column,
+            owner_order=self.owner_order,
+            sort=tuple(self.sort),
+            calling_window=self.calling_window,
+            settings=self.settings,
+            enforce_lead_ownership=self.enforce_lead_ownership,
+        )
 
 
 class CampaignUpdate(Body):

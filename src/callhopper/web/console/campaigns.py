@@ -22,7 +22,7 @@ from callhopper.api.schemas import CampaignCreate, CampaignUpdate
 from callhopper.core.campaigns import IMMUTABLE
 from callhopper.domain.actors import Actor
 from callhopper.domain.calling_window import CallingWindow
-from callhopper.domain.campaign_values import RESULT_COLUMNS, Campaign, CampaignSpec
+from callhopper.domain.campaign_values import RESULT_COLUMNS, Campaign
 from callhopper.domain.campaigns import CampaignAction, CampaignSettings
 from callhopper.domain.contacts import validation_message
 from callhopper.domain.errors import CallhopperError, InvalidInput
@@ -192,23 +192,6 @@ def _validated(model: type[CampaignCreate] | type[CampaignUpdate], body: dict[st
         raise InvalidInput(validation_message(exc), field="campaign") from None
 
 
-def spec_of(body: CampaignCreate) -> CampaignSpec:
-    return CampaignSpec(
-        name=body.name,
-        description=body.description,
-        list_id=body.list_id,
-        queue_id=body.queue_id,
-        wrapup_set_id=body.wrapup_set_id,
-        mode=body.mode,
-        agent_owned_column=body.agent_owned_column,
-        owner_order=body.owner_order,
-        sort=tuple(body.sort),
-        calling_window=body.calling_window,
-        settings=body.settings,
-        enforce_lead_ownership=body.enforce_lead_ownership,
-    )
-
-
 def _choices(request: Request) -> dict[str, Any]:
     """The lists, queues and wrap-up sets a campaign may use (in a worker thread)."""
     found = services(request)
@@ -306,7 +289,7 @@ async def create_campaign(request: Request) -> Response:
     def create(actor: Actor) -> Any:
         try:
             body = _validated(CampaignCreate, body_of(form, new=True))
-            return services(request).campaigns.create(actor, spec_of(body)), None
+            return services(request).campaigns.create(actor, body.spec()), None
         except CallhopperError as exc:
             return None, (exc, _choices(request))
 
