@@ -57,3 +57,34 @@ def test_requests_at_once_are_capped_at_the_connections_the_pool_keeps(
     finally:
         database.dispose()
     assert 1 <= peak[0] <= pool_size(settings)
+
+
+def test_healthz_answers_while_every_request_thread_is_busy(
+    db_url: str, clock: FrozenClock
+) -> None:
+    """A health check touches no database: it must not wait behind requests for a worker
+    thread. (Under 100 agents at once, a restarted server took more than 10 minutes to answer
+    a 1-second /healthz probe while it served them, so a load balancer would have taken it
+    out.)"""
+    settings = Settings(database_url=db_url, import_workers=0, db_pool_size=1)
+    database = Database(db_url, pool_size=pool_size(settings), pool_timeout_s=5)
+    answers: list[int] = []
+    try:
+        with TestClient(create_app(settings, database, clock)) as client:
+            assert client.portal is not None
+            limiter = client.portal.call(to_thread.current_default_thread_limiter)
+            assert limiter.total_tokens == 1
+            client.portal.call(limiter.acquire_on_behalf_of, "busy")  # the only request thread
+            try:
+                probe = threading.Thread(
+                    target=lambda: answers.append(client.get("/healthz").status_code), daemon=True
+                )
+                probe.start()
+                probe.join(10)
+                busy_answers = list(answers)  # what came while the thread was taken
+            finally:
+                client.portal.call(limiter.release_on_behalf_of, "busy")
+            probe.join(10)
+    finally:
+        database.dispose()
+    assert busy_answers == [200]
