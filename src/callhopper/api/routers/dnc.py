@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import DncDep, require, require_any
 from callhopper.api.ids import IntId
-from callhopper.api.schemas import Body, RejectionPublic
+from callhopper.api.schemas import Body, Changes, RejectionPublic
 from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
 from callhopper.domain.dnc import DncListInfo, DncSource, NumberProblem
@@ -42,7 +42,7 @@ class DncListCreate(Body):
     description: str = ""
 
 
-class DncListUpdate(Body):
+class DncListUpdate(Changes):
     name: str | None = Field(None, max_length=200)
     description: str | None = None
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import InboundDep, require, require_any
 from callhopper.api.ids import IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes
 from callhopper.domain.actors import Actor
 from callhopper.domain.inbound import InboundRoute, RoutingKind, RoutingReason
 from callhopper.domain.rights import Right
@@ -38,7 +38,7 @@ class InboundRouteCreate(Body):
     fallback: str = Field(description="`voicemail`, `queue:<id>` or `number:<phone>`.")
 
 
-class InboundRouteUpdate(Body):
+class InboundRouteUpdate(Changes):
     number: str | None = None
     name: str | None = Field(None, max_length=200)
     route_unavailable_agents: bool | None = None

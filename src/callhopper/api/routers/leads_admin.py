@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import OwnersDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes
 from callhopper.domain.actors import Actor
 from callhopper.domain.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
@@ -135,11 +135,15 @@ class StalenessRuleCreate(Body):
     enabled: bool = True
 
 
-class StalenessRuleUpdate(Body):
+class StalenessRuleUpdate(Changes):
+    nullable = frozenset({"list_id", "not_called_days"})
+
     name: str | None = Field(None, min_length=1, max_length=200)
-    list_id: IntId | None = None
+    list_id: IntId | None = Field(None, description="null: every list.")
     statuses: list[str] | None = None
-    not_called_days: int | None = Field(None, ge=1, le=MAX_NOT_CALLED_DAYS)
+    not_called_days: int | None = Field(
+        None, ge=1, le=MAX_NOT_CALLED_DAYS, description="null: drop this condition."
+    )
     owner_deactivated: bool | None = None
     every_minutes: int | None = Field(None, ge=1, le=525_600)
     enabled: bool | None = None
@@ -220,10 +224,7 @@ def update_rule(
     ``"not_called_days": null`` drops that condition."""
     changes = body.model_dump(exclude_unset=True)
     if "statuses" in changes:
-        changes["statuses"] = tuple(changes["statuses"] or ())
-    for field in ("name", "owner_deactivated", "every_minutes", "enabled"):
-        if field in changes and changes[field] is None:
-            del changes[field]  # not nullable: null keeps the current value
+        changes["statuses"] = tuple(changes["statuses"])
     return rule_public(owners.update_rule(actor, rule_id, changes))
 
 

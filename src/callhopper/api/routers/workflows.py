@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import WorkflowsDep, require
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes
 from callhopper.domain.actors import Actor
 from callhopper.domain.records import WebhookStatus
 from callhopper.domain.rights import Right
@@ -51,7 +51,7 @@ class WorkflowRuleCreate(Body):
     actions: list[dict[str, Any]] = Field(description=_ACTIONS_DOC, examples=[_ACTIONS_EXAMPLE])
 
 
-class WorkflowRuleUpdate(Body):
+class WorkflowRuleUpdate(Changes):
     name: str | None = Field(None, min_length=1, max_length=200)
     enabled: bool | None = None
     trigger: TriggerIn | None = Field(None, description="Replaces the trigger.")

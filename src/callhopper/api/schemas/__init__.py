@@ -23,7 +23,7 @@ from callhopper.api.schemas.agent import (
 )
 from callhopper.api.schemas.audit import AuditPublic
 from callhopper.api.schemas.auth import LoginIn, MePublic, TokenCreate, TokenCreated, TokenPublic
-from callhopper.api.schemas.base import Body, nul_in
+from callhopper.api.schemas.base import Body, Changes, nul_in
 from callhopper.api.schemas.callbacks import CallbackIn, CallbackPublic, WaitingCallbackPublic
 from callhopper.api.schemas.campaigns import (
     AgentProgressPublic,
@@ -93,6 +93,7 @@ __all__ = [
     "CampaignProgressPublic",
     "CampaignPublic",
     "CampaignUpdate",
+    "Changes",
     "ContactListCreate",
     "ContactListPublic",
     "ContactListUpdate",

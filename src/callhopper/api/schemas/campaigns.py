@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, DialingMode, SortKey
 from callhopper.domain.ownership import OwnerOrder
@@ -33,8 +33,10 @@ class CampaignCreate(Body):
     settings: CampaignSettings = Field(default_factory=CampaignSettings)
 
 
-class CampaignUpdate(Body):
+class CampaignUpdate(Changes):
     """Only the fields sent change. Mode, queue, list and agent-owned column are fixed."""
+
+    nullable = frozenset({"agent_owned_column"})
 
     name: str | None = None
     description: str | None = None

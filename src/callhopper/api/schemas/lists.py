@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes
 from callhopper.api.schemas.ownership import CampaignOwnerPublic
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.contacts import ColumnSpec, OnDuplicate, PhoneColumnSpec, TimezoneSource
@@ -33,7 +33,7 @@ class ContactListCreate(ListSchemaIn):
     description: str = ""
 
 
-class ContactListUpdate(Body):
+class ContactListUpdate(Changes):
     name: str | None = None
     description: str | None = None
     schema_: ListSchemaIn | None = Field(None, alias="schema")
@@ -99,7 +99,7 @@ class RecordsIn(Body):
     )
 
 
-class RecordUpdate(Body):
+class RecordUpdate(Changes):
     data: dict[str, Any] = Field(
         min_length=1, description="Column → new value (empty or null clears it)."
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes
 
 
 class QueueCreate(Body):
@@ -14,7 +14,7 @@ class QueueCreate(Body):
     description: str = ""
 
 
-class QueueUpdate(Body):
+class QueueUpdate(Changes):
     name: str | None = None
     description: str | None = None
 
@@ -38,7 +38,7 @@ class SkillCreate(Body):
     description: str = ""
 
 
-class SkillUpdate(Body):
+class SkillUpdate(Changes):
     name: str | None = None
     expression: str | None = None
     description: str | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes
 
 
 class UserCreate(Body):
@@ -18,7 +18,7 @@ class UserCreate(Body):
     user_id: str | None = Field(None, description="Unset: one is generated.")
 
 
-class UserUpdate(Body):
+class UserUpdate(Changes):
     email: str | None = None
     display_name: str | None = None
     role: str | None = None
@@ -49,7 +49,7 @@ class RoleCreate(Body):
     without: list[str] = Field(default_factory=list, description="... and drop these.")
 
 
-class RoleUpdate(Body):
+class RoleUpdate(Changes):
     description: str | None = None
     rights: list[str] | None = None
 

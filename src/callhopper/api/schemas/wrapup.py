@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes
 from callhopper.domain.wrapup import WrapupCodeSpec
 
 
@@ -16,7 +16,7 @@ class WrapupSetCreate(Body):
     )
 
 
-class WrapupSetUpdate(Body):
+class WrapupSetUpdate(Changes):
     name: str | None = None
     description: str | None = None
     codes: list[WrapupCodeSpec] | None = Field(
