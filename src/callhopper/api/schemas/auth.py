@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Email, Name, Password
 
 
 class LoginIn(Body):
-    email: str
-    password: str
+    email: Email
+    password: Password
 
 
 class MePublic(BaseModel):
@@ -23,7 +23,7 @@ class MePublic(BaseModel):
 
 
 class TokenCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="Unset: never expires.")
 
 

@@ -3,10 +3,29 @@ of changes, so is a null where null means nothing."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+from callhopper.domain import limits
+
+# The kinds of text a body takes, each with its limit (:mod:`callhopper.domain.limits`): a
+# longer one is a 422 naming the field, the same on every database.
+Name = Annotated[str, Field(max_length=limits.MAX_NAME_LENGTH)]
+RoleName = Annotated[str, Field(max_length=limits.MAX_ROLE_NAME_LENGTH)]
+UserIdText = Annotated[str, Field(max_length=limits.MAX_USER_ID_LENGTH)]
+Email = Annotated[str, Field(max_length=limits.MAX_EMAIL_LENGTH)]
+#: A user named by user id or by email.
+UserRef = Annotated[str, Field(max_length=limits.MAX_EMAIL_LENGTH)]
+Password = Annotated[str, Field(max_length=limits.MAX_PASSWORD_LENGTH)]
+Description = Annotated[str, Field(max_length=limits.MAX_DESCRIPTION_LENGTH)]
+Reason = Annotated[str, Field(max_length=limits.MAX_REASON_LENGTH)]
+Note = Annotated[str, Field(max_length=limits.MAX_NOTE_LENGTH)]
+Code = Annotated[str, Field(max_length=limits.MAX_CODE_LENGTH)]
+Identifier = Annotated[str, Field(max_length=limits.MAX_IDENTIFIER_LENGTH)]
+PhoneText = Annotated[str, Field(max_length=limits.MAX_PHONE_TEXT_LENGTH)]
+FilterText = Annotated[str, Field(max_length=limits.MAX_FILTER_LENGTH)]
 
 
 class Body(BaseModel):

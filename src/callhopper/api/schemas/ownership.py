@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Reason
 from callhopper.domain.campaign_ownership import OwnershipSettings
 
 
@@ -28,9 +28,7 @@ class OwnershipTabPublic(BaseModel):
 class ReleaseIn(Body):
     campaign_ids: list[IntId] | None = Field(None, description="Release these campaigns' records …")
     all: bool = Field(False, description="… or every campaign's.")
-    reason: str = Field(
-        "", max_length=500, description="Why (the audit's reason; default: who released)."
-    )
+    reason: Reason = Field("", description="Why (the audit's reason; default: who released).")
 
 
 class ReleasePublic(BaseModel):

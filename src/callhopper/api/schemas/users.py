@@ -7,22 +7,32 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body, Changes
+from callhopper.api.schemas.base import (
+    Body,
+    Changes,
+    Description,
+    Email,
+    Identifier,
+    Name,
+    Password,
+    RoleName,
+    UserIdText,
+)
 
 
 class UserCreate(Body):
-    email: str
-    display_name: str = ""
-    role: str = "agent"
-    password: str | None = Field(None, description="Unset: the user can only use API tokens.")
-    user_id: str | None = Field(None, description="Unset: one is generated.")
+    email: Email
+    display_name: Name = ""
+    role: RoleName = "agent"
+    password: Password | None = Field(None, description="Unset: the user can only use API tokens.")
+    user_id: UserIdText | None = Field(None, description="Unset: one is generated.")
 
 
 class UserUpdate(Changes):
-    email: str | None = None
-    display_name: str | None = None
-    role: str | None = None
-    password: str | None = None
+    email: Email | None = None
+    display_name: Name | None = None
+    role: RoleName | None = None
+    password: Password | None = None
 
 
 class UserPublic(BaseModel):
@@ -42,16 +52,16 @@ class SkillIds(Body):
 
 
 class RoleCreate(Body):
-    name: str
-    description: str = ""
-    rights: list[str] | None = Field(None, description="Explicit rights of the role.")
-    based_on: str | None = Field(None, description="Start from this role's rights ...")
-    without: list[str] = Field(default_factory=list, description="... and drop these.")
+    name: RoleName
+    description: Description = ""
+    rights: list[Identifier] | None = Field(None, description="Explicit rights of the role.")
+    based_on: RoleName | None = Field(None, description="Start from this role's rights ...")
+    without: list[Identifier] = Field(default_factory=list, description="... and drop these.")
 
 
 class RoleUpdate(Changes):
-    description: str | None = None
-    rights: list[str] | None = None
+    description: Description | None = None
+    rights: list[Identifier] | None = None
 
 
 class RolePublic(BaseModel):
