@@ -13,7 +13,7 @@ from tests.conftest import BACKENDS, PostgresTemplates
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def floor(
+def walk_floor(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,

@@ -26,9 +26,9 @@ def _nullable(field: dict[str, Any]) -> bool:
     )
 
 
-def test_null_in_any_update_field_is_a_422_naming_it(floor: Floor) -> None:
-    spec = floor.client.get("/openapi.json").json()
-    headers = floor.headers("admin")
+def test_null_in_any_update_field_is_a_422_naming_it(walk_floor: Floor) -> None:
+    spec = walk_floor.client.get("/openapi.json").json()
+    headers = walk_floor.headers("admin")
     tried = []
     for path, operations in spec["paths"].items():
         for method in ("patch", "put"):
@@ -38,8 +38,8 @@ def test_null_in_any_update_field_is_a_422_naming_it(floor: Floor) -> None:
             for name, field in _body_fields(spec, operation).items():
                 if _nullable(field):
                     continue
-                response = floor.client.request(
-                    method, floor.url(path), json={name: None}, headers=headers
+                response = walk_floor.client.request(
+                    method, walk_floor.url(path), json={name: None}, headers=headers
                 )
                 tried.append((method, path, name))
                 assert response.status_code == 422, (method, path, name, response.text)
@@ -50,14 +50,16 @@ def test_null_in_any_update_field_is_a_422_naming_it(floor: Floor) -> None:
     assert ("patch", "{campaign_id}", "owner_order") in names
 
 
-def test_a_campaign_patched_with_null_is_refused_and_unchanged(floor: Floor) -> None:
-    headers = floor.headers("admin")
-    before = floor.client.get("/api/v1/campaigns/1", headers=headers).json()
+def test_a_campaign_patched_with_null_is_refused_and_unchanged(walk_floor: Floor) -> None:
+    headers = walk_floor.headers("admin")
+    before = walk_floor.client.get("/api/v1/campaigns/1", headers=headers).json()
     for name in ("name", "description", "settings", "owner_order", "calling_window", "sort"):
-        response = floor.client.patch("/api/v1/campaigns/1", json={name: None}, headers=headers)
+        response = walk_floor.client.patch(
+            "/api/v1/campaigns/1", json={name: None}, headers=headers
+        )
         assert response.status_code == 422, (name, response.text)
         error = response.json()["error"]
         assert error["details"]["problems"][0]["field"] == name
         assert "may not be null" in error["message"]
-    after = floor.client.get("/api/v1/campaigns/1", headers=headers).json()
+    after = walk_floor.client.get("/api/v1/campaigns/1", headers=headers).json()
     assert after == before

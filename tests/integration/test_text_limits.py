@@ -58,8 +58,8 @@ def _unbounded(spec: dict[str, Any]) -> list[str]:
     return found
 
 
-def test_every_text_of_a_request_body_has_a_documented_limit(floor: Floor) -> None:
-    spec = floor.client.get("/openapi.json").json()
+def test_every_text_of_a_request_body_has_a_documented_limit(walk_floor: Floor) -> None:
+    spec = walk_floor.client.get("/openapi.json").json()
     assert set(_unbounded(spec)) == UNBOUNDED_BY_DESIGN
 
 
@@ -97,17 +97,17 @@ CREATE: dict[str, tuple[str, Callable[[str, str], dict[str, Any]], int]] = {
 
 @pytest.mark.parametrize("kind", list(CREATE))
 def test_a_name_or_description_past_its_limit_is_a_422_and_at_it_is_stored(
-    floor: Floor, kind: str
+    walk_floor: Floor, kind: str
 ) -> None:
     path, body, name_limit = CREATE[kind]
-    headers = floor.headers("admin")
+    headers = walk_floor.headers("admin")
     letter = "n" if kind != "role" else "r"
     for name, description, field in [
         (letter * (name_limit + 1), "", "name"),
         (letter * 1_000_000, "", "name"),
         (f"{kind} long description", "d" * (limits.MAX_DESCRIPTION_LENGTH + 1), "description"),
     ]:
-        response = floor.client.post(
+        response = walk_floor.client.post(
             f"/api/v1{path}", json=body(name, description), headers=headers
         )
         assert response.status_code == 422, (kind, field, response.text[:300])
@@ -115,7 +115,7 @@ def test_a_name_or_description_past_its_limit_is_a_422_and_at_it_is_stored(
         assert problems[0]["field"] == field
         assert "at most" in problems[0]["message"]
     longest = f"{kind[:3]}".ljust(name_limit, "x")
-    response = floor.client.post(
+    response = walk_floor.client.post(
         f"/api/v1{path}",
         json=body(longest, "d" * limits.MAX_DESCRIPTION_LENGTH),
         headers=headers,
@@ -124,14 +124,14 @@ def test_a_name_or_description_past_its_limit_is_a_422_and_at_it_is_stored(
     assert response.json()["name"] == longest
 
 
-def test_a_user_past_the_limits_is_a_422_naming_the_field(floor: Floor) -> None:
-    headers = floor.headers("admin")
+def test_a_user_past_the_limits_is_a_422_naming_the_field(walk_floor: Floor) -> None:
+    headers = walk_floor.headers("admin")
     for body, field in [
         ({"email": "a" * limits.MAX_EMAIL_LENGTH + "@x.example"}, "email"),
         ({"email": "long@x.example", "display_name": "n" * 1_000_000}, "display_name"),
         ({"email": "long@x.example", "password": "p" * 1_000_000}, "password"),
         ({"email": "long@x.example", "user_id": "u" * 65}, "user_id"),
     ]:
-        response = floor.client.post("/api/v1/users", json=body, headers=headers)
+        response = walk_floor.client.post("/api/v1/users", json=body, headers=headers)
         assert response.status_code == 422, (field, response.text[:300])
         assert response.json()["error"]["details"]["problems"][0]["field"] == field

@@ -40,6 +40,8 @@ MAX_PHONE_TEXT_LENGTH: Final = 100
 MAX_FILTER_LENGTH: Final = 10_000
 #: The name of an import (the name given, else the file's name; a longer file name is cut).
 MAX_SOURCE_LENGTH: Final = 500
+#: A client's network address as the server saw it (an IPv6 address with its zone fits).
+MAX_ADDRESS_LENGTH: Final = 64
 #: A webhook's address.
 MAX_URL_LENGTH: Final = 2000
 #: One field's value in a record (a longer one rejects its row, with the reason).

@@ -24,7 +24,7 @@ router = APIRouter(tags=["inbound"])
 
 RouteManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
 RouteReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
-CallRouter = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.AGENT_WORK))]
+CallRouter = Annotated[Actor, Depends(require(Right.TELEPHONY_ROUTE))]
 
 
 class InboundRouteCreate(Body):

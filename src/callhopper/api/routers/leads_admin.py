@@ -30,8 +30,6 @@ router = APIRouter(tags=["lead owners"])
 LeadEditor = Annotated[Actor, Depends(require(Right.LEAD_MASS_EDIT))]
 RuleReader = Annotated[Actor, Depends(require_any(Right.LEAD_MASS_EDIT, Right.REPORT_VIEW))]
 RouteManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
-RouteReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
-CallRouter = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.AGENT_WORK))]
 
 _REASON = Field("", description="Why: written to the audit log.")
 
