@@ -68,6 +68,7 @@ from callhopper.api.schemas.lists import (
 from callhopper.api.schemas.ownership import (
     CampaignOwnerPublic,
     OwnerCountPublic,
+    OwnershipSettingsChange,
     OwnershipTabPublic,
     OwnershipTrackingPublic,
     ReleaseIn,
@@ -138,6 +139,7 @@ __all__ = [
     "Note",
     "OnDuplicate",
     "OwnerCountPublic",
+    "OwnershipSettingsChange",
     "OwnershipTabPublic",
     "OwnershipTrackingPublic",
     "Password",

@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body, Reason
+from callhopper.api.schemas.base import Body, Changes, Reason
 from callhopper.domain.campaign_ownership import OwnershipSettings
 
 
@@ -23,6 +23,17 @@ class OwnershipTabPublic(BaseModel):
     settings: OwnershipSettings
     campaigns: list[OwnerCountPublic] = Field(description="Campaigns owning records now.")
     total: int
+
+
+class OwnershipSettingsChange(Changes):
+    """The fields of the configuration to change; the others keep their stored values (so
+    ``{"enabled": false}`` keeps the duration, and ``{"enabled": true}`` turns it on again
+    with the stored one)."""
+
+    enabled: bool | None = None
+    days: int | None = Field(None, ge=0, le=3650)
+    hours: int | None = Field(None, ge=0, le=23 * 3650)
+    no_expiration: bool | None = None
 
 
 class ReleaseIn(Body):
