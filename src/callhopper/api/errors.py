@@ -19,6 +19,7 @@ from callhopper.domain.errors import (
     NotFound,
     PermissionDenied,
     SchemaOutOfDate,
+    TooManyAttempts,
 )
 
 #: The HTTP status of each error class: the only place the mapping lives.
@@ -29,6 +30,7 @@ STATUS: dict[type[CallhopperError], int] = {
     Conflict: 409,
     NotAuthenticated: 401,
     PermissionDenied: 403,
+    TooManyAttempts: 429,
     SchemaOutOfDate: 503,
     Contention: 503,
 }
@@ -43,6 +45,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
+    429: "too_many_attempts",
 }
 
 
@@ -71,6 +74,8 @@ def install(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: CallhopperError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
         )

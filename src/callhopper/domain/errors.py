@@ -53,6 +53,17 @@ class NotAuthenticated(CallhopperError):
     code = "not_authenticated"
 
 
+class TooManyAttempts(CallhopperError):
+    """Too many failed attempts of the same kind lately; ``retry_after_s`` says when to try
+    again."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int, **details: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s
+
+
 class PermissionDenied(CallhopperError):
     """Authenticated, but the user's role lacks the right."""
 
