@@ -11,7 +11,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from callhopper import __version__
 from callhopper.api import errors
-from callhopper.api.deps import no_nul_in_url
+from callhopper.api.deps import SESSION_COOKIE, no_nul_in_url
 from callhopper.api.routers import (
     agent,
     audit,
@@ -35,6 +35,7 @@ from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.web import app as web
+from callhopper.web.csrf import CrossSiteGuard
 
 API_PREFIX = "/api/v1"
 
@@ -119,6 +120,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=_URL_CHECKS)
 
     web.install(app)
+    app.add_middleware(CrossSiteGuard, cookie=SESSION_COOKIE)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
