@@ -77,6 +77,10 @@ def open_floor(url: str) -> Iterator[Floor]:
         found = users.user_by_email(email)
         assert found is not None
         tokens[role] = users.create_token(SYSTEM, found.user.user_id, "walk").secret
+    telephony = users.create_user(
+        SYSTEM, email="pbx@demo.callhopper.dev", display_name="PBX", role="telephony", password=None
+    ).user
+    tokens["telephony"] = users.create_token(SYSTEM, telephony.user_id, "walk").secret
     bob = users.user_by_email("bob@demo.callhopper.dev")
     assert bob is not None
     bob_token = users.create_token(SYSTEM, bob.user.user_id, "to revoke")
@@ -120,7 +124,7 @@ def open_floor(url: str) -> Iterator[Floor]:
                     "/api/v1/staleness-rules": stale["id"],
                 },
                 "webhook_id": 1,
-                "channel": "phone",
+                "channel": "voice",
             },
         )
     db.dispose()
