@@ -97,6 +97,7 @@ def create_app(
     app.state.pusher = services.pusher
     app.state.webhooks = services.webhooks
     errors.install(app)
+    errors.document(app)
     # FastAPI tries the routers in this order: the agents' endpoints, called most, come first.
     # Each is included in the app itself: under a router of its own, FastAPI would go through
     # every route of every router on each request to see whether one changed.
