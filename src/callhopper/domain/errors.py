@@ -54,14 +54,14 @@ class NotAuthenticated(CallhopperError):
 
 
 class TooManyAttempts(CallhopperError):
-    """Too many failed attempts of the same kind lately; ``retry_after_s`` says when to try
-    again."""
+    """Too many failed attempts of the same kind lately; the detail ``retry_after_s`` says
+    when to try again."""
 
     code = "too_many_attempts"
 
-    def __init__(self, message: str, *, retry_after_s: int, **details: Any) -> None:
-        super().__init__(message, retry_after_s=retry_after_s, **details)
-        self.retry_after_s = retry_after_s
+    @property
+    def retry_after_s(self) -> int:
+        return int(self.details.get("retry_after_s", 1))
 
 
 class PermissionDenied(CallhopperError):
