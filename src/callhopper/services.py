@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from callhopper.core.audit import AuditService
-from callhopper.core.auth import AuthService
+from callhopper.core.auth import AuthService, SignInLimit
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.dashboard import DashboardService
 from callhopper.core.dispensing import Dispenser, Pusher
@@ -103,7 +103,14 @@ def admin_services(settings: Settings, uow: UnitOfWork, clock: Clock) -> AdminSe
     passwords = Argon2PasswordHasher()
     return AdminServices(
         auth=AuthService(
-            uow, clock, passwords, session_ttl=timedelta(hours=settings.session_ttl_hours)
+            uow,
+            clock,
+            passwords,
+            session_ttl=timedelta(hours=settings.session_ttl_hours),
+            sign_in_limit=SignInLimit(
+                failures=settings.sign_in_max_failures,
+                window=timedelta(seconds=settings.sign_in_window_s),
+            ),
         ),
         users=UserService(uow, clock, passwords),
         queues=QueueService(uow, clock),

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     )
     session_ttl_hours: int = Field(12, ge=1, description="Lifetime of a login session cookie.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS only).")
+    sign_in_max_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins allowed per account, and per client address, within "
+        "sign_in_window_s; the next ones are refused (429) until the oldest leaves the window.",
+    )
+    sign_in_window_s: int = Field(
+        300, ge=1, description="The window, in seconds, over which failed sign-ins count."
+    )
     import_workers: int = Field(
         default_factory=lambda: min(os.cpu_count() or 1, 4),
         ge=0,

@@ -210,3 +210,38 @@ def test_no_cap_of_200_agents(api: TestClient, app_client: TestClient, db: Any, 
     with db.read() as session:
         record = session.get(Record, first.record_id)
         assert record is not None and record.data["agent"] == "ag299"
+
+
+def test_the_error_monitor_shows_an_owner_deactivated_mid_campaign_at_once(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """The monitor shows each record's reason now, not as of the last snapshot: records of
+    an owner deactivated (or taken out of the queue) mid-campaign, which go to nobody else,
+    count at once, and count no more once the owner is back."""
+    ann, ben = agents(make_user, "ann", "ben")
+    list_id = make_list(api, owned_rows(["ann", "ann", "ben", "ben", "ben"]))
+    queue_id = make_queue(api, [ann, ben])
+    campaign_id = make_campaign(api, list_id, queue_id)
+    start(api, campaign_id)
+    held = get_record(app_client, ben, campaign_id)
+    assert held is not None
+    done(app_client, ben, campaign_id, held["record_id"], code="not_interested")  # final
+    assert errors(api, campaign_id) == {}
+
+    assert api.post(f"/api/v1/users/{ben.user_id}/deactivate").status_code == 200
+    assert errors(api, campaign_id) == {"inactive_user": 2}
+    listed = api.get(
+        f"/api/v1/campaigns/{campaign_id}/errors/records", params={"reason": "inactive_user"}
+    ).json()
+    assert [(r["owner_user_id"], r["reason"]) for r in listed] == [
+        (ben.user_id, "inactive_user")
+    ] * 2
+
+    removed = api.post(
+        f"/api/v1/queues/{queue_id}/members/remove", json={"user_ids": [ann.user_id]}
+    )
+    assert removed.is_success, removed.text
+    assert errors(api, campaign_id) == {"inactive_user": 2, "not_in_queue": 2}
+
+    assert api.post(f"/api/v1/users/{ben.user_id}/activate").status_code == 200
+    assert errors(api, campaign_id) == {"not_in_queue": 2}

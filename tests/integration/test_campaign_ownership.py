@@ -227,10 +227,41 @@ def test_disabling_keeps_current_claims_and_stops_new_ones(
     assert got is not None and got["record_id"] == unowned["record_id"]
     # A new duration applies to the claims a disabled list still has.
     api.put(
-        f"/api/v1/contact-lists/{list_id}/ownership/settings", json={"enabled": False, "hours": 3}
+        f"/api/v1/contact-lists/{list_id}/ownership/settings",
+        json={"hours": 3, "no_expiration": False},
     )
     record = api.get(f"/api/v1/contact-lists/{list_id}/records/{kept['record_id']}").json()
     assert record["campaign_owner"]["expires_at"].startswith("2026-03-02T18:00")
+
+
+def test_each_setting_sent_alone_changes_only_itself(
+    api: TestClient, app_client: TestClient, make_user: MakeUser
+) -> None:
+    """``{"enabled": false}`` alone keeps the duration and the claims; ``{"enabled": true}``
+    alone turns ownership on again with the stored duration."""
+    list_id, campaign_a, _campaign_b, a, _b = shared_list(
+        api, make_user, records=2, ownership={"enabled": True, "hours": 5}
+    )
+    url = f"/api/v1/contact-lists/{list_id}/ownership/settings"
+    kept = first(app_client, a, campaign_a, "interested")
+    record_url = f"/api/v1/contact-lists/{list_id}/records/{kept['record_id']}"
+    owned = api.get(record_url).json()["campaign_owner"]
+    assert owned is not None
+
+    off = api.put(url, json={"enabled": False})
+    assert off.status_code == 200, off.text
+    assert off.json() == {"enabled": False, "days": 0, "hours": 5, "no_expiration": False}
+    assert api.get(record_url).json()["campaign_owner"] == owned
+    assert api.get(f"/api/v1/contact-lists/{list_id}/ownership").json()["total"] == 1
+
+    on = api.put(url, json={"enabled": True})
+    assert on.status_code == 200, on.text
+    assert on.json() == {"enabled": True, "days": 0, "hours": 5, "no_expiration": False}
+    assert api.get(record_url).json()["campaign_owner"] == owned
+
+    longer = api.put(url, json={"days": 1})
+    assert longer.json() == {"enabled": True, "days": 1, "hours": 5, "no_expiration": False}
+    assert api.get(record_url).json()["campaign_owner"]["expires_at"].startswith("2026-03-03T20:")
 
 
 def test_a_record_is_never_out_with_two_campaigns_at_once(

@@ -237,19 +237,26 @@ def test_an_available_owner_wins_over_other_leads_with_the_same_number(
 # --- who may ask, and the routes -----------------------------------------------------------------
 
 
-def test_agents_may_ask_for_a_decision_but_not_manage_routes(
+def test_only_the_telephony_right_may_ask_for_a_decision_and_agents_manage_no_routes(
     client: TestClient, floor: Floor, make_user: MakeUser
 ) -> None:
+    """A decision names a number's lead and its owner: an agent (or a supervisor) asking
+    for one would learn who owns any number, so only ``telephony.route`` may."""
     created = make_route(client)
     supervisor = make_user("supervisor")
+    integration = make_user("telephony")
 
-    assert route(client, phone(0), **floor.ben.headers)["reason"] == "no_owner"
-    denied = client.post(
-        "/api/v1/inbound/route",
-        json={"caller": phone(0), "called": DID},
-        headers=supervisor.headers,
-    )
-    assert denied.status_code == 403
+    assert route(client, phone(0), **integration.headers)["reason"] == "no_owner"
+    assert route(client, phone(0))["reason"] == "no_owner"  # the administrator
+    for who in (floor.ben, supervisor):
+        denied = client.post(
+            "/api/v1/inbound/route",
+            json={"caller": phone(0), "called": DID},
+            headers=who.headers,
+        )
+        assert denied.status_code == 403, denied.text
+        assert denied.json()["error"]["details"]["right"] == "telephony.route"
+        assert "owner_user_id" not in denied.text
     for method, path, body in [
         ("GET", "/inbound-routes", None),
         ("POST", "/inbound-routes", {"number": "(480) 234-5679", "fallback": "voicemail"}),

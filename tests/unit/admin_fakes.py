@@ -14,6 +14,7 @@ from callhopper.domain.queues import QueueInfo, SkillInfo
 from callhopper.domain.rights import BUILTIN_ROLES, Right
 from callhopper.domain.users import (
     RoleInfo,
+    SignInFailures,
     TokenHolder,
     TokenInfo,
     TokenKind,
@@ -189,6 +190,7 @@ class MemoryTokens:
         self.rows: dict[int, TokenInfo] = {}
         self.hashes: dict[str, int] = {}
         self.touched: list[int] = []
+        self.failures: list[tuple[str, str, datetime]] = []
 
     def add(
         self,
@@ -244,6 +246,21 @@ class MemoryTokens:
     def touch(self, token_id: int, *, now: datetime) -> None:
         self.touched.append(token_id)
         self.rows[token_id] = dataclasses.replace(self.rows[token_id], last_used_at=now)
+
+    def sign_in_failures(self, email_key: str, address: str, *, since: datetime) -> SignInFailures:
+        account = [at for key, _, at in self.failures if key == email_key and at > since]
+        address_at = [at for _, addr, at in self.failures if addr == address and at > since]
+        return SignInFailures(
+            len(account), min(account, default=None), len(address_at), min(address_at, default=None)
+        )
+
+    def add_sign_in_failure(self, email_key: str, address: str, *, now: datetime) -> None:
+        self.failures.append((email_key, address, now))
+
+    def forget_sign_in_failures(self, *, email_key: str | None, before: datetime) -> None:
+        self.failures = [
+            (key, addr, at) for key, addr, at in self.failures if key != email_key and at > before
+        ]
 
 
 class MemoryQueues:

@@ -12,7 +12,7 @@ KINDS = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(
 
 def test_each_kind_of_error_has_its_own_code() -> None:
     codes = [k.code for k in KINDS]
-    assert len(codes) == len(set(codes)) == 9
+    assert len(codes) == len(set(codes)) == 10
     assert {"invalid_input", "not_found", "conflict", "contention"} <= set(codes)
 
 

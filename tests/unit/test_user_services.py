@@ -20,7 +20,7 @@ from callhopper.domain.errors import (
     PermissionDenied,
 )
 from callhopper.domain.rights import Right
-from callhopper.domain.users import TokenKind
+from callhopper.domain.users import SignInFailures, TokenKind, sign_in_wait_s
 from tests.unit.admin_fakes import MemoryUnitOfWork, PlainPasswords
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -225,3 +225,18 @@ def test_tokens_of_others_are_revoked_only_as_theirs(
     (token,) = users.tokens(agent.user_id)
     assert token.revoked_at == T0
     assert uow.tx.audit.actions.count("token.revoke") == 1
+
+
+def test_the_sign_in_wait_runs_until_the_oldest_failure_leaves_the_window() -> None:
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    window = timedelta(minutes=5)
+    oldest = now - timedelta(minutes=4)
+    assert (
+        sign_in_wait_s(SignInFailures(9, oldest, 9, oldest), limit=10, window=window, now=now)
+        is None
+    )
+    assert (
+        sign_in_wait_s(SignInFailures(10, oldest, 0, None), limit=10, window=window, now=now) == 60
+    )
+    by_address = SignInFailures(1, now, 10, now - timedelta(seconds=299, microseconds=1))
+    assert sign_in_wait_s(by_address, limit=10, window=window, now=now) == 1

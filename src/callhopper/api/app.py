@@ -12,7 +12,7 @@ from fastapi.telemetry import TelemetryConfig
 from callhopper import __version__
 from callhopper.api import errors
 from callhopper.api.admission import Admission, AdmissionPolicy
-from callhopper.api.deps import no_nul_in_url
+from callhopper.api.deps import SESSION_COOKIE, no_nul_in_url
 from callhopper.api.routers import (
     agent,
     audit,
@@ -37,6 +37,7 @@ from callhopper.services import build
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.web import app as web
+from callhopper.web.csrf import CrossSiteGuard
 
 API_PREFIX = "/api/v1"
 
@@ -110,6 +111,7 @@ def create_app(
     app.state.pusher = services.pusher
     app.state.webhooks = services.webhooks
     errors.install(app)
+    errors.document(app)
     # FastAPI tries the routers in this order: the agents' endpoints, called most, come first.
     # Each is included in the app itself: under a router of its own, FastAPI would go through
     # every route of every router on each request to see whether one changed.
@@ -135,6 +137,7 @@ def create_app(
 
     web.install(app)
     app.add_middleware(Admission, policy=admission_policy(settings))
+    app.add_middleware(CrossSiteGuard, cookie=SESSION_COOKIE)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

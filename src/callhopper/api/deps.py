@@ -29,6 +29,7 @@ from callhopper.core.workflows import WorkflowService
 from callhopper.core.wrapup import WrapupService
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput, NotAuthenticated
+from callhopper.domain.limits import MAX_ADDRESS_LENGTH
 from callhopper.domain.rights import Right
 from callhopper.ports import Clock
 from callhopper.services import Services
@@ -128,6 +129,13 @@ WrapupDep = Annotated[WrapupService, Depends(wrapup_service)]
 AuditDep = Annotated[AuditService, Depends(audit_service)]
 DncDep = Annotated[DncService, Depends(dnc_service)]
 WorkflowsDep = Annotated[WorkflowService, Depends(workflow_service)]
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address, as the server saw it (behind a proxy: the proxy's, unless the
+    server is told to trust its forwarded header), cut to the stored width."""
+    client = connection.client
+    return (client.host if client is not None else "unknown")[:MAX_ADDRESS_LENGTH]
 
 
 def credential_of(request: Request) -> str | None:

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callhopper.domain.errors import (
@@ -19,6 +21,7 @@ from callhopper.domain.errors import (
     NotFound,
     PermissionDenied,
     SchemaOutOfDate,
+    TooManyAttempts,
 )
 
 #: The HTTP status of each error class: the only place the mapping lives.
@@ -29,6 +32,7 @@ STATUS: dict[type[CallhopperError], int] = {
     Conflict: 409,
     NotAuthenticated: 401,
     PermissionDenied: 403,
+    TooManyAttempts: 429,
     SchemaOutOfDate: 503,
     Contention: 503,
 }
@@ -43,6 +47,7 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
+    429: "too_many_attempts",
 }
 
 
@@ -71,6 +76,8 @@ def install(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: CallhopperError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
         )
@@ -110,6 +117,71 @@ def install(app: FastAPI) -> None:
             error_body(INTERNAL_ERROR, "internal error: the server could not answer this request"),
             status_code=500,
         )
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, for programs: not_found, invalid_input, …")
+    message: str = Field(description="For people: names the field (or line) and the reason.")
+    details: dict[str, Any] | None = Field(
+        None,
+        description="Structured facts: field, right, retry_after_s, problems "
+        "(one {field, message} per problem of a request that fails validation).",
+    )
+
+
+class ErrorPublic(BaseModel):
+    """The one shape of every error the API answers."""
+
+    error: ErrorDetail
+
+
+#: The errors every operation may answer, documented once for all of them.
+_DOCUMENTED = {
+    401: "Not authenticated: no credentials, or a wrong, expired or revoked token or session.",
+    403: "The right is missing (details.right), or a cookie request came from another site.",
+    404: "No such object, or one the caller may not know of.",
+    409: "The object's state forbids the change, or a name is taken.",
+    413: "The upload is too large.",
+    415: "The upload is neither CSV nor a multipart form.",
+    422: "Invalid input: the message names the field and the reason.",
+    429: "Too many failed sign-ins: Retry-After says when to try again.",
+    503: "The database broke a deadlock or the schema is behind: nothing was changed.",
+}
+
+
+def document(app: FastAPI) -> None:
+    """Add the error responses, in the one error shape, to every operation of the OpenAPI
+    schema (replacing FastAPI's own 422 shape, which the API never answers)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorPublic"] = ErrorPublic.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(components["ErrorPublic"].pop("$defs", {}))
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        reference = {"$ref": "#/components/schemas/ErrorPublic"}
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _DOCUMENTED.items():
+                    responses[str(status)] = {
+                        "description": description,
+                        "content": {"application/json": {"schema": reference}},
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _is_impossible_path_id(error: Any) -> bool:

@@ -26,12 +26,10 @@ from callhopper.domain.dnc import (
     resolve_region,
 )
 from callhopper.domain.errors import AlreadyExists, Conflict, NotFound
+from callhopper.domain.limits import MAX_SOURCE_LENGTH
 from callhopper.domain.names import check_name
 from callhopper.ports.clock import Clock
 from callhopper.ports.transactions import Transaction, UnitOfWork
-
-#: The longest source name an import report keeps.
-MAX_SOURCE_CHARS = 500
 
 
 class DncService:
@@ -214,7 +212,7 @@ class DncService:
         rows = batch_rows if batch_rows is not None else self.import_batch_rows
         with self.uow.write() as tx:
             dnc_list = _list(tx, list_id)
-            report = DncImportReport(list_id=dnc_list.id, source=source[:MAX_SOURCE_CHARS])
+            report = DncImportReport(list_id=dnc_list.id, source=source[:MAX_SOURCE_LENGTH])
 
             def add(numbers: Sequence[str]) -> set[str]:
                 return tx.dnc.insert_numbers(dnc_list.id, numbers, DncSource.IMPORT, now)

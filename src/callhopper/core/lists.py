@@ -17,6 +17,7 @@ from callhopper.core.importer import Importer, ImportReport
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ListSchema, Rejection, RowNormaliser, check_schema_change
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput
+from callhopper.domain.limits import MAX_SOURCE_LENGTH
 from callhopper.domain.lists import ContactList, ImportJob, ListRecord
 from callhopper.domain.ownership_reports import CampaignOwner
 from callhopper.domain.rights import Right
@@ -388,7 +389,7 @@ class ListService:
                 tx,
                 actor,
                 list_id,
-                source=source,
+                source=source[:MAX_SOURCE_LENGTH],
                 csv_stream=csv_stream,
                 items=items,
                 mapping=mapping,

@@ -4,10 +4,12 @@ belong to dispensing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from callhopper.core.campaigns import patched
 from callhopper.domain.actors import Actor
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.errors import InvalidInput
@@ -40,12 +42,15 @@ class Release:
 
 
 def update_settings(
-    tx: Transaction, actor: Actor, list_id: int, settings: OwnershipSettings, *, now: datetime
+    tx: Transaction, actor: Actor, list_id: int, changes: Mapping[str, Any], *, now: datetime
 ) -> OwnershipSettings:
-    """Change the list's ownership settings. A new duration re-dates every current claim to
-    ``owned_at + duration`` (ending it at once when that is past), on a disabled list too;
-    disabling keeps the current claims and stops new ones."""
+    """Change the fields of the list's ownership settings in ``changes``; the others keep
+    their values, and the result is validated as a whole. A new duration re-dates every
+    current claim to ``owned_at + duration`` (ending it at once when that is past), on a
+    disabled list too; disabling keeps the duration and the current claims, and stops new
+    ones."""
     before = tx.lists.get(list_id).ownership
+    settings = patched(OwnershipSettings, before.model_dump(), changes, "settings")
     tx.lists.set_ownership(list_id, settings, now=now)
     tx.audit.add(
         actor,
@@ -100,10 +105,12 @@ class OwnershipService:
             return tx.lists.get(list_id).ownership
 
     def update_settings(
-        self, actor: Actor, list_id: int, settings: OwnershipSettings
+        self, actor: Actor, list_id: int, changes: Mapping[str, Any]
     ) -> OwnershipSettings:
+        """Change the fields given of the list's ownership settings (see
+        :func:`update_settings`)."""
         with self.uow.write() as tx:
-            return update_settings(tx, actor, list_id, settings, now=self.clock.now())
+            return update_settings(tx, actor, list_id, changes, now=self.clock.now())
 
     def tab(self, list_id: int) -> OwnershipTab:
         """The campaigns that own records of the list now, with counts."""

@@ -26,13 +26,17 @@ _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 ALL_DAYS = (0, 1, 2, 3, 4, 5, 6)
 
 
+_MAX_TIME_TEXT = 16
+
+
 class CallingWindow(BaseModel):
     """Local hours (``HH:MM``) and ISO weekdays (0 = Monday) when contacts may be called."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str = "08:00"
-    end: str = "21:00"
+    # HH:MM, checked below; the bound only keeps a long text from being read at all.
+    start: str = Field("08:00", max_length=_MAX_TIME_TEXT)
+    end: str = Field("21:00", max_length=_MAX_TIME_TEXT)
     days: tuple[int, ...] = Field(ALL_DAYS, description="0 = Monday … 6 = Sunday")
 
     @field_validator("start", "end")

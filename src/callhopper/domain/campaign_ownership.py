@@ -58,7 +58,8 @@ class OwnershipSettings(BaseModel):
     def _check_duration(self) -> Self:
         if self.enabled and not self.no_expiration and self.days == 0 and self.hours == 0:
             raise ValueError(
-                "campaign ownership needs a duration (days and/or hours) or no_expiration"
+                "campaign ownership needs a duration (days and/or hours) or no_expiration, "
+                "and none is set"
             )
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -11,6 +12,11 @@ from callhopper.domain.contacts import FieldType, ListSchema, check_filter_field
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.hopper import HARD_CAP_PER_AGENT, SecondaryOrder
+from callhopper.domain.limits import (
+    MAX_FILTER_LENGTH,
+    MAX_IDENTIFIER_LENGTH,
+    MAX_PHONE_TEXT_LENGTH,
+)
 from callhopper.domain.pacing import DEFAULT_ABANDON_TARGET
 from callhopper.domain.phones import PhoneError, normalise_phone
 
@@ -152,7 +158,7 @@ class SortKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    column: str
+    column: str = Field(max_length=MAX_IDENTIFIER_LENGTH)
     descending: bool = False
 
 
@@ -247,16 +253,20 @@ class CampaignSettings(BaseModel):
         description="Lead ownership: after the sorting, oldest (fifo) or newest (lifo) first.",
     )
     default_lead_filter: str | None = Field(
-        None, description="Lead ownership: the lead filter of agents who have no skills."
+        None,
+        max_length=MAX_FILTER_LENGTH,
+        description="Lead ownership: the lead filter of agents who have no skills.",
     )
-    caller_ids: tuple[str, ...] = Field(
+    caller_ids: tuple[Annotated[str, Field(max_length=MAX_PHONE_TEXT_LENGTH)], ...] = Field(
         (),
         max_length=50,
         description="Numbers (E.164, with +) the campaign may show as caller ID; the agent "
         "picks one on Call.",
     )
     default_caller_id: str | None = Field(
-        None, description="The caller ID when the agent picks none (default: the first)."
+        None,
+        max_length=MAX_PHONE_TEXT_LENGTH,
+        description="The caller ID when the agent picks none (default: the first).",
     )
 
     ring_timeout_s: int = Field(

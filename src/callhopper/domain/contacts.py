@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_IDENTIFIER_LENGTH, MAX_VALUE_CHARS
 from callhopper.domain.phones import (
     PhoneError,
     PhoneType,
@@ -36,9 +37,6 @@ from callhopper.domain.phones import zone_of_phone as _zone_of_phone
 from callhopper.domain.timezones import TimezoneSourceKind, is_zone, zone_from_source
 
 MAX_COLUMNS = 200
-#: The longest value one field of a row may hold; a longer one rejects the row (with its
-#: reason, like every rejected row: nothing is dropped silently).
-MAX_VALUE_CHARS = 131_072
 NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _TRUE = frozenset({"true", "yes", "y", "1", "x", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
@@ -57,13 +55,13 @@ class FieldType(StrEnum):
 class ColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_IDENTIFIER_LENGTH)
     type: FieldType = FieldType.TEXT
     required: bool = False
     #: Whether an agent may change the value at wrap-up; read-only otherwise.
     editable: bool = False
     #: The allowed values of a dropdown column.
-    options: tuple[str, ...] = ()
+    options: tuple[Annotated[str, Field(max_length=MAX_VALUE_CHARS)], ...] = ()
 
     @field_validator("name")
     @classmethod
@@ -88,7 +86,7 @@ class ColumnSpec(BaseModel):
 class PhoneColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    column: str
+    column: str = Field(max_length=MAX_IDENTIFIER_LENGTH)
     type: PhoneType = PhoneType.OTHER
 
 
@@ -96,7 +94,7 @@ class TimezoneSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: TimezoneSourceKind
-    column: str
+    column: str = Field(max_length=MAX_IDENTIFIER_LENGTH)
 
 
 class ListSchema(BaseModel):

@@ -16,10 +16,9 @@ from callhopper.domain.contacts import (
     datetime_value,
 )
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_NOTE_LENGTH
 from callhopper.domain.records import RecordStatus
 from callhopper.domain.wrapup import WrapupCodeSpec
-
-MAX_NOTE_LENGTH = 10_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,17 @@ class NotAuthenticated(CallhopperError):
     code = "not_authenticated"
 
 
+class TooManyAttempts(CallhopperError):
+    """Too many failed attempts of the same kind lately; the detail ``retry_after_s`` says
+    when to try again."""
+
+    code = "too_many_attempts"
+
+    @property
+    def retry_after_s(self) -> int:
+        return int(self.details.get("retry_after_s", 1))
+
+
 class PermissionDenied(CallhopperError):
     """Authenticated, but the user's role lacks the right."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_NAME_LENGTH
 
-#: The longest name (the width of every ``name`` column).
-MAX_NAME_LENGTH = 200
+__all__ = ["MAX_NAME_LENGTH", "check_name"]
 
 
 def check_name(value: str) -> str:

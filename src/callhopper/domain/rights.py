@@ -21,6 +21,9 @@ class Right(StrEnum):
     REPORT_VIEW = "report.view"
     AUDIT_VIEW = "audit.view"
     AGENT_WORK = "agent.work"
+    #: Ask how to route an inbound call: the answer names a number's lead and its owner, so
+    #: it belongs to the telephony integration, never to agents.
+    TELEPHONY_ROUTE = "telephony.route"
 
 
 ALL_RIGHTS: frozenset[Right] = frozenset(Right)
@@ -32,6 +35,8 @@ BUILTIN_ROLES: dict[str, frozenset[Right]] = {
     # Supervisors monitor: they read everything but control no ownership.
     "supervisor": frozenset({Right.REPORT_VIEW, Right.AUDIT_VIEW}),
     "agent": frozenset({Right.AGENT_WORK}),
+    # The account a telephony integration (a PBX, a SIP proxy) calls the API with.
+    "telephony": frozenset({Right.TELEPHONY_ROUTE}),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -243,3 +243,34 @@ def check_role_name(name: str) -> str:
 def new_user_id() -> str:
     """A user id for a user created without one."""
     return "u_" + secrets.token_hex(6)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInFailures:
+    """Failed sign-ins lately, for one account and from one client address."""
+
+    account: int
+    account_oldest: datetime | None
+    address: int
+    address_oldest: datetime | None
+
+
+def sign_in_wait_s(
+    failures: SignInFailures, *, limit: int, window: timedelta, now: datetime
+) -> int | None:
+    """How many seconds to wait before the next sign-in is even checked, or ``None`` when
+    it may be checked now: after ``limit`` failures within ``window`` for the account, or
+    from the address, the next attempt waits until the oldest of them leaves the window.
+    Counting the address too keeps one client from guessing many accounts' passwords;
+    counting the account keeps many clients from guessing one."""
+    waits = [
+        oldest + window - now
+        for count, oldest in (
+            (failures.account, failures.account_oldest),
+            (failures.address, failures.address_oldest),
+        )
+        if count >= limit and oldest is not None
+    ]
+    if not waits:
+        return None
+    return max(1, int(max(waits).total_seconds() + 0.999))

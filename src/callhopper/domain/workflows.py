@@ -25,13 +25,12 @@ from callhopper.domain.contacts import (
     datetime_value,
 )
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_NAME_LENGTH, MAX_URL_LENGTH
 
 #: The prefix of a rule's webhook signing secret.
 SECRET_PREFIX = "whsec_"
 MAX_ACTIONS = 20
 MAX_CODES = 100
-MAX_URL_LENGTH = 2000
-MAX_NAME_LENGTH = 200
 
 
 class ActionType(StrEnum):

@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_CODE_LENGTH, MAX_NAME_LENGTH
 
-#: The longest wrap-up code (the width of every ``code`` column).
-MAX_CODE_LENGTH = 64
 #: A wrap-up code: lower-case letters, digits and underscores, not starting with ``_``.
 CODE_RE = re.compile(rf"[a-z0-9][a-z0-9_]{{0,{MAX_CODE_LENGTH - 1}}}")
 
@@ -44,8 +43,11 @@ class WrapupCodeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(description="Stable identifier: lower-case letters, digits, underscore.")
-    label: str = Field(min_length=1, max_length=200)
+    code: str = Field(
+        max_length=MAX_CODE_LENGTH,
+        description="Stable identifier: lower-case letters, digits, underscore.",
+    )
+    label: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     counts_as_attempt: bool = True
     final: bool = False
     retry_after_minutes: int | None = Field(None, ge=0, le=525600)

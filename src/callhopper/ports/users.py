@@ -11,6 +11,7 @@ from callhopper.domain.rights import Right
 from callhopper.domain.users import (
     NewUser,
     RoleInfo,
+    SignInFailures,
     TokenHolder,
     TokenInfo,
     TokenKind,
@@ -145,4 +146,18 @@ class TokenStore(Protocol):
 
     def touch(self, token_id: int, *, now: datetime) -> None:
         """Note that the token was used at ``now``."""
+        ...
+
+    def sign_in_failures(self, email_key: str, address: str, *, since: datetime) -> SignInFailures:
+        """The failed sign-ins since ``since`` for this account and from this address, and
+        the oldest of each (which decides when the next attempt is allowed)."""
+        ...
+
+    def add_sign_in_failure(self, email_key: str, address: str, *, now: datetime) -> None:
+        """Note a failed sign-in."""
+        ...
+
+    def forget_sign_in_failures(self, *, email_key: str | None, before: datetime) -> None:
+        """Forget the failures of this account (all of them), and everyone's before
+        ``before`` (they no longer count)."""
         ...

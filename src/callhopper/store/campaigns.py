@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_values import (
@@ -36,6 +38,37 @@ from callhopper.store.models import (
 )
 
 __all__ = ["ACTIVE_STATES", "SqlCampaignStore", "campaign_of", "complete_if_drained"]
+
+
+def _current_errors(
+    campaign_id: int, queue_id: int | None
+) -> tuple[ColumnElement[Any], NamedFromClause[Any], ColumnElement[bool]]:
+    """Why each record of the campaign cannot be delivered *now*, for the error monitor:
+    the reason its snapshot stored (status ``error``), or, for a record still to be
+    delivered in this pass, an owner who has since been deactivated (``inactive_user``) or
+    left the campaign's queue (``not_in_queue``): such a record goes to nobody else, so it
+    shows at once rather than at the next recycle.
+
+    Returns the reason, the owner alias to outer-join on ``agent_id``, and the condition
+    that picks the undeliverable records."""
+    owner = User.__table__.alias("owner")
+    member = (
+        select(QueueMember.user_id)
+        .where(QueueMember.queue_id == queue_id, QueueMember.user_id == CampaignRecord.agent_id)
+        .exists()
+    )
+    stored = CampaignRecord.status == RecordStatus.ERROR
+    reason = case(
+        (stored, CampaignRecord.error),
+        (owner.c.active.is_(False), literal(OwnerError.INACTIVE_USER.value)),
+        else_=literal(OwnerError.NOT_IN_QUEUE.value),
+    )
+    owner_gone = and_(
+        CampaignRecord.status.not_in([RecordStatus.FINAL, RecordStatus.ERROR]),
+        CampaignRecord.agent_id.is_not(None),
+        or_(owner.c.active.is_(False), ~member),
+    )
+    return reason, owner, and_(CampaignRecord.campaign_id == campaign_id, or_(stored, owner_gone))
 
 
 def campaign_of(row: CampaignRow) -> Campaign:
@@ -242,13 +275,16 @@ class SqlCampaignStore:
         return total, per_agent
 
     def error_counts(self, campaign_id: int) -> dict[str, int]:
+        queue_id = self.session.scalar(
+            select(CampaignRow.queue_id).where(CampaignRow.id == campaign_id)
+        )
+        reason, owner, undeliverable = _current_errors(campaign_id, queue_id)
         rows = self.session.execute(
-            select(CampaignRecord.error, func.count())
-            .where(
-                CampaignRecord.campaign_id == campaign_id,
-                CampaignRecord.status == RecordStatus.ERROR,
-            )
-            .group_by(CampaignRecord.error)
+            select(reason, func.count())
+            .select_from(CampaignRecord)
+            .outerjoin(owner, owner.c.id == CampaignRecord.agent_id)
+            .where(undeliverable)
+            .group_by(reason)
         ).all()
         counts = {reason.value: 0 for reason in OwnerError}
         counts.update({str(reason): int(count) for reason, count in rows})
@@ -257,21 +293,18 @@ class SqlCampaignStore:
     def error_records(
         self, campaign: Campaign, *, reason: str | None, after_id: int, limit: int
     ) -> list[ErrorRecord]:
-        owner = User.__table__.alias("owner")
+        current, owner, undeliverable = _current_errors(campaign.id, campaign.queue_id)
         query = (
-            select(CampaignRecord.error, Record.id, Record.data, owner.c.user_id)
+            select(current, Record.id, Record.data, owner.c.user_id)
+            .select_from(CampaignRecord)
             .join(Record, Record.id == CampaignRecord.record_id)
             .outerjoin(owner, owner.c.id == CampaignRecord.agent_id)
-            .where(
-                CampaignRecord.campaign_id == campaign.id,
-                CampaignRecord.status == RecordStatus.ERROR,
-                CampaignRecord.record_id > after_id,
-            )
+            .where(undeliverable, CampaignRecord.record_id > after_id)
             .order_by(CampaignRecord.record_id)
             .limit(limit)
         )
         if reason is not None:
-            query = query.where(CampaignRecord.error == reason)
+            query = query.where(current == reason)
         column = campaign.agent_owned_column
         return [
             ErrorRecord(

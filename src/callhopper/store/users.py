@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.actors import Actor
@@ -15,6 +16,7 @@ from callhopper.domain.rights import Right
 from callhopper.domain.users import (
     NewUser,
     RoleInfo,
+    SignInFailures,
     TokenHolder,
     TokenInfo,
     TokenKind,
@@ -23,7 +25,7 @@ from callhopper.domain.users import (
     rights_of,
 )
 from callhopper.store.dispensing import end_agent_work
-from callhopper.store.models import AuthToken, Role, User, table_of
+from callhopper.store.models import AuthToken, Role, SignInFailure, User, table_of
 
 
 def get_user(session: Session, user_id: str) -> User:
@@ -376,4 +378,29 @@ class SqlTokenStore:
     def touch(self, token_id: int, *, now: datetime) -> None:
         self.session.execute(
             update(AuthToken).where(AuthToken.id == token_id).values(last_used_at=now)
+        )
+
+    def sign_in_failures(self, email_key: str, address: str, *, since: datetime) -> SignInFailures:
+        def count(column: Any, value: str) -> tuple[int, datetime | None]:
+            row = self.session.execute(
+                select(func.count(), func.min(SignInFailure.at)).where(
+                    column == value, SignInFailure.at > since
+                )
+            ).one()
+            return int(row[0]), row[1]
+
+        account, account_oldest = count(SignInFailure.email_key, email_key)
+        address_count, address_oldest = count(SignInFailure.address, address)
+        return SignInFailures(account, account_oldest, address_count, address_oldest)
+
+    def add_sign_in_failure(self, email_key: str, address: str, *, now: datetime) -> None:
+        self.session.add(SignInFailure(email_key=email_key, address=address, at=now))
+
+    def forget_sign_in_failures(self, *, email_key: str | None, before: datetime) -> None:
+        if email_key is not None:
+            self.session.execute(delete(SignInFailure).where(SignInFailure.email_key == email_key))
+        self.session.execute(
+            delete(SignInFailure)
+            .where(SignInFailure.at <= before)
+            .execution_options(synchronize_session=False)
         )

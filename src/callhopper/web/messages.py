@@ -63,6 +63,10 @@ FORM_EXPIRED = N_(
     "Reload the page and try again."
 )
 MISSING_CREDENTIALS = N_("Enter your email and your password.")
+SIGN_IN_THROTTLED = N_(
+    "Too many failed sign-ins for this account or from this computer. Wait a few minutes, "
+    "then try again."
+)
 
 # --- My Campaigns ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from callhopper.api.deps import SESSION_COOKIE
+from callhopper.api.deps import SESSION_COOKIE, client_address
 from callhopper.core.auth import AuthService, SignedIn
 from callhopper.domain.actors import Actor
 
@@ -27,9 +27,9 @@ def _secure(connection: HTTPConnection) -> bool:
 
 def sign_in(connection: HTTPConnection, email: str, password: str) -> SignedIn:
     """Check the password and open a login session. Raises ``NotAuthenticated`` (the same
-    for an unknown email, a wrong password and a deactivated user). Blocks: call it in a
-    worker thread."""
-    return _auth(connection).sign_in(email, password)
+    for an unknown email, a wrong password and a deactivated user), or ``TooManyAttempts``
+    after too many failures lately. Blocks: call it in a worker thread."""
+    return _auth(connection).sign_in(email, password, address=client_address(connection))
 
 
 def sign_out(connection: HTTPConnection, secret: str) -> None:

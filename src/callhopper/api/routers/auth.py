@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from callhopper.api.deps import SESSION_COOKIE, AuthDep, CurrentActor, SettingsDep, UsersDep
+from callhopper.api.deps import (
+    SESSION_COOKIE,
+    AuthDep,
+    CurrentActor,
+    SettingsDep,
+    UsersDep,
+    client_address,
+)
 from callhopper.api.ids import IntId
 from callhopper.api.schemas import (
     LoginIn,
@@ -21,9 +28,12 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=MePublic)
-def login(body: LoginIn, response: Response, auth: AuthDep, settings: SettingsDep) -> MePublic:
-    """Check email and password and set the session cookie."""
-    signed_in = auth.sign_in(body.email, body.password)
+def login(
+    body: LoginIn, request: Request, response: Response, auth: AuthDep, settings: SettingsDep
+) -> MePublic:
+    """Check email and password and set the session cookie. After too many failures for the
+    account or from the client's address lately, 429 with ``Retry-After``."""
+    signed_in = auth.sign_in(body.email, body.password, address=client_address(request))
     response.set_cookie(
         SESSION_COOKIE,
         signed_in.secret,

@@ -31,6 +31,7 @@ from callhopper.core.lists import ImportOutcome, ListSummary, RecordView
 from callhopper.domain.actors import Actor
 from callhopper.domain.contacts import ColumnSpec, ListSchema, PhoneColumnSpec, validation_message
 from callhopper.domain.errors import InvalidInput
+from callhopper.domain.limits import MAX_SOURCE_LENGTH
 from callhopper.domain.rights import Right
 
 router = APIRouter(tags=["contact lists"])
@@ -176,7 +177,9 @@ async def import_csv(
         str | None,
         Query(description='JSON {"CSV header": "list column" or null to ignore it}.'),
     ] = None,
-    source: Annotated[str | None, Query(description="A name for the report.")] = None,
+    source: Annotated[
+        str | None, Query(max_length=MAX_SOURCE_LENGTH, description="A name for the report.")
+    ] = None,
     on_duplicate: Annotated[
         OnDuplicate,
         Query(description="A key already in the list: reject the row, or update the record."),

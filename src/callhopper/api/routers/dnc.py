@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import DncDep, require, require_any
 from callhopper.api.ids import IntId
-from callhopper.api.schemas import Body, RejectionPublic
+from callhopper.api.schemas import Body, Changes, Description, Identifier, Name, RejectionPublic
 from callhopper.api.uploads import read_csv_upload
 from callhopper.domain.actors import Actor
 from callhopper.domain.dnc import DncListInfo, DncSource, NumberProblem
+from callhopper.domain.limits import MAX_IDENTIFIER_LENGTH, MAX_PHONE_TEXT_LENGTH, MAX_SOURCE_LENGTH
 from callhopper.domain.rights import Right
 
 router = APIRouter(tags=["do-not-call"])
@@ -30,7 +31,10 @@ MAX_NUMBERS_PER_REQUEST = 10_000
 
 RegionQuery = Annotated[
     str | None,
-    Query(description="Region for numbers without +country (default: the server's region)."),
+    Query(
+        max_length=MAX_IDENTIFIER_LENGTH,
+        description="Region for numbers without +country (default: the server's region).",
+    ),
 ]
 
 
@@ -38,13 +42,13 @@ RegionQuery = Annotated[
 
 
 class DncListCreate(Body):
-    name: str = Field(max_length=200)
-    description: str = ""
+    name: Name
+    description: Description = ""
 
 
-class DncListUpdate(Body):
-    name: str | None = Field(None, max_length=200)
-    description: str | None = None
+class DncListUpdate(Changes):
+    name: Name | None = None
+    description: Description | None = None
 
 
 class DncListPublic(BaseModel):
@@ -67,7 +71,7 @@ class NumbersIn(Body):
     checked_per_item = frozenset({"numbers"})
 
     numbers: list[str] = Field(min_length=1, max_length=MAX_NUMBERS_PER_REQUEST)
-    region: str | None = Field(
+    region: Identifier | None = Field(
         None, description="Region for numbers without +country (default: the server's region)."
     )
 
@@ -168,7 +172,9 @@ def create_dnc_list(body: DncListCreate, actor: DncManager, dnc: DncDep) -> DncL
 def check_number(
     _actor: DncReader,
     dnc: DncDep,
-    number: Annotated[str, Query(description="The number to look up.")],
+    number: Annotated[
+        str, Query(max_length=MAX_PHONE_TEXT_LENGTH, description="The number to look up.")
+    ],
     campaign_id: Annotated[
         IntId | None, Query(description="Only the lists this campaign checks.")
     ] = None,
@@ -277,7 +283,9 @@ async def import_numbers(
     actor: DncManager,
     dnc: DncDep,
     region: RegionQuery = None,
-    source: Annotated[str | None, Query(description="A name for the report.")] = None,
+    source: Annotated[
+        str | None, Query(max_length=MAX_SOURCE_LENGTH, description="A name for the report.")
+    ] = None,
 ) -> DncImportReportPublic:
     """Add the numbers of a CSV file (a header row with a ``number`` column).
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import InboundDep, require, require_any
 from callhopper.api.ids import IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes, Identifier, Name, PhoneText
 from callhopper.domain.actors import Actor
 from callhopper.domain.inbound import InboundRoute, RoutingKind, RoutingReason
 from callhopper.domain.rights import Right
@@ -24,25 +24,25 @@ router = APIRouter(tags=["inbound"])
 
 RouteManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
 RouteReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
-CallRouter = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.AGENT_WORK))]
+CallRouter = Annotated[Actor, Depends(require(Right.TELEPHONY_ROUTE))]
 
 
 class InboundRouteCreate(Body):
-    number: str = Field(description="The number called (our DID); stored as E.164.")
-    name: str = Field("", max_length=200)
+    number: PhoneText = Field(description="The number called (our DID); stored as E.164.")
+    name: Name = ""
     route_unavailable_agents: bool = Field(
         False,
         description="Yes: when the owner is logged out, any agent may take the call. "
         "No (default): the call goes to the fallback, never to another agent.",
     )
-    fallback: str = Field(description="`voicemail`, `queue:<id>` or `number:<phone>`.")
+    fallback: Identifier = Field(description="`voicemail`, `queue:<id>` or `number:<phone>`.")
 
 
-class InboundRouteUpdate(Body):
-    number: str | None = None
-    name: str | None = Field(None, max_length=200)
+class InboundRouteUpdate(Changes):
+    number: PhoneText | None = None
+    name: Name | None = None
     route_unavailable_agents: bool | None = None
-    fallback: str | None = None
+    fallback: Identifier | None = None
 
 
 class InboundRoutePublic(BaseModel):
@@ -55,8 +55,8 @@ class InboundRoutePublic(BaseModel):
 
 
 class InboundCallIn(Body):
-    caller: str = Field(description="The caller's number (withheld numbers: any text).")
-    called: str = Field(description="The number called: one with an inbound route.")
+    caller: PhoneText = Field(description="The caller's number (withheld numbers: any text).")
+    called: PhoneText = Field(description="The number called: one with an inbound route.")
 
 
 class RoutingDecisionPublic(BaseModel):

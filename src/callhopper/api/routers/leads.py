@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import LeadsDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body, RejectionPublic, ZoneFallbackPublic
+from callhopper.api.schemas import Body, RejectionPublic, UserRef, ZoneFallbackPublic
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import InvalidInput
 from callhopper.domain.lists import ListRecord
@@ -34,7 +34,7 @@ class LeadsIn(Body):
         max_length=10000,
         description="Column → value; an item's `user_id` names its owner (user id or email).",
     )
-    owner: str | None = Field(
+    owner: UserRef | None = Field(
         None, description="Owner of every lead without its own `user_id` (e.g. who bought them)."
     )
     hopper: Literal[0, 1] = Field(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import OwnersDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes, Code, FilterText, Name, Reason, UserRef
 from callhopper.domain.actors import Actor
 from callhopper.domain.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
@@ -30,18 +30,18 @@ router = APIRouter(tags=["lead owners"])
 LeadEditor = Annotated[Actor, Depends(require(Right.LEAD_MASS_EDIT))]
 RuleReader = Annotated[Actor, Depends(require_any(Right.LEAD_MASS_EDIT, Right.REPORT_VIEW))]
 RouteManager = Annotated[Actor, Depends(require(Right.CAMPAIGN_MANAGE))]
-RouteReader = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.REPORT_VIEW))]
-CallRouter = Annotated[Actor, Depends(require_any(Right.CAMPAIGN_MANAGE, Right.AGENT_WORK))]
 
-_REASON = Field("", max_length=2000, description="Why: written to the audit log.")
+_REASON = Field("", description="Why: written to the audit log.")
 
 
 # --- one lead's owner ----------------------------------------------------------------------------
 
 
 class OwnerIn(Body):
-    owner: str | None = Field(description="The new owner's user_id, or null for the general pool.")
-    reason: str = _REASON
+    owner: UserRef | None = Field(
+        description="The new owner's user_id, or null for the general pool."
+    )
+    reason: Reason = _REASON
 
 
 class OwnerPublic(BaseModel):
@@ -67,21 +67,21 @@ def set_owner(
 
 
 class MassEditIn(Body):
-    filter: str | None = Field(
+    filter: FilterText | None = Field(
         None, description='A lead filter over the list\'s columns, e.g. `state == "AZ"`.'
     )
-    owner: str | None = Field(
+    owner: UserRef | None = Field(
         None, description="Only leads of this owner (a user_id), or `none` for unowned leads."
     )
     action: MassAction
-    owner_user_id: str | None = Field(None, description="The new owner (set_owner).")
-    agents: list[str] = Field(
+    owner_user_id: UserRef | None = Field(None, description="The new owner (set_owner).")
+    agents: list[UserRef] = Field(
         default_factory=list,
         max_length=MAX_DISTRIBUTE_AGENTS,
         description="The agents to spread the leads over, round-robin (distribute).",
     )
     dry_run: bool = Field(description="Only count: change nothing.")
-    note: str = Field("", max_length=2000, description="Why: the audit reason is 'mass edit: …'.")
+    note: Reason = Field("", description="Why: the audit reason is 'mass edit: …'.")
 
 
 class MassEditPublic(BaseModel):
@@ -119,9 +119,9 @@ MAX_NOT_CALLED_DAYS = 36_500
 
 
 class StalenessRuleCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     list_id: IntId | None = Field(None, description="The list; null for every list.")
-    statuses: list[str] = Field(
+    statuses: list[Code] = Field(
         default_factory=list, description="Release leads whose last wrap-up code is one of these"
     )
     not_called_days: int | None = Field(
@@ -135,11 +135,15 @@ class StalenessRuleCreate(Body):
     enabled: bool = True
 
 
-class StalenessRuleUpdate(Body):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    list_id: IntId | None = None
-    statuses: list[str] | None = None
-    not_called_days: int | None = Field(None, ge=1, le=MAX_NOT_CALLED_DAYS)
+class StalenessRuleUpdate(Changes):
+    nullable = frozenset({"list_id", "not_called_days"})
+
+    name: Name | None = Field(None, min_length=1)
+    list_id: IntId | None = Field(None, description="null: every list.")
+    statuses: list[Code] | None = None
+    not_called_days: int | None = Field(
+        None, ge=1, le=MAX_NOT_CALLED_DAYS, description="null: drop this condition."
+    )
     owner_deactivated: bool | None = None
     every_minutes: int | None = Field(None, ge=1, le=525_600)
     enabled: bool | None = None
@@ -220,10 +224,7 @@ def update_rule(
     ``"not_called_days": null`` drops that condition."""
     changes = body.model_dump(exclude_unset=True)
     if "statuses" in changes:
-        changes["statuses"] = tuple(changes["statuses"] or ())
-    for field in ("name", "owner_deactivated", "every_minutes", "enabled"):
-        if field in changes and changes[field] is None:
-            del changes[field]  # not nullable: null keeps the current value
+        changes["statuses"] = tuple(changes["statuses"])
     return rule_public(owners.update_rule(actor, rule_id, changes))
 
 

@@ -10,6 +10,7 @@ from callhopper.api.deps import OwnershipDep, require, require_any
 from callhopper.api.ids import IntId
 from callhopper.api.schemas import (
     OwnerCountPublic,
+    OwnershipSettingsChange,
     OwnershipTabPublic,
     OwnershipTrackingPublic,
     ReleaseIn,
@@ -36,15 +37,17 @@ def get_settings(list_id: IntId, _actor: ListReader, ownership: OwnershipDep) ->
 
 @router.put("/contact-lists/{list_id}/ownership/settings", response_model=OwnershipSettings)
 def put_settings(
-    list_id: IntId, body: OwnershipSettings, actor: ListManager, ownership: OwnershipDep
+    list_id: IntId, body: OwnershipSettingsChange, actor: ListManager, ownership: OwnershipDep
 ) -> OwnershipSettings:
-    """Enable or disable campaign ownership and set its duration.
+    """Enable or disable campaign ownership and set its duration; the fields not sent keep
+    their values.
 
     A new duration applies to every current claim: it expires at ``owned_at +
-    duration`` (at once when that is past). Disabling keeps current claims until they
-    expire or are released; no campaign takes new ones.
+    duration`` (at once when that is past). Disabling keeps the duration and the current
+    claims until they expire or are released; no campaign takes new ones. Enabling without
+    a duration takes the stored one (422 when none was ever set).
     """
-    return ownership.update_settings(actor, list_id, body)
+    return ownership.update_settings(actor, list_id, body.model_dump(exclude_unset=True))
 
 
 @router.get("/contact-lists/{list_id}/ownership", response_model=OwnershipTabPublic)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from callhopper.api.deps import WorkflowsDep, require
 from callhopper.api.ids import BigIntId, IntId
-from callhopper.api.schemas import Body
+from callhopper.api.schemas import Body, Changes, Code, Name
 from callhopper.domain.actors import Actor
 from callhopper.domain.records import WebhookStatus
 from callhopper.domain.rights import Right
@@ -38,21 +38,21 @@ _ACTIONS_EXAMPLE = [
 
 
 class TriggerIn(Body):
-    codes: list[str] = Field(description="Wrap-up codes that fire the rule (at least one).")
+    codes: list[Code] = Field(description="Wrap-up codes that fire the rule (at least one).")
     campaign_ids: list[IntId] = Field(
         default_factory=list, description="Campaigns the rule applies to; empty: every campaign."
     )
 
 
 class WorkflowRuleCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     enabled: bool = True
     trigger: TriggerIn
     actions: list[dict[str, Any]] = Field(description=_ACTIONS_DOC, examples=[_ACTIONS_EXAMPLE])
 
 
-class WorkflowRuleUpdate(Body):
-    name: str | None = Field(None, min_length=1, max_length=200)
+class WorkflowRuleUpdate(Changes):
+    name: Name | None = Field(None, min_length=1)
     enabled: bool | None = None
     trigger: TriggerIn | None = Field(None, description="Replaces the trigger.")
     actions: list[dict[str, Any]] | None = Field(

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Code, Identifier, Note, PhoneText
 from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.wrapup import WrapupCodeSpec
 
@@ -137,8 +137,10 @@ class CallIn(Body):
     phone_index: IntId | None = Field(
         None, description="Which of the record's numbers (default: first)."
     )
-    number: str | None = Field(None, description="A new number, where the campaign allows it.")
-    caller_id: str | None = Field(
+    number: PhoneText | None = Field(
+        None, description="A new number, where the campaign allows it."
+    )
+    caller_id: PhoneText | None = Field(
         None, description="One of the campaign's caller IDs (default: the campaign's default)."
     )
 
@@ -169,20 +171,20 @@ class CallPublic(BaseModel):
 
 
 class DeclineIn(Body):
-    action: str = Field(description="call_later or do_not_call")
+    action: Identifier = Field(description="call_later or do_not_call")
 
 
 class WrapupIn(Body):
-    code: str
-    note: str = ""
+    code: Code
+    note: Note = ""
     fields: dict[str, Any] = Field(
         default_factory=dict, description="Edited fields: column → value."
     )
 
 
 class DoneIn(Body):
-    code: str | None = Field(None, description="Unset: the wrap-up chosen before.")
-    note: str | None = None
+    code: Code | None = Field(None, description="Unset: the wrap-up chosen before.")
+    note: Note | None = None
     fields: dict[str, Any] | None = None
     stop: bool = Field(False, description="Done and Stop: receive no more until Get Record.")
 

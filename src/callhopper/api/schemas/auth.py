@@ -6,12 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Email, Name, Password
+from callhopper.domain.limits import MAX_LANGUAGE_CODE_LENGTH
 
 
 class LoginIn(Body):
-    email: str
-    password: str
+    email: Email
+    password: Password
 
 
 class MePublic(BaseModel):
@@ -24,11 +25,13 @@ class MePublic(BaseModel):
 
 
 class MeUpdate(Body):
-    language: str = Field(description="The pages' language: `en` or `ja`.")
+    language: str = Field(
+        max_length=MAX_LANGUAGE_CODE_LENGTH, description="The pages' language: `en` or `ja`."
+    )
 
 
 class TokenCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="Unset: never expires.")
 
 

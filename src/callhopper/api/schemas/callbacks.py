@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Note, PhoneText
 from callhopper.domain.records import CallbackKind
 
 
@@ -18,8 +18,8 @@ class CallbackIn(Body):
         CallbackKind.PERSONAL,
         description="personal: back to you (or the record's owner); any: any agent.",
     )
-    number: str | None = Field(None, description="Another number to call back.")
-    note: str = ""
+    number: PhoneText | None = Field(None, description="Another number to call back.")
+    note: Note = ""
 
 
 class CallbackPublic(BaseModel):

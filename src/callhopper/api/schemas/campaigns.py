@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes, Description, Identifier, Name
 from callhopper.domain.calling_window import CallingWindow
 from callhopper.domain.campaign_values import CampaignSpec
 from callhopper.domain.campaigns import CampaignSettings, CampaignState, DialingMode, SortKey
@@ -16,13 +16,13 @@ from callhopper.domain.ownership import OwnerOrder
 
 
 class CampaignCreate(Body):
-    name: str
-    description: str = ""
+    name: Name
+    description: Description = ""
     list_id: IntId
     queue_id: IntId
     wrapup_set_id: IntId = Field(1, description="Default: the built-in Default set.")
     mode: DialingMode = DialingMode.PREVIEW
-    agent_owned_column: str | None = Field(
+    agent_owned_column: Identifier | None = Field(
         None, description="Deliver each record only to the agent its column names."
     )
     owner_order: OwnerOrder = OwnerOrder.EMAIL_FIRST
@@ -51,16 +51,18 @@ class CampaignCreate(Body):
         )
 
 
-class CampaignUpdate(Body):
+class CampaignUpdate(Changes):
     """Only the fields sent change. Mode, queue, list and agent-owned column are fixed."""
 
-    name: str | None = None
-    description: str | None = None
+    nullable = frozenset({"agent_owned_column"})
+
+    name: Name | None = None
+    description: Description | None = None
     wrapup_set_id: IntId | None = None
     mode: DialingMode | None = None
     queue_id: IntId | None = None
     list_id: IntId | None = None
-    agent_owned_column: str | None = None
+    agent_owned_column: Identifier | None = None
     enforce_lead_ownership: bool | None = None
     owner_order: OwnerOrder | None = None
     sort: list[SortKey] | None = None

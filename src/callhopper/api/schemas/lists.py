@@ -7,35 +7,37 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes, Description, Identifier, Name
 from callhopper.api.schemas.ownership import CampaignOwnerPublic
 from callhopper.domain.campaign_ownership import OwnershipSettings
 from callhopper.domain.contacts import ColumnSpec, OnDuplicate, PhoneColumnSpec, TimezoneSource
 
 
 class ListSchemaIn(Body):
-    columns: list[ColumnSpec | str] = Field(
+    columns: list[ColumnSpec | Identifier] = Field(
         min_length=1, description="Column names, or full column specs (type, required, editable)."
     )
-    phone_columns: list[PhoneColumnSpec | str] = Field(min_length=1)
+    phone_columns: list[PhoneColumnSpec | Identifier] = Field(min_length=1)
     timezone_source: TimezoneSource | None = None
-    agent_owned_column: str | None = None
-    lead_owner_column: str | None = Field(
+    agent_owned_column: Identifier | None = None
+    lead_owner_column: Identifier | None = Field(
         None, description="Column naming each lead's owner (user id or email), set at import."
     )
-    key_column: str | None = None
-    default_region: str | None = Field(None, description="Unset: the server's default region.")
-    default_timezone: str | None = None
+    key_column: Identifier | None = None
+    default_region: Identifier | None = Field(
+        None, description="Unset: the server's default region."
+    )
+    default_timezone: Identifier | None = None
 
 
 class ContactListCreate(ListSchemaIn):
-    name: str
-    description: str = ""
+    name: Name
+    description: Description = ""
 
 
-class ContactListUpdate(Body):
-    name: str | None = None
-    description: str | None = None
+class ContactListUpdate(Changes):
+    name: Name | None = None
+    description: Description | None = None
     schema_: ListSchemaIn | None = Field(None, alias="schema")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -121,7 +123,7 @@ class RecordsIn(Body):
     )
 
 
-class RecordUpdate(Body):
+class RecordUpdate(Changes):
     data: dict[str, Any] = Field(
         min_length=1, description="Column → new value (empty or null clears it)."
     )

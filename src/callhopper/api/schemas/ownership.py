@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes, Reason
 from callhopper.domain.campaign_ownership import OwnershipSettings
 
 
@@ -25,12 +25,21 @@ class OwnershipTabPublic(BaseModel):
     total: int
 
 
+class OwnershipSettingsChange(Changes):
+    """The fields of the configuration to change; the others keep their stored values (so
+    ``{"enabled": false}`` keeps the duration, and ``{"enabled": true}`` turns it on again
+    with the stored one)."""
+
+    enabled: bool | None = None
+    days: int | None = Field(None, ge=0, le=3650)
+    hours: int | None = Field(None, ge=0, le=23 * 3650)
+    no_expiration: bool | None = None
+
+
 class ReleaseIn(Body):
     campaign_ids: list[IntId] | None = Field(None, description="Release these campaigns' records …")
     all: bool = Field(False, description="… or every campaign's.")
-    reason: str = Field(
-        "", max_length=500, description="Why (the audit's reason; default: who released)."
-    )
+    reason: Reason = Field("", description="Why (the audit's reason; default: who released).")
 
 
 class ReleasePublic(BaseModel):

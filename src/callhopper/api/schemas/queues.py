@@ -6,17 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes, Description, FilterText, Name, UserIdText
 
 
 class QueueCreate(Body):
-    name: str
-    description: str = ""
+    name: Name
+    description: Description = ""
 
 
-class QueueUpdate(Body):
-    name: str | None = None
-    description: str | None = None
+class QueueUpdate(Changes):
+    name: Name | None = None
+    description: Description | None = None
 
 
 class QueuePublic(BaseModel):
@@ -27,21 +27,21 @@ class QueuePublic(BaseModel):
 
 
 class UserIds(Body):
-    user_ids: list[str] = Field(min_length=1)
+    user_ids: list[UserIdText] = Field(min_length=1)
 
 
 class SkillCreate(Body):
-    name: str
-    expression: str = Field(
+    name: Name
+    expression: FilterText = Field(
         description='A lead filter, e.g. state == "AZ" or state in ("CA", "NV")'
     )
-    description: str = ""
+    description: Description = ""
 
 
-class SkillUpdate(Body):
-    name: str | None = None
-    expression: str | None = None
-    description: str | None = None
+class SkillUpdate(Changes):
+    name: Name | None = None
+    expression: FilterText | None = None
+    description: Description | None = None
 
 
 class SkillPublic(BaseModel):

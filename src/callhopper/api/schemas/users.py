@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from callhopper.api.ids import IntId
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import (
+    Body,
+    Changes,
+    Description,
+    Email,
+    Identifier,
+    Name,
+    Password,
+    RoleName,
+    UserIdText,
+)
+from callhopper.domain.limits import MAX_LANGUAGE_CODE_LENGTH
 
 LANGUAGE_HELP = "The pages' language (`en` or `ja`); unset: the browser's languages."
+#: A language code: the service names the ones the pages speak when another is sent.
+LanguageCode = Annotated[str, Field(max_length=MAX_LANGUAGE_CODE_LENGTH)]
 
 
 class UserCreate(Body):
-    email: str
-    display_name: str = ""
-    role: str = "agent"
-    password: str | None = Field(None, description="Unset: the user can only use API tokens.")
-    user_id: str | None = Field(None, description="Unset: one is generated.")
-    language: str | None = Field(None, description=LANGUAGE_HELP)
+    email: Email
+    display_name: Name = ""
+    role: RoleName = "agent"
+    password: Password | None = Field(None, description="Unset: the user can only use API tokens.")
+    user_id: UserIdText | None = Field(None, description="Unset: one is generated.")
+    language: LanguageCode | None = Field(None, description=LANGUAGE_HELP)
 
 
 class UsersImported(BaseModel):
@@ -26,12 +40,12 @@ class UsersImported(BaseModel):
     user_ids: list[str] = Field(description="Their user ids, in the file's order.")
 
 
-class UserUpdate(Body):
-    email: str | None = None
-    display_name: str | None = None
-    role: str | None = None
-    password: str | None = None
-    language: str | None = Field(None, description=LANGUAGE_HELP)
+class UserUpdate(Changes):
+    email: Email | None = None
+    display_name: Name | None = None
+    role: RoleName | None = None
+    password: Password | None = None
+    language: LanguageCode | None = Field(None, description=LANGUAGE_HELP)
 
 
 class UserPublic(BaseModel):
@@ -52,16 +66,16 @@ class SkillIds(Body):
 
 
 class RoleCreate(Body):
-    name: str
-    description: str = ""
-    rights: list[str] | None = Field(None, description="Explicit rights of the role.")
-    based_on: str | None = Field(None, description="Start from this role's rights ...")
-    without: list[str] = Field(default_factory=list, description="... and drop these.")
+    name: RoleName
+    description: Description = ""
+    rights: list[Identifier] | None = Field(None, description="Explicit rights of the role.")
+    based_on: RoleName | None = Field(None, description="Start from this role's rights ...")
+    without: list[Identifier] = Field(default_factory=list, description="... and drop these.")
 
 
-class RoleUpdate(Body):
-    description: str | None = None
-    rights: list[str] | None = None
+class RoleUpdate(Changes):
+    description: Description | None = None
+    rights: list[Identifier] | None = None
 
 
 class RolePublic(BaseModel):

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from callhopper.api.schemas.base import Body
+from callhopper.api.schemas.base import Body, Changes, Description, Name
 from callhopper.domain.wrapup import WrapupCodeSpec
 
 
 class WrapupSetCreate(Body):
-    name: str
-    description: str = ""
+    name: Name
+    description: Description = ""
     codes: list[WrapupCodeSpec] | None = Field(
         None, description="Unset: a copy of the default codes."
     )
 
 
-class WrapupSetUpdate(Body):
-    name: str | None = None
-    description: str | None = None
+class WrapupSetUpdate(Changes):
+    name: Name | None = None
+    description: Description | None = None
     codes: list[WrapupCodeSpec] | None = Field(
         None, description="The full new list of codes (codes are matched by their `code`)."
     )

@@ -17,8 +17,9 @@ from callhopper.domain.filters.model import (
     Op,
 )
 from callhopper.domain.filters.values import ERROR_FIELD, Value, render_field
+from callhopper.domain.limits import MAX_FILTER_LENGTH
 
-MAX_TEXT_LENGTH: Final = 10_000
+MAX_TEXT_LENGTH: Final = MAX_FILTER_LENGTH
 #: Deepest nesting of parentheses accepted (they can only be redundant anyway).
 MAX_NESTING: Final = 32
 

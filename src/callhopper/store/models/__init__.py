@@ -30,7 +30,7 @@ from callhopper.store.models.lists import (
 )
 from callhopper.store.models.ownership import RecordOwnership
 from callhopper.store.models.queues import Queue, QueueMember, Skill, UserSkill
-from callhopper.store.models.users import AuthToken, Role, User
+from callhopper.store.models.users import AuthToken, Role, SignInFailure, User
 from callhopper.store.models.workflows import (
     InboundRoute,
     StalenessRule,
@@ -70,6 +70,7 @@ __all__ = [
     "RecordOwnership",
     "RecordPhone",
     "Role",
+    "SignInFailure",
     "Skill",
     "StalenessRule",
     "User",

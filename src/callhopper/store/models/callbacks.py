@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callhopper.domain.limits import MAX_CODE_LENGTH
 from callhopper.domain.names import MAX_NAME_LENGTH
 from callhopper.domain.records import (
     OPEN_CALLBACK_STATUSES,
@@ -23,7 +24,6 @@ from callhopper.domain.records import (
     CallbackStatus,
     InteractionKind,
 )
-from callhopper.domain.wrapup import MAX_CODE_LENGTH
 from callhopper.store.models.base import Base, sql_values
 from callhopper.store.types import BigId
 

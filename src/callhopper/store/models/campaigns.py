@@ -19,10 +19,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callhopper.domain.campaigns import CampaignState, DialingMode
+from callhopper.domain.limits import MAX_CODE_LENGTH
 from callhopper.domain.names import MAX_NAME_LENGTH
 from callhopper.domain.ownership import OwnerOrder
 from callhopper.domain.records import DELIVERABLE_STATUSES, RecordStatus
-from callhopper.domain.wrapup import MAX_CODE_LENGTH
 from callhopper.store.models.base import Base, sql_values
 from callhopper.store.types import BigId, JSONDoc
 

@@ -15,8 +15,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callhopper.domain.limits import MAX_CODE_LENGTH
 from callhopper.domain.names import MAX_NAME_LENGTH
-from callhopper.domain.wrapup import MAX_CODE_LENGTH
 from callhopper.store.models.base import Base
 from callhopper.store.types import BigId, JSONDoc
 

@@ -8,12 +8,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callhopper.domain.actors import TokenKind
+from callhopper.domain.limits import MAX_ADDRESS_LENGTH, MAX_EMAIL_LENGTH, MAX_LANGUAGE_CODE_LENGTH
 from callhopper.domain.names import MAX_NAME_LENGTH
 from callhopper.store.models.base import Base, sql_values
 from callhopper.store.types import JSONDoc
@@ -48,7 +50,25 @@ class User(Base):
     created_at: Mapped[datetime]
     deactivated_at: Mapped[datetime | None]
     #: The pages' language the user chose (``None``: the browser's).
-    language: Mapped[str | None] = mapped_column(String(8))
+    language: Mapped[str | None] = mapped_column(String(MAX_LANGUAGE_CODE_LENGTH))
+
+
+class SignInFailure(Base):
+    """A sign-in that failed: counted per account and per client address to slow down
+    password guessing (in the database, so every process sees the same counts)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_email_key_at", "email_key", "at"),
+        Index("ix_sign_in_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The email as typed, lower-cased (whether or not a user has it).
+    email_key: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH))
+    #: The client's address.
+    address: Mapped[str] = mapped_column(String(MAX_ADDRESS_LENGTH))
+    at: Mapped[datetime]
 
 
 class AuthToken(Base):

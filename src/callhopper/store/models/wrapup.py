@@ -15,8 +15,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callhopper.domain.limits import MAX_CODE_LENGTH
 from callhopper.domain.names import MAX_NAME_LENGTH
-from callhopper.domain.wrapup import MAX_CODE_LENGTH, OwnerAction
+from callhopper.domain.wrapup import OwnerAction
 from callhopper.store.models.base import Base, sql_values
 
 

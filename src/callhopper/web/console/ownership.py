@@ -105,7 +105,7 @@ async def save_settings(request: Request, list_id: IntId) -> Response:
                 raise InvalidInput(validation_message(exc), field="ownership") from None
             except ValueError:
                 raise InvalidInput("days and hours are whole numbers", field="ownership") from None
-            services(request).ownership.update_settings(actor, list_id, settings)
+            services(request).ownership.update_settings(actor, list_id, settings.model_dump())
             return None
         except CallhopperError as exc:
             return exc, _look(request, list_id)

@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from callhopper.core.users import UserService
-from callhopper.domain.errors import NotAuthenticated
+from callhopper.domain.errors import NotAuthenticated, TooManyAttempts
 from callhopper.web import session
 from callhopper.web.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE_S, LANGUAGES
 from callhopper.web.messages import (
     MISSING_CREDENTIALS,
     SESSION_EXPIRED,
     SIGN_IN_FAILED,
+    SIGN_IN_THROTTLED,
     SIGNED_OUT,
     Notice,
 )
@@ -87,6 +88,10 @@ async def sign_in(request: Request) -> Response:
         signed_in = await run_in_threadpool(session.sign_in, request, email, password)
     except NotAuthenticated:
         return _refused(request, email, target, SIGN_IN_FAILED, 401)
+    except TooManyAttempts as throttled:
+        refused = _refused(request, email, target, SIGN_IN_THROTTLED, 429)
+        refused.headers["Retry-After"] = str(throttled.retry_after_s)
+        return refused
     response = redirect(local_path(target, home_of(signed_in.actor)))
     session.set_cookie(request, response, signed_in)
     return response

@@ -1,7 +1,7 @@
 """users: the pages' language each user chose
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-07 19:50:00.000000
 
 Empty for every existing user: their pages follow the browser's languages until they choose.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
