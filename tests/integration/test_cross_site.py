@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from tests.support import MakeUser, Person
 
@@ -66,3 +67,23 @@ def test_same_site_cookie_requests_and_bearer_requests_pass(
         "/api/v1/users", headers={"Origin": "https://evil.example", **admin.headers}
     )
     assert read.is_success
+
+
+def test_the_agent_channel_refuses_a_page_of_another_site(
+    app_client: TestClient, make_user: MakeUser
+) -> None:
+    agent = make_user("agent")
+    credentials = {"email": agent.email, "password": PASSWORD}
+    signed = app_client.post("/api/v1/auth/login", json=credentials)
+    assert signed.status_code == 200
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with app_client.websocket_connect(
+            "/api/v1/agent/ws", headers={"Origin": "https://evil.example"}
+        ) as socket:
+            socket.receive_json()
+    assert refused.value.code == 4403
+    # The workspace's own page opens it with the same cookie.
+    with app_client.websocket_connect(
+        "/api/v1/agent/ws", headers={"Origin": "http://testserver"}
+    ) as socket:
+        assert socket.receive_json()["type"] == "hello"

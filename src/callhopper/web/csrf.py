@@ -57,8 +57,9 @@ def foreign_origin(*, origin: str | None, fetch_site: str | None, host: str | No
 class CrossSiteGuard:
     """Refuses (403) a state-changing request that carries the session cookie and no bearer
     token when :func:`foreign_origin` says it comes from another site: the API and the
-    pages alike, before any endpoint runs. Bearer-token requests are not affected (a page
-    of another site cannot attach a token)."""
+    pages alike, before any endpoint runs, and the agent channel's WebSocket handshake (a
+    WebSocket is not bound by the same-origin policy). Requests with a token are not
+    affected (a page of another site cannot attach one)."""
 
     def __init__(self, app: ASGIApp, *, cookie: str) -> None:
         self.app = app
@@ -79,6 +80,13 @@ class CrossSiteGuard:
                     status_code=403,
                 )
                 await response(scope, receive, send)
+                return
+        if scope["type"] == "websocket" and b"token=" not in scope.get("query_string", b""):
+            # A page of another site opening the agent channel with the visitor's cookie
+            # would read their records: refused at the handshake (HTTP 403).
+            if self._refusal(scope) is not None:
+                await receive()  # the client's websocket.connect
+                await send({"type": "websocket.close", "code": 4403})
                 return
         await self.app(scope, receive, send)
 
