@@ -188,3 +188,26 @@ def test_a_worker_killed_mid_call_fails_its_call_once_and_is_replaced(world: Wor
     assert call.answered_at is None and call.connected_at is None
     assert invites_to(trunk, ALLOWED) == 1
     assert len(trunk.invites()) == 1
+
+
+def test_an_answer_whose_agent_phone_is_not_registered_is_hung_up_not_left_silent(
+    world: World,
+) -> None:
+    """No phone is registered for the agent (nothing listens where the agents' proxy
+    should be): the bridge fails, the engine hangs the contact up instead of leaving them
+    on a silent line, and goes on dialling."""
+    db = world.db
+    trunk = Sipp(world.ns, "answer", world.workdir, port=5092, media_port=16200)
+    world.monkeypatch.setenv("CALLHOPPER_SIP_PROXY_PORT", "5099")
+    with sip_dialer(world, trunk.port) as (job, _):
+        wait_until(
+            lambda: any(c.ended_at is not None for c in calls_to(db, ALLOWED)), 30, "the end"
+        )
+        assert job.engine is not None and job.engine.stats.connected == 1
+    trunk.stop()
+    (call,) = calls_to(db, ALLOWED)
+    assert call.answered_at is not None and call.result == CallResult.CONNECTED.value
+    byes = [
+        m for m in trunk.messages() if m.direction == "received" and m.first_line.startswith("BYE ")
+    ]
+    assert len(byes) == 1  # hung up by us

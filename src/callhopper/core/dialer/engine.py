@@ -331,6 +331,12 @@ class DialerEngine:
             await self.telephony.bridge(live.call.call_id, self.line_of(agent_id))
         except UnknownCall:
             pass  # the contact hung up at that moment: its HungUp event follows
+        except TelephonyError as exc:
+            # The agent's line did not take the call (their phone is not registered, it
+            # refused): the contact is not left on the line in silence. The HungUp event
+            # follows; the agent wraps the call up as any other.
+            log.warning("call %s did not reach agent %s: %s", live.call.call_id, agent_id, exc)
+            await self.telephony.hang_up(live.call.call_id)
         return True
 
     async def _abandon_overdue(self, floor: CampaignFloor) -> None:
