@@ -347,6 +347,8 @@ class DialerEngine:
             # follows; the agent wraps the call up as any other.
             log.warning("call %s did not reach agent %s: %s", live.call.call_id, agent_id, exc)
             await self.telephony.hang_up(live.call.call_id)
+        except Exception:  # a task's failure is otherwise never seen
+            log.exception("bridging call %s to agent %s failed", live.call.call_id, agent_id)
 
     async def _abandon_overdue(self, floor: CampaignFloor) -> None:
         now = self._now()
