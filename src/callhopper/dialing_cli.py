@@ -14,6 +14,7 @@ import typer
 
 from callhopper.cli_common import DatabaseUrl, console, open_database, settings_from
 from callhopper.clock import SystemClock
+from callhopper.dialer_job import TelephonyUnavailable
 from callhopper.domain.campaigns import DialingMode
 from callhopper.services import build
 from callhopper.simulation.chart import day_chart
@@ -46,6 +47,11 @@ def dialer(database_url: DatabaseUrl = None) -> None:
     settings = settings_from(database_url)
     with open_database(settings) as db:
         services = build(settings, db, SystemClock())
+        try:
+            services.dialer.check()
+        except TelephonyUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
         services.bus.start()
         job = (services.dialer.run_forever, services.dialer.stop)
         thread = threading.Thread(target=job[0], name="dialer", daemon=True)

@@ -167,7 +167,11 @@ class Services:
         return jobs
 
     def start_jobs(self) -> list[threading.Thread]:
-        """Run every job in a daemon thread; :meth:`stop_jobs` ends them."""
+        """Run every job in a daemon thread; :meth:`stop_jobs` ends them. Raises
+        :class:`~callhopper.dialer_job.TelephonyUnavailable` first when the dialer is to run
+        and its telephony adapter cannot."""
+        if self.run_dialer:
+            self.dialer.check()
         threads = []
         for run, _ in self.jobs:
             thread = threading.Thread(target=run, name=run.__qualname__, daemon=True)

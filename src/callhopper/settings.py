@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,6 +122,11 @@ class Settings(BaseSettings):
         description="How long a process's lease on pacing a campaign lasts unless renewed "
         "(renewed three times in that time): another process takes a campaign over this "
         "long after its pacer died.",
+    )
+    telephony: Literal["simulator", "sip"] = Field(
+        "simulator",
+        description="What the dialing engine dials through: the built-in simulator, or the "
+        "SIP adapter (the `sip` extra, configured by the CALLHOPPER_SIP_* variables).",
     )
     simulator_person_share: float = Field(
         0.15,

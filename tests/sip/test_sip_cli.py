@@ -12,26 +12,43 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from callhopper.cli import app
+from callhopper.clock import FrozenClock
+from callhopper.core.dialer.dialing import Dialing
+from callhopper.core.dispensing.dispenser import Dispenser
+from callhopper.dialer_job import DialerJob, TelephonyUnavailable, sip_line
+from callhopper.domain.calls import AgentLine
+from callhopper.settings import Settings
+from callhopper.store.db import Database
+from callhopper.store.uow import SqlUnitOfWork
 from callhopper.telephony import cli
+from callhopper.web.pages.workspace import softphone_of
+from tests.conftest import T0
+from tests.support import MakeUser
 
 
 def test_nothing_but_the_worker_imports_pjsua2() -> None:
     code = (
         "import sys\n"
         "import callhopper.telephony.cli, callhopper.telephony.sip.adapter\n"
+        "import callhopper.dialer_job, callhopper.services\n"
         "import callhopper.telephony.sip.amd\n"
         "assert 'pjsua2' not in sys.modules and 'webrtcvad' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_check_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
 
     def find_spec(name: str, *args: Any) -> Any:
         return None if name in ("pjsua2", "webrtcvad") else real(name, *args)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_check_names_the_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_the_extra(monkeypatch)
     monkeypatch.setattr(shutil, "which", lambda cmd: None)
     result = CliRunner().invoke(cli.app, ["check"])
     assert result.exit_code == 1
@@ -64,3 +81,40 @@ def test_config_writes_files_kamailio_accepts(
         ["kamailio", "-c", "-f", str(tmp_path / "kamailio.cfg")], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_dialer_will_not_start_on_sip_without_the_extra(
+    monkeypatch: pytest.MonkeyPatch, db: Database, db_url: str, settings: Settings
+) -> None:
+    without_the_extra(monkeypatch)
+    monkeypatch.setenv("CALLHOPPER_TELEPHONY", "sip")
+    result = CliRunner().invoke(app, ["dialer", "--database-url", db_url])
+    assert result.exit_code == 1
+    assert "CALLHOPPER_TELEPHONY=sip" in result.output
+    assert "pip install 'callhopper[sip]'" in result.output
+    assert "pjsua2-python, webrtcvad-wheels" in result.output
+    # serve's background jobs refuse the same way; the simulator needs nothing.
+    dispenser = Dispenser(SqlUnitOfWork(db), FrozenClock(T0))
+    with pytest.raises(TelephonyUnavailable, match="pip install"):
+        DialerJob(settings.model_copy(update={"telephony": "sip"}), dispenser).check()
+    DialerJob(settings, dispenser).check()
+
+
+def test_the_dialer_calls_agents_where_the_workspace_phone_registers(
+    db: Database, settings: Settings, make_user: MakeUser
+) -> None:
+    make_user("agent", user_id="jdoe")
+    dialing = Dialing(Dispenser(SqlUnitOfWork(db), FrozenClock(T0)), "test")
+    uow = SqlUnitOfWork(db)
+    with uow.read() as tx:
+        user = tx.users.user("jdoe")
+        assert user is not None
+        actor = tx.agents.actor(user.id)
+    assert actor.id is not None
+    phone = softphone_of(
+        settings.model_copy(update={"softphone_ws_url": "ws://k:8088"}), actor, "en"
+    )
+    assert phone is not None
+    line = sip_line(dialing, settings.sip_domain)(actor.id)
+    assert line == AgentLine(str(actor.id), phone["sip_uri"])
+    assert line.address == f"sip:jdoe@{settings.sip_domain}"

@@ -90,6 +90,31 @@ def test_abandon_message_reaches_the_customer_as_rtp_matching_the_source(
     assert similarity(source, read_wav(recordings / "a1.wav")) > 0.95
 
 
+def test_a_message_that_cannot_be_played_still_ends_the_call(
+    ns: NetNamespace, workdir: Path
+) -> None:
+    """The campaign names a recording the workers cannot open: the call is hung up by us
+    at once (the error is logged), never left on a silent line."""
+    sipp = Sipp(ns, "answer", workdir, port=5090, media_port=16000)
+    timeline = Timeline()
+
+    async def scenario() -> None:
+        async with sip_telephony(ns, trunk_config(5090)) as telephony:
+            collector = asyncio.create_task(collect(telephony, timeline))
+            await telephony.originate(dial("m1"))
+            await wait_for(lambda: any(isinstance(e, Answered) for e in timeline.of("m1")))
+            await telephony.play_and_hang_up(CallId("m1"), str(workdir / "no-such.wav"))
+            await wait_for(lambda: timeline.ended("m1"), 10)
+        await collector
+
+    asyncio.run(scenario())
+    sipp.stop()
+    assert [type(e).__name__ for e in timeline.of("m1")] == ["Ringing", "Answered", "HungUp"]
+    hung_up = timeline.of("m1")[-1]
+    assert isinstance(hung_up, HungUp) and hung_up.by is Party.ENGINE
+    assert timeline.at("m1", HungUp) - timeline.at("m1", Answered) < 2.0
+
+
 def test_a_dead_worker_loses_only_its_calls_reported_once_and_is_replaced(
     ns: NetNamespace, workdir: Path
 ) -> None:

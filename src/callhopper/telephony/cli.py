@@ -12,7 +12,6 @@ calls end with it); these commands are for setting up and trying the SIP side:
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import shutil
 import subprocess
 import time
@@ -24,6 +23,12 @@ import typer
 
 from callhopper.domain.calls import AgentLine, Answered, CallId, DialRequest, HungUp, Unanswered
 from callhopper.telephony.sip.adapter import SipTelephony
+from callhopper.telephony.sip.available import (
+    INSTALL_EXTRA,
+    PEER_COMMANDS,
+    missing_modules,
+    missing_peers,
+)
 from callhopper.telephony.sip.deploy import commands, write
 from callhopper.telephony.sip.settings import SipSettings
 
@@ -34,25 +39,10 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-#: What the SIP side needs, by what provides it.
-PYTHON_MODULES = {"pjsua2": "pjsua2-python", "webrtcvad": "webrtcvad-wheels"}
-PEER_COMMANDS = {
-    "kamailio": "kamailio kamailio-websocket-modules kamailio-tls-modules",
-    "rtpengine": "rtpengine-daemon",
-    "sipp": "sip-tester (only to play a customer in tests)",
-    "baresip": "baresip-core (only as a softphone in tests)",
-}
-
 
 def missing() -> tuple[list[str], list[str]]:
     """The absent Python packages (the ``sip`` extra) and the absent peers (apt packages)."""
-    modules = [pkg for mod, pkg in PYTHON_MODULES.items() if importlib.util.find_spec(mod) is None]
-    peers = [
-        f"{cmd} (apt-get install {pkg})"
-        for cmd, pkg in PEER_COMMANDS.items()
-        if shutil.which(cmd) is None
-    ]
-    return modules, peers
+    return missing_modules(), missing_peers()
 
 
 @app.callback()
@@ -68,9 +58,8 @@ def check() -> None:
     modules, peers = missing()
     if modules:
         typer.echo(
-            "The SIP adapter is not installed: pip install 'callhopper[sip]' "
-            f"(missing: {', '.join(modules)}; wheels exist for CPython 3.8-3.12 on x86_64 "
-            "Linux). The simulator works without it."
+            f"The SIP adapter is not installed (missing: {', '.join(modules)}): "
+            f"{INSTALL_EXTRA}. The simulator works without it."
         )
     else:
         typer.echo("SIP adapter: installed (pjsua2, webrtcvad).")

@@ -124,6 +124,11 @@ class Dialing:
         with self.uow.read() as tx:
             return tx.agents.available(campaign_id)
 
+    def user_id_of(self, agent_id: int) -> str:
+        """The agent's user id (their sign-in name): what their phone registers as."""
+        with self.uow.read() as tx:
+            return tx.agents.actor(agent_id).user_id
+
     # --- dialling -----------------------------------------------------------------------------
 
     def next_call(self, campaign_id: int, agent_id: int | None) -> NextCall | None:

@@ -140,6 +140,7 @@ class DialerEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._housekept_s = -math.inf
+        self._bridging: set[asyncio.Task[None]] = set()
         self._paced_s: dict[int, float] = {}
         self._woken = True
 
@@ -191,6 +192,7 @@ class DialerEngine:
             for campaign_id in list(self.floors):
                 self.dialing.give_up(campaign_id)
             await self.telephony.close()
+            await asyncio.gather(*self._bridging, return_exceptions=True)
             await events
 
     def _now(self) -> float:
@@ -327,11 +329,26 @@ class DialerEngine:
         live.settled = True
         floor.talking[agent_id] = self._now()
         self.stats.connected += 1
+        # In its own task: an agent's phone may take a while to answer (the SIP adapter waits
+        # up to 10 s), and meanwhile the other calls' events and pacing go on.
+        task = asyncio.get_running_loop().create_task(self._line_up(live, agent_id))
+        self._bridging.add(task)
+        task.add_done_callback(self._bridging.discard)
+        return True
+
+    async def _line_up(self, live: LiveCall, agent_id: int) -> None:
         try:
             await self.telephony.bridge(live.call.call_id, self.line_of(agent_id))
         except UnknownCall:
             pass  # the contact hung up at that moment: its HungUp event follows
-        return True
+        except TelephonyError as exc:
+            # The agent's line did not take the call (their phone is not registered, it
+            # refused): the contact is not left on the line in silence. The HungUp event
+            # follows; the agent wraps the call up as any other.
+            log.warning("call %s did not reach agent %s: %s", live.call.call_id, agent_id, exc)
+            await self.telephony.hang_up(live.call.call_id)
+        except Exception:  # a task's failure is otherwise never seen
+            log.exception("bridging call %s to agent %s failed", live.call.call_id, agent_id)
 
     async def _abandon_overdue(self, floor: CampaignFloor) -> None:
         now = self._now()

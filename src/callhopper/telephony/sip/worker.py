@@ -237,7 +237,13 @@ class Worker:
             elif op == "bridge":
                 self.bridge(call_id, str(message["agent"]))
             elif op == "play":
-                self.play(call_id, str(message["file"]))
+                try:
+                    self.play(call_id, str(message["file"]))
+                except pj.Error:
+                    # The message cannot be played (no such file): the call is still hung
+                    # up, never left on a silent line; the error is reported below.
+                    self.hang_up(call_id, by="engine")
+                    raise
             elif op == "hangup":
                 self.hang_up(call_id, by="engine")
             else:
