@@ -58,8 +58,11 @@ def server(
     yield from demo_server(request.param, tmp_path_factory.mktemp("server"), pg_templates)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for the tests of one module. Not for the whole session: while Playwright's
+    synchronous API is open it runs an event loop in the main thread, and the other tests
+    that a worker runs meanwhile could not start an asyncio loop of their own."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
