@@ -45,11 +45,15 @@ def update_settings(
     tx: Transaction, actor: Actor, list_id: int, changes: Mapping[str, Any], *, now: datetime
 ) -> OwnershipSettings:
     """Change the fields of the list's ownership settings in ``changes``; the others keep
-    their values, and the result is validated as a whole. A new duration re-dates every
+    their values (but a duration sent without ``no_expiration`` turns "no expiration" off),
+    and the result is validated as a whole. A new duration re-dates every
     current claim to ``owned_at + duration`` (ending it at once when that is past), on a
     disabled list too; disabling keeps the duration and the current claims, and stops new
     ones."""
     before = tx.lists.get(list_id).ownership
+    if ("days" in changes or "hours" in changes) and "no_expiration" not in changes:
+        # A duration sent alone is one to keep to: it ends "no expiration".
+        changes = {**changes, "no_expiration": False}
     settings = patched(OwnershipSettings, before.model_dump(), changes, "settings")
     tx.lists.set_ownership(list_id, settings, now=now)
     tx.audit.add(

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("at", callhopper.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_failures")),
+        sqlite_autoincrement=True,  # ids are never reused (migration 0015)
     )
     with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
         batch_op.create_index("ix_sign_in_failures_address_at", ["address", "at"], unique=False)
