@@ -141,6 +141,9 @@ class DialerEngine:
         self._stopping = False
         self._housekept_s = -math.inf
         self._bridging: set[asyncio.Task[None]] = set()
+        #: The grace timers of answered calls waiting for an agent (kept referenced: the
+        #: loop holds only weak references to its tasks).
+        self._timers: set[asyncio.Task[None]] = set()
         self._paced_s: dict[int, float] = {}
         self._woken = True
 
@@ -192,7 +195,9 @@ class DialerEngine:
             for campaign_id in list(self.floors):
                 self.dialing.give_up(campaign_id)
             await self.telephony.close()
-            await asyncio.gather(*self._bridging, return_exceptions=True)
+            for timer in self._timers:
+                timer.cancel()
+            await asyncio.gather(*self._bridging, *self._timers, return_exceptions=True)
             await events
 
     def _now(self) -> float:
@@ -441,7 +446,9 @@ class DialerEngine:
         floor.waiting[live.call.call_id] = live
         await self._connect_waiting(floor, self.dialing.available(campaign.id))
         if live.call.call_id in floor.waiting:
-            asyncio.get_running_loop().create_task(self._grace_ended(campaign.id))
+            timer = asyncio.get_running_loop().create_task(self._grace_ended(campaign.id))
+            self._timers.add(timer)
+            timer.add_done_callback(self._timers.discard)
 
     async def _hung_up(self, floor: CampaignFloor, live: LiveCall) -> None:
         self._forget(live)
