@@ -10,10 +10,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -68,6 +69,18 @@ def fresh_sqlite(tag: str) -> Iterator[str]:
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def chosen_databases(
+    args: Any, tag: str
+) -> list[tuple[str, Callable[[], AbstractContextManager[str]]]]:
+    """The fresh databases a run asks for (``--no-postgres``, ``--no-sqlite``), by name."""
+    chosen: list[tuple[str, Callable[[], AbstractContextManager[str]]]] = []
+    if not args.no_postgres:
+        chosen.append(("PostgreSQL", fresh_postgres))
+    if not args.no_sqlite:
+        chosen.append(("SQLite", lambda: fresh_sqlite(tag)))
+    return chosen
 
 
 def _tree_rss_kb(root: int) -> int:

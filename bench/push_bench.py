@@ -44,7 +44,7 @@ import aiohttp
 from sqlalchemy import insert, select, text
 from websockets.asyncio.client import connect
 
-from bench.common import append_results, fresh_postgres, fresh_sqlite, serve, table
+from bench.common import append_results, chosen_databases, serve, table
 from bench.dispense_bench import pct, tokens
 
 PHOENIX = "America/Phoenix"
@@ -422,11 +422,7 @@ def main(argv: list[str]) -> None:
     rows: list[list[object]] = []
     verdicts: list[str] = []
     load = f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    backends = []
-    if not args.no_postgres:
-        backends.append(("PostgreSQL", fresh_postgres))
-    if not args.no_sqlite:
-        backends.append(("SQLite", lambda: fresh_sqlite("push")))
+    backends = chosen_databases(args, "push")
     for name, fresh in backends:
         with fresh() as url:
             print(f"{name}: setting up {args.agents} agents, {args.records} records …", flush=True)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from bench.common import append_results, fresh_postgres, fresh_sqlite, table
+from bench.common import append_results, chosen_databases, table
 from bench.dispense_bench import campaign_spec, setup
 
 # The snapshot as a person would write it: the owner value joined with the queue's active
@@ -146,11 +146,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
     load = f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    backends = []
-    if not args.no_postgres:
-        backends.append(("PostgreSQL", fresh_postgres))
-    if not args.no_sqlite:
-        backends.append(("SQLite", lambda: fresh_sqlite("start")))
+    backends = chosen_databases(args, "start")
     rows: list[list[object]] = []
     for name, fresh in backends:
         with fresh() as url:

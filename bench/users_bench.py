@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, text
 
-from bench.common import DATA_DIR, append_results, fresh_postgres, fresh_sqlite, serve, table
+from bench.common import DATA_DIR, append_results, chosen_databases, serve, table
 
 QUEUES = ("Floor A", "Floor B", "Floor C", "Floor D")
 SKILLS = ("Spanish", "French", "Retention")
@@ -153,11 +153,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
     load = f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    backends = []
-    if not args.no_postgres:
-        backends.append(("PostgreSQL", fresh_postgres))
-    if not args.no_sqlite:
-        backends.append(("SQLite", lambda: fresh_sqlite("users")))
+    backends = chosen_databases(args, "users")
     rows: list[list[object]] = []
     for name, fresh in backends:
         with fresh() as url:
