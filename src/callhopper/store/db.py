@@ -25,6 +25,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callhopper.domain.dispensing import CampaignContext
+
 Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
@@ -71,6 +73,9 @@ class Database:
         # of polling SQLite's lock with its backoff sleeps. BEGIN IMMEDIATE still provides
         # the atomicity, and other processes still wait on SQLite's own lock.
         self._writer_turn = threading.Lock() if self.dialect == "sqlite" else None
+        #: This process's contexts of campaigns (:mod:`callhopper.store.claims.reads`):
+        #: each is checked against the campaign's version in the database before use.
+        self.contexts: dict[int, tuple[int, CampaignContext]] = {}
 
     @contextmanager
     def read(self) -> Iterator[Session]:
