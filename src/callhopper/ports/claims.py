@@ -12,6 +12,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    DialTarget,
     HeldElsewhere,
     Lease,
     LeaseChange,
@@ -131,6 +132,12 @@ class Claims(Protocol):
     def lease_with_record(self, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
         """The lease, the contact record and its pending callback, both rows locked; one
         statement (Done)."""
+        ...
+
+    def dial_target(self, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+        """The lease, the contact record, who else has it out or owns it, and the number of
+        the callback being delivered; both rows locked, one statement (Call). 404 unless
+        the record is delivered to the agent."""
         ...
 
     def delivered(self, campaign_id: int, record_id: int) -> Delivered | None:

@@ -28,7 +28,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-from callhopper.domain.dispensing import CallbackView, Lease, LeaseView, Rank
+from callhopper.domain.dispensing import (
+    CallbackView,
+    ContactRecord,
+    DialTarget,
+    Lease,
+    LeaseView,
+    Rank,
+)
 from callhopper.domain.errors import NotFound
 from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
 from callhopper.store.models import (
@@ -91,6 +98,63 @@ WITH_RECORD_AND_CALLBACK = select(
 _LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
     *_IS_LEASE, _CR.c.record_id == bindparam("record")
 ).with_for_update(of=[_CR, _RECORDS])
+
+
+#: What Call reads of a delivered record, in one statement with both rows locked (Call and a
+#: Done claiming campaign ownership take turns on the record's row): the lease, the contact
+#: record, who else has it out or owns it (the record's own copies, current under the
+#: lock), and the number of the callback being delivered, if it has one.
+_DIAL_TARGET = (
+    select(
+        _CR.c.record_id,
+        _CR.c.agent_id,
+        _CR.c.leased_at,
+        _CR.c.accept_by,
+        _CR.c.called_at,
+        _CR.c.handled_pass,
+        _RECORDS.c.tz,
+        _RECORDS.c.phones,
+        _RECORDS.c.data,
+        _RECORDS.c.owner_id,
+        _RECORDS.c.out_campaign_id,
+        _RECORDS.c.out_until,
+        _RECORDS.c.owner_campaign_id,
+        _RECORDS.c.owner_until,
+        _CALLBACKS.c.number,
+    )
+    .select_from(
+        _CR.join(_RECORDS, _RECORDS.c.id == _CR.c.record_id).outerjoin(
+            _CALLBACKS,
+            and_(
+                _CALLBACKS.c.campaign_id == _CR.c.campaign_id,
+                _CALLBACKS.c.record_id == _CR.c.record_id,
+                _CALLBACKS.c.status == CallbackStatus.DELIVERED.value,
+            ),
+        )
+    )
+    .where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+    .with_for_update(of=[_CR, _RECORDS])
+)
+
+
+def dial_target(session: Session, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+    """:data:`_DIAL_TARGET`; 404 unless the record is delivered to ``agent_id``."""
+    row = session.execute(
+        _DIAL_TARGET, {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    ).one_or_none()
+    if row is None:
+        raise _not_delivered(campaign_id, record_id)
+    (record, owner, leased_at, accept_by, called_at, handled_pass, tz, phones, data) = row[:9]
+    lead_owner, out_campaign, out_until, owner_campaign, owner_until, number = row[9:]
+    return DialTarget(
+        lease=Lease(int(record), owner, leased_at, accept_by, called_at, handled_pass),
+        record=ContactRecord(id=int(record), tz=tz, phones=phones, data=data, owner_id=lead_owner),
+        out_campaign_id=out_campaign,
+        out_until=out_until,
+        owner_campaign_id=owner_campaign,
+        owner_until=owner_until,
+        callback_number=number,
+    )
 
 
 def lease_view(row: Any) -> LeaseView:

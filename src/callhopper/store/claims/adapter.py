@@ -15,6 +15,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    DialTarget,
     HeldElsewhere,
     Lease,
     LeaseChange,
@@ -188,6 +189,9 @@ class SqlClaims:
 
     def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
         return dispensing.lease(self.session, campaign_id, record_id, agent_id, lock=lock)
+
+    def dial_target(self, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+        return dispensing.dial_target(self.session, campaign_id, record_id, agent_id)
 
     def lease_with_record(self, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
         return dispensing.leased_locked(self.session, campaign_id, record_id, agent_id)
