@@ -30,6 +30,10 @@ from callhopper.domain.dispensing import CampaignContext
 Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
+#: PostgreSQL: runs of a statement's text on a connection before psycopg prepares it on the
+#: server (its own default is 5); None: never (a pooler in transaction mode that does not
+#: keep prepared statements, PgBouncer before 1.21 or without ``max_prepared_statements``).
+PREPARE_THRESHOLD: int | None = 2
 #: Seconds a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
 PING_AFTER_IDLE_S = 2.0
 _IDLE_SINCE = "callhopper_idle_since"
@@ -46,10 +50,13 @@ class Database:
         pool_size: int = 20,
         pool_timeout_s: float = 30,
         ping_after_idle_s: float = PING_AFTER_IDLE_S,
+        prepare_threshold: int | None = PREPARE_THRESHOLD,
         echo: bool = False,
     ) -> None:
         self.url = url
-        self.engine: Engine = _make_engine(url, busy_timeout_ms, pool_size, pool_timeout_s, echo)
+        self.engine: Engine = _make_engine(
+            url, busy_timeout_ms, pool_size, pool_timeout_s, prepare_threshold, echo
+        )
         name = self.engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
@@ -113,7 +120,12 @@ class Database:
 
 
 def _make_engine(
-    url: str, busy_timeout_ms: int, pool_size: int, pool_timeout_s: float, echo: bool
+    url: str,
+    busy_timeout_ms: int,
+    pool_size: int,
+    pool_timeout_s: float,
+    prepare_threshold: int | None,
+    echo: bool,
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -131,6 +143,10 @@ def _make_engine(
         "max_overflow": pool_size,
         "pool_timeout": pool_timeout_s,
         "echo": echo,
+        # psycopg 3 prepares a statement on the server once a connection has run its text
+        # this many times (None: never): the hot statements, built once with a stable text,
+        # are then parsed and planned once per connection.
+        "connect_args": {"prepare_threshold": prepare_threshold},
     }
     return create_engine(url, **kwargs)
 
