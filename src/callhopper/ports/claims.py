@@ -223,6 +223,25 @@ class Claims(Protocol):
         closed with ``outcome`` (and ``history_code``)."""
         ...
 
+    def finish(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int,
+        lead_status: str,
+        code: str,
+        note: str,
+        now: datetime,
+        edits: dict[str, Any] | None,
+    ) -> None:
+        """Done's writes: :meth:`release` with ``change`` (the lead's status becomes
+        ``lead_status``), then :meth:`end_delivery` of a wrap-up with ``code``, ``note`` and
+        ``edits`` (outcome ``done``); one statement on PostgreSQL."""
+        ...
+
     def close_assignment(
         self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
     ) -> None:

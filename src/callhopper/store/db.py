@@ -9,7 +9,8 @@ write. That lock is what makes SQLite claims atomic across processes.
 On PostgreSQL every statement is a round trip to another process, so the pool pings a
 connection before use only when it has sat idle (a restarted server's connections are
 replaced before a request meets them; a connection in steady use is not pinged again on
-every checkout), and :meth:`Database.lookup` reads without ``BEGIN`` and ``ROLLBACK``.
+every checkout), and :meth:`Database.lookup` reads without ``BEGIN`` and ``ROLLBACK`` (on SQLite
+too: its driver then runs the one statement on its own).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from callhopper.domain.dispensing import CampaignContext
 Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
+_NO_BEGIN = "none"
 #: PostgreSQL: runs of a statement's text on a connection before psycopg prepares it on the
 #: server (its own default is 5); None: never (a pooler in transaction mode that does not
 #: keep prepared statements, PgBouncer before 1.21 or without ``max_prepared_statements``).
@@ -66,10 +68,11 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine
         )
+        # A lookup is one statement, atomic on its own: no BEGIN and ROLLBACK around it.
         lookup_engine = (
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
-            else self.engine
+            else self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: _NO_BEGIN})
         )
         if self.dialect == "postgresql":
             _install_postgres_hooks(self.engine, ping_after_idle_s)
@@ -95,10 +98,10 @@ class Database:
 
     @contextmanager
     def lookup(self) -> Iterator[Session]:
-        """For one reading statement (who a token stands for …): on PostgreSQL outside a
-        transaction, which spares the ``BEGIN`` and ``ROLLBACK`` round trips. Nothing that
-        needs a transaction (temporary tables, ``SET LOCAL``, locks, several statements
-        that must agree) belongs here; on SQLite it is :meth:`read`."""
+        """For one reading statement (who a token stands for …): outside a transaction,
+        which spares the ``BEGIN`` and ``ROLLBACK`` (round trips on PostgreSQL, statements
+        on SQLite). Nothing that needs a transaction (temporary tables, ``SET LOCAL``,
+        locks, several statements that must agree) belongs here."""
         with self._lookup() as session:
             yield session
 
@@ -187,4 +190,5 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != _NO_BEGIN:  # else the driver runs each statement on its own (autocommit)
+            conn.exec_driver_sql(f"BEGIN {mode}")

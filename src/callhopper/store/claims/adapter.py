@@ -23,6 +23,7 @@ from callhopper.domain.dispensing import (
     LeaseView,
 )
 from callhopper.domain.eligibility import Presence, RecordConditions
+from callhopper.domain.records import InteractionKind
 from callhopper.store import deliveries, dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
@@ -273,6 +274,49 @@ class SqlClaims:
             history_code=history_code,
             edits=edits,
         )
+
+    def finish(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int,
+        lead_status: str,
+        code: str,
+        note: str,
+        now: datetime,
+        edits: dict[str, Any] | None,
+    ) -> None:
+        values: dict[str, Any] = dict(change)
+        rank = values.pop("rank", None)
+        ending = deliveries.end_params(
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            record_id=record_id,
+            agent_id=agent_id,
+            kind=InteractionKind.WRAPUP.value,
+            code=code,
+            note=note,
+            now=now,
+            outcome="done",
+            history_code=code,
+            edits=edits,
+        )
+        ended = dispensing.release(
+            self.session,
+            ctx.id,
+            record_id,
+            agent_id,
+            attempts_added=attempts_added,
+            lead_status=lead_status,
+            rank=rank,
+            ending=ending,
+            **values,
+        )
+        if not ended:
+            deliveries.send_end(self.session, ending)
 
     def close_assignment(
         self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
