@@ -6,7 +6,7 @@ Create Date: 2026-12-07 23:10:00.000000
 
 Each process keeps a campaign's context (settings, calling window, wrap-up codes, its
 list's schema and ownership settings) in memory, keyed by the campaign and its version,
-and checks the version on every request (docs/adr/0009-campaign-context-cache.md).
+and checks the version on every request (docs/adr/0010-campaign-context-cache.md).
 Triggers bump it, so that no write path, of this code or of a hand-written statement, can
 change a campaign without the other processes seeing it: an update of the campaign's row,
 of its contact list's row, or of any code of its wrap-up set.
