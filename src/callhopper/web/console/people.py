@@ -1,6 +1,6 @@
-"""Users and queues in the console: create a user (with a role), deactivate or reactivate
-one, reset a password, issue and revoke API tokens (a new token's secret is shown once);
-create a queue, add and remove its members.
+"""Users and queues in the console: create a user (with a role), give a user another role,
+deactivate or reactivate one, reset a password, issue and revoke API tokens (a new token's
+secret is shown once); create a queue, add and remove its members.
 
 Each form calls :class:`~callhopper.core.users.UserService` or
 :class:`~callhopper.core.queues.QueueService`, which check the actor's rights (a user may
