@@ -22,8 +22,12 @@ from callhopper.web.console import (
     mass_edit,
     ownership,
     people,
+    roles,
     skills,
+    staleness,
     why,
+    windows,
+    wrapup,
 )
 from callhopper.web.pages import records, signin, workspace
 
@@ -50,6 +54,10 @@ def install(app: FastAPI) -> None:
         audit,
         people,
         dnc,
+        roles,
+        wrapup,
+        windows,
+        staleness,
     ):
         app.include_router(pages.router)
     app.mount(
