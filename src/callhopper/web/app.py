@@ -18,12 +18,14 @@ from callhopper.web.console import (
     dashboard,
     dnc,
     home,
+    hopper,
     lists,
     mass_edit,
     ownership,
     people,
     skills,
     why,
+    workflows,
 )
 from callhopper.web.pages import records, signin, workspace
 
@@ -46,6 +48,8 @@ def install(app: FastAPI) -> None:
         dashboard,
         why,
         mass_edit,
+        hopper,
+        workflows,
         skills,
         audit,
         people,

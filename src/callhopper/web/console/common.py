@@ -33,6 +33,7 @@ REFUSED = N_(
 )
 NEEDS_RIGHT = N_("This page needs a right your account does not have: %(right)s.")
 INVALID_VALUE = N_("This was refused: %(reason)s")
+INVALID_FIELD = N_("%(field)s was refused: %(reason)s")
 
 #: Readers of campaigns, lists and reports (supervisors have ``report.view``).
 READERS = (Right.CAMPAIGN_MANAGE, Right.CONTACT_LIST_MANAGE, Right.REPORT_VIEW)
@@ -55,6 +56,7 @@ SECTIONS = (
     Section(f"{CONSOLE_PATH}/queues", N_("Queues"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/dnc", N_("Do-not-call lists"), (Right.DNC_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/workflows", N_("Workflow rules"), (Right.CAMPAIGN_MANAGE,)),
     Section(f"{CONSOLE_PATH}/audit", N_("Audit log"), (Right.AUDIT_VIEW,)),
 )
 
@@ -129,6 +131,14 @@ def refusal(exc: CallhopperError) -> Notice:
     """A service's refusal of a form's value, with its reason (the services word their
     reasons in English; the reason is data on a Japanese page)."""
     return Notice(INVALID_VALUE, {"reason": str(exc)}, "error")
+
+
+def field_refusal(exc: CallhopperError) -> Notice:
+    """:func:`refusal`, naming the field the service refused when it names one."""
+    field = exc.details.get("field")
+    if not isinstance(field, str):
+        return refusal(exc)
+    return Notice(INVALID_FIELD, {"field": field, "reason": str(exc)}, "error")
 
 
 def csv_download(
