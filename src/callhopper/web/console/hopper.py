@@ -18,15 +18,15 @@ from starlette.responses import Response
 
 from callhopper.api.ids import IntId
 from callhopper.domain.actors import Actor
-from callhopper.domain.errors import CallhopperError, InvalidInput
+from callhopper.domain.errors import CallhopperError, Conflict, InvalidInput
 from callhopper.domain.rights import Right
 from callhopper.web.console.charts import Series, bars
 from callhopper.web.console.common import (
     CONSOLE_PATH,
     ConsoleRoute,
     console_user,
+    field_refusal,
     page,
-    refusal,
     services,
 )
 from callhopper.web.i18n import translations
@@ -58,7 +58,10 @@ def _after(raw: str) -> int | None:
 def _look(request: Request, campaign_id: int, query: dict[str, str]) -> dict[str, Any]:
     found = services(request)
     campaign = found.campaigns.get(campaign_id)
-    view = found.hopper.view(campaign_id)
+    try:
+        view = found.hopper.view(campaign_id)
+    except Conflict as exc:  # not a lead-ownership campaign: the page says so
+        return {"campaign": campaign, "view": None, "refused": exc}
     dialable = found.hopper.dialable(campaign_id)
     refused = None
     leads: list[Any] = []
@@ -89,6 +92,16 @@ async def hopper_page(request: Request, campaign_id: IntId) -> Response:
     )
     refused = looked.pop("refused")
     view = looked["view"]
+    if view is None:
+        return page(
+            request,
+            "hopper.html",
+            actor,
+            status=409,
+            notices=[field_refusal(refused)],
+            campaign=looked["campaign"],
+            view=None,
+        )
     words = translations(language(request)).gettext
     chart = None
     if view.owned:
@@ -103,7 +116,7 @@ async def hopper_page(request: Request, campaign_id: IntId) -> Response:
         "hopper.html",
         actor,
         status=422 if refused is not None else 200,
-        notices=[refusal(refused)] if refused is not None else [],
+        notices=[field_refusal(refused)] if refused is not None else [],
         query=query,
         owned_total=sum(o.leads for o in view.owned),
         general_total=sum(g.leads for g in view.general),

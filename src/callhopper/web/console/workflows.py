@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from callhopper.api.errors import status_of
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.domain.actors import Actor
 from callhopper.domain.errors import CallhopperError, InvalidInput
@@ -288,8 +289,23 @@ async def retry_webhook(request: Request, webhook_id: BigIntId) -> Response:
     await checked_form(request)
 
     def retry(actor: Actor) -> Any:
-        return services(request).admin.workflows.retry_webhook(actor, webhook_id)
+        try:
+            return services(request).admin.workflows.retry_webhook(actor, webhook_id), None
+        except CallhopperError as exc:  # not failed, or its rule is gone: the list says why
+            return None, (exc, _look(request, _query(request)))
 
-    _actor, message = await console_user(request, retry, Right.CAMPAIGN_MANAGE)
+    actor, (message, refused) = await console_user(request, retry, Right.CAMPAIGN_MANAGE)
+    if refused is not None:
+        exc, looked = refused
+        return _page(
+            request,
+            actor,
+            "workflows.html",
+            looked,
+            status=status_of(exc),
+            notices=[field_refusal(exc)],
+            query=_query(request),
+            values=values_of(None),
+        )
     notice = Notice(RETRIED, {"id": str(message.id)}, "success")
     return redirect(f"{WORKFLOWS}#deliveries", [notice])
