@@ -26,7 +26,16 @@ from playwright.sync_api import Browser, Page, expect
 
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web.console import campaigns as campaign_pages
-from callhopper.web.console import common, lists, mass_edit, ownership, skills
+from callhopper.web.console import (
+    common,
+    filter_builder,
+    hopper,
+    lists,
+    mass_edit,
+    ownership,
+    skills,
+    workflows,
+)
 from callhopper.web.i18n import translations
 from tests.e2e.browser import PageWalk, screenshot
 from tests.e2e.conftest import new_context
@@ -364,6 +373,13 @@ def mass_edit_leads(walk: Walk, list_id: int) -> None:
     page.get_by_label(walk.t("Why (written in the audit log)")).fill(f"{p} walk")
     walk.button("Count (dry run)").click()
     expect(page.locator("#matched")).to_have_text("4")
+    # The sample: the leads that would change, each without an owner now, all to the agent.
+    sample = page.locator("#dry-run-sample tbody tr")
+    expect(sample).to_have_count(4)
+    expect(page.locator("#dry-run-sample .owner-now").first).to_have_text(
+        walk.t("none (general pool)")
+    )
+    expect(page.locator("#dry-run-sample .owner-after").last).to_have_text(f"{p}-ann")
     walk.accessible("mass edit")
     walk.shot("mass-edit-dry-run")
     confirm = walk.t("Confirm: change the owner of %(n)s leads", n="4")
@@ -374,17 +390,25 @@ def mass_edit_leads(walk: Walk, list_id: int) -> None:
 
 
 def build_a_skill(walk: Walk) -> None:
-    """A two-group lead filter, saved as a skill and given to the walk's agent."""
+    """A lead filter of two groups (both must hold) or a second set, built with the
+    builder's add buttons (htmx redraws the builder), saved as a skill and given to the
+    walk's agent."""
     page, p = walk.page, walk.prefix
     page.goto("/console/skills")
     page.get_by_label(walk.t("Name of the skill")).fill(f"{p} big accounts")
-    page.locator("#field-0-0").fill("account")
-    page.locator("#op-0-0").select_option("not empty")
-    page.locator("#field-0-1").fill("notes")
-    page.locator("#op-0-1").select_option("empty")
-    page.locator("#field-1-0").fill("account")
-    page.locator("#op-1-0").select_option("in")
-    page.locator("#value-1-0").fill(f"{p}-1, {p}-2")
+    page.locator("#filter-field-0-0-0").fill("account")
+    page.locator("#filter-op-0-0-0").select_option("not empty")
+    page.get_by_role("button", name=walk.t("Add group to set %(s)s", s="1"), exact=True).click()
+    page.locator("#filter-field-0-1-0").fill("notes")
+    page.locator("#filter-op-0-1-0").select_option("empty")
+    page.get_by_role("button", name=walk.t("Add set"), exact=True).click()
+    page.locator("#filter-field-1-0-0").fill("account")
+    page.locator("#filter-op-1-0-0").select_option("in")
+    page.locator("#filter-value-1-0-0").fill(f"{p}-1, {p}-2")
+    # The first fields survived both redraws.
+    expect(page.locator("#filter-field-0-0-0")).to_have_value("account")
+    expect(page.locator("#filter-builder .filter-group")).to_have_count(3)
+    walk.accessible("skill builder")
     walk.shot("skill-builder")
     walk.button("Save the skill").click()
     text = f'(account not empty and notes empty) or account in ("{p}-1", "{p}-2")'
@@ -461,5 +485,11 @@ def test_every_string_of_the_console_has_a_japanese_translation() -> None:
         lists.LIST_CREATED,
         ownership.RELEASED,
         *campaign_pages.FIXED_REASON.values(),
+        *filter_builder.OPS.values(),
+        hopper.LOADED,
+        workflows.RULE_SAVED,
+        workflows.RULE_DELETED,
+        *workflows.STAGES.values(),
+        *workflows.OWNER_ACTIONS.values(),
     ]
     assert [s for s in sentences if catalogue.gettext(s) == s] == []
