@@ -18,12 +18,18 @@ from callhopper.web.console import (
     dashboard,
     dnc,
     home,
+    hopper,
     lists,
     mass_edit,
     ownership,
     people,
+    roles,
     skills,
+    staleness,
     why,
+    windows,
+    workflows,
+    wrapup,
 )
 from callhopper.web.pages import records, signin, workspace
 
@@ -46,10 +52,16 @@ def install(app: FastAPI) -> None:
         dashboard,
         why,
         mass_edit,
+        hopper,
+        workflows,
         skills,
         audit,
         people,
         dnc,
+        roles,
+        wrapup,
+        windows,
+        staleness,
     ):
         app.include_router(pages.router)
     app.mount(
