@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 #: Generous: a loaded CI machine takes a while to import the application.
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0
 
 
 def free_port() -> int:
