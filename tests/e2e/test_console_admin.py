@@ -135,8 +135,8 @@ def set_a_calling_window(walk: Walk) -> None:
     walk.button("Save the window").click()
     walk.notice(windows.WINDOW_SET, campaigns=f"{p} windowed")
     row = page.locator(f"#window-{campaign_id}")
-    expect(row.locator(".start")).to_have_text("09:00")
-    expect(row.locator(".end")).to_have_text("18:00")
+    expect(row.locator(".window-start")).to_have_text("09:00")
+    expect(row.locator(".window-end")).to_have_text("18:00")
     page.get_by_label(walk.t("Is each window open now in this zone? (IANA name)")).fill(
         "Asia/Tokyo"
     )
