@@ -17,38 +17,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web.console import campaigns as campaign_pages
-from callhopper.web.console import common, lists, mass_edit, ownership, skills
+from callhopper.web.console import (
+    common,
+    filter_builder,
+    hopper,
+    lists,
+    mass_edit,
+    ownership,
+    skills,
+    workflows,
+)
 from callhopper.web.i18n import translations
-from tests.e2e.browser import axe_violations, describe, screenshot
+from tests.e2e.browser import PageWalk, screenshot
 from tests.e2e.conftest import new_context
 from tests.e2e.server import LiveServer
 from tests.e2e.workspace_setup import ALL_DAY, Admin
 
 #: How long a step waits for the server (imports, the dashboard's refresh every 3 s).
 WAIT_MS = 20_000
-#: Latin words a Japanese page may show: names of formats and standards, and values typed.
-_LATIN_ALLOWED = {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "none"}
-_VISIBLE_WORDS = """() => {
-  const words = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const element = node.parentElement;
-    if (!element || element.closest('[translate="no"], script, style, template, option')) continue;
-    if (!element.checkVisibility()) continue;
-    words.push(...(node.textContent.match(/[A-Za-z]{2,}/g) || []));
-  }
-  return words;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +81,7 @@ class AgentApi:
 
 
 @dataclass
-class Walk:
+class Walk(PageWalk):
     """One administrator's walk through the console, in one language."""
 
     page: Page
@@ -95,34 +90,18 @@ class Walk:
     lang: str
     folder: Path
     step: int = 0
+    pages: ClassVar[str] = "console"
+    latin_allowed: ClassVar[frozenset[str]] = frozenset(
+        {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "none"}
+    )
+    not_words: ClassVar[str] = '[translate="no"], script, style, template, option'
+    # The mapping's fields are labelled with the file's own column names.
+    check_names: ClassVar[bool] = False
+    wait_ms: ClassVar[int] = WAIT_MS
 
     @property
     def prefix(self) -> str:
         return self.lang
-
-    def t(self, message: str, **values: str) -> str:
-        text = translations(self.lang).gettext(message)
-        return text % values if values else text
-
-    def shot(self, name: str) -> None:
-        """A screenshot of this step; in Japanese, no word of the page is left in English."""
-        self.step += 1
-        screenshot(self.page, f"console-{self.lang}-{self.step:02d}-{name}")
-        if self.lang == "ja":
-            english = sorted(set(self.page.evaluate(_VISIBLE_WORDS)) - _LATIN_ALLOWED)
-            assert english == [], f"untranslated words on step {name}: {english}"
-
-    def accessible(self, what: str) -> None:
-        violations = axe_violations(self.page)
-        assert violations == [], f"{what}: {describe(violations)}"
-
-    def notice(self, message: str, **values: str) -> None:
-        expect(self.page.locator("#messages")).to_contain_text(
-            self.t(message, **values), timeout=WAIT_MS
-        )
-
-    def button(self, name: str, within: Locator | Page | None = None) -> Locator:
-        return (within or self.page).get_by_role("button", name=self.t(name), exact=True)
 
     def csv_file(self, name: str, rows: list[dict[str, str]]) -> Path:
         path = self.folder / name
@@ -394,6 +373,13 @@ def mass_edit_leads(walk: Walk, list_id: int) -> None:
     page.get_by_label(walk.t("Why (written in the audit log)")).fill(f"{p} walk")
     walk.button("Count (dry run)").click()
     expect(page.locator("#matched")).to_have_text("4")
+    # The sample: the leads that would change, each without an owner now, all to the agent.
+    sample = page.locator("#dry-run-sample tbody tr")
+    expect(sample).to_have_count(4)
+    expect(page.locator("#dry-run-sample .owner-now").first).to_have_text(
+        walk.t("none (general pool)")
+    )
+    expect(page.locator("#dry-run-sample .owner-after").last).to_have_text(f"{p}-ann")
     walk.accessible("mass edit")
     walk.shot("mass-edit-dry-run")
     confirm = walk.t("Confirm: change the owner of %(n)s leads", n="4")
@@ -404,17 +390,25 @@ def mass_edit_leads(walk: Walk, list_id: int) -> None:
 
 
 def build_a_skill(walk: Walk) -> None:
-    """A two-group lead filter, saved as a skill and given to the walk's agent."""
+    """A lead filter of two groups (both must hold) or a second set, built with the
+    builder's add buttons (htmx redraws the builder), saved as a skill and given to the
+    walk's agent."""
     page, p = walk.page, walk.prefix
     page.goto("/console/skills")
     page.get_by_label(walk.t("Name of the skill")).fill(f"{p} big accounts")
-    page.locator("#field-0-0").fill("account")
-    page.locator("#op-0-0").select_option("not empty")
-    page.locator("#field-0-1").fill("notes")
-    page.locator("#op-0-1").select_option("empty")
-    page.locator("#field-1-0").fill("account")
-    page.locator("#op-1-0").select_option("in")
-    page.locator("#value-1-0").fill(f"{p}-1, {p}-2")
+    page.locator("#filter-field-0-0-0").fill("account")
+    page.locator("#filter-op-0-0-0").select_option("not empty")
+    page.get_by_role("button", name=walk.t("Add group to set %(s)s", s="1"), exact=True).click()
+    page.locator("#filter-field-0-1-0").fill("notes")
+    page.locator("#filter-op-0-1-0").select_option("empty")
+    page.get_by_role("button", name=walk.t("Add set"), exact=True).click()
+    page.locator("#filter-field-1-0-0").fill("account")
+    page.locator("#filter-op-1-0-0").select_option("in")
+    page.locator("#filter-value-1-0-0").fill(f"{p}-1, {p}-2")
+    # The first fields survived both redraws.
+    expect(page.locator("#filter-field-0-0-0")).to_have_value("account")
+    expect(page.locator("#filter-builder .filter-group")).to_have_count(3)
+    walk.accessible("skill builder")
     walk.shot("skill-builder")
     walk.button("Save the skill").click()
     text = f'(account not empty and notes empty) or account in ("{p}-1", "{p}-2")'
@@ -491,5 +485,11 @@ def test_every_string_of_the_console_has_a_japanese_translation() -> None:
         lists.LIST_CREATED,
         ownership.RELEASED,
         *campaign_pages.FIXED_REASON.values(),
+        *filter_builder.OPS.values(),
+        hopper.LOADED,
+        workflows.RULE_SAVED,
+        workflows.RULE_DELETED,
+        *workflows.STAGES.values(),
+        *workflows.OWNER_ACTIONS.values(),
     ]
     assert [s for s in sentences if catalogue.gettext(s) == s] == []

@@ -336,15 +336,15 @@ def test_a_two_group_lead_filter_is_built_saved_as_a_skill_and_given_to_an_agent
     built = {
         "csrf_token": token,
         "name": "Arizona big",
-        "field-0-0": "state",
-        "op-0-0": "==",
-        "value-0-0": "AZ",
-        "field-0-1": "balance",
-        "op-0-1": ">=",
-        "value-0-1": "100",
-        "field-1-0": "tier",
-        "op-1-0": "in",
-        "value-1-0": "Gold, Silver",
+        "filter-field-0-0-0": "state",
+        "filter-op-0-0-0": "==",
+        "filter-value-0-0-0": "AZ",
+        "filter-field-0-1-0": "balance",
+        "filter-op-0-1-0": ">=",
+        "filter-value-0-1-0": "100",
+        "filter-field-1-0-0": "tier",
+        "filter-op-1-0-0": "in",
+        "filter-value-1-0-0": "Gold, Silver",
     }
     saved = pages.post("/console/skills", data=built, follow_redirects=False)
     assert saved.status_code == 303, saved.text
@@ -357,7 +357,7 @@ def test_a_two_group_lead_filter_is_built_saved_as_a_skill_and_given_to_an_agent
     )
     assert given.status_code == 303
     assert api.get("/api/v1/users/ana").json()["skill_ids"] == [skill["id"]]
-    refused = pages.post("/console/skills", data={**built, "op-1-0": "in", "value-1-0": ""})
+    refused = pages.post("/console/skills", data={**built, "filter-value-1-0-0": ""})
     assert refused.status_code == 422 and 'value="Arizona big"' in refused.text
 
 

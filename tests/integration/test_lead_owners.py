@@ -186,13 +186,44 @@ def test_a_dry_run_counts_and_the_real_run_changes_the_same_leads(
     body = {"filter": "balance >= 28", "action": "set_owner", "owner_user_id": "ben"}
 
     dry = mass(client, list_id, **body, dry_run=True)
-    assert dry == {"matched": 6, "changed": 5, "per_agent": None, "dry_run": True}
+    sample = [
+        {"record_id": i, "owner_user_id": owner, "new_owner_user_id": "ben"}
+        for i, owner in [*((ids[n], None) for n in range(4, 8)), (ids[9], "ann")]
+    ]
+    assert dry == {
+        "matched": 6,
+        "changed": 5,
+        "per_agent": None,
+        "dry_run": True,
+        "sample": sample,
+    }
     assert owners(db, list_id)[ids[4]] is None
     assert owner_audit(db) == []
 
     real = mass(client, list_id, **body, dry_run=False, note="ann moved to renewals")
-    assert real == {"matched": 6, "changed": 5, "per_agent": None, "dry_run": False}
+    assert real == {
+        "matched": 6,
+        "changed": 5,
+        "per_agent": None,
+        "dry_run": False,
+        "sample": [],
+    }
     assert owners(db, list_id) == {i: ("ben" if n >= 4 else None) for n, i in enumerate(ids)}
+
+
+def test_a_dry_run_shows_the_first_twenty_leads_that_would_change(
+    client: TestClient, db: Database, make_user: MakeUser
+) -> None:
+    agents(make_user, "ann")
+    list_id = leads(client, 25)
+    ids = record_ids(db, list_id)
+    set_owners(db, {ids[0]: "ann"})
+
+    dry = mass(client, list_id, action="set_owner", owner_user_id="ann", dry_run=True)
+
+    assert (dry["matched"], dry["changed"]) == (25, 24)
+    assert [s["record_id"] for s in dry["sample"]] == ids[1:21]
+    assert {(s["owner_user_id"], s["new_owner_user_id"]) for s in dry["sample"]} == {(None, "ann")}
 
 
 def test_every_change_is_audited_per_record_with_the_note(
@@ -274,12 +305,11 @@ def test_distribute_spreads_leads_evenly_round_robin_in_record_order(
     body = {"owner": "gone", "action": "distribute", "agents": ["ann", "ben", "cat"]}
 
     dry = mass(client, list_id, **body, dry_run=True)
-    assert dry == {
-        "matched": 10,
-        "changed": 10,
-        "per_agent": {"ann": 4, "ben": 3, "cat": 3},
-        "dry_run": True,
-    }
+    assert dry["per_agent"] == {"ann": 4, "ben": 3, "cat": 3}
+    assert (dry["matched"], dry["changed"], dry["dry_run"]) == (10, 10, True)
+    assert [(s["owner_user_id"], s["new_owner_user_id"]) for s in dry["sample"]] == [
+        ("gone", agent) for agent in ["ann", "ben", "cat"] * 3 + ["ann"]
+    ]
     real = mass(client, list_id, **body, dry_run=False, note="gone left")
 
     assert real["per_agent"] == {"ann": 4, "ben": 3, "cat": 3}

@@ -20,6 +20,7 @@ from callhopper.domain.lead_owners import (
     MassAction,
     MassEdit,
     OwnerCandidate,
+    PlannedOwner,
     StalenessRule,
     StalenessRuleSpec,
 )
@@ -92,6 +93,14 @@ class MemoryOwners:
     def plan_per_agent(self, agent_ids: Sequence[int]) -> dict[str, int]:
         names = {u.id: u.user_id for u in USERS.values()}
         return {names[a]: sum(1 for *_, n in self.plan_rows if n == a) for a in agent_ids}
+
+    def plan_sample(self, limit: int) -> list[PlannedOwner]:
+        names = {u.id: u.user_id for u in USERS.values()}
+        changed = [(r, old, new) for r, old, new in self.plan_rows if old != new]
+        return [
+            PlannedOwner(r, names.get(old) if old else None, names.get(new) if new else None)
+            for r, old, new in changed[:limit]
+        ]
 
     def apply_plan(
         self, actor: Any, *, reason: str, now: datetime, end_leases: bool
@@ -202,9 +211,16 @@ def test_a_distribution_spreads_the_leads_round_robin_and_a_dry_run_changes_noth
     edit = MassEdit(action=MassAction.DISTRIBUTE, agents=("ann", "ben", "ann"))
     counted = owners.mass_edit(tx, SYSTEM, 1, edit, dry_run=True, now=NOW)
     assert (counted.matched, counted.changed, counted.per_agent) == (4, 4, {"ann": 2, "ben": 2})
+    assert [(p.record_id, p.new_owner_user_id) for p in counted.sample] == [
+        (1, "ann"),
+        (2, "ben"),
+        (3, "ann"),
+        (4, "ben"),
+    ]
     assert tx.owners.applied == [] and tx.audit.entries == []
     assert tx.owners.selections[-1][2] is False  # a dry run locks nothing
     done = owners.mass_edit(tx, SYSTEM, 1, edit, dry_run=False, now=NOW)
+    assert done.sample == ()
     assert done.changed == 4 and tx.owners.owner == {1: 1, 2: 2, 3: 1, 4: 2}
     assert tx.owners.applied == ["mass edit"]
     assert [a for a, _, _ in tx.audit.entries] == ["lead.mass_edit"]

@@ -1,7 +1,7 @@
 """What the console's dashboard shows of a campaign: its progress per owner agent, its
 deliveries and their outcomes over the last hours, the hopper per agent (lead-ownership
-campaigns), and whether it is a campaign that dials by itself (whose abandon rate is
-watched against its target).
+campaigns), and, for a campaign that dials by itself, its abandon rate per day and over the
+rolling window against its target.
 
 Everything comes from the campaign and hopper services the API answers with; this module
 only groups the recent deliveries into time buckets.
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from callhopper.core.campaigns import CampaignService
 from callhopper.core.hopper import HopperService, HopperView
 from callhopper.domain.campaign_values import Assignment, CampaignProgress
+from callhopper.domain.dialer import AbandonReport
 from callhopper.ports import Clock
 
 #: How far back the activity chart looks, in buckets of :data:`BUCKET`.
@@ -25,6 +26,8 @@ BUCKET = timedelta(minutes=10)
 SAMPLE = 5000
 #: The outcome of a delivery that has not ended yet.
 OPEN = "open"
+#: The rolling window of the abandon rate, in days (today included).
+ABANDON_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Dashboard:
     #: The hopper per agent, for lead-ownership campaigns.
     hopper: HopperView | None
     now: datetime
+    #: The abandon rate over the last :data:`ABANDON_DAYS` days, for campaigns that dial by
+    #: themselves.
+    abandon: AbandonReport | None = None
 
     @property
     def dials_by_itself(self) -> bool:
@@ -83,7 +89,8 @@ class DashboardService:
         self.hopper = hopper
         self.clock = clock
 
-    def campaign(self, campaign_id: int) -> Dashboard:
+    def campaign(self, campaign_id: int, *, tz: str = "UTC") -> Dashboard:
+        """The dashboard of one campaign; its abandon-rate days are days in ``tz``."""
         progress = self.campaigns.progress(campaign_id)
         now = self.clock.now()
         recent = self.campaigns.assignment_history(
@@ -92,4 +99,7 @@ class DashboardService:
         hopper = None
         if progress.campaign.enforce_lead_ownership:
             hopper = self.hopper.view(campaign_id)
-        return Dashboard(progress, timeline(recent, now), hopper, now)
+        abandon = None
+        if progress.campaign.mode.dials_by_itself:
+            abandon = self.campaigns.abandon_rate(campaign_id, days=ABANDON_DAYS, tz=tz)
+        return Dashboard(progress, timeline(recent, now), hopper, now, abandon)

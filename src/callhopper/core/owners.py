@@ -23,6 +23,7 @@ from callhopper.domain.contacts import RECORD_PROPERTIES
 from callhopper.domain.errors import AlreadyExists, InvalidInput, NotFound
 from callhopper.domain.filters import parse_filter
 from callhopper.domain.lead_owners import (
+    MASS_EDIT_SAMPLE,
     MAX_DISTRIBUTE_AGENTS,
     MAX_MASS_EDIT_RECORDS,
     NO_OWNER,
@@ -205,6 +206,7 @@ def mass_edit(
             field="filter",
         )
     per_agent = tx.owners.plan_per_agent(target) if isinstance(target, list) else None
+    sample = tuple(tx.owners.plan_sample(MASS_EDIT_SAMPLE)) if dry_run else ()
     ended: list[EndedLease] = []
     if not dry_run and changed:
         reason = f"mass edit: {edit.note.strip()}" if edit.note.strip() else "mass edit"
@@ -234,6 +236,7 @@ def mass_edit(
         changed=changed,
         per_agent=per_agent,
         dry_run=dry_run,
+        sample=sample,
         ended_leases=tuple(ended),
     )
 

@@ -13,6 +13,8 @@ from typing import Any, Final
 MAX_MASS_EDIT_RECORDS: Final = 1_000_000
 #: At most this many agents to distribute leads over in one mass edit.
 MAX_DISTRIBUTE_AGENTS: Final = 10_000
+#: How many of the leads a mass edit's dry run would change it shows, in record-id order.
+MASS_EDIT_SAMPLE: Final = 20
 #: The ``owner`` selector value that means "leads without an owner" (the general pool).
 NO_OWNER: Final = "none"
 #: The outcome of a delivery ended by an owner change, and the reason the agent is given.
@@ -84,14 +86,26 @@ class MassEdit:
 
 
 @dataclass(frozen=True)
+class PlannedOwner:
+    """A lead whose owner a planned change would change: its owner now and afterwards
+    (user ids; None: the general pool)."""
+
+    record_id: int
+    owner_user_id: str | None
+    new_owner_user_id: str | None
+
+
+@dataclass(frozen=True)
 class MassEditResult:
-    """How many leads the selection matched, how many change owner, and (distribute) how
-    many of the matched leads each agent gets."""
+    """How many leads the selection matched, how many change owner, (distribute) how many
+    of the matched leads each agent gets, and (dry run) the first leads that would change."""
 
     matched: int
     changed: int
     per_agent: dict[str, int] | None
     dry_run: bool
+    #: A dry run's first :data:`MASS_EDIT_SAMPLE` leads that would change owner.
+    sample: tuple[PlannedOwner, ...] = ()
     #: Deliveries ended because their lead went to another owner.
     ended_leases: tuple[EndedLease, ...] = ()
 

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from callhopper.domain.records import WebhookStatus
+
+
+class WebhookStage(StrEnum):
+    """Where a message is in its delivery, as people read it."""
+
+    #: Queued, not tried yet.
+    PENDING = "pending"
+    #: Tried and failed (or retried by hand after failing): another attempt is due.
+    RETRYING = "retrying"
+    #: Delivered: the receiver answered with a success.
+    DELIVERED = "delivered"
+    #: Every attempt failed (or its rule was deleted): nothing more happens unless retried.
+    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,16 @@ class WebhookMessage:
     created_at: datetime
     sent_at: datetime | None
     payload: dict[str, Any]
+
+    @property
+    def stage(self) -> WebhookStage:
+        if self.status is WebhookStatus.SENT:
+            return WebhookStage.DELIVERED
+        if self.status is WebhookStatus.FAILED:
+            return WebhookStage.FAILED
+        if self.attempts or self.last_error:
+            return WebhookStage.RETRYING
+        return WebhookStage.PENDING
 
 
 @dataclass(frozen=True, slots=True)

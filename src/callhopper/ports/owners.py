@@ -14,7 +14,13 @@ from typing import Protocol
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.filters import Filter
-from callhopper.domain.lead_owners import EndedLease, LeadOwner, OwnerCandidate, StalenessRule
+from callhopper.domain.lead_owners import (
+    EndedLease,
+    LeadOwner,
+    OwnerCandidate,
+    PlannedOwner,
+    StalenessRule,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,11 @@ class LeadOwnerStore(Protocol):
 
     def plan_per_agent(self, agent_ids: Sequence[int]) -> dict[str, int]:
         """How many leads of the plan go to each agent, by user id."""
+        ...
+
+    def plan_sample(self, limit: int) -> list[PlannedOwner]:
+        """The first ``limit`` leads of the plan whose owner changes, in record-id order,
+        with their current and new owner."""
         ...
 
     def apply_plan(

@@ -15,6 +15,7 @@ from callhopper.domain.lead_owners import (
     EndedLease,
     LeadOwner,
     OwnerCandidate,
+    PlannedOwner,
     StalenessRule,
 )
 from callhopper.domain.records import RecordStatus
@@ -31,6 +32,7 @@ from callhopper.store.owner_plan import (
     fill_plan,
     per_agent,
     plan_counts,
+    plan_sample,
 )
 from callhopper.store.record_filters import record_filter
 from callhopper.store.users import actor_of
@@ -118,6 +120,9 @@ class SqlLeadOwnerStore:
 
     def plan_per_agent(self, agent_ids: Sequence[int]) -> dict[str, int]:
         return per_agent(self.session, agent_ids)
+
+    def plan_sample(self, limit: int) -> list[PlannedOwner]:
+        return plan_sample(self.session, limit)
 
     def apply_plan(
         self, actor: Actor, *, reason: str, now: datetime, end_leases: bool

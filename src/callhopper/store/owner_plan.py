@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import column, table
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.lead_owners import PlannedOwner
 from callhopper.domain.records import OWNER_ACTION
 from callhopper.store.models import AuditEntry, HopperEntry, Record, User
 from callhopper.store.types import UTCDateTime
@@ -140,6 +141,23 @@ def plan_counts(session: Session) -> tuple[int, int]:
         )
     ).one()
     return int(matched), int(changed)
+
+
+def plan_sample(session: Session, limit: int) -> list[PlannedOwner]:
+    """The first ``limit`` planned leads whose owner changes, by record id, with the user
+    ids of their current and new owner."""
+    old_owner = aliased(User, name="old_owner")
+    new_owner = aliased(User, name="new_owner")
+    rows = session.execute(
+        select(PLAN.c.record_id, old_owner.user_id, new_owner.user_id)
+        .select_from(PLAN)
+        .outerjoin(old_owner, old_owner.id == PLAN.c.old_owner_id)
+        .outerjoin(new_owner, new_owner.id == PLAN.c.new_owner_id)
+        .where(CHANGED)
+        .order_by(PLAN.c.record_id)
+        .limit(limit)
+    ).all()
+    return [PlannedOwner(int(r), old, new) for r, old, new in rows]
 
 
 def apply_plan(session: Session, actor: Actor, *, reason: str, now: datetime) -> None:

@@ -18,6 +18,7 @@ from callhopper.web.console import (
     dashboard,
     dnc,
     home,
+    hopper,
     lists,
     mass_edit,
     ownership,
@@ -27,6 +28,7 @@ from callhopper.web.console import (
     staleness,
     why,
     windows,
+    workflows,
     wrapup,
 )
 from callhopper.web.pages import records, signin, workspace
@@ -50,6 +52,8 @@ def install(app: FastAPI) -> None:
         dashboard,
         why,
         mass_edit,
+        hopper,
+        workflows,
         skills,
         audit,
         people,

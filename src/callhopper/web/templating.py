@@ -7,12 +7,12 @@ A template renders with ``lang`` in its context (see :func:`callhopper.web.i18n.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -47,6 +47,19 @@ def _format_number(context: Context, value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=context["lang"])
 
 
+@pass_context
+def _format_percent(context: Context, value: float | None) -> str:
+    """A ratio (0.034) as a percentage with up to two decimals (3.4 %), in the locale."""
+    if value is None:
+        return ""
+    return format_percent(value, "#,##0.##%", locale=context["lang"])
+
+
+@pass_context
+def _format_date(context: Context, value: date | None, form: str = "medium") -> str:
+    return "" if value is None else format_date(value, form, locale=context["lang"])
+
+
 def _data(value: object) -> Markup:
     """``value`` (a name, a number, a campaign: data, not words of the page) marked so that
     nothing translates it: ``<span translate="no">``."""
@@ -69,6 +82,8 @@ def make_environment() -> Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["datetime"] = _format_datetime
     env.filters["number"] = _format_number
+    env.filters["percent"] = _format_percent
+    env.filters["date"] = _format_date
     env.filters["data"] = _data
     env.filters["data_values"] = _data_values
     return env

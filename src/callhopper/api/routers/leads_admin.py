@@ -85,11 +85,21 @@ class MassEditIn(Body):
     note: Reason = Field("", description="Why: the audit reason is 'mass edit: …'.")
 
 
+class PlannedOwnerPublic(BaseModel):
+    record_id: int
+    owner_user_id: str | None = Field(description="The owner now (null: the general pool).")
+    new_owner_user_id: str | None = Field(description="The owner after the edit.")
+
+
 class MassEditPublic(BaseModel):
     matched: int
     changed: int
     per_agent: dict[str, int] | None = None
     dry_run: bool
+    sample: list[PlannedOwnerPublic] = Field(
+        default_factory=list,
+        description="A dry run's first 20 leads that would change owner, by record id.",
+    )
 
 
 @router.post("/contact-lists/{list_id}/mass-edit", response_model=MassEditPublic)

@@ -26,6 +26,7 @@ from callhopper.domain.campaign_values import RESULT_COLUMNS, Campaign
 from callhopper.domain.campaigns import CampaignAction, CampaignSettings
 from callhopper.domain.contacts import validation_message
 from callhopper.domain.errors import CallhopperError, InvalidInput
+from callhopper.domain.filters import parse_filter
 from callhopper.domain.hopper import SecondaryOrder
 from callhopper.domain.ownership import OwnerError, OwnerOrder
 from callhopper.domain.rights import Right
@@ -39,6 +40,16 @@ from callhopper.web.console.common import (
     refusal,
     services,
 )
+from callhopper.web.console.filter_builder import OPS as FILTER_OPS
+from callhopper.web.console.filter_builder import (
+    Draft,
+    blank,
+    draft_from,
+    draft_of,
+    filter_of,
+    step_of,
+    stepped,
+)
 from callhopper.web.console.forms import whole_number
 from callhopper.web.messages import N_, Notice
 from callhopper.web.pages.common import checked_form, redirect, text_of
@@ -51,6 +62,8 @@ router = APIRouter(
 CAMPAIGNS = f"{CONSOLE_PATH}/campaigns"
 ERROR_RECORDS_PAGE = 100
 SORT_KEYS = 2
+#: The name of the default lead filter builder's fields.
+FILTER_PREFIX = "lead_filter"
 DAYS = (
     N_("Monday"),
     N_("Tuesday"),
@@ -139,7 +152,8 @@ def _settings(form: FormData) -> dict[str, Any]:
         if value is not None or name == "preview_timeout_s":
             body[name] = value
     body["secondary_order"] = text_of(form, "secondary_order") or SecondaryOrder.FIFO.value
-    body["default_lead_filter"] = text_of(form, "default_lead_filter").strip() or None
+    built = filter_of(draft_of(form, FILTER_PREFIX))
+    body["default_lead_filter"] = built.to_text() if built is not None else None
     body["caller_ids"] = [
         line.strip() for line in text_of(form, "caller_ids").splitlines() if line.strip()
     ]
@@ -201,9 +215,13 @@ def _form_page(
     values: dict[str, Any],
     choices: dict[str, Any],
     *,
+    draft: Draft | None = None,
     status: int = 200,
     notices: list[Notice] | None = None,
 ) -> Response:
+    if draft is None:
+        stored = values.get("default_lead_filter")
+        draft = draft_from(parse_filter(stored) if stored else None)
     return page(
         request,
         "campaign_form.html",
@@ -219,6 +237,9 @@ def _form_page(
         days=DAYS,
         sort_keys=range(SORT_KEYS),
         manage=actor.can(Right.CAMPAIGN_MANAGE),
+        filter_prefix=FILTER_PREFIX,
+        filter_draft=draft,
+        filter_ops=FILTER_OPS,
         **choices,
     )
 
@@ -277,6 +298,9 @@ async def new_campaign(request: Request) -> Response:
 @router.post("/new")
 async def create_campaign(request: Request) -> Response:
     form = await checked_form(request)
+    step = step_of(form, FILTER_PREFIX)
+    if step is not None:
+        return await _builder_step(request, form, step, None)
 
     def create(actor: Actor) -> Any:
         try:
@@ -289,7 +313,16 @@ async def create_campaign(request: Request) -> Response:
     if refused is not None:
         exc, choices = refused
         values = _submitted(form, None)
-        return _form_page(request, actor, None, values, choices, status=422, notices=[refusal(exc)])
+        return _form_page(
+            request,
+            actor,
+            None,
+            values,
+            choices,
+            draft=draft_of(form, FILTER_PREFIX) or blank(),
+            status=422,
+            notices=[refusal(exc)],
+        )
     notices = [Notice(SAVED, {"campaign": created.campaign.name}, "success")]
     return redirect(f"{CAMPAIGNS}/{created.campaign.id}", notices)
 
@@ -306,6 +339,9 @@ async def campaign_page(request: Request, campaign_id: IntId) -> Response:
 @router.post("/{campaign_id}")
 async def update_campaign(request: Request, campaign_id: IntId) -> Response:
     form = await checked_form(request)
+    step = step_of(form, FILTER_PREFIX)
+    if step is not None:
+        return await _builder_step(request, form, step, campaign_id)
 
     def update(actor: Actor) -> Any:
         try:
@@ -321,10 +357,38 @@ async def update_campaign(request: Request, campaign_id: IntId) -> Response:
         exc, campaign, choices = refused
         values = _submitted(form, campaign)
         return _form_page(
-            request, actor, campaign, values, choices, status=422, notices=[refusal(exc)]
+            request,
+            actor,
+            campaign,
+            values,
+            choices,
+            draft=draft_of(form, FILTER_PREFIX) or blank(),
+            status=422,
+            notices=[refusal(exc)],
         )
     notices = [Notice(SAVED, {"campaign": changed.campaign.name}, "success")]
     return redirect(f"{CAMPAIGNS}/{campaign_id}", notices)
+
+
+async def _builder_step(
+    request: Request, form: FormData, step: str, campaign_id: int | None
+) -> Response:
+    """An add or remove step of the default lead filter's builder: the form again, as it was
+    sent, with the step done; nothing is saved."""
+
+    def look(_actor: Actor) -> Any:
+        campaign = services(request).campaigns.get(campaign_id) if campaign_id else None
+        return campaign, _choices(request)
+
+    actor, (campaign, choices) = await console_user(request, look, Right.CAMPAIGN_MANAGE)
+    values = _submitted(form, campaign)
+    try:
+        draft = stepped(draft_of(form, FILTER_PREFIX), step)
+    except InvalidInput as exc:
+        return _form_page(
+            request, actor, campaign, values, choices, status=422, notices=[refusal(exc)]
+        )
+    return _form_page(request, actor, campaign, values, choices, draft=draft)
 
 
 @router.post("/{campaign_id}/state/{action}")

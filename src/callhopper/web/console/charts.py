@@ -18,6 +18,8 @@ PALETTE = ("#1f4e79", "#2e7d32", "#b35c00", "#a3161b", "#6a3d9a", "#00695c", "#5
 ROW_HEIGHT = 18
 LABEL_WIDTH = 140
 BAR_WIDTH = 420
+#: The colour of a value above its target.
+OVER_TARGET = "#b3261e"
 COLUMN_AREA = 200
 
 
@@ -90,4 +92,32 @@ def columns(ticks: Sequence[str], series: Sequence[Series], label: str) -> Marku
             )
         if i % max(1, count // 6) == 0:
             body.append(f'<text x="{x:.1f}" y="{COLUMN_AREA + 16}">{escape(tick)}</text>')
+    return _svg(610, COLUMN_AREA + 24, label, body)
+
+
+def rate_columns(ticks: Sequence[str], rates: Sequence[float], target: float, label: str) -> Markup:
+    """One column per tick (a day) of a rate between 0 and 1, with the target as a dashed
+    line; a column above the target is drawn in the warning colour."""
+    count = max(1, len(ticks))
+    top = max([target * 1.5, *rates, 0.01])
+    step = 560 / count
+    target_y = COLUMN_AREA - (COLUMN_AREA - 10) * target / top
+    body: list[str] = [
+        f'<line x1="30" y1="{COLUMN_AREA}" x2="600" y2="{COLUMN_AREA}" stroke="#4a5560"/>',
+        f'<text x="0" y="12">{top:.1%}</text><text x="0" y="{COLUMN_AREA}">0%</text>',
+    ]
+    for i, (tick, rate) in enumerate(zip(ticks, rates, strict=True)):
+        x = 35 + i * step
+        h = (COLUMN_AREA - 10) * rate / top
+        fill = OVER_TARGET if rate > target else colour(0)
+        body.append(
+            f'<rect x="{x:.1f}" y="{COLUMN_AREA - h:.1f}" width="{step * 0.8:.1f}" '
+            f'height="{h:.1f}" fill="{fill}"><title>{escape(tick)}: {rate:.2%}</title></rect>'
+        )
+        if i % max(1, count // 6) == 0:
+            body.append(f'<text x="{x:.1f}" y="{COLUMN_AREA + 16}">{escape(tick)}</text>')
+    body.append(
+        f'<line x1="30" y1="{target_y:.1f}" x2="600" y2="{target_y:.1f}" stroke="#4a5560" '
+        f'stroke-dasharray="6 4"><title>{target:.2%}</title></line>'
+    )
     return _svg(610, COLUMN_AREA + 24, label, body)

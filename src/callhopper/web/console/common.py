@@ -61,6 +61,7 @@ SECTIONS = (
     Section(f"{CONSOLE_PATH}/queues", N_("Queues"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/dnc", N_("Do-not-call lists"), (Right.DNC_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/workflows", N_("Workflow rules"), (Right.CAMPAIGN_MANAGE,)),
     Section(f"{CONSOLE_PATH}/staleness", N_("Staleness rules"), STALENESS_READERS),
     Section(f"{CONSOLE_PATH}/audit", N_("Audit log"), (Right.AUDIT_VIEW,)),
 )

@@ -1,7 +1,9 @@
 """The Outbound Campaigns dashboard: one campaign's progress per agent (total, delivered,
 handled, remaining, errors), its deliveries and outcomes over the last hours, its hopper
 per agent (lead ownership), and its abandon rate against the target for campaigns that
-dial by themselves. The charts refresh every few seconds while the page is open.
+dial by themselves (per day and over the rolling 30 days, from the same report as the API's
+``GET /campaigns/{id}/abandon-rate``). The charts refresh every few seconds while the page
+is open.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_time
+from babel.dates import format_date, format_time
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +19,7 @@ from starlette.responses import Response
 from callhopper.api.ids import IntId
 from callhopper.core.dashboard import OPEN, Dashboard
 from callhopper.domain.actors import Actor
-from callhopper.web.console.charts import PALETTE, Series, bars, columns
+from callhopper.web.console.charts import PALETTE, Series, bars, columns, rate_columns
 from callhopper.web.console.common import (
     CONSOLE_PATH,
     READERS,
@@ -83,7 +85,17 @@ def _charts(dashboard: Dashboard, lang: str, tz: str) -> dict[str, Any]:
             [Series("leads", [o.leads for o in owned])],
             words(N_("Hopper per agent")),
         )
+    abandon = dashboard.abandon
+    abandon_chart = None
+    if abandon is not None and abandon.answered_by_person:
+        abandon_chart = rate_columns(
+            [format_date(d.day, "short", locale=lang) for d in abandon.days],
+            [d.rate for d in abandon.days],
+            abandon.target,
+            words(N_("Abandon rate per day")),
+        )
     return {
+        "abandon_chart": abandon_chart,
         "progress_chart": progress_chart,
         "activity_chart": activity_chart,
         "hopper_chart": hopper_chart,
@@ -101,7 +113,8 @@ def _look(request: Request, campaign_id: int | None) -> Any:
     if campaign_id is None:
         running = [c for c in campaigns if c.state.is_active]
         campaign_id = next((c.id for c in running or campaigns), None)
-    dashboard = found.dashboard.campaign(campaign_id) if campaign_id is not None else None
+    tz = zone(request)
+    dashboard = found.dashboard.campaign(campaign_id, tz=tz) if campaign_id is not None else None
     return campaigns, dashboard
 
 

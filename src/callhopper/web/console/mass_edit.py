@@ -1,7 +1,8 @@
 """Mass Edit Leads of a contact list: choose the leads (a lead filter over the list's
 columns, and their current owner), what to do (reassign them to one agent, clear their
 owner, or distribute them evenly over chosen agents), see how many a dry run selects and
-changes, then confirm. Only holders of ``lead.mass_edit`` open it; every lead that changes
+changes (with the first leads that would change, their owner now and afterwards), then
+confirm. Only holders of ``lead.mass_edit`` open it; every lead that changes
 owner gets a ``record.owner`` audit entry, which the page shows afterwards.
 
 The dry run and the change are :meth:`~callhopper.core.owners.OwnerService.mass_edit`, the

@@ -1,33 +1,23 @@
-"""Skills in the console: a lead filter built from groups of conditions (each condition a
-field, an operator of the lead filter syntax and its value; the conditions of a group all
-hold, and any one group is enough), saved as a skill, and given to agents.
+"""Skills in the console: a lead filter built from sets of groups of items (each item a
+field, an operator of the lead filter syntax and its value), saved as a skill, and given to
+agents.
 
-The page assembles the filter from the domain's own pieces
-(:class:`~callhopper.domain.filters.model.Filter`), so it checks and writes a filter exactly
-as the API does; :meth:`~callhopper.core.queues.QueueService.create_skill` stores it and
+The builder (:mod:`callhopper.web.console.filter_builder`) assembles the filter from the
+domain's own pieces, so it checks and writes a filter exactly as the API does;
+:meth:`~callhopper.core.queues.QueueService.create_skill` stores it and
 :meth:`~callhopper.core.users.UserService.set_skills` gives it to agents.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from callhopper.domain.actors import Actor
-from callhopper.domain.errors import CallhopperError, InvalidInput
-from callhopper.domain.filters.model import (
-    EMPTINESS_OPS,
-    LIST_OPS,
-    Condition,
-    Filter,
-    Group,
-    Op,
-)
+from callhopper.domain.errors import CallhopperError
 from callhopper.domain.rights import Right
 from callhopper.web.console.common import (
     CONSOLE_PATH,
@@ -37,6 +27,15 @@ from callhopper.web.console.common import (
     refusal,
     services,
 )
+from callhopper.web.console.filter_builder import (
+    OPS,
+    Draft,
+    blank,
+    draft_of,
+    needed_filter,
+    step_of,
+    stepped,
+)
 from callhopper.web.messages import N_, Notice
 from callhopper.web.pages.common import checked_form, redirect, text_of
 
@@ -45,55 +44,10 @@ router = APIRouter(
 )
 
 SKILLS = f"{CONSOLE_PATH}/skills"
-#: The builder's slots: groups joined by OR, conditions joined by AND in each.
-GROUPS = 3
-CONDITIONS = 3
-_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
-OPS = {
-    Op.EQ: N_("is"),
-    Op.NE: N_("is not"),
-    Op.LT: N_("is less than"),
-    Op.LE: N_("is at most"),
-    Op.GT: N_("is more than"),
-    Op.GE: N_("is at least"),
-    Op.IN: N_("is one of (separated by commas)"),
-    Op.NOT_IN: N_("is none of (separated by commas)"),
-    Op.EMPTY: N_("is empty"),
-    Op.NOT_EMPTY: N_("is not empty"),
-}
+#: The name of the builder's fields.
+PREFIX = "filter"
 SKILL_SAVED = N_("Skill %(skill)s saved with the filter %(filter)s.")
 SKILLS_GIVEN = N_("%(skill)s was given to %(n)s agents.")
-
-
-def _value(raw: str) -> str | float:
-    """A number when it is written as one, else the text."""
-    raw = raw.strip()
-    return float(raw) if _NUMBER.match(raw) else raw
-
-
-def filter_of(form: FormData) -> Filter:
-    """The builder's groups and conditions as a lead filter (empty slots are left out)."""
-    groups = []
-    for g in range(GROUPS):
-        conditions = []
-        for c in range(CONDITIONS):
-            field = text_of(form, f"field-{g}-{c}").strip()
-            if not field:
-                continue
-            op = Op(text_of(form, f"op-{g}-{c}") or Op.EQ.value)
-            raw = text_of(form, f"value-{g}-{c}")
-            if op in EMPTINESS_OPS:
-                values: tuple[str | float, ...] = ()
-            elif op in LIST_OPS:
-                values = tuple(_value(v) for v in raw.split(",") if v.strip())
-            else:
-                values = (_value(raw),)
-            conditions.append(Condition(field, op, values))
-        if conditions:
-            groups.append(Group(tuple(conditions)))
-    if not groups:
-        raise InvalidInput("the filter needs at least one condition", field="filter")
-    return Filter(tuple(groups))
 
 
 def _look(request: Request) -> dict[str, Any]:
@@ -109,6 +63,7 @@ def _page(
     actor: Actor,
     looked: dict[str, Any],
     values: dict[str, str],
+    draft: Draft,
     *,
     status: int = 200,
     notices: list[Notice] | None = None,
@@ -120,9 +75,9 @@ def _page(
         status=status,
         notices=notices or [],
         values=values,
+        draft=draft,
         ops=OPS,
-        groups=range(GROUPS),
-        conditions=range(CONDITIONS),
+        prefix=PREFIX,
         gives=actor.can(Right.USER_MANAGE),
         **looked,
     )
@@ -131,28 +86,35 @@ def _page(
 @router.get("")
 async def skills_page(request: Request) -> Response:
     actor, looked = await console_user(request, lambda _a: _look(request), Right.QUEUE_MANAGE)
-    return _page(request, actor, looked, {})
+    return _page(request, actor, looked, {}, blank())
 
 
 @router.post("")
 async def create_skill(request: Request) -> Response:
     form = await checked_form(request)
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    values = {"name": text_of(form, "name")}
+    draft = draft_of(form, PREFIX)
+    step = step_of(form, PREFIX)
 
     def create(actor: Actor) -> Any:
         try:
-            expression = filter_of(form).to_text()
+            if step is not None:
+                return None, (stepped(draft, step), None, _look(request))
+            expression = needed_filter(draft).to_text()
             skill = services(request).admin.queues.create_skill(
                 actor, name=text_of(form, "name"), expression=expression
             )
             return skill, None
         except CallhopperError as exc:
-            return None, (exc, _look(request))
+            return None, (draft, exc, _look(request))
 
-    actor, (skill, refused) = await console_user(request, create, Right.QUEUE_MANAGE)
-    if refused is not None:
-        exc, looked = refused
-        return _page(request, actor, looked, values, status=422, notices=[refusal(exc)])
+    actor, (skill, again) = await console_user(request, create, Right.QUEUE_MANAGE)
+    if again is not None:
+        shown, exc, looked = again
+        if exc is None:  # an add or remove step of the builder: the form again, nothing saved
+            return _page(request, actor, looked, values, shown)
+        notices = [refusal(exc)]
+        return _page(request, actor, looked, values, shown, status=422, notices=notices)
     notice = Notice(SKILL_SAVED, {"skill": skill.name, "filter": skill.expression}, "success")
     return redirect(SKILLS, [notice])
 
