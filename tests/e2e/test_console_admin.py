@@ -19,7 +19,8 @@ from playwright.sync_api import Browser, expect
 
 from callhopper.demo import DOMAIN
 from callhopper.domain.calling_window import CallingWindow
-from callhopper.web.console import people, roles, staleness, windows, wrapup
+from callhopper.web.console import common, people, roles, staleness, windows, wrapup
+from callhopper.web.i18n import translations
 from tests.e2e.conftest import new_context
 from tests.e2e.server import LiveServer
 from tests.e2e.test_console import WALKS, Walk, sign_in
@@ -135,8 +136,8 @@ def set_a_calling_window(walk: Walk) -> None:
     walk.button("Save the window").click()
     walk.notice(windows.WINDOW_SET, campaigns=f"{p} windowed")
     row = page.locator(f"#window-{campaign_id}")
-    expect(row.locator(".start")).to_have_text("09:00")
-    expect(row.locator(".end")).to_have_text("18:00")
+    expect(row.locator(".window-start")).to_have_text("09:00")
+    expect(row.locator(".window-end")).to_have_text("18:00")
     page.get_by_label(walk.t("Is each window open now in this zone? (IANA name)")).fill(
         "Asia/Tokyo"
     )
@@ -171,3 +172,20 @@ def run_a_staleness_rule(walk: Walk) -> None:
     expect(page.locator("#messages")).to_contain_text("every_minutes")
     walk.accessible("a staleness rule")
     walk.shot("staleness-refused")
+
+
+def test_every_sentence_of_the_administration_pages_has_a_japanese_translation() -> None:
+    """The notices and choices of these pages in the Japanese catalogue, by name."""
+    catalogue = translations("ja")
+    sentences = [
+        roles.ROLE_CREATED,
+        *roles.RIGHT_WORDS.values(),
+        people.ROLE_GIVEN,
+        wrapup.SET_SAVED,
+        *wrapup.OWNER_ACTIONS.values(),
+        windows.WINDOW_SET,
+        *windows.ZONE_KINDS.values(),
+        staleness.RULE_RAN,
+        common.INVALID_FIELD,
+    ]
+    assert [s for s in sentences if catalogue.gettext(s) == s] == []

@@ -730,3 +730,26 @@ def test_a_stopped_runner_returns_at_once(db: Database, clock: FrozenClock) -> N
     assert not thread.is_alive()
     with pytest.raises(ValueError, match="poll_s"):
         StalenessRunner(SqlUnitOfWork(db), clock, poll_s=0)
+
+
+def test_the_runs_of_staleness_rules_are_listed_newest_first_and_outlive_their_rule(
+    client: TestClient,
+) -> None:
+    ids = [
+        client.post("/api/v1/staleness-rules", json={"name": n, "owner_deactivated": True}).json()[
+            "id"
+        ]
+        for n in ("A", "B")
+    ]
+    for rule_id in (ids[0], ids[1], ids[0]):
+        assert client.post(f"/api/v1/staleness-rules/{rule_id}/run").status_code == 200
+    runs = client.get("/api/v1/staleness-runs").json()
+    assert [r["rule_id"] for r in runs] == [ids[0], ids[1], ids[0]]
+    assert {r["released"] for r in runs} == {0}
+    assert runs[1]["reason"] == "staleness rule B"
+    one = client.get(f"/api/v1/staleness-runs?rule_id={ids[0]}&limit=1").json()
+    assert [r["rule_id"] for r in one] == [ids[0]] and one[0]["at"] == runs[0]["at"]
+    assert client.get("/api/v1/staleness-runs?rule_id=999999").status_code == 404
+    assert client.get("/api/v1/staleness-runs?limit=0").status_code == 422
+    assert client.delete(f"/api/v1/staleness-rules/{ids[1]}").status_code == 204
+    assert len(client.get("/api/v1/staleness-runs").json()) == 3

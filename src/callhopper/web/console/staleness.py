@@ -88,6 +88,11 @@ def spec_of(form: FormData) -> StalenessRuleSpec:
     return StalenessRuleSpec(**{**checked.model_dump(), "statuses": tuple(checked.statuses)})
 
 
+def _list_names(request: Request) -> dict[int, str]:
+    """The name of each contact list, by id (in a worker thread)."""
+    return {s.contact_list.id: s.contact_list.name for s in services(request).lists.all()}
+
+
 # --- the pages ----------------------------------------------------------------------------------
 
 
@@ -98,9 +103,8 @@ async def render_rules(
     values: dict[str, Any] | None = None,
 ) -> Response:
     def look(_actor: Actor) -> Any:
-        found = services(request)
-        lists = {s.contact_list.id: s.contact_list.name for s in found.lists.all()}
-        return found.owners.rules(), found.owners.runs(limit=RUNS_SHOWN), lists
+        owners = services(request).owners
+        return owners.rules(), owners.runs(limit=RUNS_SHOWN), _list_names(request)
 
     actor, (rules, runs, lists) = await console_user(request, look, *STALENESS_READERS)
     return page(
@@ -142,9 +146,8 @@ async def render_rule(
     values: dict[str, Any] | None = None,
 ) -> Response:
     def look(_actor: Actor) -> Any:
-        found = services(request)
-        lists = {s.contact_list.id: s.contact_list.name for s in found.lists.all()}
-        return found.owners.rule(rule_id), found.owners.runs(rule_id, limit=RUNS_SHOWN), lists
+        owners = services(request).owners
+        return owners.rule(rule_id), owners.runs(rule_id, limit=RUNS_SHOWN), _list_names(request)
 
     actor, (rule, runs, lists) = await console_user(request, look, *STALENESS_READERS)
     return page(
