@@ -57,6 +57,7 @@ def open_database(settings: Settings, *, check_schema: bool = True) -> Iterator[
         settings.database_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         pool_size=pool_size(settings),
+        prepare_threshold=settings.db_prepare_threshold,
     )
     try:
         if check_schema:

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Requests a server process handles at once, each on a database connection "
         "the process keeps open (its background jobs keep one more each).",
     )
+    db_prepare_threshold: int | None = Field(
+        2,
+        ge=0,
+        description="PostgreSQL: runs of one statement on a connection before psycopg prepares "
+        "it on the server ('off': never, for a connection pooler that cannot keep them).",
+    )
     admission_limit: int | None = Field(
         None,
         ge=0,
@@ -154,6 +160,13 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("db_prepare_threshold", mode="before")
+    @classmethod
+    def _prepare_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("off", "none", ""):
+            return None
         return value
 
     @field_validator("default_region")

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web.console import campaigns as campaign_pages
@@ -37,27 +37,13 @@ from callhopper.web.console import (
     workflows,
 )
 from callhopper.web.i18n import translations
-from tests.e2e.browser import axe_violations, describe, screenshot
+from tests.e2e.browser import PageWalk, screenshot
 from tests.e2e.conftest import new_context
 from tests.e2e.server import LiveServer
 from tests.e2e.workspace_setup import ALL_DAY, Admin
 
 #: How long a step waits for the server (imports, the dashboard's refresh every 3 s).
 WAIT_MS = 20_000
-#: Latin words a Japanese page may show: names of formats and standards, and values typed.
-_LATIN_ALLOWED = {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "URL", "none"}
-_VISIBLE_WORDS = """() => {
-  const words = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const element = node.parentElement;
-    if (!element || element.closest('[translate="no"], script, style, template, option')) continue;
-    if (!element.checkVisibility()) continue;
-    words.push(...(node.textContent.match(/[A-Za-z]{2,}/g) || []));
-  }
-  return words;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +81,7 @@ class AgentApi:
 
 
 @dataclass
-class Walk:
+class Walk(PageWalk):
     """One administrator's walk through the console, in one language."""
 
     page: Page
@@ -104,34 +90,18 @@ class Walk:
     lang: str
     folder: Path
     step: int = 0
+    pages: ClassVar[str] = "console"
+    latin_allowed: ClassVar[frozenset[str]] = frozenset(
+        {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "URL", "none"}
+    )
+    not_words: ClassVar[str] = '[translate="no"], script, style, template, option'
+    # The mapping's fields are labelled with the file's own column names.
+    check_names: ClassVar[bool] = False
+    wait_ms: ClassVar[int] = WAIT_MS
 
     @property
     def prefix(self) -> str:
         return self.lang
-
-    def t(self, message: str, **values: str) -> str:
-        text = translations(self.lang).gettext(message)
-        return text % values if values else text
-
-    def shot(self, name: str) -> None:
-        """A screenshot of this step; in Japanese, no word of the page is left in English."""
-        self.step += 1
-        screenshot(self.page, f"console-{self.lang}-{self.step:02d}-{name}")
-        if self.lang == "ja":
-            english = sorted(set(self.page.evaluate(_VISIBLE_WORDS)) - _LATIN_ALLOWED)
-            assert english == [], f"untranslated words on step {name}: {english}"
-
-    def accessible(self, what: str) -> None:
-        violations = axe_violations(self.page)
-        assert violations == [], f"{what}: {describe(violations)}"
-
-    def notice(self, message: str, **values: str) -> None:
-        expect(self.page.locator("#messages")).to_contain_text(
-            self.t(message, **values), timeout=WAIT_MS
-        )
-
-    def button(self, name: str, within: Locator | Page | None = None) -> Locator:
-        return (within or self.page).get_by_role("button", name=self.t(name), exact=True)
 
     def csv_file(self, name: str, rows: list[dict[str, str]]) -> Path:
         path = self.folder / name

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -23,7 +23,7 @@ from websockets.sync.client import connect as ws_connect
 from callhopper.demo import DEMO_PASSWORD, DOMAIN
 from callhopper.web import messages as m
 from callhopper.web.i18n import translations
-from tests.e2e.browser import axe_violations, describe, screenshot
+from tests.e2e.browser import PageWalk
 from tests.e2e.conftest import new_context
 from tests.e2e.server import LiveServer
 from tests.e2e.workspace_setup import Admin, csrf_token, signed_in
@@ -37,28 +37,6 @@ PAGE_BUDGET_BYTES = 200_000
 DEMO_CAMPAIGN = 1
 DEMO_LIST = 1
 
-#: Text a Japanese page may show in Latin letters: words Japanese writes that way.
-_LATIN_ALLOWED = {"OK", "API", "HTTP"}
-#: Every visible text of the page outside ``translate="no"`` (data: names, numbers …).
-_VISIBLE_WORDS = """() => {
-  const words = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    const element = node.parentElement;
-    if (!element || element.closest('[translate="no"], script, style, template')) continue;
-    if (!element.checkVisibility()) continue;
-    words.push(...(node.textContent.match(/[A-Za-z]{2,}/g) || []));
-  }
-  for (const element of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
-    if (element.closest('[translate="no"]')) continue;
-    for (const name of ['aria-label', 'placeholder', 'title']) {
-      words.push(...((element.getAttribute(name) || '').match(/[A-Za-z]{2,}/g) || []));
-    }
-  }
-  return words;
-}"""
-
 
 @pytest.fixture(scope="module")
 def admin(server: LiveServer) -> Iterator[Admin]:
@@ -68,7 +46,7 @@ def admin(server: LiveServer) -> Iterator[Admin]:
 
 
 @dataclass
-class Walk:
+class Walk(PageWalk):
     """One agent's walk through the workspace, in one language."""
 
     page: Page
@@ -78,32 +56,8 @@ class Walk:
     agent: str
     step: int = 0
     weights: dict[str, int] = field(default_factory=dict)
-
-    def t(self, message: str, **values: str) -> str:
-        """``message`` as the page writes it in the walk's language."""
-        text = translations(self.lang).gettext(message)
-        return text % values if values else text
-
-    def shot(self, name: str) -> None:
-        """A screenshot of this step; in Japanese, no sentence of the page is left in
-        English."""
-        self.step += 1
-        screenshot(self.page, f"workspace-{self.lang}-{self.step:02d}-{name}")
-        if self.lang == "ja":
-            english = sorted(set(self.page.evaluate(_VISIBLE_WORDS)) - _LATIN_ALLOWED)
-            assert english == [], f"untranslated words on step {name}: {english}"
-
-    def accessible(self, what: str) -> None:
-        violations = axe_violations(self.page)
-        assert violations == [], f"{what}: {describe(violations)}"
-
-    def notice(self, message: str, **values: str) -> None:
-        expect(self.page.locator("#messages")).to_contain_text(
-            self.t(message, **values), timeout=PUSH_WAIT_MS
-        )
-
-    def button(self, name: str, within: Locator | Page | None = None) -> Locator:
-        return (within or self.page).get_by_role("button", name=self.t(name), exact=True)
+    pages: ClassVar[str] = "workspace"
+    wait_ms: ClassVar[int] = PUSH_WAIT_MS
 
     def campaign_row(self, campaign_id: int) -> Locator:
         return self.page.locator(f"#campaign-{campaign_id}")

@@ -14,6 +14,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from callhopper.settings import Settings
 from callhopper.store.db import Database
 
 
@@ -89,3 +90,24 @@ def test_a_lookup_runs_outside_a_transaction_and_leaves_the_pool_as_it_was(pg_ur
         with database.read() as session:  # the same connection, in a transaction again
             session.execute(text("SELECT 1"))
             assert _status(session) is TransactionStatus.INTRANS
+
+
+@pytest.mark.parametrize(("setting", "threshold"), [("2", 2), ("0", 0), ("off", None)])
+def test_hot_statements_are_prepared_on_the_server_unless_turned_off(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, setting: str, threshold: int | None
+) -> None:
+    """``CALLHOPPER_DB_PREPARE_THRESHOLD`` reaches the driver: past it a statement run again
+    on a connection is prepared there (``off``: never, for a pooler that cannot keep them)."""
+    monkeypatch.setenv("CALLHOPPER_DB_PREPARE_THRESHOLD", setting)
+    settings = Settings(database_url=pg_url)
+    assert settings.db_prepare_threshold == threshold
+    database = Database(pg_url, pool_size=1, prepare_threshold=settings.db_prepare_threshold)
+    try:
+        with database.engine.connect() as conn:
+            for _ in range(4):
+                conn.execute(text("SELECT 1 WHERE 1 = :one"), {"one": 1})
+            prepared = conn.execute(text("SELECT count(*) FROM pg_prepared_statements"))
+            count = prepared.scalar_one()
+    finally:
+        database.dispose()
+    assert (count > 0) is (threshold is not None)

@@ -36,20 +36,20 @@ from tests.support import MakeUser, Person
 #: The pinned counts: kind of campaign → dialect → statements of each step of one cycle.
 BUDGET: dict[str, dict[str, dict[str, int]]] = {
     "agent_owned_preview": {
-        "postgresql": {"get_record": 6, "call": 11, "done": 5},
-        "sqlite": {"get_record": 12, "call": 13, "done": 9},
+        "postgresql": {"get_record": 6, "call": 6, "done": 4},
+        "sqlite": {"get_record": 11, "call": 7, "done": 8},
     },
     "campaign_ownership": {
-        "postgresql": {"get_record": 6, "call": 11, "done": 6},
-        "sqlite": {"get_record": 12, "call": 13, "done": 14},
+        "postgresql": {"get_record": 6, "call": 6, "done": 5},
+        "sqlite": {"get_record": 11, "call": 7, "done": 13},
     },
     "lead_ownership_hopper": {
-        "postgresql": {"get_record": 7, "call": 11, "done": 5},
-        "sqlite": {"get_record": 14, "call": 13, "done": 9},
+        "postgresql": {"get_record": 7, "call": 6, "done": 4},
+        "sqlite": {"get_record": 13, "call": 7, "done": 8},
     },
     "push_preview": {
-        "postgresql": {"push": 10, "accept": 5, "call": 11, "done": 9},
-        "sqlite": {"push": 18, "accept": 7, "call": 13, "done": 16},
+        "postgresql": {"push": 10, "accept": 5, "call": 6, "done": 8},
+        "sqlite": {"push": 18, "accept": 6, "call": 7, "done": 15},
     },
 }
 

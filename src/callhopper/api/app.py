@@ -71,7 +71,11 @@ def create_app(
     With ``background`` the process also runs the background jobs (hopper loads, pushes
     and their timers) for as long as the application runs; tests drive them by hand.
     """
-    database = db if db is not None else Database(settings.database_url)
+    database = (
+        db
+        if db is not None
+        else Database(settings.database_url, prepare_threshold=settings.db_prepare_threshold)
+    )
     time = clock if clock is not None else SystemClock()
     services = build(settings, database, time)
 

@@ -8,7 +8,7 @@ transactions of its own and tells agents and the pusher what changed once commit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -320,6 +320,20 @@ class CampaignService:
     def update(self, actor: Actor, campaign_id: int, changes: Mapping[str, Any]) -> CampaignChange:
         with self.uow.write() as tx:
             return update_campaign(tx, actor, campaign_id, changes, now=self.clock.now())
+
+    def set_calling_window(
+        self, actor: Actor, campaign_ids: Sequence[int], window: Mapping[str, Any]
+    ) -> list[Campaign]:
+        """Give each campaign of ``campaign_ids`` the calling window ``window`` (its fields,
+        as ``update`` patches them), in one transaction: all of them change, or none."""
+        if not campaign_ids:
+            raise InvalidInput("choose at least one campaign", field="campaign_ids")
+        now = self.clock.now()
+        with self.uow.write() as tx:
+            return [
+                update_campaign(tx, actor, c, {"calling_window": dict(window)}, now=now).campaign
+                for c in dict.fromkeys(campaign_ids)
+            ]
 
     def delete(self, actor: Actor, campaign_id: int) -> None:
         with self.uow.write() as tx:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from callhopper.domain.actors import Actor
+from callhopper.domain.audit import AuditQuery
 from callhopper.domain.contacts import RECORD_PROPERTIES
 from callhopper.domain.errors import AlreadyExists, InvalidInput, NotFound
 from callhopper.domain.filters import parse_filter
@@ -27,6 +28,7 @@ from callhopper.domain.lead_owners import (
     MAX_MASS_EDIT_RECORDS,
     NO_OWNER,
     OWNER_CHANGED,
+    STALENESS_RUN_ACTION,
     EndedLease,
     MassAction,
     MassEdit,
@@ -35,6 +37,7 @@ from callhopper.domain.lead_owners import (
     OwnerChange,
     StalenessRule,
     StalenessRuleSpec,
+    StalenessRun,
     owner_view,
 )
 from callhopper.domain.records import OWNER_ACTION
@@ -46,6 +49,8 @@ from callhopper.ports.owners import LeadSelection, Target
 logger = logging.getLogger(__name__)
 
 _MAX_STATUSES: Final = 200
+#: The most runs one look returns.
+MAX_RUNS: Final = 1000
 _MAX_CODE_LENGTH: Final = 64
 
 
@@ -290,7 +295,7 @@ def run_rule(tx: Transaction, actor: Actor, rule_id: int, now: datetime) -> int:
     tx.staleness_rules.ran(rule.id, now=now)
     tx.audit.add(
         actor,
-        "staleness_rule.run",
+        STALENESS_RUN_ACTION,
         "staleness_rule",
         rule.id,
         now=now,
@@ -424,3 +429,29 @@ class OwnerService:
     def run_rule(self, actor: Actor, rule_id: int) -> int:
         with self.uow.write() as tx:
             return run_rule(tx, actor, rule_id, self.clock.now())
+
+    def runs(self, rule_id: int | None = None, *, limit: int = 100) -> list[StalenessRun]:
+        """The latest runs (of one rule, or of every rule, deleted ones too), newest first,
+        read from their audit entries."""
+        if not 1 <= limit <= MAX_RUNS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_RUNS}", field="limit")
+        query = AuditQuery(
+            action=STALENESS_RUN_ACTION,
+            target_type="staleness_rule",
+            target_id=None if rule_id is None else str(rule_id),
+            limit=limit,
+        )
+        with self.uow.read() as tx:
+            if rule_id is not None:
+                _rule(tx, rule_id)
+            entries = tx.audit_trail.entries(query)
+        return [
+            StalenessRun(
+                rule_id=int(e.target_id),
+                at=e.at,
+                actor=e.actor,
+                released=int((e.after or {}).get("released", 0)),
+                reason=e.reason,
+            )
+            for e in entries
+        ]

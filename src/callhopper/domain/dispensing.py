@@ -180,6 +180,38 @@ class ContactRecord:
 
 
 @dataclass(frozen=True)
+class DialTarget:
+    """What Call reads of a delivered record, in one statement: the lease, the contact
+    record, who else has it out and which campaign owns it (the record's own copies), and
+    the number of the callback being delivered, if it has one."""
+
+    lease: Lease
+    record: ContactRecord
+    out_campaign_id: int | None
+    out_until: datetime | None
+    owner_campaign_id: int | None
+    owner_until: datetime | None
+    callback_number: str | None
+
+    def out_elsewhere(self, campaign_id: int, now: datetime) -> bool:
+        """Whether an agent of another campaign has the record out now (a live lease)."""
+        return (
+            self.out_campaign_id is not None
+            and self.out_campaign_id != campaign_id
+            and self.out_until is not None
+            and self.out_until > now
+        )
+
+    def owner(self, now: datetime) -> RecordOwner | None:
+        """The campaign that owns the record now (an owner with no end never expires)."""
+        if self.owner_campaign_id is None:
+            return None
+        if self.owner_until is not None and self.owner_until <= now:
+            return None
+        return RecordOwner(self.owner_campaign_id, self.owner_until)
+
+
+@dataclass(frozen=True)
 class RecordOwner:
     """The campaign that owns a record now (campaign ownership), and until when."""
 

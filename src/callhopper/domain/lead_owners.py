@@ -181,3 +181,19 @@ class StalenessRule:
             "every_minutes": self.spec.every_minutes,
             "enabled": self.spec.enabled,
         }
+
+
+#: The audit action of a staleness rule's run (its ``after`` holds ``{"released": n}``).
+STALENESS_RUN_ACTION: Final = "staleness_rule.run"
+
+
+@dataclass(frozen=True)
+class StalenessRun:
+    """One run of a staleness rule: when, by whom (``system`` for the scheduled runs), and
+    how many leads it released; ``reason`` names the rule as it was called then."""
+
+    rule_id: int
+    at: datetime
+    actor: str
+    released: int
+    reason: str

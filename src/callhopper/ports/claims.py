@@ -12,6 +12,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    DialTarget,
     HeldElsewhere,
     Lease,
     LeaseChange,
@@ -133,6 +134,12 @@ class Claims(Protocol):
         statement (Done)."""
         ...
 
+    def dial_target(self, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+        """The lease, the contact record, who else has it out or owns it, and the number of
+        the callback being delivered; both rows locked, one statement (Call). 404 unless
+        the record is delivered to the agent."""
+        ...
+
     def delivered(self, campaign_id: int, record_id: int) -> Delivered | None:
         """The campaign's record with its contact record, its pending callback and the
         newest lines of its history, whoever holds it; one statement."""
@@ -214,6 +221,25 @@ class Claims(Protocol):
     ) -> None:
         """The end of a delivery: its interaction written, and its row of the history
         closed with ``outcome`` (and ``history_code``)."""
+        ...
+
+    def finish(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int,
+        lead_status: str,
+        code: str,
+        note: str,
+        now: datetime,
+        edits: dict[str, Any] | None,
+    ) -> None:
+        """Done's writes: :meth:`release` with ``change`` (the lead's status becomes
+        ``lead_status``), then :meth:`end_delivery` of a wrap-up with ``code``, ``note`` and
+        ``edits`` (outcome ``done``); one statement on PostgreSQL."""
         ...
 
     def close_assignment(

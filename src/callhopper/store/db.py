@@ -9,7 +9,8 @@ write. That lock is what makes SQLite claims atomic across processes.
 On PostgreSQL every statement is a round trip to another process, so the pool pings a
 connection before use only when it has sat idle (a restarted server's connections are
 replaced before a request meets them; a connection in steady use is not pinged again on
-every checkout), and :meth:`Database.lookup` reads without ``BEGIN`` and ``ROLLBACK``.
+every checkout), and :meth:`Database.lookup` reads without ``BEGIN`` and ``ROLLBACK`` (on SQLite
+too: its driver then runs the one statement on its own).
 """
 
 from __future__ import annotations
@@ -25,9 +26,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from callhopper.domain.dispensing import CampaignContext
+
 Dialect = Literal["sqlite", "postgresql"]
 
 _SQLITE_BEGIN_OPTION = "callhopper_sqlite_begin"
+_NO_BEGIN = "none"
+#: PostgreSQL: runs of a statement's text on a connection before psycopg prepares it on the
+#: server (its own default is 5); None: never (a pooler in transaction mode that does not
+#: keep prepared statements, PgBouncer before 1.21 or without ``max_prepared_statements``).
+PREPARE_THRESHOLD: int | None = 2
 #: Seconds a pooled PostgreSQL connection may sit idle before it is pinged at checkout.
 PING_AFTER_IDLE_S = 2.0
 _IDLE_SINCE = "callhopper_idle_since"
@@ -44,10 +52,13 @@ class Database:
         pool_size: int = 20,
         pool_timeout_s: float = 30,
         ping_after_idle_s: float = PING_AFTER_IDLE_S,
+        prepare_threshold: int | None = PREPARE_THRESHOLD,
         echo: bool = False,
     ) -> None:
         self.url = url
-        self.engine: Engine = _make_engine(url, busy_timeout_ms, pool_size, pool_timeout_s, echo)
+        self.engine: Engine = _make_engine(
+            url, busy_timeout_ms, pool_size, pool_timeout_s, prepare_threshold, echo
+        )
         name = self.engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
@@ -57,10 +68,11 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine
         )
+        # A lookup is one statement, atomic on its own: no BEGIN and ROLLBACK around it.
         lookup_engine = (
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
             if self.dialect == "postgresql"
-            else self.engine
+            else self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: _NO_BEGIN})
         )
         if self.dialect == "postgresql":
             _install_postgres_hooks(self.engine, ping_after_idle_s)
@@ -71,6 +83,9 @@ class Database:
         # of polling SQLite's lock with its backoff sleeps. BEGIN IMMEDIATE still provides
         # the atomicity, and other processes still wait on SQLite's own lock.
         self._writer_turn = threading.Lock() if self.dialect == "sqlite" else None
+        #: This process's contexts of campaigns (:mod:`callhopper.store.claims.reads`):
+        #: each is checked against the campaign's version in the database before use.
+        self.contexts: dict[int, tuple[int, CampaignContext]] = {}
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -83,10 +98,10 @@ class Database:
 
     @contextmanager
     def lookup(self) -> Iterator[Session]:
-        """For one reading statement (who a token stands for …): on PostgreSQL outside a
-        transaction, which spares the ``BEGIN`` and ``ROLLBACK`` round trips. Nothing that
-        needs a transaction (temporary tables, ``SET LOCAL``, locks, several statements
-        that must agree) belongs here; on SQLite it is :meth:`read`."""
+        """For one reading statement (who a token stands for …): outside a transaction,
+        which spares the ``BEGIN`` and ``ROLLBACK`` (round trips on PostgreSQL, statements
+        on SQLite). Nothing that needs a transaction (temporary tables, ``SET LOCAL``,
+        locks, several statements that must agree) belongs here."""
         with self._lookup() as session:
             yield session
 
@@ -108,7 +123,12 @@ class Database:
 
 
 def _make_engine(
-    url: str, busy_timeout_ms: int, pool_size: int, pool_timeout_s: float, echo: bool
+    url: str,
+    busy_timeout_ms: int,
+    pool_size: int,
+    pool_timeout_s: float,
+    prepare_threshold: int | None,
+    echo: bool,
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -126,6 +146,10 @@ def _make_engine(
         "max_overflow": pool_size,
         "pool_timeout": pool_timeout_s,
         "echo": echo,
+        # psycopg 3 prepares a statement on the server once a connection has run its text
+        # this many times (None: never): the hot statements, built once with a stable text,
+        # are then parsed and planned once per connection.
+        "connect_args": {"prepare_threshold": prepare_threshold},
     }
     return create_engine(url, **kwargs)
 
@@ -166,4 +190,5 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != _NO_BEGIN:  # else the driver runs each statement on its own (autocommit)
+            conn.exec_driver_sql(f"BEGIN {mode}")

@@ -122,6 +122,8 @@ _END_INTERACTION = insert(_INTERACTIONS).values(
     edits=bindparam("edits_doc", type_=_EDITS_TYPE),
 )
 _END_DELIVERY_POSTGRESQL = _END_INTERACTION.add_cte(_CLOSE_ASSIGNMENT.cte("closed"))
+#: The same as CTEs, for a release to carry (Done: one statement on PostgreSQL).
+END_DELIVERY_CTES = (_END_INTERACTION.cte("ended"), _CLOSE_ASSIGNMENT.cte("closed"))
 
 
 def deliver(
@@ -174,7 +176,48 @@ def end_delivery(
     """The end of a delivery: its interaction written (``kind``, ``code``, ``note`` and
     ``edits``), and its row of the history closed with ``outcome`` (and ``history_code``).
     One statement on PostgreSQL."""
-    params = {
+    params = end_params(
+        campaign_id=campaign_id,
+        campaign_name=campaign_name,
+        record_id=record_id,
+        agent_id=agent_id,
+        kind=kind,
+        code=code,
+        note=note,
+        now=now,
+        outcome=outcome,
+        history_code=history_code,
+        edits=edits,
+    )
+    send_end(session, params)
+
+
+def send_end(session: Session, params: dict[str, Any]) -> None:
+    """:func:`end_delivery`'s statements, with :func:`end_params`'s parameters."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_END_DELIVERY_POSTGRESQL, params)
+        return
+    session.execute(_END_INTERACTION, params)
+    session.execute(_CLOSE_ASSIGNMENT, params)
+
+
+def end_params(
+    *,
+    campaign_id: int,
+    campaign_name: str,
+    record_id: int,
+    agent_id: int | None,
+    kind: str,
+    code: str | None,
+    note: str,
+    now: datetime,
+    outcome: str,
+    history_code: str | None = None,
+    edits: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The parameters of :func:`end_delivery`'s statements (and of
+    :data:`END_DELIVERY_CTES`)."""
+    return {
         "campaign": campaign_id,
         "name": campaign_name,
         "record": record_id,
@@ -187,11 +230,6 @@ def end_delivery(
         "history_outcome": outcome,
         "history_code": history_code,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_END_DELIVERY_POSTGRESQL, params)
-        return
-    session.execute(_END_INTERACTION, params)
-    session.execute(_CLOSE_ASSIGNMENT, params)
 
 
 def close_assignment(

@@ -28,9 +28,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-from callhopper.domain.dispensing import CallbackView, Lease, LeaseView, Rank
+from callhopper.domain.dispensing import (
+    CallbackView,
+    ContactRecord,
+    DialTarget,
+    Lease,
+    LeaseView,
+    Rank,
+)
 from callhopper.domain.errors import NotFound
 from callhopper.domain.records import OPEN_CALLBACK_STATUSES, CallbackStatus, RecordStatus
+from callhopper.store.deliveries import END_DELIVERY_CTES
 from callhopper.store.models import (
     AgentSession,
     Callback,
@@ -91,6 +99,63 @@ WITH_RECORD_AND_CALLBACK = select(
 _LEASED_WITH_RECORD = WITH_RECORD_AND_CALLBACK.where(
     *_IS_LEASE, _CR.c.record_id == bindparam("record")
 ).with_for_update(of=[_CR, _RECORDS])
+
+
+#: What Call reads of a delivered record, in one statement with both rows locked (Call and a
+#: Done claiming campaign ownership take turns on the record's row): the lease, the contact
+#: record, who else has it out or owns it (the record's own copies, current under the
+#: lock), and the number of the callback being delivered, if it has one.
+_DIAL_TARGET = (
+    select(
+        _CR.c.record_id,
+        _CR.c.agent_id,
+        _CR.c.leased_at,
+        _CR.c.accept_by,
+        _CR.c.called_at,
+        _CR.c.handled_pass,
+        _RECORDS.c.tz,
+        _RECORDS.c.phones,
+        _RECORDS.c.data,
+        _RECORDS.c.owner_id,
+        _RECORDS.c.out_campaign_id,
+        _RECORDS.c.out_until,
+        _RECORDS.c.owner_campaign_id,
+        _RECORDS.c.owner_until,
+        _CALLBACKS.c.number,
+    )
+    .select_from(
+        _CR.join(_RECORDS, _RECORDS.c.id == _CR.c.record_id).outerjoin(
+            _CALLBACKS,
+            and_(
+                _CALLBACKS.c.campaign_id == _CR.c.campaign_id,
+                _CALLBACKS.c.record_id == _CR.c.record_id,
+                _CALLBACKS.c.status == CallbackStatus.DELIVERED.value,
+            ),
+        )
+    )
+    .where(*_IS_LEASE, _CR.c.record_id == bindparam("record"))
+    .with_for_update(of=[_CR, _RECORDS])
+)
+
+
+def dial_target(session: Session, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+    """:data:`_DIAL_TARGET`; 404 unless the record is delivered to ``agent_id``."""
+    row = session.execute(
+        _DIAL_TARGET, {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    ).one_or_none()
+    if row is None:
+        raise _not_delivered(campaign_id, record_id)
+    (record, owner, leased_at, accept_by, called_at, handled_pass, tz, phones, data) = row[:9]
+    lead_owner, out_campaign, out_until, owner_campaign, owner_until, number = row[9:]
+    return DialTarget(
+        lease=Lease(int(record), owner, leased_at, accept_by, called_at, handled_pass),
+        record=ContactRecord(id=int(record), tz=tz, phones=phones, data=data, owner_id=lead_owner),
+        out_campaign_id=out_campaign,
+        out_until=out_until,
+        owner_campaign_id=owner_campaign,
+        owner_until=owner_until,
+        callback_number=number,
+    )
 
 
 def lease_view(row: Any) -> LeaseView:
@@ -305,20 +370,23 @@ def release(
     attempts_added: int = 0,
     lead_status: str | None = None,
     rank: Rank | None = None,
+    ending: dict[str, Any] | None = None,
     **values: Any,
-) -> None:
+) -> bool:
     """End the agent's lease, setting ``values`` (status and progress) and adding
     ``attempts_added`` to the attempts, in the same guarded UPDATE; 404 if the record is no
     longer leased to the agent. ``lead_status``: the record's status across campaigns
     (``records.last_code``) becomes this wrap-up code, in the statement that frees the
     contact for other campaigns. ``rank``: the record goes before or after every record of
-    the campaign. ``agent_id`` ``None``: the record is leased to the dialer."""
+    the campaign. ``agent_id`` ``None``: the record is leased to the dialer. ``ending``: the
+    parameters of :func:`callhopper.store.deliveries.end_delivery`, whose writes the release
+    carries where it is one statement (returns whether it did: else the caller sends them)."""
     dialer = agent_id is None
     # Plain values are parameters of a statement built once; SQL expressions (a rank computed
     # in the statement) are added to it.
     exprs = {name: v for name, v in values.items() if isinstance(v, ClauseElement)}
     plain = {name: v for name, v in values.items() if name not in exprs}
-    params = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
+    params: dict[str, Any] = {"campaign": campaign_id, "agent": agent_id, "record": record_id}
     params.update({f"set_{name}": value for name, value in plain.items()})
     params["attempts_added"] = attempts_added
     one_statement = session.get_bind().dialect.name == "postgresql" and not exprs
@@ -326,9 +394,10 @@ def release(
         # One statement: the lease's release, then the contact freed in a statement that
         # reads the released row (so nothing is freed when the guard failed).
         statement = _release_and_free_postgresql(
-            frozenset(plain), rank, lead_status is not None, dialer
+            frozenset(plain), rank, lead_status is not None, dialer, ending is not None
         )
-        result = session.execute(statement, {**params, "lead_code": lead_status})
+        params["lead_code"] = lead_status
+        result = session.execute(statement, {**params, **(ending or {})})
     else:
         statement = _release_statement(frozenset(plain), rank, dialer)
         if exprs:
@@ -340,7 +409,7 @@ def release(
             field="record_id",
         )
     if one_statement:
-        return  # the contact was freed by the same statement
+        return ending is not None  # the contact was freed by the same statement
     if lead_status is None:
         clear_out(session, campaign_id, [record_id])
     else:
@@ -348,6 +417,7 @@ def release(
             _CLEAR_OUT_WITH_STATUS,
             {"record": record_id, "campaign": campaign_id, "status": lead_status},
         )
+    return False
 
 
 _OTHER = _CR.alias("other")
@@ -381,21 +451,23 @@ def _release_statement(
 
 @lru_cache(maxsize=64)
 def _release_and_free_postgresql(
-    names: frozenset[str], rank: Rank | None, with_lead_code: bool, dialer: bool
+    names: frozenset[str], rank: Rank | None, with_lead_code: bool, dialer: bool, ending: bool
 ) -> Any:
     """:func:`_release_statement` as a CTE, and the contact it releases no longer out with
     this campaign (and given the lead's status ``lead_code``), in one UPDATE whose row count
-    is the release's. No parameter is named after a column of either table: an UPDATE adds
-    such a parameter to what it sets."""
+    is the release's; with ``ending``, the end of the delivery too (its interaction and its
+    history row: :data:`~callhopper.store.deliveries.END_DELIVERY_CTES`). No parameter is
+    named after a column of either table: an UPDATE adds such a parameter to what it sets."""
     released = _release_statement(names, rank, dialer).returning(_CR.c.record_id).cte("released")
     values: dict[str, Any] = dict(_FREED_IF_OURS)
     if with_lead_code:
         values["last_code"] = bindparam("lead_code")
-    return (
+    statement = (
         update(_RECORDS)
         .where(_RECORDS.c.id.in_(select(released.c.record_id).scalar_subquery()))
         .values(**values)
     )
+    return statement.add_cte(*END_DELIVERY_CTES) if ending else statement
 
 
 def clear_out(session: Session, campaign_id: int, record_ids: Sequence[int]) -> None:

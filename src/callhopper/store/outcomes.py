@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from callhopper.domain.actors import Actor
 from callhopper.domain.dispensing import CampaignContext, RecordOwner
 from callhopper.store import dnc, ownership, workflows
-from callhopper.store.models import Campaign
 
 
 class SqlOutcomes:
@@ -48,13 +47,10 @@ class SqlOutcomes:
         code: str,
         now: datetime,
     ) -> None:
-        # The campaign's row: the transaction read it with the context (no statement here).
-        campaign = self.session.get(Campaign, ctx.id)
-        assert campaign is not None
         ownership.after_attempt(
             self.session,
             actor,
-            campaign,
+            ctx,
             ctx.ownership,
             record_id,
             valid=valid,

@@ -22,11 +22,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from callhopper.domain.actors import SYSTEM, Actor
 from callhopper.domain.campaign_ownership import OwnershipSettings, expiry, renewal_due
+from callhopper.domain.dispensing import CampaignContext
 from callhopper.domain.records import RecordStatus as S
 from callhopper.store.audit import audit
 from callhopper.store.models import (
     AuditEntry,
-    Campaign,
     CampaignRecord,
     Record,
     RecordOwnership,
@@ -150,7 +150,7 @@ def active_owner(session: Session, record_id: int, now: datetime) -> RecordOwner
 def after_attempt(
     session: Session,
     actor: Actor,
-    campaign: Campaign,
+    campaign: CampaignContext,
     settings: OwnershipSettings,
     record_id: int,
     *,

@@ -23,6 +23,7 @@ from callhopper.store.callbacks import SqlCallbacks
 from callhopper.store.calls import SqlCalls
 from callhopper.store.campaigns import SqlCampaignStore
 from callhopper.store.claims.adapter import SqlClaims
+from callhopper.store.claims.reads import ContextCache
 from callhopper.store.contact_lists import SqlContactListStore
 from callhopper.store.db import Database
 from callhopper.store.dnc import SqlDncStore
@@ -87,8 +88,9 @@ def translated() -> Iterator[None]:
 class SqlTransaction:
     """The stores of one SQL transaction (:class:`callhopper.ports.Transaction`)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: ContextCache | None = None) -> None:
         self.session = session
+        self.known = known
 
     @cached_property
     def audit(self) -> SqlAuditLog:
@@ -96,7 +98,7 @@ class SqlTransaction:
 
     @cached_property
     def claims(self) -> SqlClaims:
-        return SqlClaims(self.session)
+        return SqlClaims(self.session, self.known)
 
     @cached_property
     def agents(self) -> SqlAgentSessions:
@@ -239,14 +241,14 @@ class SqlUnitOfWork:
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
         with translated(), self.db.read() as session:
-            yield SqlTransaction(session)
+            yield SqlTransaction(session, self.db.contexts)
 
     @contextmanager
     def write(self) -> Iterator[SqlTransaction]:
         with translated(), self.db.write() as session:
-            yield SqlTransaction(session)
+            yield SqlTransaction(session, self.db.contexts)
 
     @contextmanager
     def lookup(self) -> Iterator[SqlTransaction]:
         with translated(), self.db.lookup() as session:
-            yield SqlTransaction(session)
+            yield SqlTransaction(session, self.db.contexts)

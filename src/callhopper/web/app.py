@@ -23,9 +23,13 @@ from callhopper.web.console import (
     mass_edit,
     ownership,
     people,
+    roles,
     skills,
+    staleness,
     why,
+    windows,
     workflows,
+    wrapup,
 )
 from callhopper.web.pages import records, signin, workspace
 
@@ -54,6 +58,10 @@ def install(app: FastAPI) -> None:
         audit,
         people,
         dnc,
+        roles,
+        wrapup,
+        windows,
+        staleness,
     ):
         app.include_router(pages.router)
     app.mount(

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from callhopper.api.deps import OwnersDep, require, require_any
 from callhopper.api.ids import BigIntId, IntId
 from callhopper.api.schemas import Body, Changes, Code, FilterText, Name, Reason, UserRef
+from callhopper.core.owners import MAX_RUNS
 from callhopper.domain.actors import Actor
 from callhopper.domain.lead_owners import (
     MAX_DISTRIBUTE_AGENTS,
@@ -177,6 +178,14 @@ class RunPublic(BaseModel):
     released: int
 
 
+class StalenessRunPublic(BaseModel):
+    rule_id: int
+    at: datetime
+    actor: str = Field(description="Who ran it: a user_id, or system for the scheduled runs.")
+    released: int = Field(description="How many leads the run gave back to the general pool.")
+    reason: str = Field(description="'staleness rule <name>', the rule's name at the time.")
+
+
 def rule_public(rule: StalenessRule) -> StalenessRulePublic:
     """A stored rule as the API shows it."""
     return StalenessRulePublic(
@@ -218,6 +227,19 @@ def create_rule(
         enabled=body.enabled,
     )
     return rule_public(owners.create_rule(actor, spec))
+
+
+@router.get("/staleness-runs", response_model=list[StalenessRunPublic])
+def list_runs(
+    _actor: RuleReader,
+    owners: OwnersDep,
+    rule_id: Annotated[IntId | None, Query(description="Only the runs of this rule.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS)] = 100,
+) -> list[StalenessRunPublic]:
+    """The latest runs of the staleness rules (scheduled or by hand), newest first, with how
+    many leads each released; runs of deleted rules too."""
+    runs = owners.runs(rule_id, limit=limit)
+    return [StalenessRunPublic.model_validate(r, from_attributes=True) for r in runs]
 
 
 @router.get("/staleness-rules/{rule_id}", response_model=StalenessRulePublic)

@@ -15,7 +15,14 @@ from datetime import datetime
 from callhopper.core.dispensing.base import DispensingBase, agent_id_of, complete_if_stopping
 from callhopper.core.dispensing.views import DialResult
 from callhopper.domain.actors import Actor
-from callhopper.domain.dispensing import CampaignContext, ContactRecord, Lease, LeaseChange
+from callhopper.domain.dispensing import (
+    CampaignContext,
+    ContactRecord,
+    DialTarget,
+    Lease,
+    LeaseChange,
+    RecordOwner,
+)
 from callhopper.domain.errors import Conflict, InvalidInput
 from callhopper.domain.events import AgentEvent
 from callhopper.domain.phones import PhoneError, normalise_phone, phone_extension
@@ -63,9 +70,10 @@ def call(
     with d.uow.write() as tx:
         ctx = d.context(tx, agent, campaign_id, require_member=False)
         ctx.settings.caller_id(caller_id)  # a caller ID not offered: refused before all
-        lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
-        # Dialling and claiming ownership of one record take turns (see Done).
-        record = tx.records.get(record_id, lock=True)
+        # Dialling and claiming ownership of one record take turns (see Done): the lease
+        # and the contact record are read locked, with all Call needs to know of them.
+        target = tx.claims.dial_target(campaign_id, record_id, agent_id)
+        lease, record = target.lease, target.record
         now = d.clock.now()
         refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
         if refusal is None:
@@ -76,13 +84,13 @@ def call(
                     f"{record.tz or 'an unknown time zone'}; the call was not placed",
                     code="outside_calling_window",
                 )
-            refusal = take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now)
+            refusal = take_back_if_elsewhere(tx, target, campaign_id, agent_id, now)
         if refusal is None:
-            callback_number = pending_callback_number(tx, campaign_id, record_id)
-            numbers_to_try = candidates(ctx, record, phone_index, number, callback_number)
+            numbers_to_try = candidates(ctx, record, phone_index, number, target.callback_number)
             shown = ctx.settings.caller_id(caller_id)
             numbers = [n for _, n in numbers_to_try]
-            internal = tx.outcomes.dnc_numbers(campaign_id, numbers)
+            # Without a list attached to the campaign no number can be on one.
+            internal = tx.outcomes.dnc_numbers(campaign_id, numbers) if ctx.checks_dnc else set()
             if external is None:  # answered here, without waiting on anything
                 external = validate_numbers(d, numbers)
             verdicts = combine_verdicts(numbers, internal, external)
@@ -278,16 +286,48 @@ def take_back_if_not_ours(
       it waits, set aside, until that ownership ends.
     """
     if tx.claims.out_elsewhere(campaign_id, record_id, now):
-        tx.claims.release(campaign_id, record_id, agent_id, LeaseChange(status=RecordStatus.READY))
-        tx.claims.close_assignment(campaign_id, record_id, now=now, outcome="expired")
-        return Conflict(
-            "your time with this record ran out and an agent of another campaign has it "
-            "now: it was not dialled; get the next record",
-            code="record_out_elsewhere",
-        )
+        return _taken_back_out_elsewhere(tx, campaign_id, record_id, agent_id, now)
     owner = tx.outcomes.active_owner(record_id, now)
     if owner is None or owner.campaign_id == campaign_id:
         return None
+    return _taken_back_owned_elsewhere(tx, campaign_id, record_id, agent_id, owner, now)
+
+
+def take_back_if_elsewhere(
+    tx: Transaction, target: DialTarget, campaign_id: int, agent_id: int | None, now: datetime
+) -> Conflict | None:
+    """:func:`take_back_if_not_ours`, from what :meth:`Claims.dial_target
+    <callhopper.ports.claims.Claims.dial_target>` read under the record's lock (the record's
+    own copies of who has it out and who owns it) instead of two more statements."""
+    record_id = target.record.id
+    if target.out_elsewhere(campaign_id, now):
+        return _taken_back_out_elsewhere(tx, campaign_id, record_id, agent_id, now)
+    owner = target.owner(now)
+    if owner is None or owner.campaign_id == campaign_id:
+        return None
+    return _taken_back_owned_elsewhere(tx, campaign_id, record_id, agent_id, owner, now)
+
+
+def _taken_back_out_elsewhere(
+    tx: Transaction, campaign_id: int, record_id: int, agent_id: int | None, now: datetime
+) -> Conflict:
+    tx.claims.release(campaign_id, record_id, agent_id, LeaseChange(status=RecordStatus.READY))
+    tx.claims.close_assignment(campaign_id, record_id, now=now, outcome="expired")
+    return Conflict(
+        "your time with this record ran out and an agent of another campaign has it "
+        "now: it was not dialled; get the next record",
+        code="record_out_elsewhere",
+    )
+
+
+def _taken_back_owned_elsewhere(
+    tx: Transaction,
+    campaign_id: int,
+    record_id: int,
+    agent_id: int | None,
+    owner: RecordOwner,
+    now: datetime,
+) -> Conflict:
     aside = LeaseChange(status=RecordStatus.BLOCKED, blocked_until=owner.expires_at)
     tx.claims.release(campaign_id, record_id, agent_id, aside)
     tx.claims.close_assignment(campaign_id, record_id, now=now, outcome="owned_elsewhere")

@@ -213,24 +213,16 @@ def _done(
             last_at=now,
             handled_pass=ctx.pass_no,
         )
-        tx.claims.release(
-            campaign_id,
+        tx.claims.finish(
+            ctx,
             record_id,
             agent_id,
             change,
             attempts_added=1 if outcome.counts_as_attempt else 0,
             lead_status=spec.code,  # the lead's status, across campaigns
-        )
-        tx.claims.end_delivery(
-            ctx,
-            record_id,
-            agent_id,
-            kind=InteractionKind.WRAPUP.value,
             code=spec.code,
             note=note,
             now=now,
-            outcome="done",
-            history_code=spec.code,
             edits={k: list(v) for k, v in changes.items()} if changes else None,
         )
         if ctx.ownership.enabled:  # disabled: no claims, no renewals

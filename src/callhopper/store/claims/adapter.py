@@ -15,6 +15,7 @@ from callhopper.domain.dispensing import (
     Backlog,
     CampaignContext,
     Delivered,
+    DialTarget,
     HeldElsewhere,
     Lease,
     LeaseChange,
@@ -22,13 +23,14 @@ from callhopper.domain.dispensing import (
     LeaseView,
 )
 from callhopper.domain.eligibility import Presence, RecordConditions
+from callhopper.domain.records import InteractionKind
 from callhopper.store import deliveries, dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
 from callhopper.store.claims import eligibility, reads
 from callhopper.store.claims.batch import claim_batch, deliver_batch
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
-from callhopper.store.models import Campaign, Record
+from callhopper.store.models import Record
 
 #: The partial unique index that gives an agent one lease per campaign.
 ONE_LEASE_PER_AGENT = "uq_campaign_records_one_lease_per_agent"
@@ -43,20 +45,19 @@ _RECEIVING_AND_HELD_POSTGRESQL = dispensing.CURRENT_LEASE_LOCKED.add_cte(
 class SqlClaims:
     """Leases in one session's transaction (:class:`callhopper.ports.claims.Claims`)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: reads.ContextCache | None = None) -> None:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        #: The campaign rows this transaction read: kept loaded, so that the stores of
-        #: other areas that look a campaign up again in this transaction find it in the
-        #: session without a statement.
-        self._campaigns: dict[int, Campaign] = {}
+        #: The process's contexts of campaigns, checked against their version on each read
+        #: (None: read in full every time).
+        self.known = known
+        #: The contexts this transaction read, for what else it asks of those campaigns.
+        self._contexts: dict[int, CampaignContext] = {}
 
     def context(self, campaign_id: int, agent_id: int | None) -> CampaignContext | None:
-        found = reads.context(self.session, campaign_id, agent_id)
-        if found is None:
-            return None
-        ctx, row = found
-        self._campaigns[ctx.id] = row
+        ctx = reads.context(self.session, campaign_id, agent_id, self.known)
+        if ctx is not None:
+            self._contexts[ctx.id] = ctx
         return ctx
 
     def claim(
@@ -190,6 +191,9 @@ class SqlClaims:
     def lease(self, campaign_id: int, record_id: int, agent_id: int, *, lock: bool) -> Lease:
         return dispensing.lease(self.session, campaign_id, record_id, agent_id, lock=lock)
 
+    def dial_target(self, campaign_id: int, record_id: int, agent_id: int) -> DialTarget:
+        return dispensing.dial_target(self.session, campaign_id, record_id, agent_id)
+
     def lease_with_record(self, campaign_id: int, record_id: int, agent_id: int) -> LeaseView:
         return dispensing.leased_locked(self.session, campaign_id, record_id, agent_id)
 
@@ -271,6 +275,49 @@ class SqlClaims:
             edits=edits,
         )
 
+    def finish(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int,
+        lead_status: str,
+        code: str,
+        note: str,
+        now: datetime,
+        edits: dict[str, Any] | None,
+    ) -> None:
+        values: dict[str, Any] = dict(change)
+        rank = values.pop("rank", None)
+        ending = deliveries.end_params(
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            record_id=record_id,
+            agent_id=agent_id,
+            kind=InteractionKind.WRAPUP.value,
+            code=code,
+            note=note,
+            now=now,
+            outcome="done",
+            history_code=code,
+            edits=edits,
+        )
+        ended = dispensing.release(
+            self.session,
+            ctx.id,
+            record_id,
+            agent_id,
+            attempts_added=attempts_added,
+            lead_status=lead_status,
+            rank=rank,
+            ending=ending,
+            **values,
+        )
+        if not ended:
+            deliveries.send_end(self.session, ending)
+
     def close_assignment(
         self, campaign_id: int, record_id: int, *, now: datetime, outcome: str
     ) -> None:
@@ -299,7 +346,12 @@ class SqlClaims:
         return reads.mode(self.session, campaign_id)
 
     def per_agent(self, campaign_id: int) -> bool:
-        return reads.per_agent(self.session, campaign_id)
+        ctx = self._contexts.get(campaign_id)
+        if ctx is None:
+            return reads.per_agent(self.session, campaign_id)
+        return reads.per_agent(
+            self.session, campaign_id, (ctx.agent_owned_column, ctx.enforce_lead_ownership)
+        )
 
     def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
         return complete_if_drained(self.session, campaign_id, now=now)

@@ -4,8 +4,10 @@ a delivered record with its history, and the records its timers look for."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Text, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -31,31 +33,61 @@ from callhopper.store.models import (
 from callhopper.store.types import json_rows, utc_from_json
 from callhopper.store.wrapup import codes_json, specs_from_json
 
+#: A process's contexts of campaigns, by campaign id: the version each was read at, and the
+#: context without its per-request flags (:attr:`Database.contexts
+#: <callhopper.store.db.Database.contexts>`).
+ContextCache = dict[int, tuple[int, CampaignContext]]
 #: Lines of a contact's history shown with a delivery.
 HISTORY_LIMIT = 50
 _LEASED = RecordStatus.LEASED.value
 
+_CAMPAIGNS = table_of(Campaign)
+_MEMBER = (
+    select(QueueMember.user_id)
+    .where(QueueMember.queue_id == _CAMPAIGNS.c.queue_id, QueueMember.user_id == bindparam("agent"))
+    .exists()
+)
+_HAS_RULES = select(WorkflowRule.id).where(WorkflowRule.enabled).exists()
+_CHECKS_DNC = (
+    select(CampaignDncList.dnc_list_id)
+    .where(CampaignDncList.campaign_id == _CAMPAIGNS.c.id)
+    .exists()
+)
+#: What a request reads of its campaign when the process knows the campaign's context: the
+#: version to check it against, and what is not part of it (whether the agent is in the
+#: queue, whether any workflow rule is on, whether a do-not-call list is attached). Index
+#: lookups only.
+_CHECK = select(_CAMPAIGNS.c.version, _MEMBER, _HAS_RULES, _CHECKS_DNC).where(
+    _CAMPAIGNS.c.id == bindparam("campaign")
+)
 # The JSON documents come as text: parsed once per distinct text (_parse), not per call.
 _CONTEXT = (
     select(
-        Campaign,
+        _CAMPAIGNS.c.version,
+        _MEMBER,
+        _HAS_RULES,
+        _CHECKS_DNC,
+        _CAMPAIGNS.c.id,
+        _CAMPAIGNS.c.name,
+        _CAMPAIGNS.c.state,
+        _CAMPAIGNS.c.mode,
+        _CAMPAIGNS.c.list_id,
+        _CAMPAIGNS.c.pass_no,
+        _CAMPAIGNS.c.zones,
+        _CAMPAIGNS.c.agent_owned_column,
+        _CAMPAIGNS.c.enforce_lead_ownership,
         cast(ContactList.schema, Text).label("schema_json"),
         cast(ContactList.ownership, Text).label("ownership_json"),
-        cast(Campaign.settings, Text).label("settings_json"),
-        cast(Campaign.calling_window, Text).label("window_json"),
-        select(QueueMember.user_id)
-        .where(QueueMember.queue_id == Campaign.queue_id, QueueMember.user_id == bindparam("agent"))
-        .exists(),
-        codes_json(Campaign.wrapup_set_id),
-        select(WorkflowRule.id).where(WorkflowRule.enabled).exists(),
-        select(CampaignDncList.dnc_list_id)
-        .where(CampaignDncList.campaign_id == Campaign.id)
-        .exists()
-        .label("checks_dnc"),
+        cast(_CAMPAIGNS.c.settings, Text).label("settings_json"),
+        cast(_CAMPAIGNS.c.calling_window, Text).label("window_json"),
+        codes_json(_CAMPAIGNS.c.wrapup_set_id),
     )
-    .join(ContactList, ContactList.id == Campaign.list_id)
-    .where(Campaign.id == bindparam("campaign"))
+    .join(ContactList, ContactList.id == _CAMPAIGNS.c.list_id)
+    .where(_CAMPAIGNS.c.id == bindparam("campaign"))
 )
+#: Campaigns a process keeps contexts of: past it, the cache starts again (campaigns are
+#: few; this only bounds a process that is asked about ids that come and go).
+CONTEXTS_KEPT = 4096
 
 
 @lru_cache(maxsize=1024)
@@ -72,38 +104,85 @@ def _parse(
 
 
 def context(
-    session: Session, campaign_id: int, agent_id: int | None
-) -> tuple[CampaignContext, Campaign] | None:
-    """The campaign as the dispensing core works it, and its row (which the adapter keeps
-    loaded for the rest of the transaction); one statement."""
-    row = session.execute(_CONTEXT, {"campaign": campaign_id, "agent": agent_id}).first()
+    session: Session,
+    campaign_id: int,
+    agent_id: int | None,
+    known: ContextCache | None = None,
+) -> CampaignContext | None:
+    """The campaign as the dispensing core works it; one statement.
+
+    With ``known`` (the process's cache of contexts, by campaign), a campaign whose
+    context the process holds is read as its version and the per-request flags only, and
+    read in full (and kept) when its version moved on: a second statement, once per
+    change of the campaign, its list or its wrap-up codes (triggers bump the version in
+    the transaction that makes the change, so no process acts on an older one).
+    """
+    params = {"campaign": campaign_id, "agent": agent_id}
+    held = known.get(campaign_id) if known is not None else None
+    if held is not None:
+        row = session.execute(_CHECK, params).first()
+        if row is None:
+            return None
+        version, member, has_rules, checks_dnc = row
+        if version == held[0]:
+            return replace(
+                held[1], member=bool(member), has_rules=bool(has_rules), checks_dnc=bool(checks_dnc)
+            )
+    row = session.execute(_CONTEXT, params).first()
     if row is None:
         return None
-    campaign, schema, ownership, settings, window, member, codes, has_rules, checks_dnc = row
+    version, member, has_rules, checks_dnc, *fields = row
+    ctx = _context(
+        fields, member=bool(member), has_rules=bool(has_rules), checks_dnc=bool(checks_dnc)
+    )
+    if known is not None:
+        if len(known) >= CONTEXTS_KEPT:
+            known.clear()
+        known[campaign_id] = (version, ctx)
+    return ctx
+
+
+def _context(
+    fields: list[Any], *, member: bool, has_rules: bool, checks_dnc: bool
+) -> CampaignContext:
+    """A row of :data:`_CONTEXT` after its first four columns."""
+    (
+        campaign_id,
+        name,
+        state,
+        mode,
+        list_id,
+        pass_no,
+        zones,
+        agent_owned_column,
+        enforce_lead_ownership,
+        schema,
+        ownership,
+        settings,
+        window,
+        codes,
+    ) = fields
     parsed_schema, parsed_settings, parsed_window, parsed_ownership = _parse(
         schema, settings, window, ownership
     )
-    return (
-        CampaignContext(
-            id=campaign.id,
-            name=campaign.name,
-            state=CampaignState(campaign.state),
-            mode=DialingMode(campaign.mode),
-            list_id=campaign.list_id,
-            pass_no=campaign.pass_no,
-            zones=tuple(campaign.zones),
-            agent_owned_column=campaign.agent_owned_column,
-            enforce_lead_ownership=campaign.enforce_lead_ownership,
-            schema=parsed_schema,
-            settings=parsed_settings,
-            window=parsed_window,
-            ownership=parsed_ownership,
-            codes=specs_from_json(codes),
-            has_rules=bool(has_rules),
-            member=bool(member),
-            checks_dnc=bool(checks_dnc),
-        ),
-        campaign,
+    return CampaignContext(
+        id=campaign_id,
+        name=name,
+        state=CampaignState(state),
+        mode=DialingMode(mode),
+        list_id=list_id,
+        pass_no=pass_no,
+        zones=tuple(zones),
+        agent_owned_column=agent_owned_column,
+        enforce_lead_ownership=bool(enforce_lead_ownership),
+        schema=parsed_schema,
+        settings=parsed_settings,
+        window=parsed_window,
+        ownership=parsed_ownership,
+        codes=specs_from_json(codes),
+        has_rules=has_rules,
+        member=member,
+        checks_dnc=checks_dnc,
     )
 
 
@@ -259,13 +338,22 @@ def mode(session: Session, campaign_id: int) -> DialingMode | None:
     return DialingMode(found) if found is not None else None
 
 
-def per_agent(session: Session, campaign_id: int) -> bool:
+def per_agent(
+    session: Session, campaign_id: int, flags: tuple[str | None, bool] | None = None
+) -> bool:
     """Whether what one agent can get says nothing about another (owned records, skills,
-    personal callbacks)."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        return False
-    if campaign.agent_owned_column is not None or campaign.enforce_lead_ownership:
+    personal callbacks). ``flags``: the campaign's agent-owned column and lead ownership,
+    when the transaction has read its context already."""
+    if flags is None:
+        found = session.execute(
+            select(Campaign.agent_owned_column, Campaign.enforce_lead_ownership).where(
+                Campaign.id == campaign_id
+            )
+        ).first()
+        if found is None:
+            return False
+        flags = (found[0], bool(found[1]))
+    if flags[0] is not None or flags[1]:
         return True
     reserved = session.scalar(
         select(CampaignRecord.record_id)

@@ -77,6 +77,9 @@ class Campaign(Base):
     recycled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: Bumped by triggers on every change to the campaign's row, its list's row or its
+    #: wrap-up codes: what a process's cached context of the campaign is checked against.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class CampaignRecord(Base):

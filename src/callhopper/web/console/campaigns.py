@@ -50,6 +50,7 @@ from callhopper.web.console.filter_builder import (
     step_of,
     stepped,
 )
+from callhopper.web.console.forms import whole_number
 from callhopper.web.messages import N_, Notice
 from callhopper.web.pages.common import checked_form, redirect, text_of
 from callhopper.web.views import MODES, STATUS
@@ -138,15 +139,6 @@ def values_of(campaign: Campaign | None) -> dict[str, Any]:
     return values
 
 
-def _number(form: FormData, name: str) -> int | None:
-    raw = text_of(form, name).strip()
-    if not raw:
-        return None
-    if not raw.lstrip("-").isdigit():
-        raise InvalidInput(f"{name}: {raw!r} is not a whole number", field=name)
-    return int(raw)
-
-
 def _days(form: FormData) -> list[int]:
     return [int(d) for d in form.getlist("window_days") if isinstance(d, str) and d.isdigit()]
 
@@ -156,7 +148,7 @@ def _settings(form: FormData) -> dict[str, Any]:
     numbers = {"lease_timeout_s", "preview_timeout_s", "accept_timeout_s", "hopper_level"}
     body: dict[str, Any] = {name: text_of(form, name) == "on" for name in checkbox}
     for name in numbers:
-        value = _number(form, name)
+        value = whole_number(form, name)
         if value is not None or name == "preview_timeout_s":
             body[name] = value
     body["secondary_order"] = text_of(form, "secondary_order") or SecondaryOrder.FIFO.value
@@ -174,7 +166,7 @@ def body_of(form: FormData, *, new: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": text_of(form, "name"),
         "description": text_of(form, "description"),
-        "wrapup_set_id": _number(form, "wrapup_set_id"),
+        "wrapup_set_id": whole_number(form, "wrapup_set_id"),
         "owner_order": text_of(form, "owner_order") or OwnerOrder.EMAIL_FIRST.value,
         "sort": [
             {"column": column, "descending": text_of(form, f"sort-{n}-desc") == "on"}
@@ -190,8 +182,8 @@ def body_of(form: FormData, *, new: bool) -> dict[str, Any]:
     }
     if new:
         body.update(
-            list_id=_number(form, "list_id"),
-            queue_id=_number(form, "queue_id"),
+            list_id=whole_number(form, "list_id"),
+            queue_id=whole_number(form, "queue_id"),
             mode=text_of(form, "mode"),
             agent_owned_column=text_of(form, "agent_owned_column") or None,
             enforce_lead_ownership=text_of(form, "enforce_lead_ownership") == "on",

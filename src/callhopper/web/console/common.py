@@ -33,10 +33,12 @@ REFUSED = N_(
 )
 NEEDS_RIGHT = N_("This page needs a right your account does not have: %(right)s.")
 INVALID_VALUE = N_("This was refused: %(reason)s")
-INVALID_FIELD = N_("%(field)s was refused: %(reason)s")
+INVALID_FIELD = N_("This was refused (%(field)s): %(reason)s")
 
 #: Readers of campaigns, lists and reports (supervisors have ``report.view``).
 READERS = (Right.CAMPAIGN_MANAGE, Right.CONTACT_LIST_MANAGE, Right.REPORT_VIEW)
+#: Readers of staleness rules and their runs (as the API's ``GET /staleness-rules``).
+STALENESS_READERS = (Right.LEAD_MASS_EDIT, Right.REPORT_VIEW)
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,16 @@ class Section:
 SECTIONS = (
     Section(f"{CONSOLE_PATH}/dashboard", N_("Dashboard"), READERS),
     Section(f"{CONSOLE_PATH}/campaigns", N_("Campaigns"), READERS),
+    Section(f"{CONSOLE_PATH}/windows", N_("Calling windows"), READERS),
+    Section(f"{CONSOLE_PATH}/wrapup", N_("Wrap-up codes"), (Right.WRAPUP_MANAGE,)),
     Section(f"{CONSOLE_PATH}/lists", N_("Contact lists"), READERS),
     Section(f"{CONSOLE_PATH}/users", N_("Users"), (Right.USER_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/roles", N_("Roles and rights"), (Right.USER_MANAGE,)),
     Section(f"{CONSOLE_PATH}/queues", N_("Queues"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/skills", N_("Skills"), (Right.QUEUE_MANAGE,)),
     Section(f"{CONSOLE_PATH}/dnc", N_("Do-not-call lists"), (Right.DNC_MANAGE,)),
     Section(f"{CONSOLE_PATH}/workflows", N_("Workflow rules"), (Right.CAMPAIGN_MANAGE,)),
+    Section(f"{CONSOLE_PATH}/staleness", N_("Staleness rules"), STALENESS_READERS),
     Section(f"{CONSOLE_PATH}/audit", N_("Audit log"), (Right.AUDIT_VIEW,)),
 )
 
@@ -128,17 +134,12 @@ def page(
 
 
 def refusal(exc: CallhopperError) -> Notice:
-    """A service's refusal of a form's value, with its reason (the services word their
-    reasons in English; the reason is data on a Japanese page)."""
-    return Notice(INVALID_VALUE, {"reason": str(exc)}, "error")
-
-
-def field_refusal(exc: CallhopperError) -> Notice:
-    """:func:`refusal`, naming the field the service refused when it names one."""
+    """A service's refusal of a form's value, with its reason and the field it names (the
+    services word their reasons in English; the reason is data on a Japanese page)."""
     field = exc.details.get("field")
-    if not isinstance(field, str):
-        return refusal(exc)
-    return Notice(INVALID_FIELD, {"field": field, "reason": str(exc)}, "error")
+    if isinstance(field, str) and field:
+        return Notice(INVALID_FIELD, {"field": field, "reason": str(exc)}, "error")
+    return Notice(INVALID_VALUE, {"reason": str(exc)}, "error")
 
 
 def csv_download(

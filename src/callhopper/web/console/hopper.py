@@ -25,8 +25,8 @@ from callhopper.web.console.common import (
     CONSOLE_PATH,
     ConsoleRoute,
     console_user,
-    field_refusal,
     page,
+    refusal,
     services,
 )
 from callhopper.web.i18n import translations
@@ -98,7 +98,7 @@ async def hopper_page(request: Request, campaign_id: IntId) -> Response:
             "hopper.html",
             actor,
             status=409,
-            notices=[field_refusal(refused)],
+            notices=[refusal(refused)],
             campaign=looked["campaign"],
             view=None,
         )
@@ -116,7 +116,7 @@ async def hopper_page(request: Request, campaign_id: IntId) -> Response:
         "hopper.html",
         actor,
         status=422 if refused is not None else 200,
-        notices=[field_refusal(refused)] if refused is not None else [],
+        notices=[refusal(refused)] if refused is not None else [],
         query=query,
         owned_total=sum(o.leads for o in view.owned),
         general_total=sum(g.leads for g in view.general),

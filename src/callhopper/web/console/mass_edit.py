@@ -28,8 +28,8 @@ from callhopper.web.console.common import (
     CONSOLE_PATH,
     ConsoleRoute,
     console_user,
-    field_refusal,
     page,
+    refusal,
     services,
 )
 from callhopper.web.messages import N_, Notice
@@ -128,7 +128,7 @@ async def mass_edit(request: Request, list_id: IntId) -> Response:
 
     actor, (result, refused, context) = await console_user(request, run, Right.LEAD_MASS_EDIT)
     if refused is not None:
-        return _page(request, actor, context, values, status=422, notices=[field_refusal(refused)])
+        return _page(request, actor, context, values, status=422, notices=[refusal(refused)])
     if confirmed:
         notice = Notice(CHANGED, {"n": str(result.changed)}, "success")
         return redirect(f"{CONSOLE_PATH}/lists/{list_id}/mass-edit", [notice])

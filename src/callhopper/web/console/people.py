@@ -1,6 +1,6 @@
-"""Users and queues in the console: create a user (with a role), deactivate or reactivate
-one, reset a password, issue and revoke API tokens (a new token's secret is shown once);
-create a queue, add and remove its members.
+"""Users and queues in the console: create a user (with a role), give a user another role,
+deactivate or reactivate one, reset a password, issue and revoke API tokens (a new token's
+secret is shown once); create a queue, add and remove its members.
 
 Each form calls :class:`~callhopper.core.users.UserService` or
 :class:`~callhopper.core.queues.QueueService`, which check the actor's rights (a user may
@@ -17,18 +17,11 @@ from starlette.responses import Response
 
 from callhopper.api.ids import IntId
 from callhopper.domain.actors import Actor
-from callhopper.domain.errors import CallhopperError
 from callhopper.domain.rights import Right
-from callhopper.web.console.common import (
-    CONSOLE_PATH,
-    ConsoleRoute,
-    console_user,
-    page,
-    refusal,
-    services,
-)
+from callhopper.web.console.common import CONSOLE_PATH, ConsoleRoute, console_user, page, services
+from callhopper.web.console.forms import form_action
 from callhopper.web.messages import N_, Notice
-from callhopper.web.pages.common import checked_form, redirect, text_of
+from callhopper.web.pages.common import text_of
 
 router = APIRouter(prefix=CONSOLE_PATH, route_class=ConsoleRoute, include_in_schema=False)
 
@@ -37,6 +30,7 @@ QUEUES = f"{CONSOLE_PATH}/queues"
 USER_CREATED = N_("User %(user)s created.")
 USER_ACTIVE = N_("%(user)s can sign in again.")
 USER_INACTIVE = N_("%(user)s is deactivated: their sessions and tokens no longer work.")
+ROLE_GIVEN = N_("%(user)s now has the role %(role)s.")
 PASSWORD_SET = N_("The password of %(user)s is changed.")
 TOKEN_ISSUED = N_("Token %(name)s for %(user)s: %(secret)s. Copy it now: it is not shown again.")
 TOKEN_REVOKED = N_("The token is revoked.")
@@ -71,26 +65,8 @@ async def users_page(request: Request) -> Response:
     return await _render_users(request)
 
 
-async def _action(request: Request, work: Any, right: Right, again: Any, done: str) -> Response:
-    """Run ``work(actor, form)`` and go to ``done`` with its notice; on a refusal, the page
-    (``again``) with the reason."""
-    form = await checked_form(request)
-
-    def run(actor: Actor) -> Any:
-        try:
-            return work(actor, form), None
-        except CallhopperError as exc:
-            return None, exc
-
-    _actor, (notice, refused) = await console_user(request, run, right)
-    if refused is not None:
-        rendered: Response = await again(request, 422, [refusal(refused)])
-        return rendered
-    return redirect(done, [notice])
-
-
 async def _user_action(request: Request, work: Any) -> Response:
-    return await _action(request, work, Right.USER_MANAGE, _render_users, USERS)
+    return await form_action(request, work, Right.USER_MANAGE, _render_users, USERS)
 
 
 @router.post("/users")
@@ -117,6 +93,16 @@ async def set_active(request: Request, user_id: str) -> Response:
         return Notice(USER_ACTIVE if active else USER_INACTIVE, {"user": user_id}, "success")
 
     return await _user_action(request, toggle)
+
+
+@router.post("/users/{user_id}/role")
+async def give_role(request: Request, user_id: str) -> Response:
+    def give(actor: Actor, form: Any) -> Notice:
+        role = text_of(form, "role")
+        services(request).admin.users.update_user(actor, user_id, role=role)
+        return Notice(ROLE_GIVEN, {"user": user_id, "role": role}, "success")
+
+    return await _user_action(request, give)
 
 
 @router.post("/users/{user_id}/password")
@@ -173,7 +159,7 @@ async def queues_page(request: Request) -> Response:
 
 
 async def _queue_action(request: Request, work: Any) -> Response:
-    return await _action(request, work, Right.QUEUE_MANAGE, _render_queues, QUEUES)
+    return await form_action(request, work, Right.QUEUE_MANAGE, _render_queues, QUEUES)
 
 
 @router.post("/queues")

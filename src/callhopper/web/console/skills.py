@@ -23,8 +23,8 @@ from callhopper.web.console.common import (
     CONSOLE_PATH,
     ConsoleRoute,
     console_user,
-    field_refusal,
     page,
+    refusal,
     services,
 )
 from callhopper.web.console.filter_builder import (
@@ -113,7 +113,7 @@ async def create_skill(request: Request) -> Response:
         shown, exc, looked = again
         if exc is None:  # an add or remove step of the builder: the form again, nothing saved
             return _page(request, actor, looked, values, shown)
-        notices = [field_refusal(exc)]
+        notices = [refusal(exc)]
         return _page(request, actor, looked, values, shown, status=422, notices=notices)
     notice = Notice(SKILL_SAVED, {"skill": skill.name, "filter": skill.expression}, "success")
     return redirect(SKILLS, [notice])

@@ -31,8 +31,8 @@ from callhopper.web.console.common import (
     CONSOLE_PATH,
     ConsoleRoute,
     console_user,
-    field_refusal,
     page,
+    refusal,
     services,
 )
 from callhopper.web.messages import N_, Notice
@@ -222,7 +222,7 @@ async def create_rule(request: Request) -> Response:
             "workflows.html",
             looked,
             status=422,
-            notices=[field_refusal(exc)],
+            notices=[refusal(exc)],
             query=_query(request),
             values=values,
         )
@@ -262,7 +262,7 @@ async def update_rule(request: Request, rule_id: IntId) -> Response:
             "workflow.html",
             {"campaigns": campaigns},
             status=422,
-            notices=[field_refusal(exc)],
+            notices=[refusal(exc)],
             rule=rule,
             values=values,
         )
@@ -303,7 +303,7 @@ async def retry_webhook(request: Request, webhook_id: BigIntId) -> Response:
             "workflows.html",
             looked,
             status=status_of(exc),
-            notices=[field_refusal(exc)],
+            notices=[refusal(exc)],
             query=_query(request),
             values=values_of(None),
         )
