@@ -92,7 +92,7 @@ class Walk(PageWalk):
     step: int = 0
     pages: ClassVar[str] = "console"
     latin_allowed: ClassVar[frozenset[str]] = frozenset(
-        {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "none"}
+        {"OK", "API", "HTTP", "CSV", "IANA", "FIFO", "LIFO", "ID", "UTF", "URL", "none"}
     )
     not_words: ClassVar[str] = '[translate="no"], script, style, template, option'
     # The mapping's fields are labelled with the file's own column names.
@@ -157,6 +157,82 @@ def test_an_administrators_walk_through_the_console(
         context.close()
     assert context.foreign_requests == []  # type: ignore[attr-defined]
     assert errors == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("lang", "zone"), WALKS)
+def test_a_supervisor_reads_the_hopper_and_an_administrator_writes_a_workflow_rule(
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    server: LiveServer,
+    admin: Admin,
+    tmp_path: Path,
+    lang: str,
+    zone: str,
+) -> None:
+    """The hopper view of a lead-ownership campaign with one agent logged in, and a
+    workflow rule created from its form; axe-core on both pages, a screenshot of each."""
+    if lang != "en" and "postgresql" in request.node.callspec.id:
+        pytest.skip("in Japanese, on SQLite; in English, on both databases")
+    p = f"{lang}-lo"
+    email = admin.agent(f"{p}-amy")
+    queue_id = admin.queue(f"{p} sales", [f"{p}-amy"])
+    list_id = admin.contact_list(f"{p} leads", 3)
+    records = admin.ok("GET", f"/contact-lists/{list_id}/records")
+    for record in records[:2]:
+        path = f"/contact-lists/{list_id}/records/{record['id']}/owner"
+        admin.ok("PUT", path, {"owner": f"{p}-amy"})
+    campaign = admin.ok(
+        "POST",
+        "/campaigns",
+        {
+            "name": f"{p} floor",
+            "list_id": list_id,
+            "queue_id": queue_id,
+            "enforce_lead_ownership": True,
+            "calling_window": ALL_DAY,
+        },
+    )
+    admin.ok("POST", f"/campaigns/{campaign['id']}/start")
+    amy = AgentApi(server.url, email)
+    assert amy.http.post(f"/api/v1/agent/campaigns/{campaign['id']}/login").is_success
+    admin.ok("POST", f"/campaigns/{campaign['id']}/hopper/load")
+    context = new_context(
+        browser, server, locale="ja-JP" if lang == "ja" else "en-US", timezone_id=zone
+    )
+    walk = Walk(context.new_page(), server, admin, lang, tmp_path, 70)
+    try:
+        sign_in(walk, f"admin@{DOMAIN}")
+        page = walk.page
+        page.goto(f"/console/campaigns/{campaign['id']}")
+        page.get_by_role("link", name=walk.t("Hopper"), exact=True).click()
+        expect(page.locator(f"#owned-{p}-amy .leads")).to_have_text("2")
+        expect(page.locator(f"#dialable-{p}-amy .owned")).to_have_text("2")
+        expect(page.locator("#hopper-leads tbody tr")).to_have_count(3)
+        walk.accessible("hopper view")
+        walk.shot("hopper")
+
+        page.goto("/console/workflows")
+        page.get_by_label(walk.t("Name"), exact=True).fill(f"{p} interested")
+        page.get_by_label(walk.t("With one of these wrap-up codes (separated by commas)")).fill(
+            "interested"
+        )
+        page.get_by_label(walk.t("The agent who wrapped up becomes the owner")).check()
+        page.get_by_label(walk.t("Send a signed webhook to (one URL per line)")).fill(
+            "https://crm.example.com/hooks/callhopper"
+        )
+        walk.accessible("workflow rules")
+        walk.button("Create the rule").click()
+        walk.notice(workflows.RULE_SAVED, rule=f"{p} interested")
+        walk.shot("workflow-rule")
+        page.get_by_role("link", name=walk.t("All workflow rules")).click()
+        expect(page.locator("#rule-list")).to_contain_text(f"{p} interested")
+        walk.accessible("workflow rule list")
+        walk.shot("workflow-rules")
+    finally:
+        context.close()
+        amy.close()
+    assert context.foreign_requests == []  # type: ignore[attr-defined]
 
 
 def sign_in(walk: Walk, email: str) -> None:
