@@ -21,7 +21,9 @@ from callhopper.domain.calls import (
     Ringing,
     Unanswered,
 )
+from callhopper.domain.campaigns import CampaignSettings
 from callhopper.telephony.sip.config import WorkerConfig
+from callhopper.telephony.sip.sounds import SOUNDS, message_file
 from tests.sip.audio import INTACT, read_wav, rtp_audio, similarity, speak
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
 from tests.sip.harness import SPEAK_AFTER, NetNamespace, Sipp, require
@@ -54,11 +56,20 @@ class Capture:
             self.proc.stderr.close()
 
 
+@pytest.mark.parametrize("given", ["a file", "the default"])
 def test_abandon_message_reaches_the_customer_as_rtp_matching_the_source(
-    ns: NetNamespace, workdir: Path
+    ns: NetNamespace, workdir: Path, given: str
 ) -> None:
+    """A campaign's own recording, or (without one) the campaigns' default abandon message,
+    which names the recording the adapter ships: either plays to the customer intact."""
     require("dumpcap", "espeak-ng", "sox")
-    message = speak(MESSAGE, workdir / "abandon.wav")
+    if given == "a file":
+        message = speak(MESSAGE, workdir / "abandon.wav")
+        name = str(message)
+    else:
+        name = CampaignSettings().abandon_message
+        message = Path(message_file(name))
+        assert message.is_file() and message.parent == SOUNDS
     sipp = Sipp(ns, "answer", workdir, port=5090, media_port=16000)
     capture = Capture(ns, workdir / "rtp.pcap", 16000)
     timeline = Timeline()
@@ -71,7 +82,7 @@ def test_abandon_message_reaches_the_customer_as_rtp_matching_the_source(
             collector = asyncio.create_task(collect(telephony, timeline))
             await telephony.originate(dial("a1"), record=True)
             await wait_for(lambda: any(isinstance(e, Answered) for e in timeline.of("a1")))
-            await telephony.play_and_hang_up(CallId("a1"), str(message))
+            await telephony.play_and_hang_up(CallId("a1"), name)
             await wait_for(lambda: timeline.ended("a1"), 20)
         await collector
 
