@@ -26,34 +26,11 @@ from callhopper.telephony.sip.config import WorkerConfig
 from callhopper.telephony.sip.sounds import SOUNDS, message_file
 from tests.sip.audio import INTACT, read_wav, rtp_audio, similarity, speak
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
-from tests.sip.harness import SPEAK_AFTER, NetNamespace, Sipp, require
+from tests.sip.harness import SPEAK_AFTER, Capture, NetNamespace, Sipp, require
 
 pytestmark = pytest.mark.slow
 
 MESSAGE = "We are sorry, all of our agents are busy. We will call you back later. Goodbye."
-
-
-class Capture:
-    """dumpcap on the namespace's loopback, keeping the RTP sent to one UDP port."""
-
-    def __init__(self, ns: NetNamespace, path: Path, port: int) -> None:
-        self.path = path
-        self.proc = ns.popen(
-            ["dumpcap", "-q", "-i", "lo", "-P", "-f", f"udp dst port {port}", "-w", str(path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while not path.exists() or path.stat().st_size == 0:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("dumpcap did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
 
 
 @pytest.mark.parametrize("given", ["a file", "the default"])
