@@ -22,9 +22,7 @@ import argparse
 import asyncio
 import collections
 import os
-import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import sip_profile
 from bench.amd_set import generate
 from bench.common import append_results, table
 from callhopper.domain.calls import (
@@ -52,6 +51,7 @@ from callhopper.telephony.sip import amd
 from callhopper.telephony.sip.adapter import AgentUnreachable, SipTelephony
 from callhopper.telephony.sip.config import DetectorConfig, TrunkConfig, WorkerConfig
 from callhopper.telephony.sip.deploy import PeerSettings, commands, write
+from tests.sip.harness import Capture, register_agents
 
 SCENARIOS = Path(__file__).parents[1] / "tests" / "sip" / "scenarios"
 INSIDE_ENV = "CALLHOPPER_SIP_BENCH_INSIDE"
@@ -74,33 +74,6 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"{what} did not start")
         time.sleep(0.05)
-
-
-def _register_agents(agents: int, domain: str) -> None:
-    """Register agent-1 … agent-N at Kamailio with the agents' SIPp as their contact."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(5)
-    port = sock.getsockname()[1]
-    for n in range(1, agents + 1):
-        user = f"agent-{n}"
-        message = (
-            f"REGISTER sip:{domain} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg-{n}-{random.getrandbits(32)}\r\n"
-            "Max-Forwards: 70\r\n"
-            f"From: <sip:{user}@{domain}>;tag=r{n}\r\n"
-            f"To: <sip:{user}@{domain}>\r\n"
-            f"Call-ID: reg-{n}-{os.getpid()}@bench\r\n"
-            "CSeq: 1 REGISTER\r\n"
-            f"Contact: <sip:{user}@127.0.0.1:{AGENTS_PORT}>\r\n"
-            "Expires: 3600\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
-        sock.sendto(message.encode(), ("127.0.0.1", 5060))
-        reply = sock.recv(4096).decode(errors="replace")
-        if not reply.startswith("SIP/2.0 200"):
-            raise SystemExit(f"registering {user} failed: {reply.splitlines()[0]}")
-    sock.close()
 
 
 def _rss_kb(pid: int) -> int:
@@ -142,6 +115,11 @@ class CallsReport:
     worker_cpu_s: float = 0.0
     worker_rss_kb: list[int] = field(default_factory=list)
     outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: ``--profile``: each step's durations (ms), the legs with an INVITE sent again, the
+    #: legs seen (see :mod:`bench.sip_profile`).
+    profile: tuple[dict[str, list[float]], int, int] | None = None
+    #: The machine's 1-minute load average before and after the run.
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 async def _campaign(args: argparse.Namespace, workdir: Path) -> CallsReport:
@@ -322,8 +300,25 @@ def run_calls(args: argparse.Namespace) -> None:
             procs.append(agents)
             _wait_port(CUSTOMER_PORT, customers, "sipp (customers)")
             _wait_port(AGENTS_PORT, agents, "sipp (agents)")
-            _register_agents(args.agents, peers.domain)
+            register_agents(
+                [f"agent-{n}" for n in range(1, args.agents + 1)], AGENTS_PORT, peers.domain
+            )
+            capture = None
+            if args.profile:
+                ports = (peers.sip_port, AGENTS_PORT, 2223)
+                capture = Capture(
+                    None,
+                    workdir / "signalling.pcap",
+                    bpf=" or ".join(f"udp port {p}" for p in ports),
+                )
+            load_before = os.getloadavg()[0]
             report = asyncio.run(_campaign(args, workdir))
+            report.load = (load_before, os.getloadavg()[0])
+            if capture is not None:
+                capture.stop()
+                report.profile = sip_profile.steps(
+                    sip_profile.legs(capture.path, peers.sip_port, AGENTS_PORT, 2223)
+                )
         finally:
             for proc in reversed(procs):
                 proc.terminate()
@@ -362,12 +357,28 @@ def _print_calls(args: argparse.Namespace, r: CallsReport) -> None:
     body = (
         f"`python -m bench.sip_bench calls --agents {args.agents} --workers {args.workers} "
         f"--seconds {args.seconds:g} --answer-share {args.answer_share:g} --ring {args.ring:g} "
-        f"--talk {args.talk:g}`, in a loopback-only network namespace: {args.answer_share:.0%} "
+        f"--talk {args.talk:g}{' --profile' if args.profile else ''}`, in a loopback-only "
+        f"network namespace: {args.answer_share:.0%} "
         f"of the SIPp customers answer after {args.ring:g} s, the others ring out (15 s), "
         f"Kamailio and rtpengine from the templates, {args.agents} agents registered "
         "(one SIPp echoing for all), each bridged call talks "
-        f"{args.talk:g} s. Outcomes: {dict(r.outcomes)}.\n\n" + table(["measure", "value"], rows)
+        f"{args.talk:g} s. Outcomes: {dict(r.outcomes)}. Load average (1 min) before / "
+        f"after: {r.load[0]:.2f} / {r.load[1]:.2f} (nice {os.nice(0)}).\n\n"
+        + table(["measure", "value"], rows)
     )
+    if r.profile is not None:
+        durations, resent, legs = r.profile
+        body += (
+            f"\n\nWhere an agent leg's time goes (`--profile`: the signalling captured on "
+            f"the loopback, {legs} legs, {resent} of them with an INVITE sent again):\n\n"
+        )
+        body += table(
+            ["step", "p50 ms", "p99 ms", "max ms"],
+            [
+                [name, f"{_pct(v, 0.5):.1f}", f"{_pct(v, 0.99):.1f}", f"{max(v, default=0):.1f}"]
+                for name, v in durations.items()
+            ],
+        )
     print(body)
     append_results("sip_bench calls", body)
 
@@ -460,6 +471,9 @@ def main() -> None:
     calls.add_argument("--answer-share", type=float, default=0.3, help="customers who answer")
     calls.add_argument("--ring", type=float, default=4.0, help="seconds before customers answer")
     calls.add_argument("--talk", type=float, default=20.0, help="seconds bridged")
+    calls.add_argument(
+        "--profile", action="store_true", help="capture the signalling: where agent legs wait"
+    )
     calls.set_defaults(run=run_calls)
     amd_parser = sub.add_parser("amd", help="the detector's confusion matrix")
     amd_parser.add_argument("--per-kind", type=int, default=50)

@@ -47,6 +47,11 @@ class LiveServer:
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     start_timeout_s: float = START_TIMEOUT_S
+    #: A command the server is started under (the SIP tests: their network namespace).
+    launcher: list[str] = field(default_factory=list)
+    #: How the test process reaches the server, if not over TCP at :attr:`url` (the SIP
+    #: tests: a Unix socket relayed into their namespace).
+    transport: httpx.BaseTransport | None = None
 
     @property
     def url(self) -> str:
@@ -66,22 +71,27 @@ class LiveServer:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "callhopper.cli", "serve"],
+                [*self.launcher, sys.executable, "-m", "callhopper.cli", "serve"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited: {self.log_path.read_text()[-4000:]}")
+                try:
+                    if client.get("/healthz", timeout=1).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
         raise RuntimeError(f"the server did not start: {self.log_path.read_text()[-4000:]}")
+
+    def client(self) -> httpx.Client:
+        """An HTTP client of the server, as the test process reaches it."""
+        return httpx.Client(base_url=self.url, transport=self.transport, timeout=30)
 
     def stop(self) -> None:
         if self.process is None:

@@ -18,8 +18,8 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class Admin:
     """The demo admin on the HTTP API (a session cookie, as a browser would hold)."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=30)
+    def __init__(self, url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(base_url=url, transport=transport, timeout=30)
         self.ok("POST", "/auth/login", {"email": ADMIN, "password": DEMO_PASSWORD})
         self._phones = 0
 

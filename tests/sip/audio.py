@@ -8,6 +8,7 @@ import struct
 import subprocess
 import wave
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 
 RATE = 8000
@@ -69,28 +70,33 @@ def _ulaw_table() -> list[int]:
 ULAW = _ulaw_table()
 
 
-def rtp_audio(pcap: Path, dst_port: int) -> array[int]:
-    """The PCMU audio of the RTP packets sent to UDP ``dst_port`` in a classic pcap file
-    (Ethernet link layer, as dumpcap writes for ``lo``), in sequence-number order."""
+def udp_packets(pcap: Path) -> Iterator[tuple[float, int, int, bytes]]:
+    """(time, source port, destination port, payload) of each IPv4 UDP packet in a classic
+    pcap file (the link layers dumpcap writes for ``lo``)."""
     data = pcap.read_bytes()
     magic = struct.unpack("<I", data[:4])[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    link_header = {1: 14, 113: 16, 276: 20}[linktype]
-    packets: dict[int, bytes] = {}
+    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
+    link_header = {1: 14, 113: 16, 276: 20}[struct.unpack(endian + "I", data[20:24])[0]]
     offset = 24
     while offset + 16 <= len(data):
-        incl_len = struct.unpack(endian + "I", data[offset + 8 : offset + 12])[0]
+        sec, frac, incl_len = struct.unpack(endian + "III", data[offset : offset + 12])
         frame = data[offset + 16 : offset + 16 + incl_len]
         offset += 16 + incl_len
         ip = frame[link_header:]
         if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
             continue
         udp = ip[(ip[0] & 0x0F) * 4 :]
-        if struct.unpack("!H", udp[2:4])[0] != dst_port:
-            continue
-        rtp = udp[8:]
-        if len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:
+        sport, dport = struct.unpack("!HH", udp[:4])
+        yield sec + frac / (1e9 if nano else 1e6), sport, dport, udp[8:]
+
+
+def rtp_audio(pcap: Path, dst_port: int) -> array[int]:
+    """The PCMU audio of the RTP packets sent to UDP ``dst_port`` in a classic pcap file,
+    in sequence-number order."""
+    packets: dict[int, bytes] = {}
+    for _, _, port, rtp in udp_packets(pcap):
+        if port != dst_port or len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:
             continue
         header = 12 + 4 * (rtp[0] & 0x0F)
         packets[struct.unpack("!H", rtp[2:4])[0]] = rtp[header:]

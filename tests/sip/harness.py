@@ -16,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -323,3 +326,71 @@ class Baresip:
         """The recording of what the agent heard (the decoded audio of the last call); call
         :meth:`stop` first."""
         return sorted((self.dir / "rec").glob("*-dec.wav"))[-1]
+
+
+def register_agents(
+    users: Sequence[str], contact_port: int, domain: str, proxy_port: int = 5060
+) -> None:
+    """Register each of ``users`` at Kamailio (on ``proxy_port``, in ``domain``) with the
+    SIPp at ``contact_port`` (on 127.0.0.1) as their phone; run inside the namespace."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    port = sock.getsockname()[1]
+    with sock:
+        for n, user in enumerate(users, 1):
+            message = (
+                f"REGISTER sip:{domain} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg-{n}-"
+                f"{random.getrandbits(32)}\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:{user}@{domain}>;tag=r{n}\r\n"
+                f"To: <sip:{user}@{domain}>\r\n"
+                f"Call-ID: reg-{n}-{os.getpid()}@callhopper-tests\r\n"
+                "CSeq: 1 REGISTER\r\n"
+                f"Contact: <sip:{user}@127.0.0.1:{contact_port}>\r\n"
+                "Expires: 3600\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            sock.sendto(message.encode(), ("127.0.0.1", proxy_port))
+            reply = sock.recv(4096).decode(errors="replace")
+            if not reply.startswith("SIP/2.0 200"):
+                raise RuntimeError(f"registering {user} failed: {reply.splitlines()[0]}")
+
+
+def register_agents_in(ns: NetNamespace, users: Sequence[str], contact_port: int) -> None:
+    """:func:`register_agents` run inside ``ns`` (Kamailio's loopback is there)."""
+    root = Path(__file__).parents[2]
+    code = (
+        "from callhopper.domain.calls import DEFAULT_AGENT_SIP_DOMAIN as domain\n"
+        "from tests.sip.harness import register_agents\n"
+        f"register_agents({list(users)!r}, {contact_port}, domain)\n"
+    )
+    subprocess.run([*ns.prefix, sys.executable, "-c", code], cwd=root, check=True, timeout=60)
+
+
+class Capture:
+    """dumpcap on the loopback, keeping the UDP packets sent to ``port`` (or those the
+    capture filter ``bpf`` selects), inside ``ns`` (``None``: where this process runs)."""
+
+    def __init__(
+        self, ns: NetNamespace | None, path: Path, port: int = 0, *, bpf: str = ""
+    ) -> None:
+        self.path = path
+        argv = ["dumpcap", "-q", "-i", "lo", "-P", "-B", "64", "-f", bpf or f"udp dst port {port}",
+                "-w", str(path)]  # fmt: skip
+        devnull = subprocess.DEVNULL
+        self.proc = (
+            ns.popen(argv, stdout=devnull, stderr=devnull)
+            if ns is not None
+            else subprocess.Popen(argv, stdout=devnull, stderr=devnull)
+        )
+        deadline = time.monotonic() + 10
+        while not path.exists() or path.stat().st_size == 0:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("dumpcap did not start (apt-get install tshark)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)

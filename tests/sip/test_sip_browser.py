@@ -38,9 +38,10 @@ MESSAGES = {
     name: (text, translations("ja").gettext(text)) for name, text in messages.SOFTPHONE.items()
 }
 
-#: Captures what the browser hears, at 8 kHz, into ``window.heard`` (16-bit samples).
-LISTEN = """
-const root = document.getElementById("softphone");
+#: Captures what the browser phone mounted on ``root`` hears, at 8 kHz, into
+#: ``window.heard`` (16-bit samples).
+HEAR = """
+function hear(root) {
 window.heard = [];
 root.addEventListener("softphone:remote-stream", (e) => {
   const ctx = new AudioContext({ sampleRate: 8000 });
@@ -57,8 +58,16 @@ root.addEventListener("softphone:remote-stream", (e) => {
   tap.connect(mute);
   mute.connect(ctx.destination);
 });
+}
+"""
+LISTEN = (
+    HEAR
+    + """
+const root = document.getElementById("softphone");
+hear(root);
 window.phone = CallhopperSoftphone.mount(root);
 """
+)
 
 
 def softphone_page(path: Path, lang: str = "en") -> Path:
@@ -79,6 +88,41 @@ def softphone_page(path: Path, lang: str = "en") -> Path:
     return path
 
 
+def require_talking_browser() -> None:
+    """Skip (fail under CI), saying why, where a browser cannot talk through the peers."""
+    require("kamailio", "rtpengine", "dumpcap", "espeak-ng", "sox")
+    reason = chromium_missing()
+    if reason:
+        require(reason)
+
+
+def voices(workdir: Path) -> tuple[Path, Path]:
+    """The customer's and the agent's speech (8 kHz WAV); SIPp's ``talk`` scenario says the
+    customer's (``customer.wav``, u-law, in ``workdir``), the browser's fake microphone the
+    agent's (``agent-48k.wav``)."""
+    customer_speech = speak(CUSTOMER_SAYS, workdir / "customer-pcm.wav", voice="en-gb")
+    subprocess.run(
+        ["sox", str(customer_speech), "-e", "mu-law", str(workdir / "customer.wav")], check=True
+    )
+    agent_speech = speak(AGENT_SAYS, workdir / "agent.wav", pad_s=4.0)
+    fake_mic = workdir / "agent-48k.wav"
+    subprocess.run(["sox", str(agent_speech), "-r", "48000", str(fake_mic)], check=True)
+    return customer_speech, agent_speech
+
+
+def talking_browser_args(workdir: Path) -> list[str]:
+    """Chromium's flags for a softphone that talks: the agent's speech (see :func:`voices`)
+    as the microphone, sound without a click, WebRTC over loopback."""
+    return [
+        *CHROMIUM_ARGS,
+        f"--use-file-for-fake-audio-capture={workdir / 'agent-48k.wav'}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-file-access-from-files",
+        # The namespace has nothing but loopback, which WebRTC skips by default.
+        "--allow-loopback-in-peer-connection",
+    ]
+
+
 def chromium_in(ns: NetNamespace, workdir: Path) -> Path:
     wrapper = workdir / "chromium-in-namespace"
     prefix = " ".join(ns.prefix)
@@ -90,19 +134,10 @@ def chromium_in(ns: NetNamespace, workdir: Path) -> Path:
 def test_browser_softphone_answers_and_talks_through_rtpengine(
     ns: NetNamespace, workdir: Path
 ) -> None:
-    require("kamailio", "rtpengine", "dumpcap", "espeak-ng", "sox")
-    reason = chromium_missing()
-    if reason:
-        require(reason)  # fails under CI, skips elsewhere, with the reason
+    require_talking_browser()
     from playwright.async_api import async_playwright
 
-    customer_speech = speak(CUSTOMER_SAYS, workdir / "customer-pcm.wav", voice="en-gb")
-    subprocess.run(
-        ["sox", str(customer_speech), "-e", "mu-law", str(workdir / "customer.wav")], check=True
-    )
-    agent_speech = speak(AGENT_SAYS, workdir / "agent.wav", pad_s=4.0)
-    fake_mic = workdir / "agent-48k.wav"
-    subprocess.run(["sox", str(agent_speech), "-r", "48000", str(fake_mic)], check=True)
+    customer_speech, agent_speech = voices(workdir)
     AgentPeers(ns, workdir)
     sipp = Sipp(ns, "talk", workdir, port=5090, media_port=16000, variables=SPEAK_AFTER)
     capture = Capture(ns, workdir / "customer.pcap", 16000)
@@ -114,14 +149,7 @@ def test_browser_softphone_answers_and_talks_through_rtpengine(
         async with async_playwright() as p:
             browser = await p.chromium.launch(
                 executable_path=str(chromium_in(ns, workdir)),
-                args=[
-                    *CHROMIUM_ARGS,
-                    f"--use-file-for-fake-audio-capture={fake_mic}",
-                    "--autoplay-policy=no-user-gesture-required",
-                    "--allow-file-access-from-files",
-                    # The namespace has nothing but loopback, which WebRTC skips by default.
-                    "--allow-loopback-in-peer-connection",
-                ],
+                args=talking_browser_args(workdir),
             )
             page = await browser.new_page()
             await page.goto(page_file.as_uri())

@@ -6,6 +6,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from callhopper.core.dialer.dialing import Dialing
 from callhopper.core.dispensing.dispenser import Dispenser
 from callhopper.dialer_job import DialerJob, TelephonyUnavailable, sip_line
 from callhopper.domain.calls import AgentLine
+from callhopper.domain.campaigns import CampaignSettings
 from callhopper.settings import Settings
 from callhopper.store.db import Database
 from callhopper.store.uow import SqlUnitOfWork
 from callhopper.telephony import cli
+from callhopper.telephony.sip.sounds import message_file, shipped
 from callhopper.web.pages.workspace import softphone_of
 from tests.conftest import T0
 from tests.support import MakeUser
@@ -118,3 +121,16 @@ def test_the_dialer_calls_agents_where_the_workspace_phone_registers(
     line = sip_line(dialing, settings.sip_domain)(actor.id)
     assert line == AgentLine(str(actor.id), phone["sip_uri"])
     assert line.address == f"sip:jdoe@{settings.sip_domain}"
+
+
+def test_the_default_abandon_message_names_a_recording_the_adapter_ships() -> None:
+    """A campaign that sets no abandon message plays the shipped one (an 8 kHz 16-bit mono
+    WAV, as the workers play); a path is played as given."""
+    name = CampaignSettings().abandon_message
+    assert name in shipped()
+    path = Path(message_file(name))
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert 2.0 < w.getnframes() / 8000 < 8.0
+    assert message_file("/srv/messages/sorry.wav") == "/srv/messages/sorry.wav"
+    assert message_file("no-such-recording") == "no-such-recording"

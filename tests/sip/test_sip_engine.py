@@ -84,14 +84,14 @@ def world(
 
 
 @contextmanager
-def sip_dialer(world: World, port: int) -> Iterator[tuple[DialerJob, Dispenser]]:
-    """The dialing job of ``callhopper dialer`` with ``CALLHOPPER_TELEPHONY=sip``, its SIP
-    workers inside the namespace, the trunk at SIPp's ``port``, and the floor's agent
-    ready."""
+def sip_dialer(world: World, port: int, workers: int = 1) -> Iterator[tuple[DialerJob, Dispenser]]:
+    """The dialing job of ``callhopper dialer`` with ``CALLHOPPER_TELEPHONY=sip``, its
+    ``workers`` SIP workers inside the namespace, the trunk at SIPp's ``port``, and the
+    floor's agents ready."""
     ns, db, settings, monkeypatch = world.ns, world.db, world.settings, world.monkeypatch
     monkeypatch.setenv("CALLHOPPER_SIP_TRUNK_HOST", "127.0.0.1")
     monkeypatch.setenv("CALLHOPPER_SIP_TRUNK_PORT", str(port))
-    monkeypatch.setenv("CALLHOPPER_SIP_WORKERS", "1")
+    monkeypatch.setenv("CALLHOPPER_SIP_WORKERS", str(workers))
     dispenser = Dispenser(SqlUnitOfWork(db), FrozenClock(T0))
     job = DialerJob(
         settings.model_copy(update={"telephony": "sip"}), dispenser, launcher=tuple(ns.prefix)
@@ -109,11 +109,11 @@ def sip_dialer(world: World, port: int) -> Iterator[tuple[DialerJob, Dispenser]]
 
 
 def agent_ready(dispenser: Dispenser, floor: Floor) -> None:
-    """The agent logs in, gets ready on voice and turns Get Record on (as the workspace)."""
-    (actor,) = floor.agents.values()
-    dispenser.login(actor, floor.campaign_id)
-    dispenser.set_channel(actor, Channel.VOICE, True)
-    dispenser.get_record(actor, floor.campaign_id)
+    """The agents log in, get ready on voice and turn Get Record on (as the workspace)."""
+    for actor in floor.agents.values():
+        dispenser.login(actor, floor.campaign_id)
+        dispenser.set_channel(actor, Channel.VOICE, True)
+        dispenser.get_record(actor, floor.campaign_id)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

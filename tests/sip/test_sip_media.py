@@ -21,44 +21,32 @@ from callhopper.domain.calls import (
     Ringing,
     Unanswered,
 )
+from callhopper.domain.campaigns import CampaignSettings
 from callhopper.telephony.sip.config import WorkerConfig
+from callhopper.telephony.sip.sounds import SOUNDS, message_file
 from tests.sip.audio import INTACT, read_wav, rtp_audio, similarity, speak
 from tests.sip.conftest import Timeline, collect, dial, sip_telephony, trunk_config, wait_for
-from tests.sip.harness import SPEAK_AFTER, NetNamespace, Sipp, require
+from tests.sip.harness import SPEAK_AFTER, Capture, NetNamespace, Sipp, require
 
 pytestmark = pytest.mark.slow
 
 MESSAGE = "We are sorry, all of our agents are busy. We will call you back later. Goodbye."
 
 
-class Capture:
-    """dumpcap on the namespace's loopback, keeping the RTP sent to one UDP port."""
-
-    def __init__(self, ns: NetNamespace, path: Path, port: int) -> None:
-        self.path = path
-        self.proc = ns.popen(
-            ["dumpcap", "-q", "-i", "lo", "-P", "-f", f"udp dst port {port}", "-w", str(path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while not path.exists() or path.stat().st_size == 0:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("dumpcap did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-
-
+@pytest.mark.parametrize("given", ["a file", "the default"])
 def test_abandon_message_reaches_the_customer_as_rtp_matching_the_source(
-    ns: NetNamespace, workdir: Path
+    ns: NetNamespace, workdir: Path, given: str
 ) -> None:
+    """A campaign's own recording, or (without one) the campaigns' default abandon message,
+    which names the recording the adapter ships: either plays to the customer intact."""
     require("dumpcap", "espeak-ng", "sox")
-    message = speak(MESSAGE, workdir / "abandon.wav")
+    if given == "a file":
+        message = speak(MESSAGE, workdir / "abandon.wav")
+        name = str(message)
+    else:
+        name = CampaignSettings().abandon_message
+        message = Path(message_file(name))
+        assert message.is_file() and message.parent == SOUNDS
     sipp = Sipp(ns, "answer", workdir, port=5090, media_port=16000)
     capture = Capture(ns, workdir / "rtp.pcap", 16000)
     timeline = Timeline()
@@ -71,7 +59,7 @@ def test_abandon_message_reaches_the_customer_as_rtp_matching_the_source(
             collector = asyncio.create_task(collect(telephony, timeline))
             await telephony.originate(dial("a1"), record=True)
             await wait_for(lambda: any(isinstance(e, Answered) for e in timeline.of("a1")))
-            await telephony.play_and_hang_up(CallId("a1"), str(message))
+            await telephony.play_and_hang_up(CallId("a1"), name)
             await wait_for(lambda: timeline.ended("a1"), 20)
         await collector
 

@@ -51,6 +51,7 @@ from callhopper.ports.clock import Clock
 from callhopper.telephony.sip.config import PJSUA_MAX_CALLS, WorkerConfig
 from callhopper.telephony.sip.pool import WorkerHandle, WorkerPool
 from callhopper.telephony.sip.protocol import Message
+from callhopper.telephony.sip.sounds import message_file
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class SipTelephony:
 
     async def play_and_hang_up(self, call_id: CallId, message: str) -> None:
         call = self._answered(call_id)
-        self._send(call, {"op": "play", "call": call_id, "file": message})
+        self._send(call, {"op": "play", "call": call_id, "file": message_file(message)})
 
     async def hang_up(self, call_id: CallId) -> None:
         call = self._calls.get(call_id)

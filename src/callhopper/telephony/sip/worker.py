@@ -47,12 +47,14 @@ from callhopper.telephony.sip.config import (
     WorkerConfig,
 )
 from callhopper.telephony.sip.protocol import LineBuffer, Message, decode, encode
+from callhopper.telephony.sip.waker import Waker
 
-#: How long one poll of PJSIP may block while the worker holds calls, in milliseconds: the
-#: longest a command waits then. (A SIP event ends the poll at once.) Each poll costs the
-#: Python loop a turn, so dozens of busy workers polling every few milliseconds would take a
-#: large share of a core for nothing.
-POLL_MS = 10
+#: How long one poll of PJSIP may block while the worker holds calls, in milliseconds. A SIP
+#: event or a command (through :class:`Waker`) ends the poll at once, and PJSIP shortens it
+#: to its next timer; what waits for the poll to end is the media clock's news (a message
+#: played to its end, the detector's frames). Each poll costs the Python loop a turn: 80
+#: workers polling every 10 ms took about half a core for nothing (``bench/RESULTS.md``).
+POLL_MS = 50
 #: How long an idle worker (no calls) sleeps on its socket between polls of PJSIP: a worker
 #: without calls has no SIP timers to serve, and dozens of idle workers must cost nothing.
 IDLE_WAIT_S = 0.1
@@ -202,6 +204,9 @@ class Worker:
             f"sip:dialer@{agents.domain}", agent_tp, proxy=agents.proxy_uri()
         )
         self.silence = _silence_wav(scratch)
+        #: The worker's own UDP SIP port, where :class:`Waker` sends its keep-alives.
+        host, _, port = self.ep.transportGetInfo(agent_tp).localName.rpartition(":")
+        self.wake_address = (host, int(port))
 
     def _transport(self, kind: int) -> int:
         cfg = pj.TransportConfig()
@@ -518,6 +523,7 @@ def serve(sock: socket.socket, worker_no: int, config: WorkerConfig) -> None:
         send({"ev": "hello", "worker": worker_no, "pid": os.getpid()})
         flush()
         lines = LineBuffer()
+        waker = Waker(sock, worker.wake_address)
         running = True
         while running:
             if worker.legs:
@@ -536,11 +542,13 @@ def serve(sock: socket.socket, worker_no: int, config: WorkerConfig) -> None:
                         running = False
                     else:
                         worker.handle(message)
+            waker.drained()
             worker.tick()
             try:
                 flush()
             except OSError:
                 running = False
+        waker.stop()
         worker.shutdown()
         try:
             flush()
