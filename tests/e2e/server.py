@@ -87,6 +87,7 @@ class LiveServer:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.1)
+        self.stop()  # never leave a server behind that would start after the test gave up
         raise RuntimeError(f"the server did not start: {self.log_path.read_text()[-4000:]}")
 
     def client(self) -> httpx.Client:
