@@ -235,17 +235,25 @@ async def open_loop(
 
 
 async def closed_loop(
-    target: Target, agents: Sequence[int], clients: int, seconds: float, *, timeout_s: float = 60.0
+    target: Target,
+    agents: Sequence[int],
+    clients: int,
+    seconds: float,
+    *,
+    cycles: int | None = None,
+    timeout_s: float = 60.0,
 ) -> Tally:
     """``clients`` clients cycling as fast as the server answers (each through its own
-    share of ``agents`` in turn): the server's saturated throughput."""
+    share of ``agents`` in turn) for ``seconds`` or until ``cycles`` are done: the
+    server's saturated throughput."""
     tally = Tally()
     async with session(clients, timeout_s) as http:
         stop = time.perf_counter() + seconds
+        enough = cycles if cycles is not None else float("inf")
 
         async def client(mine: Sequence[int]) -> None:
             turn = 0
-            while time.perf_counter() < stop and mine:
+            while time.perf_counter() < stop and mine and tally.cycles < enough:
                 await cycle(http, target, mine[turn % len(mine)], tally)
                 turn += 1
 
