@@ -244,6 +244,30 @@ def pgbench(
     return float(match.group(1)), cpu
 
 
+def return_leases(url: str, campaign_id: int) -> int:
+    """Return the leases an earlier run on a kept database left open (cycles cut short by
+    errors): the floor's and pgbench's claims would find their agents still holding one."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        returned = conn.execute(
+            text(
+                "UPDATE campaign_records SET status = 'ready', lease_agent_id = NULL, "
+                "lease_expires_at = NULL, leased_at = NULL WHERE campaign_id = :c "
+                "AND status = 'leased'"
+            ),
+            {"c": campaign_id},
+        ).rowcount
+        conn.execute(
+            text(
+                "UPDATE records SET out_campaign_id = NULL, out_until = NULL "
+                "WHERE out_campaign_id = :c"
+            ),
+            {"c": campaign_id},
+        )
+    engine.dispose()
+    return int(returned)
+
+
 def check_database(url: str, campaign_id: int) -> dict[str, int]:
     """What the database says after the run: records done twice, leases open, finals."""
     engine = create_engine(url)
@@ -287,10 +311,13 @@ def run_database(
         print(f"{name}:", flush=True)
         campaign_id, reused = ready_campaign(url, args.agents, args.records)
         database = db_name(url)
+        returned = return_leases(url, campaign_id)
+        if returned:
+            notes.append(f"{name}: {returned} leases left open by an earlier run were returned")
         before = check_database(url, campaign_id)
         # the floor's statements, captured from the store for the last agent (rolled back)
         cycle = floor_sql.capture(url, campaign_id, args.agents)
-        sql_file = DATA_DIR / f"open_floor_{name.lower()}.json"
+        sql_file = DATA_DIR / f"open_floor_{name.lower()}_{args.port}.json"
         floor_sql.save(cycle, sql_file)
         agents = list(range(args.agents))
         sat = args.saturate_clients
@@ -299,7 +326,9 @@ def run_database(
             "BENCH_FLOOR_SQL": str(sql_file),
             "BENCH_FLOOR_POOL": "20",
         }
-        with run_servers([floor_command(args.port)], args.port, floor_env, "open_floor") as server:
+        with run_servers(
+            [floor_command(args.port)], args.port, floor_env, f"open_floor_{args.port}"
+        ) as server:
             target = Target(server.base, campaign_id)
             asyncio.run(closed_loop(target, agents, 4, 2))  # warm up
             floor = measured(
@@ -310,9 +339,14 @@ def run_database(
                 closed_loop(target, agents, sat, args.saturate_seconds),
             )
         rows.append(floor)
+        if database:
+            tps, pg_cpu = pgbench(url, cycle, args.agents, args.pgbench_seconds)
+            per = pg_cpu.pg_s * 1000 / max(tps * args.pgbench_seconds, 1)
         agent_tokens = tokens(url, 0, args.agents)
         env = {"CALLHOPPER_DATABASE_URL": url}
-        with run_servers([product_command(args.port)], args.port, env, "open_serve") as server:
+        with run_servers(
+            [product_command(args.port)], args.port, env, f"open_serve_{args.port}"
+        ) as server:
             target = Target(server.base, campaign_id, agent_tokens)
             login_s = asyncio.run(log_in(target, campaign_id, args.agents))
             notes.append(
@@ -365,7 +399,7 @@ def run_database(
             half = {**env, "CALLHOPPER_DB_POOL_SIZE": "10"}
             if not args.no_two:
                 commands = [shared_port_command(args.port)] * 2
-                with run_servers(commands, args.port, half, "open_two") as server:
+                with run_servers(commands, args.port, half, f"open_two_{args.port}") as server:
                     target = Target(server.base, campaign_id, agent_tokens)
                     warm.done_ok += asyncio.run(closed_loop(target, agents, 4, 2)).done_ok
                     rows.append(
@@ -377,14 +411,6 @@ def run_database(
                             closed_loop(target, agents, sat, args.saturate_seconds),
                         )
                     )
-            tps, pg_cpu = pgbench(url, cycle, args.agents, args.pgbench_seconds)
-            per = pg_cpu.pg_s * 1000 / max(tps * args.pgbench_seconds, 1)
-            notes.append(
-                f"{name}: pgbench (8 clients, prepared, the same statements in the same three "
-                f"transactions) {tps:,.0f} cycles/s, PostgreSQL CPU {per:.2f} ms a cycle; the "
-                f"product saturated reaches {product.rate / tps:.1%} of it, the bare floor "
-                f"{floor.rate / tps:.1%}"
-            )
         after = check_database(url, campaign_id)
         done_by_http = warm.done_ok + sum(r.tally.done_ok for r in rows if r is not floor)
         unknown = sum(r.tally.done_unknown for r in rows if r is not floor)
@@ -396,6 +422,13 @@ def run_database(
             f"in this run for {done_by_http:,} Dones answered 204 and {unknown} whose answer the "
             f"client never saw — {'consistent' if seen else 'INCONSISTENT'}"
         )
+        if database:
+            notes.append(
+                f"{name}: pgbench (8 clients, prepared, the same statements in the same three "
+                f"transactions) {tps:,.0f} cycles/s, PostgreSQL CPU {per:.2f} ms a cycle; the "
+                f"product saturated reaches {product.rate / tps:.1%} of it, the bare floor "
+                f"{floor.rate / tps:.1%}"
+            )
         notes.insert(0, ratio_note(name, product, floor))
     return [r.cells(name) for r in rows], notes
 

@@ -2,8 +2,8 @@
 
 ``callhopper serve`` has no ``--workers`` option and binds its port alone, so the benchmark
 runs several processes behind one port this way: each builds the same app as ``serve``
-(same settings, same pool, same background jobs, same collector tuning, same uvicorn log
-level) and serves it on a socket bound with ``SO_REUSEPORT``, and the kernel spreads new
+(same settings, same pool, same background jobs, same collector tuning, same uvicorn
+options) and serves it on a socket bound with ``SO_REUSEPORT``, and the kernel spreads new
 connections over the processes. Used by ``dispense_bench --open-loop`` on PostgreSQL.
 
     python -m bench.shared_port --port 8161    # CALLHOPPER_DATABASE_URL from the environment
@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
     import uvicorn
 
     from callhopper.api.app import create_app
-    from callhopper.cli import tune_collector
+    from callhopper.cli import server_options, tune_collector
     from callhopper.cli_common import open_database, settings_from
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     with open_database(settings) as db:
         app = create_app(settings, db, background=settings.run_workers)
         tune_collector()
-        config = uvicorn.Config(app, log_level="info")
+        config = uvicorn.Config(app, **server_options(settings))
         uvicorn.Server(config).run(sockets=[sock])
 
 
