@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import append_results, chosen_databases, table
+from bench.common import append_results, chosen_databases, raise_open_files, table
 from bench.open_loop import Target, closed_loop, product_command, run_servers
 
 TARGET_MB = 500
@@ -148,10 +147,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(
-        resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.sockets + 4096)), hard)
-    )
+    raise_open_files(4 * args.sockets + 4096)
     load = f"{os.getloadavg()[0]:.1f}"
     floor_mb = bare_interpreter_mb()
     rows: list[list[Any]] = []

@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -56,6 +55,7 @@ from bench.common import (
     fresh_postgres,
     fresh_sqlite,
     pg_admin_url,
+    raise_open_files,
     table,
 )
 from bench.open_loop import (
@@ -492,10 +492,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(
-        resource.RLIMIT_NOFILE, (min(hard, max(soft, args.connections + 4096)), hard)
-    )
+    raise_open_files(args.connections + 4096)
     scale = f"open_{args.agents}_{args.records}"
     chosen: list[tuple[str, Callable[[], AbstractContextManager[str]]]] = []
     if not args.no_postgres:
