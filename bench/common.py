@@ -83,6 +83,15 @@ def chosen_databases(
     return chosen
 
 
+def raise_open_files(wanted: int) -> None:
+    """Raise this process's open-file limit towards ``wanted`` (up to the hard limit): the
+    servers it starts inherit it, and each agent's connection is a file on both sides."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, wanted)), hard))
+
+
 def _tree_rss_kb(root: int) -> int:
     """Resident memory of a process and all its descendants, in KiB (Linux /proc)."""
     total = 0

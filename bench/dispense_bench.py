@@ -18,6 +18,9 @@ records (evenly). For each database it measures:
   the other clients' requests (latency ≈ clients ÷ throughput), so this row shows what the
   server itself adds.
 
+``--open-loop`` runs the open-loop mode instead (:mod:`bench.open_bench`): Poisson arrivals,
+the bare ASGI floor, pgbench, CPU per cycle, overload.
+
 Targets (issue 3): PostgreSQL HTTP claims/s ≥ 30% of bare and p99 < 50 ms;
 SQLite p99 < 100 ms.
 """
@@ -430,6 +433,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str]) -> None:
+    if "--open-loop" in argv:  # the open-loop mode (bench/open_bench.py)
+        from bench import open_bench
+
+        open_bench.main([a for a in argv if a != "--open-loop"])
+        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--records", type=int, default=1_000_000)

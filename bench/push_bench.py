@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import sys
 import threading
 import time
@@ -44,7 +43,7 @@ import aiohttp
 from sqlalchemy import insert, select, text
 from websockets.asyncio.client import connect
 
-from bench.common import append_results, chosen_databases, serve, table
+from bench.common import append_results, chosen_databases, raise_open_files, serve, table
 from bench.dispense_bench import pct, tokens
 
 PHOENIX = "America/Phoenix"
@@ -415,9 +414,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
     # 1,000 sockets here and 1,000 in the server (which inherits the limit), plus pools.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, 4 * args.agents + 1024))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    raise_open_files(4 * args.agents + 1024)
 
     rows: list[list[object]] = []
     verdicts: list[str] = []

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 import uvicorn
@@ -107,7 +107,27 @@ def _serve(settings: Settings, db: Database) -> None:
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(_redact_tokens)
     tune_collector()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(app, host=settings.host, port=settings.port, **server_options(settings))
+
+
+class ServerOptions(TypedDict):
+    log_level: str
+    timeout_keep_alive: int
+
+
+def server_options(settings: Settings) -> ServerOptions:
+    """How uvicorn runs the app (besides where it listens).
+
+    An idle keep-alive connection is closed after ``settings.keep_alive_s``. Uvicorn's own
+    default, 5 s, is shorter than most clients keep an idle connection for reuse (aiohttp
+    15 s, browsers and proxies a minute or more): a client then sends its next request on a
+    connection the server is closing at that very moment, and gets the connection reset
+    instead of an answer. A server past its capacity makes this race common: its event loop
+    runs the keep-alive timer before it reads the request waiting on the socket, and closing
+    a socket with unread data resets it. The server must be the side that outlasts the
+    other, so that the client, which knows when it sends, closes first.
+    """
+    return ServerOptions(log_level="info", timeout_keep_alive=settings.keep_alive_s)
 
 
 #: Allocations between collections of the youngest generation, and collections of each

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     admission_retry_after_s: int = Field(
         1, ge=1, le=3600, description="The Retry-After of a 503 for capacity, in seconds."
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long a server process keeps an idle HTTP connection open, in seconds; "
+        "longer than its clients' and proxies' own idle timeouts.",
+    )
     opentelemetry: bool = Field(
         False,
         description="FastAPI's OpenTelemetry traces, metrics and logs of each request, through "
