@@ -608,11 +608,12 @@ def test_a_done_chosen_as_a_deadlock_victim_runs_again(
     real_release = dispensing.release
     runs: list[BaseException] = []
 
-    def release(*args: Any, **kwargs: Any) -> None:
-        real_release(*args, **kwargs)  # changed in the transaction, then rolled back
+    def release(*args: Any, **kwargs: Any) -> bool:
+        ended = real_release(*args, **kwargs)  # changed in the transaction, then rolled back
         if runs:
             error = runs.pop()
             raise OperationalError("UPDATE campaign_records …", {}, error)
+        return ended
 
     monkeypatch.setattr(dispensing, "release", release)
 

@@ -160,6 +160,27 @@ class MemoryClaims:
     def end_delivery(self, ctx: CampaignContext, record_id: int, agent_id: int, **_: Any) -> None:
         self.log.append(f"end {record_id}")
 
+    def finish(
+        self,
+        ctx: CampaignContext,
+        record_id: int,
+        agent_id: int,
+        change: LeaseChange,
+        *,
+        attempts_added: int,
+        lead_status: str,
+        **_: Any,
+    ) -> None:
+        self.release(
+            ctx.id,
+            record_id,
+            agent_id,
+            change,
+            attempts_added=attempts_added,
+            lead_status=lead_status,
+        )
+        self.end_delivery(ctx, record_id, agent_id)
+
     def close_assignment(self, campaign_id: int, record_id: int, **_: Any) -> None:
         self.log.append(f"close {record_id}")
 
