@@ -68,6 +68,15 @@ class SqlCalls:
     def connected(self, call_id: str, agent_id: int, at: datetime) -> None:
         self._set(call_id, agent_id=agent_id, connected_at=at, result=CallResult.CONNECTED.value)
 
+    def not_connected(self, call_id: str, dialled_for: int | None, *, message_played: bool) -> None:
+        self._set(
+            call_id,
+            agent_id=dialled_for,
+            connected_at=None,
+            result=CallResult.ABANDONED.value,
+            message_played=message_played,
+        )
+
     def finish(
         self,
         call_id: str,

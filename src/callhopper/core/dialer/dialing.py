@@ -28,7 +28,7 @@ from callhopper.core.dispensing.getrecord import claim
 from callhopper.core.dispensing.views import delivery
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.calls import CallId
-from callhopper.domain.campaigns import DialingMode
+from callhopper.domain.campaigns import Channel, DialingMode
 from callhopper.domain.dialer import FALLBACK_RETRY_MINUTES, LOST_CALL_GRACE_S, CallResult
 from callhopper.domain.dispensing import CampaignContext, LeaseChange, LeaseRace
 from callhopper.domain.dispositions import dispose
@@ -291,6 +291,35 @@ class Dialing:
                 return True
         except (LeaseRace, NotFound):
             return False
+
+    def not_bridged(
+        self, call: NextCall, agent_id: int, *, message_played: bool, reachable: bool
+    ) -> None:
+        """The answered call handed to ``agent_id`` never reached them: their line did not
+        take it (``reachable`` False: their phone is not registered, refused, or they are
+        gone) or the contact hung up first. The call is abandoned, not connected; its record
+        is taken back from the agent and wrapped up as abandoned (retried by its rule); the
+        agent's channel is told, and an unreachable agent is set not ready on voice, so
+        that no more calls are sent to a line that does not answer."""
+        reason = "contact_hung_up" if reachable else "agent_unreachable"
+        with self.uow.write() as tx:
+            now = self.clock.now()
+            tx.calls.not_connected(call.call_id, call.agent_id, message_played=message_played)
+            ctx = tx.claims.context(call.campaign_id, agent_id)
+            if ctx is not None:
+                try:
+                    close_with_result(tx, ctx, call.record_id, agent_id, CallResult.ABANDONED, now)
+                except NotFound:
+                    pass  # the agent gave it back meanwhile, or its lease ran out
+                else:
+                    event = AgentEvent(
+                        agent_id, "delivery_ended", call.campaign_id, call.record_id, reason
+                    )
+                    self.d.publish(event, tx)
+            if not reachable:
+                tx.agents.set_ready(agent_id, Channel.VOICE, False, now)
+                self.d.publish(AgentEvent(agent_id, "state", reason=reason), tx)
+        self.d.work(call.campaign_id)
 
     def ended(self, call_id: str, agent_id: int | None, campaign_id: int, record_id: int) -> None:
         """The line hung up after the call's result."""
