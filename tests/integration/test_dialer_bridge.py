@@ -19,6 +19,9 @@ from callhopper.store.uow import SqlUnitOfWork
 from callhopper.telephony.simulator import SimulatorParams
 from tests.conftest import T0
 
+#: A simulated half hour on a loaded machine can take minutes.
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.mark.parametrize("mode", [DialingMode.PROGRESSIVE, DialingMode.PREDICTIVE])
 def test_a_failed_bridge_is_an_abandon_and_the_agent_is_freed(

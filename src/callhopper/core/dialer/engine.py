@@ -268,25 +268,50 @@ class DialerEngine:
                 if call is not None and not await self._place(floor, call):
                     return
             return
+        if campaign.personal_callbacks and available:
+            available = await self._dial_personal(floor, available)
         pacer = self._pacers[campaign.id]
         now = self._now()
         today = self.dialing.clock.now().date()
         if self._day.get(campaign.id) != today:
             self._day[campaign.id] = today
             pacer.start_day(now)
+        # A call dialled for one agent (a personal callback) is not the pacer's: its answer
+        # needs no free agent, and its agent, who waits for it, is not free for the others.
+        pooled = [
+            now - live.placed_s for live in floor.ringing.values() if live.call.agent_id is None
+        ]
+        waiting_for_own = len(floor.ringing) - len(pooled)
         observation = PacingObservation(
             now_s=now,
-            agents_logged_in=len(available) + len(floor.talking) + len(floor.wrapping),
+            agents_logged_in=len(available)
+            + len(floor.talking)
+            + len(floor.wrapping)
+            + waiting_for_own,
             agents_free=len(available),
             talking_s=[now - t for t in floor.talking.values()],
             wrapping_s=[now - t for t in floor.wrapping.values()],
-            ringing_s=[now - live.placed_s for live in floor.ringing.values()],
+            ringing_s=pooled,
             waiting=len(floor.waiting),
         )
         for _ in range(pacer.decide(observation).calls):
             call = self.dialing.next_call(campaign.id, None)
             if call is None or not await self._place(floor, call):
                 return
+
+    async def _dial_personal(self, floor: CampaignFloor, available: list[int]) -> list[int]:
+        """Dial the due personal callbacks of free agents, each for its agent (the claim
+        Get Record would make for them, which takes a due callback first): the answered
+        call goes to that agent, who waits for it. Returns the agents left for the pacer."""
+        left = list(available)
+        for agent_id in self.dialing.personal_due(floor.campaign.id, available):
+            call = self.dialing.next_call(floor.campaign.id, agent_id)
+            if call is None:
+                continue
+            left.remove(agent_id)
+            if not await self._place(floor, call):
+                break
+        return left
 
     async def _place(self, floor: CampaignFloor, call: NextCall) -> bool:
         """Originate; False when the network has no line free (stop placing for now)."""
