@@ -70,12 +70,20 @@ def test_a_predictive_campaign_dials_personal_callbacks_for_their_agents_and_pac
     for call in calls:
         by_record.setdefault(call.record_id, []).append(call)
     for record_id, (agent_id, minutes) in due.items():
-        # Dialled once due, for its agent, soon after (the agent is free within minutes);
-        # an answered person is connected to that agent and nobody else.
+        # Dialled once due, for its agent, as soon as they are free: they take no other
+        # call in between. An answered person is connected to that agent, nobody else.
         first = by_record[record_id][0]
         assert first.agent_id == agent_id
-        assert T0 + timedelta(minutes=minutes) <= first.placed_at
-        assert first.placed_at <= T0 + timedelta(minutes=minutes + 10)
+        due_at = T0 + timedelta(minutes=minutes)
+        assert due_at <= first.placed_at
+        taken_meanwhile = [
+            c
+            for c in calls
+            if c.agent_id == agent_id
+            and c.connected_at is not None
+            and due_at <= c.connected_at < first.placed_at
+        ]
+        assert taken_meanwhile == []
         if first.answered_by == "person":
             assert first.result == CallResult.CONNECTED.value
             assert (agent_id, record_id) in report.connected_pairs

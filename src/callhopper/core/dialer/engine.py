@@ -257,9 +257,14 @@ class DialerEngine:
             ended = floor.wrapping.pop(agent_id, None)
             if ended is not None:
                 pacer.wrap_ended(self._now() - ended, self._now())
+        campaign = floor.campaign
+        if campaign.personal_callbacks and available:
+            # First: an agent free while a personal callback of theirs is due gets it now
+            # (else, on a busy floor, the calls waiting for agents would take them again
+            # and again, and the callback would wait for a moment nobody is waiting).
+            available = await self._dial_personal(floor, available)
         available = await self._connect_waiting(floor, available)
         await self._abandon_overdue(floor)
-        campaign = floor.campaign
         if campaign.per_agent or campaign.mode is DialingMode.PROGRESSIVE:
             # One call per available agent, claimed for that agent: only records they may
             # have (their own, or unowned), and the answered call goes to them.
@@ -268,8 +273,6 @@ class DialerEngine:
                 if call is not None and not await self._place(floor, call):
                     return
             return
-        if campaign.personal_callbacks and available:
-            available = await self._dial_personal(floor, available)
         pacer = self._pacers[campaign.id]
         now = self._now()
         today = self.dialing.clock.now().date()
@@ -509,7 +512,14 @@ class DialerEngine:
             await self._abandon(floor, live)
             return
         floor.waiting[live.call.call_id] = live
-        await self._connect_waiting(floor, self.dialing.available(campaign.id))
+        available = self.dialing.available(campaign.id)
+        if campaign.personal_callbacks and available:
+            # An agent with a personal callback due is kept for it (the next round dials it).
+            due = self.dialing.personal_due(campaign.id, available)
+            if due:
+                available = [agent_id for agent_id in available if agent_id not in due]
+                self.wake()
+        await self._connect_waiting(floor, available)
         if live.call.call_id in floor.waiting:
             timer = asyncio.get_running_loop().create_task(self._grace_ended(campaign.id))
             self._timers.add(timer)
