@@ -190,12 +190,13 @@ def test_a_worker_killed_mid_call_fails_its_call_once_and_is_replaced(world: Wor
     assert len(trunk.invites()) == 1
 
 
-def test_an_answer_whose_agent_phone_is_not_registered_is_hung_up_not_left_silent(
+def test_an_answer_whose_agent_phone_is_not_registered_is_abandoned_not_left_silent(
     world: World,
 ) -> None:
     """No phone is registered for the agent (nothing listens where the agents' proxy
-    should be): the bridge fails, the engine hangs the contact up instead of leaving them
-    on a silent line, and goes on dialling."""
+    should be): the bridge fails, so the call is not connected but abandoned: the engine
+    plays the abandon message and hangs the contact up instead of leaving them on a silent
+    line, and goes on dialling."""
     db = world.db
     trunk = Sipp(world.ns, "answer", world.workdir, port=5092, media_port=16200)
     world.monkeypatch.setenv("CALLHOPPER_SIP_PROXY_PORT", "5099")
@@ -203,10 +204,12 @@ def test_an_answer_whose_agent_phone_is_not_registered_is_hung_up_not_left_silen
         wait_until(
             lambda: any(c.ended_at is not None for c in calls_to(db, ALLOWED)), 30, "the end"
         )
-        assert job.engine is not None and job.engine.stats.connected == 1
+        assert job.engine is not None
+        assert (job.engine.stats.connected, job.engine.stats.abandoned) == (0, 1)
     trunk.stop()
     (call,) = calls_to(db, ALLOWED)
-    assert call.answered_at is not None and call.result == CallResult.CONNECTED.value
+    assert call.answered_at is not None and call.result == CallResult.ABANDONED.value
+    assert call.connected_at is None
     byes = [
         m for m in trunk.messages() if m.direction == "received" and m.first_line.startswith("BYE ")
     ]

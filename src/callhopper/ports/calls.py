@@ -44,6 +44,12 @@ class Calls(Protocol):
         """Bridged to ``agent_id``: its result is ``connected``."""
         ...
 
+    def not_connected(self, call_id: str, dialled_for: int | None, *, message_played: bool) -> None:
+        """Handed to an agent whose line did not take it (or the contact hung up first):
+        not connected after all. Its result is ``abandoned``; its agent is again the one it
+        was dialled for (``None``: the dialer's call)."""
+        ...
+
     def finish(
         self,
         call_id: str,

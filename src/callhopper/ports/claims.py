@@ -281,6 +281,14 @@ class Claims(Protocol):
         lead ownership, personal callbacks waiting)."""
         ...
 
+    def personal_due(
+        self, campaign_id: int, agent_ids: Sequence[int], *, zones: Sequence[str], now: datetime
+    ) -> set[int]:
+        """The agents among ``agent_ids`` who have a personal callback of the campaign (one
+        without owners) that a claim by them would take now as a due retry (the contact's
+        zone among ``zones``). One statement."""
+        ...
+
     def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
         """A stopping campaign completes once no record is leased."""
         ...

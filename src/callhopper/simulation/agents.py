@@ -131,6 +131,12 @@ class SimAgents:
             log.free_since = None
             log.talk_since = now
             log.calls += 1
+        elif event.kind == "delivery_ended" and log.talk_since is not None:
+            # The call connected to them never reached their line: no talk, no wrap-up.
+            log.talk_since = None
+            log.calls -= 1
+            if event.agent_id in self._logged_in:
+                log.free_since = now
         elif event.kind == "call_ended" and event.record_id is not None:
             if log.talk_since is not None:
                 log.talk_s += now - log.talk_since

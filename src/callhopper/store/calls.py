@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.dialer import AbandonDay, CallResult
 from callhopper.ports.calls import PlacedCall
-from callhopper.store.models import Call
+from callhopper.store.models import Call, table_of
 
 _PERSON = "person"
+_CALLS = table_of(Call)
+#: Core statements, built once (the engine writes a call several times in its life).
+_INSERT = insert(_CALLS)
+
+
+@lru_cache(maxsize=32)
+def _update(columns: tuple[str, ...]) -> Any:
+    """The update of these columns of one call (parameters ``call_id`` and ``v_<column>``)."""
+    values = {name: bindparam(f"v_{name}", type_=_CALLS.c[name].type) for name in columns}
+    return update(_CALLS).where(_CALLS.c.id == bindparam("call_id")).values(values)
 
 
 def _placed(row: Call) -> PlacedCall:
@@ -43,30 +54,40 @@ class SqlCalls:
         self.session = session
 
     def add(self, call: PlacedCall) -> None:
-        self.session.add(
-            Call(
-                id=call.id,
-                campaign_id=call.campaign_id,
-                record_id=call.record_id,
-                number=call.number,
-                caller_id=call.caller_id,
-                engine=call.engine,
-                agent_id=call.agent_id,
-                placed_at=call.placed_at,
-                ring_timeout_s=call.ring_timeout_s,
-                message_played=False,
-            )
+        self.session.execute(
+            _INSERT,
+            {
+                "id": call.id,
+                "campaign_id": call.campaign_id,
+                "record_id": call.record_id,
+                "number": call.number,
+                "caller_id": call.caller_id,
+                "engine": call.engine,
+                "agent_id": call.agent_id,
+                "placed_at": call.placed_at,
+                "ring_timeout_s": call.ring_timeout_s,
+                "message_played": False,
+            },
         )
-        self.session.flush()
 
     def _set(self, call_id: str, **values: Any) -> None:
-        self.session.execute(update(Call).where(Call.id == call_id).values(**values))
+        params = {f"v_{name}": value for name, value in values.items()}
+        self.session.execute(_update(tuple(sorted(values))), {"call_id": call_id, **params})
 
     def answered(self, call_id: str, at: datetime, by: str) -> None:
         self._set(call_id, answered_at=at, answered_by=by)
 
     def connected(self, call_id: str, agent_id: int, at: datetime) -> None:
         self._set(call_id, agent_id=agent_id, connected_at=at, result=CallResult.CONNECTED.value)
+
+    def not_connected(self, call_id: str, dialled_for: int | None, *, message_played: bool) -> None:
+        self._set(
+            call_id,
+            agent_id=dialled_for,
+            connected_at=None,
+            result=CallResult.ABANDONED.value,
+            message_played=message_played,
+        )
 
     def finish(
         self,

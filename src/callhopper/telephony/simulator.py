@@ -43,6 +43,7 @@ from callhopper.domain.calls import (
     LinesExhausted,
     Party,
     Ringing,
+    TelephonyError,
     Unanswered,
     UnknownCall,
 )
@@ -203,6 +204,9 @@ class SimulatorParams:
     message_s: float = 8.0
     #: Calls that may be up at once (ringing or answered); ``None`` for no limit.
     lines: int | None = None
+    #: Agents' line addresses that do not take a bridged call (a phone not registered, or
+    #: unplugged): :meth:`SimulatedTelephony.bridge` fails for them, the contact stays on.
+    unreachable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         shares = (self.person_share, self.machine_share, self.fast_fail_share)
@@ -464,6 +468,8 @@ class SimulatedTelephony:
 
     async def bridge(self, call_id: CallId, agent: AgentLine) -> None:
         call = self._answered(call_id)
+        if agent.address in self.params.unreachable:
+            raise TelephonyError(f"agent {agent.agent_id}'s line did not take the call")
         call.cancel_timers()
         call.phase = _Phase.BRIDGED
         by = Party.CONTACT if call.fate.outcome is CallOutcome.PERSON else Party.AGENT

@@ -28,9 +28,9 @@ from callhopper.core.dispensing.getrecord import claim
 from callhopper.core.dispensing.views import delivery
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.calls import CallId
-from callhopper.domain.campaigns import DialingMode
+from callhopper.domain.campaigns import Channel, DialingMode
 from callhopper.domain.dialer import FALLBACK_RETRY_MINUTES, LOST_CALL_GRACE_S, CallResult
-from callhopper.domain.dispensing import CampaignContext, LeaseChange, LeaseRace
+from callhopper.domain.dispensing import CampaignContext, ContactRecord, LeaseChange, LeaseRace
 from callhopper.domain.dispositions import dispose
 from callhopper.domain.errors import NotFound
 from callhopper.domain.events import AgentEvent
@@ -49,14 +49,17 @@ class Campaign:
 
     id: int
     mode: DialingMode
-    #: Records belong to agents (agent-owned column, lead ownership, personal callbacks):
-    #: each call is made for one agent.
+    #: Records belong to agents (progressive, or records with owners): each call is made
+    #: for one agent.
     per_agent: bool
     ring_timeout_s: int
     abandon_target: float
     abandon_message: str
     machine_action: str
     machine_message: str
+    #: A predictive campaign with personal callbacks waiting for their agents: each round
+    #: first dials the due ones of the free agents, for those agents.
+    personal_callbacks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,19 @@ class NextCall:
     caller_id: str
     #: The agent it was dialled for (progressive), ``None`` for the dialer's.
     agent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """A record claimed for a call: its campaign, the record, the numbers to try."""
+
+    ctx: CampaignContext
+    record: ContactRecord
+    to_try: list[tuple[int | None, str]]
+
+    @property
+    def numbers(self) -> list[str]:
+        return [n for _, n in self.to_try]
 
 
 class Dialing:
@@ -93,12 +109,18 @@ class Dialing:
                 if ctx is None or not ctx.is_on:
                     continue
                 s = ctx.settings
+                per_agent = (
+                    ctx.mode is DialingMode.PROGRESSIVE
+                    or ctx.agent_owned_column is not None
+                    or ctx.enforce_lead_ownership
+                )
                 result.append(
                     Campaign(
                         id=ctx.id,
                         mode=ctx.mode,
-                        per_agent=ctx.mode is DialingMode.PROGRESSIVE
-                        or tx.claims.per_agent(ctx.id),
+                        per_agent=per_agent,
+                        # (without owners, what is per agent is the personal callbacks)
+                        personal_callbacks=not per_agent and tx.claims.per_agent(ctx.id),
                         ring_timeout_s=s.ring_timeout_s,
                         abandon_target=s.abandon_target,
                         abandon_message=s.abandon_message,
@@ -124,6 +146,19 @@ class Dialing:
         with self.uow.read() as tx:
             return tx.agents.available(campaign_id)
 
+    def personal_due(self, campaign_id: int, agent_ids: list[int]) -> list[int]:
+        """The agents among ``agent_ids`` (in their order) with a personal callback of the
+        campaign due now, inside the calling window."""
+        if not agent_ids:
+            return []
+        with self.uow.read() as tx:
+            ctx = tx.claims.context(campaign_id, None)
+            if ctx is None or not ctx.is_on:
+                return []
+            now = self.clock.now()
+            due = tx.claims.personal_due(campaign_id, agent_ids, zones=ctx.open_zones(now), now=now)
+        return [agent_id for agent_id in agent_ids if agent_id in due]
+
     def user_id_of(self, agent_id: int) -> str:
         """The agent's user id (their sign-in name): what their phone registers as."""
         with self.uow.read() as tx:
@@ -136,34 +171,56 @@ class Dialing:
         ``None`` when there is nothing to dial now. A record that may not be dialled is
         given back or closed as Call would, and the next one is tried."""
         for _ in range(20):  # records closed as undialable do not stop the search
-            claimed = self._claim(campaign_id, agent_id)
-            if claimed is None:
-                return None
-            ctx_numbers, record_id = claimed
-            external = validate_numbers(self.d, ctx_numbers)
-            call = self._checked(campaign_id, record_id, agent_id, external)
+            if self.d.validator is None:
+                # Nothing to ask outside the database: the claim and the checks at dial time
+                # are one transaction (the record stays locked from one to the other).
+                with self.uow.write() as tx:
+                    claimed = self._claim(tx, campaign_id, agent_id)
+                    if claimed is None:
+                        return None
+                    call = self._checked(tx, claimed, agent_id, None)
+            else:
+                # The validation service is asked between two transactions, so that no
+                # lock waits for it; the second reads the record again.
+                with self.uow.write() as tx:
+                    claimed = self._claim(tx, campaign_id, agent_id)
+                if claimed is None:
+                    return None
+                external = validate_numbers(self.d, claimed.numbers)
+                with self.uow.write() as tx:
+                    again = self._again(tx, claimed, agent_id)
+                    call = self._checked(tx, again, agent_id, external) if again else None
             if call is not None:
                 return call
         return None
 
-    def _claim(self, campaign_id: int, agent_id: int | None) -> tuple[list[str], int] | None:
-        with self.uow.write() as tx:
-            ctx = tx.claims.context(campaign_id, agent_id)
-            if ctx is None or not ctx.is_on:
-                return None
-            now = self.clock.now()
-            try:
-                record_id = claim(
-                    tx, ctx, agent_id, now, self._until(ctx, agent_id, now), isolated=True
-                )
-            except LeaseRace:
-                return None  # the agent got a record meanwhile (Get Record, another engine)
-            if record_id is None:
-                return None
-            record = tx.records.get(record_id)
-            number = pending_callback_number(tx, campaign_id, record_id)
-            wanted = candidates(ctx, record, None, None, number)
-            return [n for _, n in wanted], record_id
+    def _claim(self, tx: Transaction, campaign_id: int, agent_id: int | None) -> _Claimed | None:
+        ctx = tx.claims.context(campaign_id, agent_id)
+        if ctx is None or not ctx.is_on:
+            return None
+        now = self.clock.now()
+        try:
+            record_id = claim(
+                tx, ctx, agent_id, now, self._until(ctx, agent_id, now), isolated=True
+            )
+        except LeaseRace:
+            return None  # the agent got a record meanwhile (Get Record, another engine)
+        if record_id is None:
+            return None
+        return self._read(tx, ctx, record_id, lock=False)
+
+    @staticmethod
+    def _read(tx: Transaction, ctx: CampaignContext, record_id: int, *, lock: bool) -> _Claimed:
+        record = tx.records.get(record_id, lock=lock)
+        number = pending_callback_number(tx, ctx.id, record_id)
+        return _Claimed(ctx, record, candidates(ctx, record, None, None, number))
+
+    def _again(self, tx: Transaction, claimed: _Claimed, agent_id: int | None) -> _Claimed | None:
+        """The claimed record read again, locked, in a later transaction."""
+        ctx = tx.claims.context(claimed.ctx.id, agent_id)
+        if ctx is None:
+            return None
+        return self._read(tx, ctx, claimed.record.id, lock=True)
 
     @staticmethod
     def _until(ctx: CampaignContext, agent_id: int | None, now: datetime) -> datetime:
@@ -174,70 +231,75 @@ class Dialing:
         return now + timedelta(seconds=ctx.settings.ring_timeout_s + LOST_CALL_GRACE_S)
 
     def _checked(
-        self, campaign_id: int, record_id: int, agent_id: int | None, external: dict[str, Verdict]
+        self,
+        tx: Transaction,
+        claimed: _Claimed,
+        agent_id: int | None,
+        external: dict[str, Verdict] | None,
     ) -> NextCall | None:
-        with self.uow.write() as tx:
-            ctx = tx.claims.context(campaign_id, agent_id)
-            if ctx is None:
-                return None
-            record = tx.records.get(record_id, lock=True)
-            now = self.clock.now()
-            refusal = None
-            if agent_id is not None:
-                lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
-                refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
-            if refusal is not None:
-                return None
-            if record.tz is None or not ctx.window.is_open(now, record.tz):
-                # The window closed since the claim: not dialled, back in its place.
-                tx.claims.release(
-                    campaign_id, record_id, agent_id, LeaseChange(status=RecordStatus.READY)
-                )
-                if agent_id is not None:
-                    tx.claims.close_assignment(
-                        campaign_id, record_id, now=now, outcome="outside_calling_window"
-                    )
-                return None
-            if take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now) is not None:
-                return None
-            number = pending_callback_number(tx, campaign_id, record_id)
-            to_try = candidates(ctx, record, None, None, number)
-            numbers = [n for _, n in to_try]
-            internal = tx.outcomes.dnc_numbers(campaign_id, numbers)
-            plan = plan_dial(to_try, combine_verdicts(numbers, internal, external).__getitem__)
-            if plan.number is None:
-                close_undialable(tx, ctx, record_id, agent_id, plan, now)
-                return None
-            shown = ctx.settings.caller_id(None)
-            assert shown is not None  # an automatic campaign has a caller ID
-            call = NextCall(
-                CallId(uuid.uuid4().hex), campaign_id, record_id, plan.number, shown, agent_id
+        """The checks of a call at dial time, on the claimed record (``external``: the
+        validation service's verdicts; ``None``: no service is configured)."""
+        ctx, record = claimed.ctx, claimed.record
+        campaign_id, record_id = ctx.id, record.id
+        now = self.clock.now()
+        refusal = None
+        if agent_id is not None:
+            lease = tx.claims.lease(campaign_id, record_id, agent_id, lock=True)
+            refusal = take_back_from_non_owner(tx, ctx, lease, record, agent_id, now)
+        if refusal is not None:
+            return None
+        if record.tz is None or not ctx.window.is_open(now, record.tz):
+            # The window closed since the claim: not dialled, back in its place.
+            tx.claims.release(
+                campaign_id, record_id, agent_id, LeaseChange(status=RecordStatus.READY)
             )
-            tx.records.add_call(
-                campaign_id=ctx.id,
-                campaign_name=ctx.name,
+            if agent_id is not None:
+                tx.claims.close_assignment(
+                    campaign_id, record_id, now=now, outcome="outside_calling_window"
+                )
+            return None
+        if take_back_if_not_ours(tx, campaign_id, record_id, agent_id, now) is not None:
+            return None
+        to_try = claimed.to_try
+        numbers = claimed.numbers
+        if external is None:
+            external = validate_numbers(self.d, numbers)
+        # (a campaign that checks no do-not-call list has no number on one)
+        internal = tx.outcomes.dnc_numbers(campaign_id, numbers) if ctx.checks_dnc else set()
+        plan = plan_dial(to_try, combine_verdicts(numbers, internal, external).__getitem__)
+        if plan.number is None:
+            close_undialable(tx, ctx, record_id, agent_id, plan, now)
+            return None
+        shown = ctx.settings.caller_id(None)
+        assert shown is not None  # an automatic campaign has a caller ID
+        call = NextCall(
+            CallId(uuid.uuid4().hex), campaign_id, record_id, plan.number, shown, agent_id
+        )
+        tx.records.add_call(
+            campaign_id=ctx.id,
+            campaign_name=ctx.name,
+            record_id=record_id,
+            agent_id=agent_id,
+            number=plan.number,
+            caller_id=shown,
+            note=f"automatic: {ctx.mode.value}",
+            now=now,
+        )
+        tx.claims.dialled(ctx.id, record_id, agent_id, now, self._until(ctx, agent_id, now))
+        tx.calls.add(
+            PlacedCall(
+                id=call.call_id,
+                campaign_id=campaign_id,
                 record_id=record_id,
-                agent_id=agent_id,
                 number=plan.number,
                 caller_id=shown,
-                note=f"automatic: {ctx.mode.value}",
-                now=now,
+                engine=self.holder,
+                agent_id=agent_id,
+                placed_at=now,
+                ring_timeout_s=ctx.settings.ring_timeout_s,
             )
-            tx.claims.dialled(ctx.id, record_id, agent_id, now, self._until(ctx, agent_id, now))
-            tx.calls.add(
-                PlacedCall(
-                    id=call.call_id,
-                    campaign_id=campaign_id,
-                    record_id=record_id,
-                    number=plan.number,
-                    caller_id=shown,
-                    engine=self.holder,
-                    agent_id=agent_id,
-                    placed_at=now,
-                    ring_timeout_s=ctx.settings.ring_timeout_s,
-                )
-            )
-            return call
+        )
+        return call
 
     def not_placed(self, call: NextCall) -> None:
         """The network refused the call before it was placed (no line free): the record
@@ -291,6 +353,35 @@ class Dialing:
                 return True
         except (LeaseRace, NotFound):
             return False
+
+    def not_bridged(
+        self, call: NextCall, agent_id: int, *, message_played: bool, reachable: bool
+    ) -> None:
+        """The answered call handed to ``agent_id`` never reached them: their line did not
+        take it (``reachable`` False: their phone is not registered, refused, or they are
+        gone) or the contact hung up first. The call is abandoned, not connected; its record
+        is taken back from the agent and wrapped up as abandoned (retried by its rule); the
+        agent's channel is told, and an unreachable agent is set not ready on voice, so
+        that no more calls are sent to a line that does not answer."""
+        reason = "contact_hung_up" if reachable else "agent_unreachable"
+        with self.uow.write() as tx:
+            now = self.clock.now()
+            tx.calls.not_connected(call.call_id, call.agent_id, message_played=message_played)
+            ctx = tx.claims.context(call.campaign_id, agent_id)
+            if ctx is not None:
+                try:
+                    close_with_result(tx, ctx, call.record_id, agent_id, CallResult.ABANDONED, now)
+                except NotFound:
+                    pass  # the agent gave it back meanwhile, or its lease ran out
+                else:
+                    event = AgentEvent(
+                        agent_id, "delivery_ended", call.campaign_id, call.record_id, reason
+                    )
+                    self.d.publish(event, tx)
+            if not reachable:
+                tx.agents.set_ready(agent_id, Channel.VOICE, False, now)
+                self.d.publish(AgentEvent(agent_id, "state", reason=reason), tx)
+        self.d.work(call.campaign_id)
 
     def ended(self, call_id: str, agent_id: int | None, campaign_id: int, record_id: int) -> None:
         """The line hung up after the call's result."""

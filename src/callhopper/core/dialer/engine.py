@@ -10,6 +10,7 @@ simulated time, where a transaction takes no time at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -70,6 +71,10 @@ class LiveCall:
     agent_id: int | None = None
     #: Its result is recorded (connected, abandoned, a machine); the line may still be up.
     settled: bool = False
+    #: Handed to :attr:`agent_id`, and the telephony's bridge has not answered yet.
+    bridging: bool = False
+    #: The line hung up while :attr:`bridging` (the bridge's end decides what it was).
+    hung_up: bool = False
 
 
 @dataclass
@@ -252,9 +257,14 @@ class DialerEngine:
             ended = floor.wrapping.pop(agent_id, None)
             if ended is not None:
                 pacer.wrap_ended(self._now() - ended, self._now())
+        campaign = floor.campaign
+        if campaign.personal_callbacks and available:
+            # First: an agent free while a personal callback of theirs is due gets it now
+            # (else, on a busy floor, the calls waiting for agents would take them again
+            # and again, and the callback would wait for a moment nobody is waiting).
+            available = await self._dial_personal(floor, available)
         available = await self._connect_waiting(floor, available)
         await self._abandon_overdue(floor)
-        campaign = floor.campaign
         if campaign.per_agent or campaign.mode is DialingMode.PROGRESSIVE:
             # One call per available agent, claimed for that agent: only records they may
             # have (their own, or unowned), and the answered call goes to them.
@@ -269,19 +279,42 @@ class DialerEngine:
         if self._day.get(campaign.id) != today:
             self._day[campaign.id] = today
             pacer.start_day(now)
+        # A call dialled for one agent (a personal callback) is not the pacer's: its answer
+        # needs no free agent, and its agent, who waits for it, is not free for the others.
+        pooled = [
+            now - live.placed_s for live in floor.ringing.values() if live.call.agent_id is None
+        ]
+        waiting_for_own = len(floor.ringing) - len(pooled)
         observation = PacingObservation(
             now_s=now,
-            agents_logged_in=len(available) + len(floor.talking) + len(floor.wrapping),
+            agents_logged_in=len(available)
+            + len(floor.talking)
+            + len(floor.wrapping)
+            + waiting_for_own,
             agents_free=len(available),
             talking_s=[now - t for t in floor.talking.values()],
             wrapping_s=[now - t for t in floor.wrapping.values()],
-            ringing_s=[now - live.placed_s for live in floor.ringing.values()],
+            ringing_s=pooled,
             waiting=len(floor.waiting),
         )
         for _ in range(pacer.decide(observation).calls):
             call = self.dialing.next_call(campaign.id, None)
             if call is None or not await self._place(floor, call):
                 return
+
+    async def _dial_personal(self, floor: CampaignFloor, available: list[int]) -> list[int]:
+        """Dial the due personal callbacks of free agents, each for its agent (the claim
+        Get Record would make for them, which takes a due callback first): the answered
+        call goes to that agent, who waits for it. Returns the agents left for the pacer."""
+        left = list(available)
+        for agent_id in self.dialing.personal_due(floor.campaign.id, available):
+            call = self.dialing.next_call(floor.campaign.id, agent_id)
+            if call is None:
+                continue
+            left.remove(agent_id)
+            if not await self._place(floor, call):
+                break
+        return left
 
     async def _place(self, floor: CampaignFloor, call: NextCall) -> bool:
         """Originate; False when the network has no line free (stop placing for now)."""
@@ -332,28 +365,63 @@ class DialerEngine:
         floor.waiting.pop(live.call.call_id, None)
         live.agent_id = agent_id
         live.settled = True
+        live.bridging = True
         floor.talking[agent_id] = self._now()
-        self.stats.connected += 1
         # In its own task: an agent's phone may take a while to answer (the SIP adapter waits
         # up to 10 s), and meanwhile the other calls' events and pacing go on.
-        task = asyncio.get_running_loop().create_task(self._line_up(live, agent_id))
+        task = asyncio.get_running_loop().create_task(self._line_up(floor, live, agent_id))
         self._bridging.add(task)
         task.add_done_callback(self._bridging.discard)
         return True
 
-    async def _line_up(self, live: LiveCall, agent_id: int) -> None:
+    async def _line_up(self, floor: CampaignFloor, live: LiveCall, agent_id: int) -> None:
+        """Bridge the call to the agent it was handed to; when the bridge fails the call
+        was not connected after all (:meth:`_not_bridged`)."""
+        reachable = False
         try:
             await self.telephony.bridge(live.call.call_id, self.line_of(agent_id))
         except UnknownCall:
-            pass  # the contact hung up at that moment: its HungUp event follows
+            reachable = True  # the contact hung up before the agent was on the line
         except TelephonyError as exc:
             # The agent's line did not take the call (their phone is not registered, it
-            # refused): the contact is not left on the line in silence. The HungUp event
-            # follows; the agent wraps the call up as any other.
+            # refused, they are gone).
             log.warning("call %s did not reach agent %s: %s", live.call.call_id, agent_id, exc)
-            await self.telephony.hang_up(live.call.call_id)
         except Exception:  # a task's failure is otherwise never seen
             log.exception("bridging call %s to agent %s failed", live.call.call_id, agent_id)
+        else:
+            live.bridging = False
+            self.stats.connected += 1
+            if live.hung_up:
+                await self._hung_up(floor, live)
+            return
+        live.bridging = False
+        await self._not_bridged(floor, live, agent_id, reachable=reachable)
+
+    async def _not_bridged(
+        self, floor: CampaignFloor, live: LiveCall, agent_id: int, *, reachable: bool
+    ) -> None:
+        """A call handed to an agent that never reached them is abandoned: the contact, if
+        still on the line, hears the campaign's message (never silence); the record is
+        retried; the agent holds nothing (and is set not ready when their line failed)."""
+        floor.talking.pop(agent_id, None)
+        live.agent_id = None
+        played = False
+        if not live.hung_up:
+            try:
+                await self.telephony.play_and_hang_up(
+                    live.call.call_id, live.campaign.abandon_message
+                )
+                played = True
+            except UnknownCall:
+                pass  # the contact hung up meanwhile
+            except TelephonyError as exc:
+                log.warning("call %s: the message did not play: %s", live.call.call_id, exc)
+                with contextlib.suppress(TelephonyError):
+                    await self.telephony.hang_up(live.call.call_id)
+        self.stats.abandoned += 1
+        self._abandoned(live)
+        self.dialing.not_bridged(live.call, agent_id, message_played=played, reachable=reachable)
+        self.wake()
 
     async def _abandon_overdue(self, floor: CampaignFloor) -> None:
         now = self._now()
@@ -444,7 +512,14 @@ class DialerEngine:
             await self._abandon(floor, live)
             return
         floor.waiting[live.call.call_id] = live
-        await self._connect_waiting(floor, self.dialing.available(campaign.id))
+        available = self.dialing.available(campaign.id)
+        if campaign.personal_callbacks and available:
+            # An agent with a personal callback due is kept for it (the next round dials it).
+            due = self.dialing.personal_due(campaign.id, available)
+            if due:
+                available = [agent_id for agent_id in available if agent_id not in due]
+                self.wake()
+        await self._connect_waiting(floor, available)
         if live.call.call_id in floor.waiting:
             timer = asyncio.get_running_loop().create_task(self._grace_ended(campaign.id))
             self._timers.add(timer)
@@ -459,6 +534,9 @@ class DialerEngine:
             self.stats.abandoned += 1
             self._abandoned(live)
             self.dialing.finish(live.call, CallResult.ABANDONED)
+            return
+        if live.bridging:
+            live.hung_up = True  # the bridge's end says whether it was connected first
             return
         agent_id = live.agent_id
         if agent_id is not None:

@@ -27,7 +27,7 @@ from callhopper.domain.records import InteractionKind
 from callhopper.store import deliveries, dialer_leases, dispensing, hopper
 from callhopper.store.agent_state import SESSION_UPSERT
 from callhopper.store.campaigns import complete_if_drained
-from callhopper.store.claims import eligibility, reads
+from callhopper.store.claims import eligibility, personal, reads
 from callhopper.store.claims.batch import claim_batch, deliver_batch
 from callhopper.store.claims.statements import ClaimRequest, claim, claim_hopper
 from callhopper.store.models import Record
@@ -352,6 +352,11 @@ class SqlClaims:
         return reads.per_agent(
             self.session, campaign_id, (ctx.agent_owned_column, ctx.enforce_lead_ownership)
         )
+
+    def personal_due(
+        self, campaign_id: int, agent_ids: Sequence[int], *, zones: Sequence[str], now: datetime
+    ) -> set[int]:
+        return personal.personal_due(self.session, campaign_id, agent_ids, zones, now)
 
     def complete_if_drained(self, campaign_id: int, now: datetime) -> bool:
         return complete_if_drained(self.session, campaign_id, now=now)
