@@ -5,9 +5,11 @@ For each candidate new call, the pacer estimates the probability that a person a
 at a moment when no agent will be free within the connect grace: from the calls already in
 flight (how likely each is to be answered by a person, and when, given how long it has
 rung), the answered persons already waiting, and the agents (free now, or freed when their
-call and wrap-up end, given how long they have lasted). It places calls while that marginal
-abandon probability, per person answer, stays under a limit; a controller on the day's
-running counts moves the limit so that the day ends under the target. Until it has seen
+call and wrap-up end, given how long they have lasted). It weighs that risk against what
+the call adds: the probability that its person is taken by an agent free now or within
+the lead (agents freed later can be served by calls placed later, without the risk). It
+places calls while the risk stays under a limit times what they add; a controller on the
+day's running counts moves the limit so that the day ends under the target. Until it has seen
 enough calls it dials progressively (one call per free agent), so a day without estimates
 starts without abandons. ``docs/adr/0006-predictive-pacing.md`` explains the choices.
 """
@@ -39,7 +41,8 @@ HORIZON_QUANTILE = 0.99
 #: calls placed later.
 LEAD_QUANTILE = 0.1
 #: The controller: it aims at this fraction of the target, and steers the limit on the
-#: marginal abandon probability (per person answer) between these bounds, starting here.
+#: marginal abandon probability (per useful person answer) between these bounds, starting
+#: here (near where it settles: a start far above it costs the day's first hours).
 SETPOINT_SHARE = 0.85
 LIMIT_MIN = 0.002
 LIMIT_MAX = 0.8
