@@ -116,8 +116,11 @@ def _solve(n: int, p: float, handle_s: float, alpha: float, cap: int) -> tuple[B
     add(idx[d], u_col, np.ones(u_col.size))
     add(idx[d] + 1, u_col, -np.ones(u_col.size))
     variables = states + u_col.size
+    # Divided through by the uniformisation rate: coefficients of order 1 (HiGHS fails
+    # on the largest instances otherwise).
+    uniform = n * mu + cap * nu
     balance = coo_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        (np.concatenate(vals) / uniform, (np.concatenate(rows), np.concatenate(cols))),
         shape=(states, variables),
     ).tocsr()
     ones = coo_matrix(
@@ -132,15 +135,18 @@ def _solve(n: int, p: float, handle_s: float, alpha: float, cap: int) -> tuple[B
     abandon_row[:states] = np.where(b == n, persons, 0.0) - alpha * persons
     objective = np.zeros(variables)
     objective[:states] = -b / n
-    result = linprog(
-        objective,
-        A_ub=abandon_row.reshape(1, -1),
-        b_ub=np.zeros(1),
-        A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=(0, None),
-        method="highs",
-    )
+    for method in ("highs", "highs-ipm"):  # the interior point when the default fails
+        result = linprog(
+            objective,
+            A_ub=abandon_row.reshape(1, -1),
+            b_ub=np.zeros(1),
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=(0, None),
+            method=method,
+        )
+        if result.status == 0:
+            break
     if result.status != 0:
         raise RuntimeError(f"the LP failed: {result.message}")
     x = result.x[:states]

@@ -12,7 +12,7 @@ from callhopper.domain.pacing import (
     PredictivePacer,
     ProgressivePacer,
 )
-from callhopper.domain.pacing.predictive import WARMUP_CALLS
+from callhopper.domain.pacing.predictive import LIMIT_MAX, WARMUP_CALLS
 
 
 def observe(
@@ -79,8 +79,10 @@ def test_a_pacer_without_estimates_dials_progressively() -> None:
 def test_with_estimates_it_dials_ahead_of_free_agents() -> None:
     pacer = trained(person_share=0.2)
     calls = pacer.decide(observe(free=10, talking=(30.0,) * 10)).calls
-    # A fifth of the calls are answered: about five calls per free agent keep them busy.
-    assert 20 < calls < 80
+    # More calls than free agents (progressive dialing would place 10): with the day's
+    # answers, the pacer estimates that about half the calls are answered by a person.
+    assert 0.45 < pacer.ring.person_share < 0.65
+    assert 12 < calls < 80
 
 
 def test_it_places_no_call_a_person_would_answer_with_no_agent_to_take_it() -> None:
@@ -156,3 +158,61 @@ def test_calls_in_flight_with_no_agent_for_them_are_expected_to_abandon() -> Non
     assert 0.9 * persons < abandons <= persons
     persons, abandons = pacer.in_flight_outlook(observe(free=20, ringing=(2.0,) * 10))
     assert 3 < persons and abandons < 0.1
+
+
+def spread_out(person_share: float = 0.2) -> PredictivePacer:
+    """A pacer whose limit is at its highest (a day far under way with no abandon), whose
+    recent person answers came at any time from 1 to 60 s (so a call placed now may be
+    answered long after an agent frees), with talks of 120 s and 10-s wrap-ups."""
+    pacer = PredictivePacer()
+    pacer.start_day(0.0)
+    every = round(1 / person_share)
+    for i in range(10_000):
+        outcome = CallOutcome.PERSON if i % every == 0 else CallOutcome.NO_ANSWER
+        pacer.call_resolved(outcome, 30.0, 0.0)
+    for i in range(1000):  # the recent calls: the histograms forget the older ones
+        ring = 1.0 + (i // every) % 60
+        outcome = CallOutcome.PERSON if i % every == 0 else CallOutcome.NO_ANSWER
+        pacer.call_resolved(outcome, ring if outcome is CallOutcome.PERSON else 20.0, i)
+    for i in range(50):
+        pacer.talk_ended(120.0, i)
+        pacer.wrap_ended(10.0, i)
+    assert pacer.limit == pytest.approx(LIMIT_MAX)
+    return pacer
+
+
+def test_calls_are_placed_for_agents_free_within_the_lead_not_for_later_ones() -> None:
+    pacer = spread_out()
+    # Every agent is free in 16 to 25 s: a call placed now is likely answered after one of
+    # them is free, but a call placed when they are free serves them as well, without the
+    # risk of being answered before. The pacer waits, even at its most lenient, where a
+    # rule on the abandon probability alone (under the limit per person answer) would dial.
+    later = observe(talking=tuple(105.0 + i % 10 for i in range(20)))
+    abandon, useful = pacer.marginal_outlook(later, 1)
+    assert abandon < LIMIT_MAX * pacer.ring.person_share
+    assert useful < 0.01
+    assert pacer.decide(later).calls == 0
+    # Five agents free now: calls are placed for them, with a person answer likely useful.
+    now = observe(free=5, talking=tuple(95.0 + i % 10 for i in range(15)))
+    abandon, useful = pacer.marginal_outlook(now, 1)
+    assert useful > 0.9 * pacer.ring.person_share
+    assert pacer.decide(now).calls > 5
+
+
+def test_person_answers_do_not_raise_the_limit_while_the_guard_holds() -> None:
+    pacer = trained()
+    obs = observe(free=4, talking=(60.0,) * 16)
+    for _ in range(6):  # 6 abandons over 200 person answers: the guard holds
+        pacer.abandoned(1.0)
+    pacer.decide(obs)
+    held = pacer.limit
+    for _ in range(10):
+        pacer.call_resolved(CallOutcome.PERSON, 8.0, 2.0)
+    # The limit did not wind up while the guard held (it would overshoot once released).
+    assert pacer.limit == held
+    free = trained()
+    free.decide(obs)
+    before = free.limit
+    for _ in range(10):
+        free.call_resolved(CallOutcome.PERSON, 8.0, 2.0)
+    assert free.limit > before

@@ -5,9 +5,11 @@ For each candidate new call, the pacer estimates the probability that a person a
 at a moment when no agent will be free within the connect grace: from the calls already in
 flight (how likely each is to be answered by a person, and when, given how long it has
 rung), the answered persons already waiting, and the agents (free now, or freed when their
-call and wrap-up end, given how long they have lasted). It places calls while that marginal
-abandon probability, per person answer, stays under a limit; a controller on the day's
-running counts moves the limit so that the day ends under the target. Until it has seen
+call and wrap-up end, given how long they have lasted). It weighs that risk against what
+the call adds: the probability that its person is taken by an agent free now or within
+the lead (agents freed later can be served by calls placed later, without the risk). It
+places calls while the risk stays under a limit times what they add; a controller on the
+day's running counts moves the limit so that the day ends under the target. Until it has seen
 enough calls it dials progressively (one call per free agent), so a day without estimates
 starts without abandons. ``docs/adr/0006-predictive-pacing.md`` explains the choices.
 """
@@ -34,18 +36,23 @@ REFRESH_S = 30.0
 GRID_POINTS = 12
 #: The grid reaches the ring time by which this share of person answers happen.
 HORIZON_QUANTILE = 0.99
+#: A new call is worth placing now for the agents free by the ring time by which this
+#: share of person answers happen (plus the grace): agents freed later can be served by
+#: calls placed later.
+LEAD_QUANTILE = 0.1
 #: The controller: it aims at this fraction of the target, and steers the limit on the
-#: marginal abandon probability (per person answer) between these bounds, starting here.
-SETPOINT_SHARE = 0.8
+#: marginal abandon probability (per useful person answer) between these bounds, starting
+#: here (near where it settles: a start far above it costs the day's first hours).
+SETPOINT_SHARE = 0.85
 LIMIT_MIN = 0.002
 LIMIT_MAX = 0.8
-LIMIT_START = 0.1
+LIMIT_START = 0.03
 #: How far one abandon lowers the limit (on a log scale); a person answer raises it by
 #: this times the setpoint, so that the limit settles where abandons run at the setpoint.
 GAIN = 0.08
 #: The day's guard: once the abandons reach this fraction of the target of the person
 #: answers so far, only calls that can hardly abandon are placed.
-GUARD_SHARE = 0.9
+GUARD_SHARE = 0.95
 #: ... and while this many more abandons would: a margin for the calls in flight whose
 #: outcome the estimates get wrong (it matters on small campaigns and short days).
 GUARD_ABANDONS = 3
@@ -65,6 +72,7 @@ class PredictivePacer:
         self.persons_today = 0
         self.abandons_today = 0
         self._log_limit = math.log(LIMIT_START)
+        self._guarding = False
         self._refreshed_at: float | None = None
         self._grid: _Grid | None = None
         self._ring_curves: dict[int, list[float]] = {}
@@ -77,7 +85,8 @@ class PredictivePacer:
         self.ring.add(outcome, ring_s)
         if outcome is CallOutcome.PERSON:
             self.persons_today += 1
-            self._steer(GAIN * SETPOINT_SHARE * self.target.abandon_rate)
+            if not self._guarding:
+                self._steer(GAIN * SETPOINT_SHARE * self.target.abandon_rate)
 
     def talk_ended(self, talk_s: float, at_s: float) -> None:
         self.handle.add_talk(talk_s)
@@ -125,8 +134,9 @@ class PredictivePacer:
         self._refresh(observation.now_s)
         balance = self._balance(observation)
         pending_persons = balance.arrivals - observation.waiting
-        limit = LIMIT_MIN if self.guarded(pending_persons, balance.pending) else self.limit
-        calls = balance.most_calls(limit * self.ring.person_share)
+        self._guarding = self.guarded(pending_persons, balance.pending)
+        limit = LIMIT_MIN if self._guarding else self.limit
+        calls = balance.most_calls(limit)
         cap = math.ceil(2 * observation.agents_available / max(0.01, self.ring.person_share))
         return PacingDecision(max(progressive, min(calls, cap)))
 
@@ -140,8 +150,15 @@ class PredictivePacer:
     def marginal_abandon(self, observation: PacingObservation, k: int) -> float:
         """The probability that the ``k``-th new call placed now is answered by a person who
         finds no agent within the grace (for tests and for reports)."""
+        return self.marginal_outlook(observation, k)[0]
+
+    def marginal_outlook(self, observation: PacingObservation, k: int) -> tuple[float, float]:
+        """For the ``k``-th new call placed now: the probability that it is answered by a
+        person who finds no agent within the grace, and the probability that it is
+        answered by a person whom an agent free within the lead takes (for tests and for
+        reports)."""
         self._refresh(observation.now_s)
-        return self._balance(observation).marginal(k)
+        return self._balance(observation).outlook(k)
 
     def _refresh(self, now_s: float) -> None:
         if self._refreshed_at is not None and now_s - self._refreshed_at < REFRESH_S:
@@ -164,7 +181,8 @@ class PredictivePacer:
         masses[-1] += max(0.0, self.ring.person_share - new_by_edge[-1])
         new_by_mid = self.ring.answered_by(0.0, mids)
         grace = self.target.connect_grace_s
-        self._grid = _Grid(mids, [t + grace for t in mids], masses, new_by_mid)
+        lead = min(self.ring.person_quantile(LEAD_QUANTILE), horizon) + grace
+        self._grid = _Grid(mids, [t + grace for t in mids] + [lead], masses, new_by_mid)
 
     def _balance(self, observation: PacingObservation) -> _Balance:
         grid = self._grid
@@ -178,7 +196,7 @@ class PredictivePacer:
             lambda e: self.ring.answered_by(e, grid.mids),
         )
         handle = self.handle
-        supply = [float(observation.agents_free)] * n + [0.0] * n
+        supply = [float(observation.agents_free)] * (n + 1) + [0.0] * (n + 1)
         supply = _accumulate(
             supply,
             observation.talking_s,
@@ -194,8 +212,10 @@ class PredictivePacer:
             lambda e: handle.free_by_after_wrap(e, grid.supply_points),
         )
         margin = [s - a for s, a in zip(supply[:n], arrivals[:n], strict=True)]
-        variance = [s + a for s, a in zip(supply[n:], arrivals[n:], strict=True)]
-        return _Balance(grid, margin, variance, arrivals[:n])
+        variance = [s + a for s, a in zip(supply[n + 1 : 2 * n + 1], arrivals[n:], strict=True)]
+        early = [supply[n] - a for a in arrivals[:n]]
+        early_variance = [supply[2 * n + 1] + a for a in arrivals[n:]]
+        return _Balance(grid, margin, variance, arrivals[:n], early, early_variance)
 
 
 def _accumulate(
@@ -286,14 +306,29 @@ class _Balance:
     __slots__ = ("arrivals", "pending", "terms")
 
     def __init__(
-        self, grid: _Grid, margin: list[float], variance: list[float], arrivals: list[float]
+        self,
+        grid: _Grid,
+        margin: list[float],
+        variance: list[float],
+        arrivals: list[float],
+        early: list[float],
+        early_variance: list[float],
     ) -> None:
         #: Per grid point with some answers: P(a new call's person answer falls there),
         #: P(a new call is answered before it), the expected agents freed by its grace end
-        #: less the persons answered by it, and that difference's variance.
+        #: less the persons answered by it, and that difference's variance; then the same
+        #: difference counting only the agents free within the lead, and its variance.
         self.terms = [
-            (mass, q, m, v)
-            for mass, q, m, v in zip(grid.masses, grid.new_by_mid, margin, variance, strict=True)
+            (mass, q, m, v, e, ev)
+            for mass, q, m, v, e, ev in zip(
+                grid.masses,
+                grid.new_by_mid,
+                margin,
+                variance,
+                early,
+                early_variance,
+                strict=True,
+            )
             if mass > 1e-6
         ]
         #: Persons expected to have answered by the grid's end (waiting ones included).
@@ -308,34 +343,47 @@ class _Balance:
             before = answered
         self.pending = pending
 
-    def marginal(self, k: int) -> float:
-        """P(the k-th new call is answered by a person and finds no agent in time), with
-        ``k - 1`` other new calls placed with it."""
+    def outlook(self, k: int) -> tuple[float, float]:
+        """For the k-th new call (with ``k - 1`` others placed with it): P(it is answered by
+        a person who finds no agent in time), and P(it is answered by a person whom an
+        agent free within the lead takes: an agent that only a call placed now can serve)."""
         others = k - 1
-        total = 0.0
+        abandon = 0.0
+        useful = 0.0
         erfc = math.erfc
         sqrt = math.sqrt
-        for mass, q, margin, variance in self.terms:
-            mu = margin - others * q
-            sigma = sqrt(variance + others * q * (1.0 - q))
+        for mass, q, margin, variance, early, early_variance in self.terms:
+            shift = others * q
+            spread = others * q * (1.0 - q)
+            sigma = sqrt(variance + spread)
             if sigma < _MIN_SIGMA:
                 sigma = _MIN_SIGMA
             # P(margin <= 0) for an integer margin, with a continuity correction.
-            total += mass * 0.5 * erfc((mu - 0.5) / (sigma * _SQRT2))
-        return total
+            abandon += mass * 0.5 * erfc((margin - shift - 0.5) / (sigma * _SQRT2))
+            sigma = sqrt(early_variance + spread)
+            if sigma < _MIN_SIGMA:
+                sigma = _MIN_SIGMA
+            # P(early margin >= 1).
+            useful += mass * 0.5 * erfc((0.5 - early + shift) / (sigma * _SQRT2))
+        return abandon, useful
 
-    def most_calls(self, budget: float) -> int:
-        """The largest k whose marginal abandon probability is within ``budget``."""
-        if self.marginal(1) > budget:
+    def acceptable(self, k: int, limit: float) -> bool:
+        abandon, useful = self.outlook(k)
+        return abandon <= limit * useful
+
+    def most_calls(self, limit: float) -> int:
+        """The largest k whose marginal abandon probability is within ``limit`` times its
+        probability of serving an agent free within the lead."""
+        if not self.acceptable(1, limit):
             return 0
         low, high = 1, 2
-        while self.marginal(high) <= budget:
+        while self.acceptable(high, limit):
             low, high = high, high * 2
             if high > 100_000:
                 return low
         while high - low > 1:
             mid = (low + high) // 2
-            if self.marginal(mid) <= budget:
+            if self.acceptable(mid, limit):
                 low = mid
             else:
                 high = mid
