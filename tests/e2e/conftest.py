@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import BACKENDS, PostgresTemplates
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
 from tests.e2e.server import LiveServer, cli
+from tests.e2e.workspace_setup import Admin
 
 _MISSING = chromium_missing()
 if _MISSING is not None:
@@ -95,3 +96,11 @@ def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def admin(server: LiveServer) -> Iterator[Admin]:
+    """An administrator on the API of the module's server."""
+    admin = Admin(server.url)
+    yield admin
+    admin.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,13 +43,6 @@ from tests.e2e.workspace_setup import ALL_DAY, Admin
 
 #: How long a step waits for the server (imports, the dashboard's refresh every 3 s).
 WAIT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[Admin]:
-    admin = Admin(server.url)
-    yield admin
-    admin.close()
 
 
 class AgentApi:

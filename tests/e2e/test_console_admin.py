@@ -10,7 +10,6 @@ on a server of its own; its names start with the walk's language (``en-…``, ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,13 +24,6 @@ from tests.e2e.conftest import new_context
 from tests.e2e.server import LiveServer
 from tests.e2e.test_console import WALKS, Walk, sign_in
 from tests.e2e.workspace_setup import Admin
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[Admin]:
-    admin = Admin(server.url)
-    yield admin
-    admin.close()
 
 
 @pytest.mark.slow

@@ -35,13 +35,6 @@ def server(
     yield from demo_server(request.param, folder, pg_templates, FAST_NETWORK)
 
 
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[Admin]:
-    admin = Admin(server.url)
-    yield admin
-    admin.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_a_connected_call_opens_its_record_in_the_workspace(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, ClassVar
@@ -36,13 +35,6 @@ PREVIEW_TIMEOUT_S = 4
 PAGE_BUDGET_BYTES = 200_000
 DEMO_CAMPAIGN = 1
 DEMO_LIST = 1
-
-
-@pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[Admin]:
-    admin = Admin(server.url)
-    yield admin
-    admin.close()
 
 
 @dataclass
