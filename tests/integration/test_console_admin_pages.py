@@ -40,6 +40,17 @@ def csrf(pages: TestClient, path: str) -> str:
 # --- roles and rights ---------------------------------------------------------------------------
 
 
+def test_built_in_role_descriptions_are_in_the_page_language(
+    app_client: TestClient, make_user: MakeUser
+) -> None:
+    pages = signed_in(app_client, make_user, "admin")
+    japanese = pages.get("/console/roles", headers={"Accept-Language": "ja"}).text
+    assert "スーパー管理者" in japanese
+    assert "Super admin: every right." not in japanese
+    english = pages.get("/console/roles", headers={"Accept-Language": "en"}).text
+    assert "Super admin: every right." in english
+
+
 def test_a_custom_role_drops_rights_is_changed_given_to_a_user_and_deleted(
     app_client: TestClient, api: TestClient, make_user: MakeUser
 ) -> None:

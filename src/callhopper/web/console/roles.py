@@ -46,6 +46,14 @@ RIGHT_WORDS = {
     Right.TELEPHONY_ROUTE: N_("Ask how to route an inbound call (telephony integrations)"),
 }
 assert set(RIGHT_WORDS) == set(Right)
+#: The built-in roles' descriptions in the page's language (the stored ones, which the API
+#: shows, are English and cannot change).
+BUILTIN_WORDS = {
+    "admin": N_("Super admin: every right."),
+    "supervisor": N_("Monitors campaigns and reports; no ownership control."),
+    "agent": N_("Works the records delivered to them."),
+    "telephony": N_("A telephony integration: routes inbound calls."),
+}
 
 
 async def render_roles(
@@ -59,6 +67,7 @@ async def render_roles(
     return page(
         request, "roles.html", actor, status=status, notices=notices or [], roles=roles,
         rights=rights, right_words={r.value: w for r, w in RIGHT_WORDS.items()},
+        builtin_words=BUILTIN_WORDS,
     )  # fmt: skip
 
 
