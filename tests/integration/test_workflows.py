@@ -30,6 +30,8 @@ from callhopper.core.webhooks import (
     body_of,
     verify_signature,
 )
+from callhopper.core.workflows import WorkflowService
+from callhopper.domain.webhooks import WebhookStage
 from callhopper.domain.workflows import FiredAction
 from callhopper.settings import Settings
 from callhopper.store import users, workflows
@@ -777,3 +779,32 @@ def test_code_owner_action_applies_the_wrapup_codes_own_owner_action(
     assert record_of(wf_api, f, unowned)["owner_user_id"] is None
     owned = work(wf_api, f, "sale")
     assert record_of(wf_api, f, owned)["owner_user_id"] == "ann"
+
+
+def test_deliveries_filtered_by_stage_page_in_the_database(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Pending and retrying share a status: the stage filter must still fill whole pages,
+    not filter a page of both afterwards (the console lists 50 at a time)."""
+    now = clock.now()
+    with db.write() as session:
+        for n in range(120):  # retrying messages, newest first, hide the pending ones
+            retried = n >= 60
+            session.add(
+                WebhookMessage(
+                    url="http://127.0.0.1:9/hook",
+                    payload={"n": n},
+                    attempts=1 if retried else 0,
+                    last_error="ConnectError" if retried else "",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    service = WorkflowService(SqlUnitOfWork(db), clock)
+    pending = service.webhooks(stage=WebhookStage.PENDING, limit=50)
+    assert len(pending) == 50 and {m.stage for m in pending} == {WebhookStage.PENDING}
+    retrying = service.webhooks(stage=WebhookStage.RETRYING, limit=50)
+    assert len(retrying) == 50 and {m.stage for m in retrying} == {WebhookStage.RETRYING}
+    rest = service.webhooks(stage=WebhookStage.PENDING, before_id=pending[-1].id, limit=50)
+    assert len(rest) == 10
+    assert service.webhooks(stage=WebhookStage.DELIVERED) == []

@@ -15,7 +15,7 @@ from callhopper.domain.actors import Actor
 from callhopper.domain.credentials import new_secret
 from callhopper.domain.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from callhopper.domain.records import WebhookStatus
-from callhopper.domain.webhooks import WebhookMessage
+from callhopper.domain.webhooks import WebhookMessage, WebhookStage
 from callhopper.domain.workflows import (
     SECRET_PREFIX,
     Trigger,
@@ -175,8 +175,9 @@ class WorkflowService:
         rule_id: int | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        stage: WebhookStage | None = None,
     ) -> list[WebhookMessage]:
-        """Outbox messages, newest first, filtered by status and rule."""
+        """Outbox messages, newest first, filtered by status, stage and rule."""
         wanted = None
         if status is not None:
             if status not in set(WebhookStatus):
@@ -187,7 +188,7 @@ class WorkflowService:
             wanted = WebhookStatus(status)
         with self.uow.read() as tx:
             return tx.webhooks.messages(
-                status=wanted, rule_id=rule_id, before_id=before_id, limit=limit
+                status=wanted, rule_id=rule_id, before_id=before_id, limit=limit, stage=stage
             )
 
     def retry_webhook(self, actor: Actor, message_id: int) -> WebhookMessage:

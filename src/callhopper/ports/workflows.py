@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from callhopper.domain.actors import Actor
 from callhopper.domain.records import WebhookStatus
-from callhopper.domain.webhooks import ClaimedWebhook, WebhookMessage
+from callhopper.domain.webhooks import ClaimedWebhook, WebhookMessage, WebhookStage
 from callhopper.domain.workflows import FiredAction, Trigger, WorkflowRule
 
 
@@ -90,8 +90,9 @@ class WebhookOutbox(Protocol):
         rule_id: int | None,
         before_id: int | None,
         limit: int,
+        stage: WebhookStage | None = None,
     ) -> list[WebhookMessage]:
-        """Messages, newest first, of a status and rule when given, older than
+        """Messages, newest first, of a status, stage and rule when given, older than
         ``before_id``."""
         ...
 

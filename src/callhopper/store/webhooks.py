@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from callhopper.domain.records import WebhookStatus
-from callhopper.domain.webhooks import ClaimedWebhook, WebhookMessage
+from callhopper.domain.webhooks import ClaimedWebhook, WebhookMessage, WebhookStage
 from callhopper.store.models import WebhookMessage as Message
 from callhopper.store.models import WorkflowRule
 
@@ -82,10 +82,13 @@ class SqlWebhookOutbox:
         rule_id: int | None,
         before_id: int | None,
         limit: int,
+        stage: WebhookStage | None = None,
     ) -> list[WebhookMessage]:
         query = select(Message)
         if status is not None:
             query = query.where(Message.status == status.value)
+        if stage is not None:
+            query = query.where(_of_stage(stage))
         if rule_id is not None:
             query = query.where(Message.rule_id == rule_id)
         if before_id is not None:
@@ -193,3 +196,17 @@ class SqlWebhookOutbox:
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
         return bool(matched)
+
+
+def _of_stage(stage: WebhookStage) -> ColumnElement[bool]:
+    """The messages at ``stage``, as :attr:`WebhookMessage.stage` reads it."""
+    tried = or_(Message.attempts > 0, Message.last_error != "")
+    match stage:
+        case WebhookStage.DELIVERED:
+            return Message.status == WebhookStatus.SENT.value
+        case WebhookStage.FAILED:
+            return Message.status == WebhookStatus.FAILED.value
+        case WebhookStage.RETRYING:
+            return and_(Message.status == WebhookStatus.PENDING.value, tried)
+        case WebhookStage.PENDING:
+            return and_(Message.status == WebhookStatus.PENDING.value, not_(tried))

@@ -57,13 +57,6 @@ STAGES = {
     WebhookStage.DELIVERED: N_("delivered"),
     WebhookStage.FAILED: N_("failed"),
 }
-#: The stages the deliveries list filters by, as the service's statuses.
-STAGE_FILTER: dict[str, str] = {
-    WebhookStage.PENDING: "pending",
-    WebhookStage.RETRYING: "pending",
-    WebhookStage.DELIVERED: "sent",
-    WebhookStage.FAILED: "failed",
-}
 RULE_SAVED = N_("Workflow rule %(rule)s is saved.")
 RULE_DELETED = N_(
     "Workflow rule %(rule)s is deleted; %(n)s of its webhooks not sent yet are marked failed."
@@ -151,12 +144,10 @@ def _look(request: Request, query: dict[str, str]) -> dict[str, Any]:
     workflows = found.admin.workflows
     rule_id = int(query["rule"]) if query["rule"].isdigit() else None
     before_id = int(query["before"]) if query["before"].isdigit() else None
-    status = STAGE_FILTER.get(query["stage"])
+    stage = WebhookStage(query["stage"]) if query["stage"] in set(WebhookStage) else None
     deliveries = workflows.webhooks(
-        status=status, rule_id=rule_id, before_id=before_id, limit=DELIVERIES_PAGE
+        stage=stage, rule_id=rule_id, before_id=before_id, limit=DELIVERIES_PAGE
     )
-    if query["stage"] in set(WebhookStage):  # pending and retrying share a status
-        deliveries = [d for d in deliveries if d.stage == query["stage"]]
     return {
         "rules": workflows.rules(),
         "campaigns": found.campaigns.all(),
