@@ -475,7 +475,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.dispense_bench --open-loop")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100])
+    parser.add_argument("--rates", type=float, nargs="*", default=[25, 50, 100])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--saturate-clients", type=int, default=32)
     parser.add_argument("--saturate-seconds", type=float, default=20)

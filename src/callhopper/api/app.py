@@ -55,6 +55,7 @@ def admission_policy(settings: Settings) -> AdmissionPolicy:
         queue=settings.admission_queue,
         wait_s=settings.admission_wait_ms / 1000,
         retry_after_s=settings.admission_retry_after_s,
+        retry_after_max_s=settings.admission_retry_after_max_s,
         prefix=f"{API_PREFIX}/agent/",
     )
 
