@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         description="The shortest Retry-After of a 503 for capacity, in seconds.",
     )
     admission_retry_after_max_s: int = Field(
-        30,
+        10,
         ge=1,
         le=3600,
         description="The longest Retry-After of a 503 for capacity, in seconds (refused "
