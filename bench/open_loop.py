@@ -416,5 +416,6 @@ def shared_port_command(port: int) -> list[str]:
 def floor_command(port: int) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "bench.floor_app:app",
-        "--port", str(port), "--log-level", "info",  # as `serve` runs it: access log on
+        "--port", str(port), "--log-level", "info",
+        "--no-access-log",  # as `serve` runs it (CALLHOPPER_ACCESS_LOG off)
     ]  # fmt: skip

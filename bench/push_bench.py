@@ -18,7 +18,12 @@ bench share:
   that wrap-up, read inside its transaction) to the push arriving on the agent's socket;
 * split into **claimable → claimed** (the pusher's reaction: wake, round, claim; the
   push's ``leased_at``) and **claimed → arrived** (commit, event, the socket handler
-  loading the delivery, the frame).
+  loading the delivery, the frame);
+* **Done answered → push arrived**: from the client's answer to that Done to the push, on
+  the client's clock. The push is sent from the same commit as the answer: a push that
+  comes much later than the answer waited in the server's event loop or in this client;
+* **the client's own lag**: how late its event loop runs a 50 ms tick (one process runs
+  every agent, and a starved client delays every arrival it times).
 
 Beside it, in the same run and against the same campaign, the **bare claim statement**
 (``callhopper.store.claims.statements.claim``, then rolled back) is timed from this process every
@@ -47,6 +52,8 @@ from bench.common import append_results, chosen_databases, raise_open_files, ser
 from bench.dispense_bench import pct, tokens
 
 PHOENIX = "America/Phoenix"
+#: The period of the tick that measures the client's own lag.
+TICK_S = 0.05
 
 
 def setup(url: str, agents: int, records: int, mode: str) -> int:
@@ -200,6 +207,8 @@ class Push:
     arrived_at: float
     #: The record the agent finished just before (whose Done made this one claimable).
     after_record: int | None
+    #: When the client had the answer (204) to that Done.
+    done_answered_at: float | None
 
 
 @dataclass
@@ -222,6 +231,8 @@ class Floor:
     toggled_at: dict[int, float] = field(default_factory=dict)
     #: Requests the server refused for capacity (503), each sent again after Retry-After.
     refused: int = 0
+    #: How late this client's own event loop ran a 50 ms tick (seconds): its starvation.
+    lag_s: list[float] = field(default_factory=list)
 
     @property
     def burst_over(self) -> float:
@@ -270,6 +281,7 @@ async def agent(
             return
         floor.toggled_at[n] = time.time()
         previous: int | None = None
+        answered: float | None = None
         while (left := floor.stop_at - time.time()) > 0:
             try:
                 raw = await asyncio.wait_for(ws.recv(), timeout=left)
@@ -282,7 +294,7 @@ async def agent(
             delivery = message["delivery"]
             record_id = int(delivery["record_id"])
             leased = datetime.fromisoformat(delivery["leased_at"]).timestamp()
-            floor.pushes.append(Push(n, record_id, leased, arrived, previous))
+            floor.pushes.append(Push(n, record_id, leased, arrived, previous, answered))
             if previous is None:
                 floor.first_s.append(arrived - asked)
                 floor.first_at[n] = arrived
@@ -304,6 +316,7 @@ async def agent(
                 headers=headers,
             )
             floor.done_s.append(time.perf_counter() - began)
+            answered = time.time()
             if status != 204:
                 floor.errors.append(f"agent {n} done {record_id}: {status} {text}")
                 floor.failed.add(n)
@@ -344,13 +357,19 @@ async def run_agents(
                 floor.errors.append(f"agent {n}: {type(exc).__name__}: {exc!r}")
                 floor.failed.add(n)
 
+        async def tick() -> None:
+            while time.time() < floor.stop_at:
+                began = time.perf_counter()
+                await asyncio.sleep(TICK_S)
+                floor.lag_s.append(time.perf_counter() - began - TICK_S)
+
         tasks = [asyncio.create_task(one(n, t)) for n, t in enumerate(agent_tokens)]
         while floor.connected + len(floor.errors) < len(agent_tokens):
             await asyncio.sleep(0.05)
         connect_s = time.perf_counter() - began
         floor.stop_at = time.time() + seconds
         floor.all_in.set()
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, tick())
     return floor, connect_s
 
 
@@ -362,6 +381,8 @@ class Measures:
     total_ms: list[float]
     claim_ms: list[float]
     deliver_ms: list[float]
+    #: From the client's answer to the Done to the push (negative: the push came first).
+    after_answer_ms: list[float]
 
 
 def measures(url: str, campaign_id: int, floor: Floor) -> Measures:
@@ -381,7 +402,7 @@ def measures(url: str, campaign_id: int, floor: Floor) -> Measures:
             )
         }
     db.dispose()
-    result = Measures([], [], [])
+    result = Measures([], [], [], [])
     for push in floor.pushes:
         if push.after_record is None:
             continue  # the agent's first push: claimable when receiving turned on
@@ -391,6 +412,8 @@ def measures(url: str, campaign_id: int, floor: Floor) -> Measures:
         result.total_ms.append((push.arrived_at - freed) * 1000)
         result.claim_ms.append((push.leased_at - freed) * 1000)
         result.deliver_ms.append((push.arrived_at - push.leased_at) * 1000)
+        if push.done_answered_at is not None:
+            result.after_answer_ms.append((push.arrived_at - push.done_answered_at) * 1000)
     return result
 
 
@@ -478,6 +501,22 @@ def main(argv: list[str]) -> None:
                     ms(found.deliver_ms, 0.5),
                     ms(found.deliver_ms, 0.99),
                     ms(found.deliver_ms, 1.0),
+                ],
+                [
+                    name,
+                    "… Done answered → push arrived (client's clock; < 0: push first)",
+                    f"{len(found.after_answer_ms):,}",
+                    ms(found.after_answer_ms, 0.5),
+                    ms(found.after_answer_ms, 0.99),
+                    ms(found.after_answer_ms, 1.0),
+                ],
+                [
+                    name,
+                    "client's own event-loop lag (50 ms tick)",
+                    f"{len(floor.lag_s):,}",
+                    ms([lag * 1000 for lag in floor.lag_s], 0.5),
+                    ms([lag * 1000 for lag in floor.lag_s], 0.99),
+                    ms([lag * 1000 for lag in floor.lag_s], 1.0),
                 ],
                 [
                     name,

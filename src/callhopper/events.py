@@ -258,6 +258,7 @@ class PostgresBus(LocalBus):
             agents = sorted(self._queues)
         if not agents:
             return 0
+        read_at = datetime.now(UTC)
         try:
             held = self.held_pushes(agents)
         except Exception:  # the database is away: the next round tries again
@@ -271,8 +272,15 @@ class PostgresBus(LocalBus):
                 sent = self._sent.get(push.agent_id, {}).get((push.campaign_id, push.record_id))
                 if push.leased_at <= now - RESEND_AFTER and (sent is None or sent < push.leased_at):
                     lost.append(push)
-            for agent_id, sent_to in self._sent.items():  # forget records given back since
-                for key in [k for k in sent_to if (agent_id, *k) not in held_keys]:
+            # Forget the records given back since they were sent. A record sent while the
+            # read ran may be missing from it only because it was leased after: forgotten,
+            # it would be sent again by the next round, a second delivery of one push.
+            for agent_id, sent_to in self._sent.items():
+                for key in [
+                    k
+                    for k, sent_at in sent_to.items()
+                    if sent_at < read_at and (agent_id, *k) not in held_keys
+                ]:
                     del sent_to[key]
         for push in lost:
             log.warning(

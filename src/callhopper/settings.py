@@ -70,13 +70,24 @@ class Settings(BaseSettings):
         1000, ge=0, description="Agent requests that may wait for a slot; more get 503 at once."
     )
     admission_wait_ms: int = Field(
-        500,
+        250,
         ge=0,
         le=60_000,
-        description="How long an agent request waits for a slot before it gets 503.",
+        description="The longest wait for a slot an agent request is queued for: one whose "
+        "expected wait is longer gets 503 at once, one that waited this long in vain too.",
     )
     admission_retry_after_s: int = Field(
-        1, ge=1, le=3600, description="The Retry-After of a 503 for capacity, in seconds."
+        1,
+        ge=1,
+        le=3600,
+        description="The shortest Retry-After of a 503 for capacity, in seconds.",
+    )
+    admission_retry_after_max_s: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="The longest Retry-After of a 503 for capacity, in seconds (refused "
+        "clients are spread up to it as the overload grows).",
     )
     keep_alive_s: int = Field(
         75,
@@ -84,6 +95,11 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a server process keeps an idle HTTP connection open, in seconds; "
         "longer than its clients' and proxies' own idle timeouts.",
+    )
+    access_log: bool = Field(
+        False,
+        description="serve logs a line for every HTTP request it answers (off: none; a proxy "
+        "in front usually logs them anyway).",
     )
     opentelemetry: bool = Field(
         False,

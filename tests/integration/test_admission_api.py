@@ -67,9 +67,11 @@ def test_a_full_server_answers_503_with_retry_after_and_recovers(
         assert held.inside.wait(WAIT_S)
         refused = one_slot.post("/api/v1/agent/campaigns/1/get-record", headers=agent.headers)
         assert refused.status_code == 503
-        assert refused.headers["Retry-After"] == "3"
+        # the shortest Retry-After, or one more: one refused, none served yet
+        seconds = int(refused.headers["Retry-After"])
+        assert seconds in {3, 4}
         assert refused.json()["error"]["code"] == "overloaded"
-        assert refused.json()["error"]["details"] == {"retry_after_s": 3}
+        assert refused.json()["error"]["details"] == {"retry_after_s": seconds}
         # The administrators' endpoints and the health check are not limited.
         assert one_slot.get("/api/v1/queues", headers=admin.headers).status_code == 200
         assert one_slot.get("/healthz").status_code == 200

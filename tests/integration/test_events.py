@@ -152,3 +152,31 @@ def test_a_held_push_never_sent_is_resent_once_and_only_to_agents_connected_here
         assert bus.resend_lost_pushes() == 1
     finally:
         loop.close()
+
+
+def test_a_push_sent_while_the_held_pushes_are_read_is_not_sent_twice() -> None:
+    """A push committed and sent while the check reads the held pushes is missing from
+    what it read; it must not be forgotten as given back, or the next check sends it again
+    (an agent given one push twice works it twice)."""
+    bus = PostgresBus("postgresql://unused")  # never started: nothing connects
+    leased = HeldPush(1, 7, 200, datetime.now(UTC) - timedelta(seconds=5))
+    reads: list[list[int]] = []
+
+    def held_pushes(agent_ids: list[int]) -> list[HeldPush]:
+        reads.append(agent_ids)
+        if len(reads) == 1:  # the push commits and is sent while this read runs
+            bus.dispatch(AgentEvent(1, "delivery", 7, 200))
+            return []
+        return [leased]
+
+    bus.held_pushes = held_pushes
+    seen: list[AgentEvent] = []
+    bus.add_listener(seen.append)
+    loop = asyncio.new_event_loop()
+    try:
+        bus.subscribe(1, loop)
+        assert bus.resend_lost_pushes() == 0
+        assert bus.resend_lost_pushes() == 0
+        assert seen == [AgentEvent(1, "delivery", 7, 200)]  # the live push only
+    finally:
+        loop.close()

@@ -62,3 +62,8 @@ def test_the_setting_reaches_the_server() -> None:
     assert server_options(Settings())["timeout_keep_alive"] > 60
     with pytest.raises(ValueError, match="keep_alive_s"):
         Settings(keep_alive_s=0)
+
+
+def test_the_access_log_is_off_unless_asked_for() -> None:
+    assert server_options(Settings())["access_log"] is False
+    assert server_options(Settings(access_log=True))["access_log"] is True

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from typing import Any
 
 import pytest
 
-from callhopper.api.admission import Admission, AdmissionPolicy
+from callhopper.api.admission import Admission, AdmissionPolicy, retry_after
 
 PREFIX = "/api/v1/agent/"
 
@@ -47,11 +48,21 @@ async def request(gate: Admission, path: str = PREFIX + "x") -> tuple[int, dict[
     return sent[0]["status"], headers, sent[1]["body"]
 
 
-def gate(app: Blocking, *, limit: int = 1, queue: int = 10, wait_s: float = 60.0) -> Admission:
-    policy = AdmissionPolicy(
-        limit=limit, queue=queue, wait_s=wait_s, retry_after_s=2, prefix=PREFIX
+def policy(
+    *, limit: int = 1, queue: int = 10, wait_s: float = 60.0, most: int = 30
+) -> AdmissionPolicy:
+    return AdmissionPolicy(
+        limit=limit,
+        queue=queue,
+        wait_s=wait_s,
+        retry_after_s=2,
+        retry_after_max_s=most,
+        prefix=PREFIX,
     )
-    return Admission(app, policy)
+
+
+def gate(app: Blocking, *, limit: int = 1, queue: int = 10, wait_s: float = 60.0) -> Admission:
+    return Admission(app, policy(limit=limit, queue=queue, wait_s=wait_s))
 
 
 async def settle() -> None:
@@ -67,9 +78,12 @@ def test_a_request_that_cannot_start_in_time_gets_503_with_retry_after() -> None
         holder = asyncio.create_task(request(admission, PREFIX + "first"))
         await settle()
         status, headers, body = await request(admission, PREFIX + "second")
-        assert status == 503 and headers["retry-after"] == "2"
+        # The first refusal, nothing served yet: the shortest Retry-After, or one more.
+        assert status == 503 and headers["retry-after"] in {"2", "3"}
         error = json.loads(body)["error"]
-        assert error["code"] == "overloaded" and error["details"] == {"retry_after_s": 2}
+        assert error["code"] == "overloaded"
+        assert error["details"] == {"retry_after_s": int(headers["retry-after"])}
+        assert headers["content-length"] == str(len(body))
         assert app.started == [PREFIX + "first"]  # the refused request never reached the app
         app.release.set()
         assert (await holder)[0] == 200
@@ -123,5 +137,72 @@ def test_other_paths_and_a_limit_of_zero_pass_through() -> None:
         assert (await request(busy, "/api/v1/queues"))[0] == 200
         assert (await request(busy))[0] == 503
         assert (await request(gate(app, limit=0)))[0] == 200
+
+    asyncio.run(scenario())
+
+
+def test_a_request_expected_to_wait_past_the_budget_is_refused_at_once() -> None:
+    async def scenario() -> None:
+        app = Blocking()
+        admission = gate(app, limit=2, wait_s=1.0)  # a refusal after the budget: too late
+        holders = [asyncio.create_task(request(admission, f"{PREFIX}{n}")) for n in range(2)]
+        await settle()
+        admission.service_s = 1.5  # one waiter: 1 x 1.5 s / 2 slots = 0.75 s, within the budget
+        queued = asyncio.create_task(request(admission, PREFIX + "queued"))
+        await settle()
+        assert admission.waiting == 1
+        # The next would wait 2 x 1.5 s / 2 = 1.5 s: refused now, not when the budget ends.
+        status, headers, _ = await asyncio.wait_for(request(admission), timeout=0.5)
+        assert status == 503 and int(headers["retry-after"]) >= 2
+        assert admission.waiting == 1
+        app.release.set()
+        assert [(await h)[0] for h in holders] == [200, 200]
+        assert (await queued)[0] == 200
+        assert admission.running == 0 and admission.waiting == 0
+        assert admission.service_s < 1.5  # the fast requests brought the estimate down
+
+    asyncio.run(scenario())
+
+
+def test_a_waiter_past_the_budget_is_refused_and_uncounted() -> None:
+    async def scenario() -> None:
+        app = Blocking()
+        admission = gate(app, wait_s=0.01)
+        holder = asyncio.create_task(request(admission, PREFIX + "holder"))
+        await settle()
+        assert (await request(admission))[0] == 503
+        assert admission.waiting == 0
+        app.release.set()
+        await holder
+        assert admission.running == 0 and admission.waiting == 0
+
+    asyncio.run(scenario())
+
+
+def test_retry_after_spreads_the_refused_as_the_overload_grows() -> None:
+    rng = random.Random(7)
+    # Not overloaded lately: the shortest.
+    assert {retry_after(policy(), 0, 50, rng) for _ in range(100)} == {2}
+    assert {retry_after(policy(), 1, 0, rng) for _ in range(100)} <= {2, 3}
+    # Ten refused for each served: spread evenly over 2 … 12 s.
+    spread = [retry_after(policy(), 500, 50, rng) for _ in range(2000)]
+    assert min(spread) == 2 and max(spread) == 12
+    assert all(120 < spread.count(s) < 250 for s in range(2, 13))  # 182 each on average
+    # Never past the cap, even when the cap is below the shortest.
+    assert max(retry_after(policy(most=5), 10_000, 1, rng) for _ in range(200)) == 5
+    assert {retry_after(policy(most=1), 10_000, 1, rng) for _ in range(20)} == {2}
+
+
+def test_the_retry_after_of_a_gate_grows_with_its_refusals() -> None:
+    async def scenario() -> None:
+        app = Blocking()
+        admission = Admission(app, policy(limit=1, queue=0), rng=random.Random(3))
+        holder = asyncio.create_task(request(admission, PREFIX + "holder"))
+        await settle()
+        seen = [int((await request(admission))[1]["retry-after"]) for _ in range(200)]
+        # Nothing served yet: each refusal adds to the spread, up to the cap.
+        assert seen[0] <= 3 and max(seen) == 30 and len(set(seen[-100:])) > 10
+        app.release.set()
+        await holder
 
     asyncio.run(scenario())

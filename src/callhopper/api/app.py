@@ -55,6 +55,7 @@ def admission_policy(settings: Settings) -> AdmissionPolicy:
         queue=settings.admission_queue,
         wait_s=settings.admission_wait_ms / 1000,
         retry_after_s=settings.admission_retry_after_s,
+        retry_after_max_s=settings.admission_retry_after_max_s,
         prefix=f"{API_PREFIX}/agent/",
     )
 
@@ -140,8 +141,9 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX, dependencies=_URL_CHECKS)
 
     web.install(app)
-    app.add_middleware(Admission, policy=admission_policy(settings))
     app.add_middleware(CrossSiteGuard, cookie=SESSION_COOKIE)
+    # Added last, so run first: a request refused for capacity costs no other middleware.
+    app.add_middleware(Admission, policy=admission_policy(settings))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -331,8 +331,7 @@ async def channel(websocket: WebSocket) -> None:
     bus: AgentChannels = app.state.bus
     dispenser: Dispenser = app.state.dispenser
     queue = bus.subscribe(actor.id, asyncio.get_running_loop())
-    receiver: asyncio.Task[str] | None = None
-    getter: asyncio.Task[AgentEvent] | None = None
+    receiver: asyncio.Task[None] | None = None
     try:
         channels = await run_in_threadpool(dispenser.channels, actor)
         await websocket.send_json(
@@ -354,34 +353,44 @@ async def channel(websocket: WebSocket) -> None:
                 }
             )
             bus.sent(actor.id, delivery.campaign_id, delivery.record_id)
-        receiver = asyncio.create_task(websocket.receive_text())
-        while True:
-            getter = asyncio.create_task(queue.get())
-            finished, _ = await asyncio.wait(
-                {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if receiver in finished:
-                if receiver.result().strip() == "ping":
-                    await websocket.send_json({"type": "pong"})
-                receiver = asyncio.create_task(websocket.receive_text())
-            if getter in finished:
-                event = getter.result()
-                message: dict[str, Any] | None
-                if isinstance(event.snapshot, Delivery):  # made here: sent as it was made
-                    message = _message_of(event, {"delivery": _jsonable(event.snapshot)})
-                else:
-                    message = await run_in_threadpool(_message, dispenser, actor, event)
-                if message is not None:
-                    await websocket.send_json(message)
+        receiver = asyncio.create_task(_read(websocket, queue))
+        while (event := await queue.get()) is not _CLOSED:
+            message: dict[str, Any] | None
+            if event is _PING:
+                message = {"type": "pong"}
+            elif isinstance(event.snapshot, Delivery):  # made here: sent as it was made
+                message = _message_of(event, {"delivery": _jsonable(event.snapshot)})
             else:
-                getter.cancel()
+                message = await run_in_threadpool(_message, dispenser, actor, event)
+            if message is not None:
+                await websocket.send_json(message)
+        await receiver  # the reader's own failure, if it failed rather than saw the close
     except WebSocketDisconnect:
         pass
     finally:
-        for task in (receiver, getter):
-            if task is not None:
-                task.cancel()  # a getter left waiting on a disconnect would leak
+        if receiver is not None:
+            receiver.cancel()
         bus.unsubscribe(actor.id, queue)
+
+
+#: What the channel's reader puts in the agent's queue beside the bus's events, so that the
+#: handler waits on one queue: an event put there wakes it in one step of the event loop
+#: (waiting on a queue and the socket at once took a task per event and three more steps,
+#: each behind everything else the loop has to do: the push's latency under load).
+_PING = AgentEvent(0, "ping")
+_CLOSED = AgentEvent(0, "closed")
+
+
+async def _read(websocket: WebSocket, queue: asyncio.Queue[AgentEvent]) -> None:
+    """Read what the client sends (``ping``) until it goes away, then close the queue."""
+    try:
+        while True:
+            if (await websocket.receive_text()).strip() == "ping":
+                queue.put_nowait(_PING)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        queue.put_nowait(_CLOSED)
 
 
 def _bearer(header: str | None) -> str | None:
