@@ -305,6 +305,21 @@ def still_unaccepted(session: Session, campaign_id: int, record_id: int, agent_i
     return found is not None and found.lease_agent_id == agent_id and found.accept_by is not None
 
 
+def pusher_has_work(session: Session) -> bool:
+    """Whether the pusher has anything to watch: a pushed campaign that is on, a campaign
+    with a preview timeout (in any state, as :func:`due_previews`), or a pushed record
+    waiting to be accepted (:func:`unaccepted`)."""
+    for mode, state, raw in session.execute(
+        select(Campaign.mode, Campaign.state, Campaign.settings)
+    ):
+        if DialingMode(mode).is_pushed and state == CampaignState.ON.value:
+            return True
+        if CampaignSettings.model_validate(raw).preview_timeout_s is not None:
+            return True
+    awaiting = select(_CR.c.record_id).where(_CR.c.status == _LEASED, _CR.c.accept_by.is_not(None))
+    return bool(session.scalar(select(awaiting.exists())))
+
+
 def due_previews(session: Session, now: datetime) -> list[tuple[int, int, int]]:
     """(campaign, record, agent) of records previewed longer than their campaign's preview
     timeout, not dialled during the lease, for agents still active."""
