@@ -116,10 +116,17 @@ def child_setup(url: str, agents: int, records: int) -> dict[str, object]:
 
 
 def measure_served(
-    tree: Path, url: str, agents: int, records: int, cycles: int, clients: int, spy: Path | None
+    tree: Path,
+    url: str,
+    agents: int,
+    records: int,
+    cycles: int,
+    clients: int,
+    spy: Path | None,
+    idle_s: float,
 ) -> dict[str, float]:
     """One ``--serve`` round: warm every agent up, then ``cycles`` cycles by ``clients``
-    clients; the server's CPU per cycle."""
+    clients; the server's CPU per cycle, then per second while idle for ``idle_s``."""
     import asyncio
     import socket
 
@@ -152,11 +159,16 @@ def measure_served(
         if recorder is not None:
             recorder.send_signal(signal.SIGINT)
             recorder.wait(timeout=60)
+        time.sleep(2.0)  # requests in flight end, leases settle
+        before = cpu_s(server.pids)
+        time.sleep(idle_s)
+        idle = cpu_s(server.pids) - before
     return {
         "cpu_ms": 1000 * cpu / tally.cycles,
         "client_ms": 0.0,
         "statements": float("nan"),
         "cycles_per_s": tally.cycles / tally.seconds,
+        "idle_ms_per_s": 1000 * idle / idle_s,
     }
 
 
@@ -207,6 +219,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--serve", action="store_true", help="measure a real serve process")
     parser.add_argument("--clients", type=int, default=8, help="with --serve")
     parser.add_argument("--py-spy", type=Path, help="with --serve: py-spy profiles here")
+    parser.add_argument("--idle-s", type=float, default=20.0, help="with --serve")
     parser.add_argument("--baseline", type=Path, default=Path("/work/main"))
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--records", type=int, default=20_000)
@@ -238,7 +251,14 @@ def main(argv: list[str]) -> None:
                             tag = name.replace(" ", "_")
                             spy = args.py_spy / f"{kind.lower()}_{tag}_{len(runs[name])}.txt"
                         got = measure_served(
-                            tree, url, args.agents, args.records, args.cycles, args.clients, spy
+                            tree,
+                            url,
+                            args.agents,
+                            args.records,
+                            args.cycles,
+                            args.clients,
+                            spy,
+                            args.idle_s,
                         )
                     else:
                         got = measure(tree, kind, url, args.agents, args.records, args.cycles)
@@ -246,7 +266,8 @@ def main(argv: list[str]) -> None:
         medians = {
             name: {
                 key: statistics.median(r[key] for r in results)
-                for key in ("cpu_ms", "client_ms", "statements", "cycles_per_s")
+                for key in ("cpu_ms", "client_ms", "statements", "cycles_per_s", "idle_ms_per_s")
+                if all(key in r for r in results)
             }
             for name, results in runs.items()
         }
@@ -264,6 +285,7 @@ def main(argv: list[str]) -> None:
                     f"{server / base_server:.2f}",
                     " / ".join(f"{r['cpu_ms']:.2f}" for r in runs[name]),
                     f"{m['cycles_per_s']:.1f}",
+                    f"{m['idle_ms_per_s']:.1f}" if args.serve else "-",
                 ]
             )
     load_after = os.getloadavg()[0]
@@ -278,12 +300,14 @@ def main(argv: list[str]) -> None:
             "server ÷ baseline",
             "CPU ms per round",
             "cycles / s",
+            "idle CPU ms / s",
         ],
         rows,
     )
     how = (
         f"`callhopper serve`, {args.clients} clients in a closed loop over HTTP; CPU is the "
-        "server process's own (every thread and background loop); "
+        "server process's own (every thread and background loop), and idle CPU is its CPU "
+        f"per second over {args.idle_s:g} s without requests after the cycles; "
         if args.serve
         else "in-process `TestClient`; "
     )
