@@ -223,8 +223,13 @@ def build(
     dialer = DialerJob(settings, dispenser)
 
     def work(campaign_id: int) -> None:
-        pusher.wake_for(campaign_id)
-        dialer.wake(campaign_id)
+        # Each background job only for the campaigns it serves: a preview campaign's Done
+        # wakes neither (``0``, an agent became ready anywhere, wakes both).
+        mode = pusher.mode_of(campaign_id) if campaign_id else None
+        if mode is None or mode.is_pushed:
+            pusher.wake()
+        if mode is None or mode.dials_by_itself:
+            dialer.wake(campaign_id)
 
     def state_changed() -> None:
         pusher.wake()

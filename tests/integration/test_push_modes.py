@@ -38,7 +38,15 @@ from callhopper.store import agent_state
 from callhopper.store.db import Database
 from callhopper.store.models import CampaignRecord, Interaction, Record, User
 from callhopper.store.uow import SqlUnitOfWork
-from tests.campaign_helpers import make_campaign, make_list, make_queue, owned_rows, start
+from tests.campaign_helpers import (
+    done,
+    get_record,
+    make_campaign,
+    make_list,
+    make_queue,
+    owned_rows,
+    start,
+)
 from tests.conftest import T0
 from tests.e2e.server import LiveServer
 from tests.integration.test_claim_concurrency import (
@@ -998,3 +1006,38 @@ def test_each_push_of_a_batch_takes_its_own_time(
         )
     first, second = (leased[agent] for agent, _ in pushed)
     assert first is not None and second is not None and first < second
+
+
+# --- when the pusher sleeps -----------------------------------------------------------------------
+
+
+def test_the_pusher_watches_only_while_a_campaign_needs_it(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, clock: FrozenClock
+) -> None:
+    """A preview-only floor gives the pusher nothing to watch (it sleeps ``idle_poll_s``,
+    and a preview campaign's Done does not wake it); a pushed campaign on, a campaign with a
+    preview timeout and a push waiting to be accepted each do."""
+    alice, bob = people(make_user, "alice", "bob")
+    the_pusher = pusher(app_client)
+    preview = push_campaign(api, [alice], "preview", name="Preview")
+    assert not the_pusher.has_work()
+    delivery = get_record(app_client, alice, preview)
+    assert delivery is not None
+    the_pusher._wake.clear()
+    done(app_client, alice, preview, delivery["record_id"])
+    assert not the_pusher._wake.is_set()
+
+    pushed = push_campaign(api, [bob], "push_preview", name="Pushed", first=10)
+    assert the_pusher.has_work()
+    login(app_client, bob, pushed)
+    set_ready(app_client, bob, True)
+    assert the_pusher.run_once() == 1
+    response = api.post(f"/api/v1/campaigns/{pushed}/stop")
+    assert response.status_code == 200, response.text
+    assert the_pusher.has_work()  # stopping, but bob's push still waits for his answer
+    clock.advance(timedelta(seconds=ACCEPT_TIMEOUT_S + 1))
+    the_pusher.run_once()  # the accept timeout takes it back
+    assert not the_pusher.has_work()
+
+    push_campaign(api, [alice], "preview", name="Timed", first=20, preview_timeout_s=60)
+    assert the_pusher.has_work()

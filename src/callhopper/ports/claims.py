@@ -272,6 +272,11 @@ class Claims(Protocol):
         preview timeout and not dialled yet, for agents still active."""
         ...
 
+    def pusher_has_work(self) -> bool:
+        """Whether the pusher has anything to watch: a pushed campaign that is on, a
+        campaign with a preview timeout, or a pushed record waiting to be accepted."""
+        ...
+
     def mode(self, campaign_id: int) -> DialingMode | None:
         """The campaign's dialing mode (fixed at creation), or ``None`` if it is gone."""
         ...

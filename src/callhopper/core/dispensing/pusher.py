@@ -1,8 +1,11 @@
 """The pusher: delivers records of push-preview and direct-push-preview campaigns, and
 runs the timers of preview-type modes (accept timeout, preview timeout auto-dial).
 
-The pusher wakes when a record or an agent becomes free in this process, on events from
-other processes, and every ``poll_s``. Several pushers (one per server process) may run:
+The pusher wakes when a record or an agent of a pushed campaign becomes free in this
+process, when a campaign's state changes here, and every ``poll_s`` while it has work to
+watch (a pushed campaign on, a campaign with a preview timeout, a push waiting to be
+accepted); with none, it sleeps ``idle_poll_s`` between looks, the delay within which it
+notices work that another process started. Several pushers (one per server process) may run:
 each push is the same atomic claim, and an agent holds one record per campaign at most (a
 unique index), so none can push a record twice or give an agent two.
 """
@@ -13,6 +16,7 @@ import logging
 import threading
 
 from callhopper.core.dispensing.dispenser import Dispenser
+from callhopper.domain.campaigns import DialingMode
 from callhopper.domain.errors import CallhopperError
 
 log = logging.getLogger(__name__)
@@ -22,32 +26,41 @@ PUSH_BATCH = 25
 #: Agents served per write transaction in a campaign whose records have no owner, where one
 #: statement leases a record to each of them.
 SHARED_PUSH_BATCH = 100
+#: Seconds between looks for work while no campaign needs the pusher (a preview-only
+#: floor): what another process starts is pushed within this delay.
+IDLE_POLL_S = 10.0
 
 
 class Pusher:
-    def __init__(self, dispenser: Dispenser, *, poll_s: float = 1.0) -> None:
+    def __init__(
+        self, dispenser: Dispenser, *, poll_s: float = 1.0, idle_poll_s: float = IDLE_POLL_S
+    ) -> None:
         self.dispenser = dispenser
         self.uow = dispenser.uow
         self.poll_s = poll_s
+        self.idle_poll_s = idle_poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
-        #: Campaign id -> whether it is a pushed campaign (modes are fixed at creation).
-        self._pushed: dict[int, bool] = {}
+        #: Campaign id -> its mode (modes are fixed at creation).
+        self._modes: dict[int, DialingMode] = {}
 
     def wake(self) -> None:
         self._wake.set()
 
-    def wake_for(self, campaign_id: int) -> None:
-        """Wake for new work in a campaign (``0``: an agent became ready, any campaign).
-        Only pushed campaigns need a round; a campaign's mode never changes, so it is
-        looked up once."""
-        pushed = self._pushed.get(campaign_id)
-        if pushed is None and campaign_id:
-            with self.uow.read() as tx:
+    def mode_of(self, campaign_id: int) -> DialingMode | None:
+        """The campaign's mode (``None``: no such campaign), read once per campaign."""
+        mode = self._modes.get(campaign_id)
+        if mode is None:
+            with self.uow.lookup() as tx:
                 mode = tx.claims.mode(campaign_id)
-            pushed = self._pushed[campaign_id] = mode is not None and mode.is_pushed
-        if pushed is None or pushed:
-            self.wake()
+            if mode is not None:
+                self._modes[campaign_id] = mode
+        return mode
+
+    def has_work(self) -> bool:
+        """Whether anything needs the pusher now (else it sleeps ``idle_poll_s``)."""
+        with self.uow.lookup() as tx:
+            return tx.claims.pusher_has_work()
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,10 +97,16 @@ class Pusher:
         return pushed
 
     def run_forever(self) -> None:
+        """Push rounds until :meth:`stop`: one after each wake, and every ``poll_s`` while
+        there is work to watch, every ``idle_poll_s`` while there is none."""
         while not self._stop.is_set():
+            delay = self.poll_s
             try:
-                self.run_once()
+                if self.has_work():
+                    self.run_once()
+                else:
+                    delay = self.idle_poll_s
             except Exception:  # keep pushing: one bad round must not stop deliveries
                 log.exception("push round failed")
-            self._wake.wait(self.poll_s)
+            self._wake.wait(delay)
             self._wake.clear()

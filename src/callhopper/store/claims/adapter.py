@@ -342,6 +342,9 @@ class SqlClaims:
     def due_previews(self, now: datetime) -> list[tuple[int, int, int]]:
         return reads.due_previews(self.session, now)
 
+    def pusher_has_work(self) -> bool:
+        return reads.pusher_has_work(self.session)
+
     def mode(self, campaign_id: int) -> DialingMode | None:
         return reads.mode(self.session, campaign_id)
 
