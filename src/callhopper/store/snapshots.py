@@ -228,8 +228,21 @@ def take_snapshot(
     is taken anew, every record is re-resolved and re-ranked, non-final records
     start the pass again, and leases stay with agents who still own the record.
     """
+    # No key from campaign_records to campaigns (migration 0028): hold the campaign's row
+    # instead, so that a deletion waits for the rows added here and removes them.
+    if (
+        session.scalar(
+            select(CampaignRow.id)
+            .where(CampaignRow.id == campaign.id)
+            .with_for_update(key_share=True)
+        )
+        is None
+    ):
+        return
     partial = import_id is not None or record_id is not None
     if not partial:
+        if session.get_bind().dialect.name == "postgresql":
+            _tune_start_transaction(session)
         members = set(
             session.scalars(
                 select(QueueMember.user_id).where(QueueMember.queue_id == campaign.queue_id)
@@ -275,6 +288,21 @@ def take_snapshot(
         # A start can add a million rows at once; claims planned on the statistics from
         # before them would sort every ready record instead of walking the claim index.
         session.execute(text("ANALYZE campaign_records"))
+
+
+#: PostgreSQL ``work_mem`` of a start's or a recycle's transaction: ranking a million records
+#: sorts about 100 MB; at the default 4 MB the sort spills to disk.
+SNAPSHOT_WORK_MEM_MB = 256
+
+
+def _tune_start_transaction(session: Session) -> None:
+    """PostgreSQL settings for the rest of a start's or a recycle's transaction: memory to
+    sort the list in, and no JIT (its compiling costs more than it saves on statements
+    that each run once)."""
+    session.execute(
+        text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', 'off', true)"),
+        {"work_mem": f"{SNAPSHOT_WORK_MEM_MB}MB"},
+    )
 
 
 def set_aside_owned_elsewhere(session: Session, campaign_id: int, *, now: datetime) -> None:
@@ -448,6 +476,10 @@ def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
         .where(cr.campaign_id == campaign.id, cr.record_id == snap.c.record_id)
         .exists()
     )
+    # In the order of the primary key and of ix_campaign_records_record: each row then goes
+    # next to the one before it in both indexes, instead of to a page of its own (a third
+    # of a start's time on PostgreSQL).
+    missing = missing.order_by(snap.c.record_id)
     session.execute(
         insert(cr).from_select(
             ["campaign_id", "record_id", "status", "agent_id", "error", "rank", "tz", "attempts"],
