@@ -46,6 +46,19 @@ def start_ranks(source: Any, order_terms: list[Any]) -> Any:
     return source.add_columns((position * RANK_GAP).label("rank")).subquery("snap")
 
 
+def kept_ranks(session: Session, ranked: Any) -> Any:
+    """``ranked`` (of :func:`start_ranks`) computed once, for a recycle's statements that
+    each read it: else each would sort the list again."""
+    c = ranked.c
+    _keep(
+        session,
+        select(
+            c.record_id, c.tz, c.agent_id, c.error, c.rank, literal(False).label("crowded")
+        ).subquery("snap"),
+    )
+    return _PLACED.alias("snap")
+
+
 def placed_ranks(
     session: Session,
     campaign_id: int,
@@ -83,7 +96,9 @@ def _keep(session: Session, placement: Any) -> None:
             "agent_id INTEGER, error TEXT, rank BIGINT, crowded BOOLEAN)"
         )
     )
-    session.execute(text("DELETE FROM placed_ranks"))
+    # A recycle keeps a million rows here; TRUNCATE drops them at once (PostgreSQL).
+    empty = "TRUNCATE" if session.get_bind().dialect.name == "postgresql" else "DELETE FROM"
+    session.execute(text(f"{empty} placed_ranks"))
     names = ["record_id", "tz", "agent_id", "error", "rank", "crowded"]
     session.execute(insert(_PLACED).from_select(names, select(placement)))
 

@@ -57,7 +57,7 @@ from callhopper.store.models import (
 from callhopper.store.models import Campaign as CampaignRow
 from callhopper.store.record_order import sort_terms
 from callhopper.store.records import IMPORT_UPDATES
-from callhopper.store.snapshot_ranks import placed_ranks, start_ranks
+from callhopper.store.snapshot_ranks import kept_ranks, placed_ranks, start_ranks
 
 
 class SqlSnapshotStore:
@@ -282,7 +282,16 @@ def take_snapshot(
         ranked = placed_ranks(session, campaign.id, source, order_terms, Record.id == record_id)
     else:
         ranked = start_ranks(source, order_terms)
-    _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
+    first = not partial and not session.scalar(
+        select(CampaignRecord.record_id).where(CampaignRecord.campaign_id == campaign.id).limit(1)
+    )
+    if first:
+        # A first start: nothing to merge with, every record is inserted.
+        _insert_missing(session, campaign, ranked, first=True)
+    else:
+        if not partial:
+            ranked = kept_ranks(session, ranked)
+        _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     if not partial and session.get_bind().dialect.name == "postgresql":
         # A start can add a million rows at once; claims planned on the statistics from
@@ -460,7 +469,10 @@ def _merge_snapshot(
     _insert_missing(session, campaign, snap)
 
 
-def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
+def _insert_missing(
+    session: Session, campaign: Campaign, snap: Any, *, first: bool = False
+) -> None:
+    """Insert the records of ``snap`` the campaign lacks (``first``: it has none)."""
     cr = CampaignRecord
     missing = select(
         literal(campaign.id),
@@ -471,11 +483,13 @@ def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
         snap.c.rank,
         snap.c.tz,
         literal(0),
-    ).where(
-        ~select(cr.record_id)
-        .where(cr.campaign_id == campaign.id, cr.record_id == snap.c.record_id)
-        .exists()
     )
+    if not first:
+        missing = missing.where(
+            ~select(cr.record_id)
+            .where(cr.campaign_id == campaign.id, cr.record_id == snap.c.record_id)
+            .exists()
+        )
     # In the order of the primary key and of ix_campaign_records_record: each row then goes
     # next to the one before it in both indexes, instead of to a page of its own (a third
     # of a start's time on PostgreSQL).
