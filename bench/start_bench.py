@@ -14,7 +14,8 @@ One agent-owned list of ``--records`` records owned by ``--agents`` agents (the 
 * **campaign start**: the product's start of the first campaign (``change_state``, its
   snapshots and everything else a start does, committed);
 * **recycle**, then its **hand-written** counterpart: one ``UPDATE … FROM`` that resets
-  every record of the second campaign from the same snapshot. Before them every ready
+  every record of the second campaign from the same snapshot, in the order of the record
+  ids as the recycle reads its snapshot. Before them every ready
   record of both campaigns is set ``waiting`` (called once, no answer), as a pass leaves
   them, so that both set every record ready again.
 
@@ -75,7 +76,7 @@ _UPDATE = """
         error = CASE WHEN s.agent_id IS NULL THEN 'unknown_agent' END,
         rank = s.rank, tz = s.tz, retry_at = NULL, lease_agent_id = NULL,
         lease_expires_at = NULL, pending = NULL, blocked_until = NULL
-    FROM ({snapshot}) AS s
+    FROM ({snapshot} ORDER BY r.id) AS s
     WHERE campaign_records.campaign_id = :campaign AND campaign_records.record_id = s.record_id"""
 
 

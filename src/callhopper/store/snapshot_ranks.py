@@ -100,7 +100,12 @@ def _keep(session: Session, placement: Any) -> None:
     empty = "TRUNCATE" if session.get_bind().dialect.name == "postgresql" else "DELETE FROM"
     session.execute(text(f"{empty} placed_ranks"))
     names = ["record_id", "tz", "agent_id", "error", "rank", "crowded"]
-    session.execute(insert(_PLACED).from_select(names, select(placement)))
+    # Kept in the order of the record ids, the order a start wrote the campaign's rows in:
+    # a recycle's update joined with it then walks the rows and their primary key in order
+    # instead of a page at random per row (PostgreSQL reads the table in the order written).
+    session.execute(
+        insert(_PLACED).from_select(names, select(placement).order_by(placement.c.record_id))
+    )
 
 
 def _placed(
