@@ -59,6 +59,12 @@ def kept_ranks(session: Session, ranked: Any) -> Any:
     return _PLACED.alias("snap")
 
 
+def forget_ranks(session: Session) -> None:
+    """Empty what :func:`kept_ranks` kept: a recycle leaves a row per record of the list,
+    which the connection would otherwise hold until its next snapshot."""
+    _empty(session)
+
+
 def placed_ranks(
     session: Session,
     campaign_id: int,
@@ -96,9 +102,7 @@ def _keep(session: Session, placement: Any) -> None:
             "agent_id INTEGER, error TEXT, rank BIGINT, crowded BOOLEAN)"
         )
     )
-    # A recycle keeps a million rows here; TRUNCATE drops them at once (PostgreSQL).
-    empty = "TRUNCATE" if session.get_bind().dialect.name == "postgresql" else "DELETE FROM"
-    session.execute(text(f"{empty} placed_ranks"))
+    _empty(session)
     names = ["record_id", "tz", "agent_id", "error", "rank", "crowded"]
     # Kept in the order of the record ids, the order a start wrote the campaign's rows in:
     # a recycle's update joined with it then walks the rows and their primary key in order
@@ -106,6 +110,12 @@ def _keep(session: Session, placement: Any) -> None:
     session.execute(
         insert(_PLACED).from_select(names, select(placement).order_by(placement.c.record_id))
     )
+
+
+def _empty(session: Session) -> None:
+    # A recycle keeps a million rows here; TRUNCATE drops them at once (PostgreSQL).
+    empty = "TRUNCATE" if session.get_bind().dialect.name == "postgresql" else "DELETE FROM"
+    session.execute(text(f"{empty} placed_ranks"))
 
 
 def _placed(

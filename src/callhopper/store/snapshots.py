@@ -57,7 +57,12 @@ from callhopper.store.models import (
 from callhopper.store.models import Campaign as CampaignRow
 from callhopper.store.record_order import sort_terms
 from callhopper.store.records import IMPORT_UPDATES
-from callhopper.store.snapshot_ranks import kept_ranks, placed_ranks, start_ranks
+from callhopper.store.snapshot_ranks import (
+    forget_ranks,
+    kept_ranks,
+    placed_ranks,
+    start_ranks,
+)
 
 
 class SqlSnapshotStore:
@@ -292,6 +297,8 @@ def take_snapshot(
         if not partial:
             ranked = kept_ranks(session, ranked)
         _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
+        if not partial:
+            forget_ranks(session)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     if not partial and session.get_bind().dialect.name == "postgresql":
         # A start can add a million rows at once; claims planned on the statistics from
