@@ -16,8 +16,11 @@ from callhopper.core.campaigns import delete_campaign
 from callhopper.domain.actors import SYSTEM
 from callhopper.domain.campaigns import DEFAULT_SKIP_REINSERT_DELAY_S
 from callhopper.store import hopper
+from callhopper.store.campaigns import campaign_of
 from callhopper.store.db import Database
-from callhopper.store.models import HopperEntry, Record
+from callhopper.store.models import Campaign as CampaignRow
+from callhopper.store.models import CampaignRecord, HopperEntry, Record
+from callhopper.store.snapshots import take_snapshot
 from callhopper.store.uow import SqlTransaction
 from tests.campaign_helpers import agents, done, get_record, phone
 from tests.support import MakeUser, Person
@@ -651,6 +654,60 @@ def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
     deleter.join(30)
     assert not deleter.is_alive() and not errors, errors
     assert hopper_size(db, campaign_id) == 0
+
+
+def campaign_rows(db: Database, campaign_id: int) -> int:
+    with db.read() as session:
+        found = session.scalar(
+            select(func.count()).where(CampaignRecord.campaign_id == campaign_id)
+        )
+    return int(found or 0)
+
+
+def test_deleting_a_campaign_deletes_its_records(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """campaign_records has no foreign key to campaigns (migration 0028)."""
+    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+    assert campaign_rows(db, campaign_id) == 40
+    assert api.delete(f"/api/v1/campaigns/{campaign_id}").status_code == 204
+    assert campaign_rows(db, campaign_id) == 0
+
+
+def test_a_campaign_deleted_while_a_snapshot_adds_records_keeps_none(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """A snapshot holds the campaign's row until it commits, so a deletion waits for it and
+    then deletes what it added."""
+    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+    errors: list[BaseException] = []
+
+    def delete_it() -> None:
+        try:
+            with db.write() as session:
+                delete_campaign(SqlTransaction(session), SYSTEM, campaign_id, now=datetime.now(UTC))
+        except BaseException as error:  # reported by the test's thread
+            errors.append(error)
+
+    with db.write() as session:
+        record_id = session.scalar(select(func.max(Record.id)))
+        assert record_id is not None
+        session.execute(
+            delete(CampaignRecord).where(
+                CampaignRecord.campaign_id == campaign_id, CampaignRecord.record_id == record_id
+            )
+        )
+        row = session.get(CampaignRow, campaign_id)
+        assert row is not None
+        take_snapshot(session, campaign_of(row), now=datetime.now(UTC), record_id=record_id)
+        assert session.get(CampaignRecord, (campaign_id, record_id)) is not None
+        deleter = threading.Thread(target=delete_it)
+        deleter.start()
+        deleter.join(0.5)
+        assert deleter.is_alive(), "the deletion did not wait for the snapshot's transaction"
+    deleter.join(30)
+    assert not deleter.is_alive() and not errors, errors
+    assert campaign_rows(db, campaign_id) == 0
 
 
 def call(client: TestClient, who: Person, campaign_id: int, record_id: int) -> Any:

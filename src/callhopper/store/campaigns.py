@@ -229,10 +229,13 @@ class SqlCampaignStore:
         self.session.flush()
 
     def delete(self, campaign_id: int) -> None:
-        # The hopper has no key to campaigns (migration 0013). A load adding entries holds the
-        # campaign's row until it commits, so the caller's lock waited for it and this sees
-        # them.
+        # Neither the hopper nor the campaign's records have a key to campaigns (migrations
+        # 0013, 0028). A load or a snapshot adding rows holds the campaign's row until it
+        # commits, so the caller's lock waited for it and these see them.
         self.session.execute(delete(HopperEntry).where(HopperEntry.campaign_id == campaign_id))
+        self.session.execute(
+            delete(CampaignRecord).where(CampaignRecord.campaign_id == campaign_id)
+        )
         self.session.delete(self._row(campaign_id))
         self.session.flush()
 

@@ -46,6 +46,25 @@ def start_ranks(source: Any, order_terms: list[Any]) -> Any:
     return source.add_columns((position * RANK_GAP).label("rank")).subquery("snap")
 
 
+def kept_ranks(session: Session, ranked: Any) -> Any:
+    """``ranked`` (of :func:`start_ranks`) computed once, for a recycle's statements that
+    each read it: else each would sort the list again."""
+    c = ranked.c
+    _keep(
+        session,
+        select(
+            c.record_id, c.tz, c.agent_id, c.error, c.rank, literal(False).label("crowded")
+        ).subquery("snap"),
+    )
+    return _PLACED.alias("snap")
+
+
+def forget_ranks(session: Session) -> None:
+    """Empty what :func:`kept_ranks` kept: a recycle leaves a row per record of the list,
+    which the connection would otherwise hold until its next snapshot."""
+    _empty(session)
+
+
 def placed_ranks(
     session: Session,
     campaign_id: int,
@@ -83,9 +102,20 @@ def _keep(session: Session, placement: Any) -> None:
             "agent_id INTEGER, error TEXT, rank BIGINT, crowded BOOLEAN)"
         )
     )
-    session.execute(text("DELETE FROM placed_ranks"))
+    _empty(session)
     names = ["record_id", "tz", "agent_id", "error", "rank", "crowded"]
-    session.execute(insert(_PLACED).from_select(names, select(placement)))
+    # Kept in the order of the record ids, the order a start wrote the campaign's rows in:
+    # a recycle's update joined with it then walks the rows and their primary key in order
+    # instead of a page at random per row (PostgreSQL reads the table in the order written).
+    session.execute(
+        insert(_PLACED).from_select(names, select(placement).order_by(placement.c.record_id))
+    )
+
+
+def _empty(session: Session) -> None:
+    # A recycle keeps a million rows here; TRUNCATE drops them at once (PostgreSQL).
+    empty = "TRUNCATE" if session.get_bind().dialect.name == "postgresql" else "DELETE FROM"
+    session.execute(text(f"{empty} placed_ranks"))
 
 
 def _placed(

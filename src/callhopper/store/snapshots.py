@@ -57,7 +57,12 @@ from callhopper.store.models import (
 from callhopper.store.models import Campaign as CampaignRow
 from callhopper.store.record_order import sort_terms
 from callhopper.store.records import IMPORT_UPDATES
-from callhopper.store.snapshot_ranks import placed_ranks, start_ranks
+from callhopper.store.snapshot_ranks import (
+    forget_ranks,
+    kept_ranks,
+    placed_ranks,
+    start_ranks,
+)
 
 
 class SqlSnapshotStore:
@@ -228,8 +233,21 @@ def take_snapshot(
     is taken anew, every record is re-resolved and re-ranked, non-final records
     start the pass again, and leases stay with agents who still own the record.
     """
+    # No key from campaign_records to campaigns (migration 0028): hold the campaign's row
+    # instead, so that a deletion waits for the rows added here and removes them.
+    if (
+        session.scalar(
+            select(CampaignRow.id)
+            .where(CampaignRow.id == campaign.id)
+            .with_for_update(key_share=True)
+        )
+        is None
+    ):
+        return
     partial = import_id is not None or record_id is not None
     if not partial:
+        if session.get_bind().dialect.name == "postgresql":
+            _tune_start_transaction(session)
         members = set(
             session.scalars(
                 select(QueueMember.user_id).where(QueueMember.queue_id == campaign.queue_id)
@@ -269,12 +287,38 @@ def take_snapshot(
         ranked = placed_ranks(session, campaign.id, source, order_terms, Record.id == record_id)
     else:
         ranked = start_ranks(source, order_terms)
-    _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
+    first = not partial and not session.scalar(
+        select(CampaignRecord.record_id).where(CampaignRecord.campaign_id == campaign.id).limit(1)
+    )
+    if first:
+        # A first start: nothing to merge with, every record is inserted.
+        _insert_missing(session, campaign, ranked, first=True)
+    else:
+        if not partial:
+            ranked = kept_ranks(session, ranked)
+        _merge_snapshot(session, campaign, ranked, now=now, errors_only=partial)
+        if not partial:
+            forget_ranks(session)
     set_aside_owned_elsewhere(session, campaign.id, now=now)
     if not partial and session.get_bind().dialect.name == "postgresql":
         # A start can add a million rows at once; claims planned on the statistics from
         # before them would sort every ready record instead of walking the claim index.
         session.execute(text("ANALYZE campaign_records"))
+
+
+#: PostgreSQL ``work_mem`` of a start's or a recycle's transaction: ranking a million records
+#: sorts about 100 MB; at the default 4 MB the sort spills to disk.
+SNAPSHOT_WORK_MEM_MB = 256
+
+
+def _tune_start_transaction(session: Session) -> None:
+    """PostgreSQL settings for the rest of a start's or a recycle's transaction: memory to
+    sort the list in, and no JIT (its compiling costs more than it saves on statements
+    that each run once)."""
+    session.execute(
+        text("SELECT set_config('work_mem', :work_mem, true), set_config('jit', 'off', true)"),
+        {"work_mem": f"{SNAPSHOT_WORK_MEM_MB}MB"},
+    )
 
 
 def set_aside_owned_elsewhere(session: Session, campaign_id: int, *, now: datetime) -> None:
@@ -432,7 +476,10 @@ def _merge_snapshot(
     _insert_missing(session, campaign, snap)
 
 
-def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
+def _insert_missing(
+    session: Session, campaign: Campaign, snap: Any, *, first: bool = False
+) -> None:
+    """Insert the records of ``snap`` the campaign lacks (``first``: it has none)."""
     cr = CampaignRecord
     missing = select(
         literal(campaign.id),
@@ -443,11 +490,17 @@ def _insert_missing(session: Session, campaign: Campaign, snap: Any) -> None:
         snap.c.rank,
         snap.c.tz,
         literal(0),
-    ).where(
-        ~select(cr.record_id)
-        .where(cr.campaign_id == campaign.id, cr.record_id == snap.c.record_id)
-        .exists()
     )
+    if not first:
+        missing = missing.where(
+            ~select(cr.record_id)
+            .where(cr.campaign_id == campaign.id, cr.record_id == snap.c.record_id)
+            .exists()
+        )
+    # In the order of the primary key and of ix_campaign_records_record: each row then goes
+    # next to the one before it in both indexes, instead of to a page of its own (a third
+    # of a start's time on PostgreSQL).
+    missing = missing.order_by(snap.c.record_id)
     session.execute(
         insert(cr).from_select(
             ["campaign_id", "record_id", "status", "agent_id", "error", "rank", "tz", "attempts"],

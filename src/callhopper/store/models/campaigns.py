@@ -156,25 +156,23 @@ class CampaignRecord(Base):
         Index("ix_campaign_records_agent", "campaign_id", "agent_id", "status"),
     )
 
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
-    )
-    record_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys (migration 0028): each fired a trigger per row a start wrote, and none
+    # could act. A campaign's rows go with it (``SqlCampaignStore.delete``).
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default=RecordStatus.READY.value)
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
     #: Why the record cannot be delivered (:class:`callhopper.domain.ownership.OwnerError`).
     error: Mapped[str | None] = mapped_column(String(32))
     rank: Mapped[int] = mapped_column(BigId)
     tz: Mapped[str | None] = mapped_column(String(64))
     retry_at: Mapped[datetime | None]
-    lease_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lease_agent_id: Mapped[int | None] = mapped_column(Integer)
     lease_expires_at: Mapped[datetime | None]
     leased_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_code: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
-    last_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_agent_id: Mapped[int | None] = mapped_column(Integer)
     last_at: Mapped[datetime | None]
     #: The pass in which the record was last delivered, and last handled.
     delivered_pass: Mapped[int | None] = mapped_column(Integer)
@@ -184,7 +182,7 @@ class CampaignRecord(Base):
     #: ``blocked``: another campaign owns the record until then (``NULL``: without expiry).
     blocked_until: Mapped[datetime | None]
     #: Only this agent may get the record (a personal callback).
-    reserved_for: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reserved_for: Mapped[int | None] = mapped_column(Integer)
     #: When the agent first dialled during the current lease (preview timeout auto-dial).
     called_at: Mapped[datetime | None]
     #: Push modes: the agent must accept before then, else the record goes back on top.
