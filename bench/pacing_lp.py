@@ -135,7 +135,11 @@ def _solve(n: int, p: float, handle_s: float, alpha: float, cap: int) -> tuple[B
     abandon_row[:states] = np.where(b == n, persons, 0.0) - alpha * persons
     objective = np.zeros(variables)
     objective[:states] = -b / n
-    for method in ("highs", "highs-ipm"):  # the interior point when the default fails
+    # HiGHS's presolve turns this LP's coefficients, within [4e-4, 4], into [1e-25, 1e21]
+    # on the largest instances (N = 100), and both its simplex and its interior point then
+    # fail ("Not Set"); without presolve the dual simplex solves them. The interior point
+    # is the fallback.
+    for method, presolve in (("highs-ds", False), ("highs", True), ("highs-ipm", True)):
         result = linprog(
             objective,
             A_ub=abandon_row.reshape(1, -1),
@@ -144,6 +148,7 @@ def _solve(n: int, p: float, handle_s: float, alpha: float, cap: int) -> tuple[B
             b_eq=b_eq,
             bounds=(0, None),
             method=method,
+            options={"presolve": presolve},
         )
         if result.status == 0:
             break

@@ -136,12 +136,19 @@ def simulate_day(workload: Workload, pacer: Pacer, seed: int) -> DayResult:
 
 
 def _tick(day: _Day, now: float, _a: int, _b: float) -> None:
+    leaving = day.leaving
+    if leaving:
+        talking = [now - t for a, t in day.talking.items() if a not in leaving]
+        wrapping = [now - t for a, t in day.wrapping.items() if a not in leaving]
+    else:
+        talking = [now - t for t in day.talking.values()]
+        wrapping = [now - t for t in day.wrapping.values()]
     observation = PacingObservation(
         now,
         day.workload.agents - len(day.away),
         len(day.free),
-        [now - t for a, t in day.talking.items() if a not in day.leaving],
-        [now - t for a, t in day.wrapping.items() if a not in day.leaving],
+        talking,
+        wrapping,
         [now - t for t in day.in_flight.values()],
         len(day.waiting),
     )

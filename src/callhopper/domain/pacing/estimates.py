@@ -196,13 +196,18 @@ class HandleModel:
         alive = survival(elapsed_s)
         wraps = self.wrap_points()
         share = 1.0 / len(wraps)
+        # Each end instant's term once: wrap-up points are often equal (a constant wrap-up).
+        terms: dict[float, float] = {}
         out = []
         for x in points_s:
             p = 0.0
             for wrap in wraps:
                 end = elapsed_s + x - wrap
                 if end > elapsed_s:
-                    p += share * (1.0 - survival(end) / alive)
+                    term = terms.get(end)
+                    if term is None:
+                        term = terms[end] = share * (1.0 - survival(end) / alive)
+                    p += term
             out.append(min(1.0, max(0.0, p)))
         return out
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import repeat
-from operator import add, mul
 
 from callhopper.domain.calls import CallOutcome
 from callhopper.domain.pacing.estimates import HandleModel, RingModel
@@ -75,9 +73,9 @@ class PredictivePacer:
         self._guarding = False
         self._refreshed_at: float | None = None
         self._grid: _Grid | None = None
-        self._ring_curves: dict[int, list[float]] = {}
-        self._talk_curves: dict[int, list[float]] = {}
-        self._wrap_curves: dict[int, list[float]] = {}
+        self._ring_curves: dict[tuple[int, int], list[float]] = {}
+        self._talk_curves: dict[tuple[int, int], list[float]] = {}
+        self._wrap_curves: dict[tuple[int, int], list[float]] = {}
 
     # Feedback ------------------------------------------------------------------------------
 
@@ -188,29 +186,29 @@ class PredictivePacer:
         grid = self._grid
         assert grid is not None
         n = len(grid.mids)
-        arrivals = _accumulate(
+        arrivals = _column_sums(
             [float(observation.waiting)] * n + [0.0] * n,
-            observation.ringing_s,
-            _RING_BUCKETS,
-            self._ring_curves,
-            lambda e: self.ring.answered_by(e, grid.mids),
+            _weighted(
+                observation.ringing_s,
+                _RING_BUCKETS,
+                self._ring_curves,
+                lambda e: self.ring.answered_by(e, grid.mids),
+            ),
         )
         handle = self.handle
-        supply = [float(observation.agents_free)] * (n + 1) + [0.0] * (n + 1)
-        supply = _accumulate(
-            supply,
+        busy = _weighted(
             observation.talking_s,
             _TALK_BUCKETS,
             self._talk_curves,
             lambda e: handle.free_by_after_talk(e, grid.supply_points),
         )
-        supply = _accumulate(
-            supply,
+        busy += _weighted(
             observation.wrapping_s,
             _WRAP_BUCKETS,
             self._wrap_curves,
             lambda e: handle.free_by_after_wrap(e, grid.supply_points),
         )
+        supply = _column_sums([float(observation.agents_free)] * (n + 1) + [0.0] * (n + 1), busy)
         margin = [s - a for s, a in zip(supply[:n], arrivals[:n], strict=True)]
         variance = [s + a for s, a in zip(supply[n + 1 : 2 * n + 1], arrivals[n:], strict=True)]
         early = [supply[n] - a for a in arrivals[:n]]
@@ -218,27 +216,42 @@ class PredictivePacer:
         return _Balance(grid, margin, variance, arrivals[:n], early, early_variance)
 
 
-def _accumulate(
-    totals: list[float],
+def _weighted(
     elapsed: Sequence[float],
     buckets: _Buckets,
-    memo: dict[int, list[float]],
+    memo: dict[tuple[int, int], list[float]],
     curve: Callable[[float], list[float]],
-) -> list[float]:
-    """``totals`` plus the Bernoulli counts of many calls or agents: their probabilities
-    then their variances, one curve per bucket of their elapsed times (memoised until the
-    next refresh)."""
+) -> list[list[float]]:
+    """The Bernoulli counts of many calls or agents, one row per bucket of their elapsed
+    times (in the order the buckets first appear): the bucket's probabilities then their
+    variances, times the calls or agents in it. Rows are memoised until the next refresh
+    by bucket and count (a decision differs from the previous one in a few buckets)."""
+    rows = []
     for k, count in buckets.count(elapsed).items():
-        cached = memo.get(k)
-        if cached is None:
-            probabilities = curve(buckets.middle(k))
-            cached = probabilities + [p * (1.0 - p) for p in probabilities]
-            memo[k] = cached
-        if count == 1:
-            totals = list(map(add, totals, cached))
-        else:
-            totals = list(map(add, totals, map(mul, cached, repeat(float(count)))))
-    return totals
+        row = memo.get((k, count))
+        if row is None:
+            single = memo.get((k, 1))
+            if single is None:
+                probabilities = curve(buckets.middle(k))
+                single = probabilities + [p * (1.0 - p) for p in probabilities]
+                memo[(k, 1)] = single
+            row = single if count == 1 else [x * count for x in single]
+            memo[(k, count)] = row
+        rows.append(row)
+    return rows
+
+
+def _column_sums(totals: list[float], rows: list[list[float]]) -> list[float]:
+    """``totals`` plus the ``rows``, added one row after the other in each column (summed
+    column by column: the same floating-point sums as row after row, faster)."""
+    if not rows:
+        return totals
+    out = []
+    for total, column in zip(totals, zip(*rows, strict=True), strict=True):
+        for x in column:
+            total += x
+        out.append(total)
+    return out
 
 
 class _Buckets:
@@ -314,12 +327,14 @@ class _Balance:
         early: list[float],
         early_variance: list[float],
     ) -> None:
-        #: Per grid point with some answers: P(a new call's person answer falls there),
-        #: P(a new call is answered before it), the expected agents freed by its grace end
-        #: less the persons answered by it, and that difference's variance; then the same
-        #: difference counting only the agents free within the lead, and its variance.
+        #: Per grid point with some answers: half the probability that a new call's person
+        #: answer falls there, P(a new call is answered before it) and its complement, the
+        #: expected agents freed by its grace end less the persons answered by it, and that
+        #: difference's variance; then one half less the same difference counting only the
+        #: agents free within the lead, and its variance (the parts of :meth:`outlook`'s
+        #: sums that do not depend on k, computed once).
         self.terms = [
-            (mass, q, m, v, e, ev)
+            (mass * 0.5, q, 1.0 - q, m, v, 0.5 - e, ev)
             for mass, q, m, v, e, ev in zip(
                 grid.masses,
                 grid.new_by_mid,
@@ -352,19 +367,19 @@ class _Balance:
         useful = 0.0
         erfc = math.erfc
         sqrt = math.sqrt
-        for mass, q, margin, variance, early, early_variance in self.terms:
+        for half_mass, q, not_q, margin, variance, half_less_early, early_variance in self.terms:
             shift = others * q
-            spread = others * q * (1.0 - q)
+            spread = shift * not_q
             sigma = sqrt(variance + spread)
             if sigma < _MIN_SIGMA:
                 sigma = _MIN_SIGMA
             # P(margin <= 0) for an integer margin, with a continuity correction.
-            abandon += mass * 0.5 * erfc((margin - shift - 0.5) / (sigma * _SQRT2))
+            abandon += half_mass * erfc((margin - shift - 0.5) / (sigma * _SQRT2))
             sigma = sqrt(early_variance + spread)
             if sigma < _MIN_SIGMA:
                 sigma = _MIN_SIGMA
             # P(early margin >= 1).
-            useful += mass * 0.5 * erfc((0.5 - early + shift) / (sigma * _SQRT2))
+            useful += half_mass * erfc((half_less_early + shift) / (sigma * _SQRT2))
         return abandon, useful
 
     def acceptable(self, k: int, limit: float) -> bool:
