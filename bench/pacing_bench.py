@@ -1,7 +1,7 @@
 """Pacing policies against each other and against the best possible, on simulated days.
 
-    python -m bench pacing [--quick] [--family M B D] [--agents N …] [--seeds 10]
-        [--processes 2] [--budget-min M] [--no-record]
+    python -m bench pacing [--quick] [--family M B D] [--agents N …] [--handle-s H …]
+        [--seeds 10] [--processes 2] [--budget-min M] [--no-record]
 
 In one process, every workload is run through every policy with the same random numbers
 (the n-th call placed on seed s has the same fate whatever the policy):
@@ -306,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--family", nargs="+", default=["M", "B", "D"], choices="MBD")
     parser.add_argument("--seeds", type=int, default=None, help="days per workload")
     parser.add_argument("--agents", type=int, nargs="+", help="only workloads of these sizes")
+    parser.add_argument(
+        "--handle-s", type=float, nargs="+", help="only M workloads of these handle times"
+    )
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--budget-min", type=float, help="stop the workloads unfinished then")
     parser.add_argument("--no-record", action="store_true", help="do not append RESULTS.md")
@@ -313,7 +316,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     chosen = [
-        w for w in workloads(args.family, args.quick) if not args.agents or w.agents in args.agents
+        w
+        for w in workloads(args.family, args.quick)
+        if (not args.agents or w.agents in args.agents)
+        and (not args.handle_s or (w.family == "M" and w.params.talk_time.mean in args.handle_s))
     ]
     done: dict[str, list[list[object]]] = {}
     pool = ProcessPoolExecutor(max_workers=max(1, args.processes))

@@ -216,3 +216,19 @@ def test_person_answers_do_not_raise_the_limit_while_the_guard_holds() -> None:
     for _ in range(10):
         free.call_resolved(CallOutcome.PERSON, 8.0, 2.0)
     assert free.limit > before
+
+
+def test_the_talks_still_going_on_count_in_the_talk_time() -> None:
+    pacer = PredictivePacer()
+    pacer.start_day(0.0)
+    for i in range(WARMUP_CALLS):
+        outcome = CallOutcome.PERSON if i % 4 == 0 else CallOutcome.NO_ANSWER
+        pacer.call_resolved(outcome, 10.0, 10.0)
+    for i in range(1, 6):  # of 40 calls bridged at 10 s, the 5 shortest ended first
+        pacer.talk_ended(10.0 * i, 10.0 + 10.0 * i)
+        pacer.wrap_ended(0.0, 10.0 + 10.0 * i)
+    # A minute in, the 35 others still go on: read alone, the 5 ended talks (30 s on
+    # average) would say that these agents are about to be free; with them, they are not.
+    calls = pacer.decide(observe(now=70.0, agents=40, free=5, talking=(60.0,) * 35)).calls
+    assert pacer.handle.mean_talk_s == pytest.approx((150.0 + 35 * 60.0) / 5)
+    assert calls <= 6

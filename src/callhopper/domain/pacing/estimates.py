@@ -31,7 +31,7 @@ _RENORMALISE_ABOVE = 1e150
 
 #: Talk and wrap-up times remembered (the most recent ones).
 HANDLE_SAMPLES = 600
-#: Pseudo-samples of an exponential tail, with the samples' mean, mixed into the talk-time
+#: Pseudo-samples of an exponential tail, with the talks' mean, mixed into the talk-time
 #: survival: it covers agents on calls longer than any remembered, and few samples.
 TALK_TAIL_WEIGHT = 3.0
 #: Wrap-up times are summarised by these quantiles.
@@ -123,16 +123,19 @@ def _interpolate(cumulative: list[float], position: float) -> float:
 
 class HandleModel:
     """How long agents stay busy: talk and wrap-up time distributions from the most recent
-    calls, with a conservative prior for the first ones."""
+    calls (the talks still going on counted too, as lasting at least as long as so far),
+    with a conservative prior for the first ones."""
 
     def __init__(self, *, prior_talk_s: float = 300.0, prior_wrap_s: float = 30.0) -> None:
-        self._talks: deque[float] = deque(maxlen=HANDLE_SAMPLES)
-        self._talks_sorted: list[float] = []
+        #: (when it ended, how long it lasted) for the most recent talks.
+        self._talks: deque[tuple[float, float]] = deque(maxlen=HANDLE_SAMPLES)
         self._wraps: deque[float] = deque(maxlen=HANDLE_SAMPLES)
         self._wraps_sorted: list[float] = []
         self._prior_talk_s = prior_talk_s
         self._prior_wrap_s = prior_wrap_s
-        self._mean_talk_s: float | None = None
+        self._now_s = 0.0
+        self._talking_s: tuple[float, ...] = ()
+        self._talk_table: _TalkTable | None = None
         self._wrap_points: tuple[float, ...] | None = None
 
     @property
@@ -143,26 +146,60 @@ class HandleModel:
     def wraps(self) -> int:
         return len(self._wraps)
 
-    def add_talk(self, talk_s: float) -> None:
-        """Remember one talk time; the tables follow at the next :meth:`refresh`."""
-        _remember(self._talks, self._talks_sorted, max(0.0, talk_s))
+    def add_talk(self, talk_s: float, at_s: float) -> None:
+        """Remember one talk time, ended at ``at_s``; the tables follow at the next
+        :meth:`refresh`."""
+        self._talks.append((at_s, max(0.0, talk_s)))
 
     def add_wrap(self, wrap_s: float) -> None:
         """Remember one wrap-up time; the tables follow at the next :meth:`refresh`."""
         _remember(self._wraps, self._wraps_sorted, max(0.0, wrap_s))
 
-    def refresh(self) -> None:
-        """Rebuild the tables from the samples remembered so far (the tables are costly:
-        a pacer refreshes them every few seconds, not at every sample)."""
-        self._mean_talk_s = None
+    def refresh(self, now_s: float = 0.0, talking_s: Sequence[float] = ()) -> None:
+        """Rebuild the tables from the samples remembered so far and the talks still going
+        on at ``now_s`` (``talking_s``: how long each has lasted). The tables are costly: a
+        pacer refreshes them every few seconds, not at every sample."""
+        self._now_s = now_s
+        self._talking_s = tuple(talking_s)
+        self._talk_table = None
         self._wrap_points = None
+
+    def _talks_now(self) -> _TalkTable:
+        """The talk-time survival of the calls bridged since the oldest talk remembered
+        ended (all calls, while none was forgotten), the ones still going on included as
+        censored at their length so far (Kaplan-Meier). Counting only the talks that have
+        ended would undercount long ones whenever calls started recently: at the start of a
+        day the first talks to end are the shortest, and a pacer reading them as the talk
+        time expects agents free far sooner than they are."""
+        if self._talk_table is None:
+            talks = self._talks
+            since = talks[0][0] if len(talks) == talks.maxlen else -math.inf
+            ended = sorted(talk for end, talk in talks if end - talk >= since)
+            going = sorted(s for s in self._talking_s if self._now_s - s >= since)
+            times: list[float] = []
+            survival: list[float] = []
+            s = 1.0
+            i = j = 0
+            while i < len(ended):
+                t = ended[i]
+                first = i
+                while i < len(ended) and ended[i] == t:
+                    i += 1
+                j = bisect.bisect_left(going, t, j)
+                at_risk = len(ended) - first + len(going) - j
+                s *= 1.0 - (i - first) / at_risk
+                times.append(t)
+                survival.append(s)
+            # The exponential rate's estimate under censoring: ends over time at risk.
+            mean = (sum(ended) + sum(going)) / len(ended) if ended else self._prior_talk_s
+            self._talk_table = _TalkTable(times, survival, len(ended), max(1.0, mean))
+        return self._talk_table
 
     @property
     def mean_talk_s(self) -> float:
-        if self._mean_talk_s is None:
-            talks = self._talks
-            self._mean_talk_s = max(1.0, sum(talks) / len(talks)) if talks else self._prior_talk_s
-        return self._mean_talk_s
+        """The mean talk time: the time spent talking over the talks ended, counting the
+        talks still going on (the prior before any ended)."""
+        return self._talks_now().mean_s
 
     @property
     def mean_wrap_s(self) -> float:
@@ -171,12 +208,13 @@ class HandleModel:
         return sum(self._wraps) / len(self._wraps)
 
     def talk_survival(self, x: float) -> float:
-        """P(talk time > x): the remembered talk times, with a few pseudo-samples of an
-        exponential tail of the same mean (for agents on calls longer than any remembered)."""
-        samples = self._talks_sorted
-        n = len(samples)
-        above = n - bisect.bisect_right(samples, x)
-        return (above + TALK_TAIL_WEIGHT * math.exp(-x / self.mean_talk_s)) / (n + TALK_TAIL_WEIGHT)
+        """P(talk time > x): the talks' Kaplan-Meier survival, with a few pseudo-samples of
+        an exponential tail of the same mean (for agents on calls longer than any seen)."""
+        table = self._talks_now()
+        k = bisect.bisect_right(table.times, x)
+        observed = table.survival[k - 1] if k else 1.0
+        tail = TALK_TAIL_WEIGHT * math.exp(-x / table.mean_s)
+        return (table.ended * observed + tail) / (table.ended + TALK_TAIL_WEIGHT)
 
     def wrap_points(self) -> tuple[float, ...]:
         """Wrap-up times standing for the distribution, equally likely each."""
@@ -225,6 +263,20 @@ class HandleModel:
             done = bisect.bisect_right(samples, elapsed_s + x) - (len(samples) - above)
             out.append(done / above)
         return out
+
+
+class _TalkTable:
+    """The talk-time survival of one refresh: its value after each talk time ended."""
+
+    __slots__ = ("ended", "mean_s", "survival", "times")
+
+    def __init__(
+        self, times: list[float], survival: list[float], ended: int, mean_s: float
+    ) -> None:
+        self.times = times
+        self.survival = survival
+        self.ended = ended
+        self.mean_s = mean_s
 
 
 def _remember(recent: deque[float], ordered: list[float], value: float) -> None:

@@ -87,7 +87,7 @@ class PredictivePacer:
                 self._steer(GAIN * SETPOINT_SHARE * self.target.abandon_rate)
 
     def talk_ended(self, talk_s: float, at_s: float) -> None:
-        self.handle.add_talk(talk_s)
+        self.handle.add_talk(talk_s, at_s)
 
     def wrap_ended(self, wrap_s: float, at_s: float) -> None:
         self.handle.add_wrap(wrap_s)
@@ -129,7 +129,7 @@ class PredictivePacer:
         progressive = max(0, spare)
         if observation.agents_available == 0 or not self.warmed_up:
             return PacingDecision(progressive)
-        self._refresh(observation.now_s)
+        self._refresh(observation)
         balance = self._balance(observation)
         pending_persons = balance.arrivals - observation.waiting
         self._guarding = self.guarded(pending_persons, balance.pending)
@@ -141,7 +141,7 @@ class PredictivePacer:
     def in_flight_outlook(self, observation: PacingObservation) -> tuple[float, float]:
         """The person answers, then the abandons, expected of the calls in flight and the
         persons waiting (for tests and reports)."""
-        self._refresh(observation.now_s)
+        self._refresh(observation)
         balance = self._balance(observation)
         return balance.arrivals, balance.pending
 
@@ -155,14 +155,15 @@ class PredictivePacer:
         person who finds no agent within the grace, and the probability that it is
         answered by a person whom an agent free within the lead takes (for tests and for
         reports)."""
-        self._refresh(observation.now_s)
+        self._refresh(observation)
         return self._balance(observation).outlook(k)
 
-    def _refresh(self, now_s: float) -> None:
+    def _refresh(self, observation: PacingObservation) -> None:
+        now_s = observation.now_s
         if self._refreshed_at is not None and now_s - self._refreshed_at < REFRESH_S:
             return
         self._refreshed_at = now_s
-        self.handle.refresh()
+        self.handle.refresh(now_s, observation.talking_s)
         self.ring.refresh()
         self._ring_curves.clear()
         self._talk_curves.clear()
