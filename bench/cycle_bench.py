@@ -193,23 +193,8 @@ def _run_child(tree: Path, flag: str, spec: object) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(
-    tree: Path, kind: str, url: str, agents: int, records: int, cycles: int
-) -> dict[str, float]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree / "src"), str(ROOT)])
-    spec = json.dumps([url, agents, records, cycles])
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.cycle_bench", "--child", spec],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} on {tree}: {done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+def measure(tree: Path, url: str, agents: int, records: int, cycles: int) -> dict[str, float]:
+    return _run_child(tree, "--child", [url, agents, records, cycles])
 
 
 def main(argv: list[str]) -> None:
@@ -261,7 +246,7 @@ def main(argv: list[str]) -> None:
                             args.idle_s,
                         )
                     else:
-                        got = measure(tree, kind, url, args.agents, args.records, args.cycles)
+                        got = measure(tree, url, args.agents, args.records, args.cycles)
                     runs[name].append(got)
         medians = {
             name: {

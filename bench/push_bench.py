@@ -422,6 +422,18 @@ def ms(values: list[float], q: float) -> str:
     return f"{pct([v / 1000 for v in values], q):.1f}"
 
 
+def row(database: str, measure: str, samples_ms: list[float]) -> list[str]:
+    """A table row: the measure's sample count, p50, p99 and max."""
+    return [
+        database,
+        measure,
+        f"{len(samples_ms):,}",
+        ms(samples_ms, 0.5),
+        ms(samples_ms, 0.99),
+        ms(samples_ms, 1.0),
+    ]
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=1000)
@@ -478,70 +490,26 @@ def main(argv: list[str]) -> None:
             for error in floor.errors[:5]:
                 print(f"    {error}", flush=True)
             rows += [
-                [
-                    name,
-                    "claimable → push arrived",
-                    f"{len(found.total_ms):,}",
-                    ms(found.total_ms, 0.5),
-                    ms(found.total_ms, 0.99),
-                    ms(found.total_ms, 1.0),
-                ],
-                [
-                    name,
-                    "… claimable → claimed (pusher reaction)",
-                    f"{len(found.claim_ms):,}",
-                    ms(found.claim_ms, 0.5),
-                    ms(found.claim_ms, 0.99),
-                    ms(found.claim_ms, 1.0),
-                ],
-                [
-                    name,
-                    "… claimed → arrived (event, socket)",
-                    f"{len(found.deliver_ms):,}",
-                    ms(found.deliver_ms, 0.5),
-                    ms(found.deliver_ms, 0.99),
-                    ms(found.deliver_ms, 1.0),
-                ],
-                [
+                row(name, "claimable → push arrived", found.total_ms),
+                row(name, "… claimable → claimed (pusher reaction)", found.claim_ms),
+                row(name, "… claimed → arrived (event, socket)", found.deliver_ms),
+                row(
                     name,
                     "… Done answered → push arrived (client's clock; < 0: push first)",
-                    f"{len(found.after_answer_ms):,}",
-                    ms(found.after_answer_ms, 0.5),
-                    ms(found.after_answer_ms, 0.99),
-                    ms(found.after_answer_ms, 1.0),
-                ],
-                [
+                    found.after_answer_ms,
+                ),
+                row(
                     name,
                     "client's own event-loop lag (50 ms tick)",
-                    f"{len(floor.lag_s):,}",
-                    ms([lag * 1000 for lag in floor.lag_s], 0.5),
-                    ms([lag * 1000 for lag in floor.lag_s], 0.99),
-                    ms([lag * 1000 for lag in floor.lag_s], 1.0),
-                ],
-                [
+                    [lag * 1000 for lag in floor.lag_s],
+                ),
+                row(
                     name,
                     f"shift start: receiving on → first push ({args.agents:,} at once)",
-                    f"{len(floor.first_s):,}",
-                    ms([f * 1000 for f in floor.first_s], 0.5),
-                    ms([f * 1000 for f in floor.first_s], 0.99),
-                    ms([f * 1000 for f in floor.first_s], 1.0),
-                ],
-                [
-                    name,
-                    "bare claim statement (same run)",
-                    f"{len(bare_ms):,}",
-                    ms(bare_ms, 0.5),
-                    ms(bare_ms, 0.99),
-                    ms(bare_ms, 1.0),
-                ],
-                [
-                    name,
-                    "HTTP Done (client side)",
-                    f"{len(floor.done_s):,}",
-                    ms([d * 1000 for d in floor.done_s], 0.5),
-                    ms([d * 1000 for d in floor.done_s], 0.99),
-                    ms([d * 1000 for d in floor.done_s], 1.0),
-                ],
+                    [f * 1000 for f in floor.first_s],
+                ),
+                row(name, "bare claim statement (same run)", bare_ms),
+                row(name, "HTTP Done (client side)", [d * 1000 for d in floor.done_s]),
             ]
             p99 = pct([v / 1000 for v in found.total_ms], 0.99)
             verdicts.append(

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.orm import Session
 
 from callhopper.clock import FrozenClock
 from callhopper.core.campaigns import delete_campaign
@@ -627,12 +628,10 @@ def test_deleting_a_campaign_deletes_its_hopper(
     assert hopper_size(db, campaign_id) == 0
 
 
-def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
-    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
-) -> None:
-    """A hopper insert holds the campaign's row until it commits, so a deletion waits
-    for it and then deletes what it added."""
-    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+@contextmanager
+def deleted_meanwhile(db: Database, campaign_id: int, what: str) -> Iterator[Session]:
+    """A write transaction; when its body is done, another thread deletes the campaign,
+    which must wait until this transaction commits and then succeed."""
     errors: list[BaseException] = []
 
     def delete_it() -> None:
@@ -643,16 +642,26 @@ def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
             errors.append(error)
 
     with db.write() as session:
+        yield session
+        deleter = threading.Thread(target=delete_it)
+        deleter.start()
+        deleter.join(0.5)
+        assert deleter.is_alive(), f"the deletion did not wait for the {what}'s transaction"
+    deleter.join(30)
+    assert not deleter.is_alive() and not errors, errors
+
+
+def test_a_campaign_deleted_while_its_hopper_is_filled_keeps_no_entries(
+    api: TestClient, app_client: TestClient, make_user: MakeUser, db: Database
+) -> None:
+    """A hopper insert holds the campaign's row until it commits, so a deletion waits
+    for it and then deletes what it added."""
+    campaign_id = stopped_lead_campaign(api, app_client, make_user)
+    with deleted_meanwhile(db, campaign_id, "insert") as session:
         record_id = session.scalar(select(func.max(Record.id)))
         assert record_id is not None
         session.execute(delete(HopperEntry).where(HopperEntry.campaign_id == campaign_id))
         hopper.reinsert(session, campaign_id, record_id, None, datetime.now(UTC))
-        deleter = threading.Thread(target=delete_it)
-        deleter.start()
-        deleter.join(0.5)
-        assert deleter.is_alive(), "the deletion did not wait for the insert's transaction"
-    deleter.join(30)
-    assert not deleter.is_alive() and not errors, errors
     assert hopper_size(db, campaign_id) == 0
 
 
@@ -680,16 +689,7 @@ def test_a_campaign_deleted_while_a_snapshot_adds_records_keeps_none(
     """A snapshot holds the campaign's row until it commits, so a deletion waits for it and
     then deletes what it added."""
     campaign_id = stopped_lead_campaign(api, app_client, make_user)
-    errors: list[BaseException] = []
-
-    def delete_it() -> None:
-        try:
-            with db.write() as session:
-                delete_campaign(SqlTransaction(session), SYSTEM, campaign_id, now=datetime.now(UTC))
-        except BaseException as error:  # reported by the test's thread
-            errors.append(error)
-
-    with db.write() as session:
+    with deleted_meanwhile(db, campaign_id, "snapshot") as session:
         record_id = session.scalar(select(func.max(Record.id)))
         assert record_id is not None
         session.execute(
@@ -701,12 +701,6 @@ def test_a_campaign_deleted_while_a_snapshot_adds_records_keeps_none(
         assert row is not None
         take_snapshot(session, campaign_of(row), now=datetime.now(UTC), record_id=record_id)
         assert session.get(CampaignRecord, (campaign_id, record_id)) is not None
-        deleter = threading.Thread(target=delete_it)
-        deleter.start()
-        deleter.join(0.5)
-        assert deleter.is_alive(), "the deletion did not wait for the snapshot's transaction"
-    deleter.join(30)
-    assert not deleter.is_alive() and not errors, errors
     assert campaign_rows(db, campaign_id) == 0
 
 
